@@ -1,0 +1,129 @@
+# tollgate top-level build: `make` builds everything, `make test` runs every
+# test, `make install` installs (PREFIX, DESTDIR), `make bench` measures.
+include mk/common.mk
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+
+AGENT_COMMON := agent/bpfload.c agent/keyfile.c
+AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c $(AGENT_COMMON)
+CTL_SRCS := agent/tollgatectl.c $(AGENT_COMMON)
+
+BPF_OBJ := $(BUILD)/tollgate.bpf.o
+BPF_SKEL := $(BUILD)/tollgate.skel.h
+BPF_NOOP := $(BUILD)/noop.bpf.o
+VMLINUX := $(BUILD)/vmlinux.h
+
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BPF_TEST_BIN := $(BUILD)/tests/test-xdp-fixtures
+
+BINS := $(BUILD)/tollgate-agent $(BUILD)/tollgatectl
+
+.PHONY: all test unit-test bpf-test integration-test bench install clean deps demo
+all: $(BINS) $(BPF_OBJ) $(BPF_NOOP)
+
+deps:
+	$(Q)scripts/deps.sh
+
+# --- BPF ---------------------------------------------------------------
+$(VMLINUX):
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf -Wall -Werror \
+	-Wno-unused-function -mcpu=v3
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) bpf/tollgate_abi.h $(wildcard bpf/lib/*.h)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+# --- userspace ------------------------------------------------------------
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/san/%.o: %.c
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -O2,$(CFLAGS)) $(SAN_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/libtollgate.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/libtollgate-san.a: $(LIB_SAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)ar rcs $@ $^
+
+# the agent's objects need the skeleton
+$(AGENT_SRCS:%.c=$(BUILD)/%.o) $(CTL_SRCS:%.c=$(BUILD)/%.o): $(BPF_SKEL)
+
+$(BUILD)/tollgate-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/tollgatectl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# --- tests --------------------------------------------------------------
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(BUILD)/libtollgate-san.a
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -O2,$(CFLAGS)) $(SAN_CFLAGS) $(PKG_CFLAGS) -o $@ $^ \
+		-lcmocka $(PKG_LIBS) -ljansson -lm
+
+$(BPF_TEST_BIN): tests/bpf/test-xdp-fixtures.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) $(BUILD)/libtollgate.a
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a -lcmocka $(PKG_LIBS) -lm
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPF_TEST_BIN)
+	$(Q)$(MAKE) --no-print-directory unit-test bpf-test integration-test
+
+unit-test: $(UNIT_BINS)
+	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+bpf-test: $(BPF_TEST_BIN)
+	$(Q)echo "== $(BPF_TEST_BIN)"; $(BPF_TEST_BIN)
+
+integration-test: all
+	$(Q)set -e; for t in tests/integration/test-*.sh; do echo "== $$t"; \
+		BUILD=$(abspath $(BUILD)) bash $$t; done
+
+$(BUILD)/bench-xdp-cost: scripts/bench-xdp-cost.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) $(BUILD)/libtollgate.a
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/bpf -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) -lm
+
+bench: deps all $(BUILD)/bench-xdp-cost
+	$(Q)BUILD=$(abspath $(BUILD)) bash scripts/bench.sh
+
+demo: deps all
+	$(Q)BUILD=$(abspath $(BUILD)) bash scripts/demo.sh
+
+# --- install ------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/tollgate \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/tollgate
+	install -m 0755 $(BUILD)/tollgate-agent $(DESTDIR)$(SBINDIR)/tollgate-agent
+	install -m 0755 $(BUILD)/tollgatectl $(DESTDIR)$(BINDIR)/tollgatectl
+	install -m 0644 $(BPF_OBJ) $(DESTDIR)$(LIBDIR)/tollgate/tollgate.bpf.o
+	install -m 0644 agent/tollgate-agent.service $(DESTDIR)$(UNITDIR)/tollgate-agent.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf ]; then \
+		install -m 0644 docs/tollgate.conf.example $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf.example; \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf; new example beside it"; \
+	else install -m 0644 docs/tollgate.conf.example $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf; fi
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,1058 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * tollgate.bpf.c - the in-kernel gateway (DESIGN §3).
+ *
+ * tg_xdp      parses each request to an API port, looks the key up, applies
+ *             the plan's token bucket and admits, drops or answers in-kernel;
+ *             admitted requests become pending entries of their flow.
+ * tg_sockops  puts the API port's accepted sockets into tg_sockhash and
+ *             closes their flows when they end.
+ * tg_skmsg    sees the server's responses on those sockets, pairs each with
+ *             its pending request and emits one usage event per request.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "tollgate_abi.h"
+#define TG_SIPHASH_INLINE static __always_inline
+#include "lib/siphash.h"
+#include "lib/http.h"
+#include "lib/bucket.h"
+#include "lib/reply.h"
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define TG_NEXTHDR_FRAGMENT 44
+#define TG_TCP_FIN 0x01
+#define TG_TCP_SYN 0x02
+#define TG_TCP_RST 0x04
+#define TG_TCP_PSH 0x08
+#define TG_TCP_ACK 0x10
+#define TG_KEY_LEN 43
+#define TG_NSEC_PER_SEC 1000000000ULL
+#define TG_E2BIG 7
+#define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
+
+/* --- tunables, set by the agent before load ------------------------------ */
+
+const volatile __u8 tg_actions[TG_V_COUNT] = {
+	TG_ACT_PASS,   TG_ACT_REJECT, TG_ACT_REJECT, TG_ACT_REJECT,
+	TG_ACT_REJECT, TG_ACT_REJECT, TG_ACT_REJECT, TG_ACT_REJECT,
+};
+const volatile __u64 tg_source_rate_fp = 10 * TG_TOKEN_ONE;
+const volatile __u64 tg_source_burst_fp = 20 * TG_TOKEN_ONE;
+const volatile __u64 tg_reject_ttl_ns = 60 * TG_NSEC_PER_SEC;
+
+/* --- maps (DESIGN §3) ------------------------------------------------------ */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tg_meta);
+} tg_meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TG_SECRET_SLOTS);
+	__type(key, __u32);
+	__type(value, struct tg_secret);
+} tg_secrets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 100000);
+	__type(key, struct tg_key_digest);
+	__type(value, struct tg_key);
+} tg_keys SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct tg_plan);
+} tg_plans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 100000);
+	__type(key, struct tg_bucket_key);
+	__type(value, struct tg_bucket);
+} tg_buckets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tg_route_key);
+	__type(value, struct tg_route);
+} tg_routes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, struct tg_port);
+} tg_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct tg_flow_key);
+	__type(value, struct tg_flow);
+} tg_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tg_counter_key);
+	__type(value, struct tg_counters);
+} tg_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} tg_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TG_S_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} tg_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct tg_flow_key);
+	__type(value, struct tg_reject);
+} tg_rejects SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct in6_addr);
+	__type(value, struct tg_src_bucket);
+} tg_srclimit SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 32768);
+	__type(key, struct tg_flow_key);
+	__type(value, __u64);
+} tg_sockhash SEC(".maps");
+
+/* Zeroed templates for new map entries; never written. */
+struct tg_flow tg_flow_zero;
+struct tg_counters tg_counters_zero;
+/* Set once any connection was answered in-kernel, so that until then no
+ * client segment pays for a tg_rejects lookup. */
+__u32 tg_rejects_used;
+
+/* --- small helpers ----------------------------------------------------------- */
+
+static __always_inline void tg_stat(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&tg_stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline struct tg_counters *tg_counters_get(__u32 consumer_id, __u32 api_id)
+{
+	struct tg_counter_key k = { .consumer_id = consumer_id, .api_id = api_id };
+	struct tg_counters *c = bpf_map_lookup_elem(&tg_counters, &k);
+
+	if (c)
+		return c;
+	if (bpf_map_update_elem(&tg_counters, &k, &tg_counters_zero, BPF_NOEXIST) == -TG_E2BIG)
+		tg_stat(TG_S_MAP_FULL);
+	c = bpf_map_lookup_elem(&tg_counters, &k);
+	return c;
+}
+
+static __always_inline void tg_count_refused(__u32 consumer_id, __u32 api_id, __u32 verdict)
+{
+	struct tg_counters *c = tg_counters_get(consumer_id, api_id);
+
+	if (c)
+		__sync_fetch_and_add(&c->refused[verdict & (TG_V_COUNT - 1)], 1);
+}
+
+static __always_inline void tg_addr_v4mapped(__u8 *dst, __be32 v4)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &v4, 4);
+}
+
+/* --- packet parsing ----------------------------------------------------------- */
+
+struct tg_pkt {
+	__u32 l3off;
+	__u32 l4off;
+	__u32 payload_off;
+	__u32 payload_len;
+	__u32 frame_len;
+	__u32 seq;
+	__u32 ack_seq;
+	__u16 window;
+	__u8 tcp_flags;
+	__u8 ipv6;
+	__u8 fragment;
+	__u8 tcp_hlen;
+	__u8 has_ts;
+	__u8 pad;
+	__u32 ts_val;
+	__u32 ts_ecr;
+	struct tg_flow_key fk;
+};
+
+/* Per-CPU working memory: XDP runs in softirq, never preempted by itself. */
+struct tg_scratch {
+	struct tg_http_buf buf;
+	__u8 key[TG_KEY_MAX + 8];
+	struct tg_route_key rkey;
+	__u8 pad[4];
+	struct tg_request req;
+	__u8 out[TG_REPLY_MASK + 1 + 64];
+	__u8 l3[40];
+	struct tg_pkt pkt; /* tg_reject's own parse */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tg_scratch);
+} tg_scratch SEC(".maps");
+
+enum { TG_PARSE_OURS = 0, TG_PARSE_OTHER = 1, TG_PARSE_BAD = 2 };
+
+/* Parse Ethernet, optional VLAN, IPv4/IPv6 and TCP up to the payload. */
+static __always_inline int tg_parse(struct xdp_md *ctx, struct tg_pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct tcphdr *th;
+	__u32 ip_end, l4off;
+	__u16 proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return TG_PARSE_OTHER;
+	p->frame_len = data_end - data;
+	proto = eth->h_proto;
+	p->l3off = sizeof(*eth);
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		struct vlan_hdr *vh = data + sizeof(*eth);
+
+		if ((void *)(vh + 1) > data_end)
+			return TG_PARSE_BAD;
+		proto = vh->h_vlan_encapsulated_proto;
+		p->l3off += sizeof(*vh);
+	}
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = data + p->l3off;
+		__u32 ihl, tot;
+
+		if ((void *)(iph + 1) > data_end)
+			return TG_PARSE_BAD;
+		if (iph->protocol != IPPROTO_TCP)
+			return TG_PARSE_OTHER;
+		ihl = iph->ihl * 4;
+		tot = bpf_ntohs(iph->tot_len);
+		if (iph->version != 4 || ihl < sizeof(*iph) || tot < ihl || p->l3off + tot > p->frame_len)
+			return TG_PARSE_BAD;
+		if (iph->frag_off & bpf_htons(0x1fff))
+			return TG_PARSE_OTHER; /* not the first fragment: no TCP header */
+		p->fragment = !!(iph->frag_off & bpf_htons(0x2000));
+		l4off = p->l3off + ihl;
+		ip_end = p->l3off + tot;
+		tg_addr_v4mapped(p->fk.client_addr, iph->saddr);
+		tg_addr_v4mapped(p->fk.server_addr, iph->daddr);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + p->l3off;
+		__u8 next;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return TG_PARSE_BAD;
+		if (ip6->version != 6)
+			return TG_PARSE_BAD;
+		ip_end = p->l3off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+		if (ip_end > p->frame_len)
+			return TG_PARSE_BAD;
+		l4off = p->l3off + sizeof(*ip6);
+		next = ip6->nexthdr;
+		if (next == TG_NEXTHDR_FRAGMENT) {
+			struct frag_hdr *fh = data + l4off;
+
+			if ((void *)(fh + 1) > data_end)
+				return TG_PARSE_BAD;
+			if (fh->frag_off & bpf_htons(0xfff8))
+				return TG_PARSE_OTHER;
+			next = fh->nexthdr;
+			l4off += sizeof(*fh);
+			p->fragment = 1;
+		}
+		if (next != IPPROTO_TCP)
+			return TG_PARSE_OTHER;
+		__builtin_memcpy(p->fk.client_addr, &ip6->saddr, 16);
+		__builtin_memcpy(p->fk.server_addr, &ip6->daddr, 16);
+		p->ipv6 = 1;
+	} else {
+		return TG_PARSE_OTHER;
+	}
+
+	if (l4off > 128)
+		return TG_PARSE_BAD;
+	th = data + l4off;
+	if ((void *)(th + 1) > data_end)
+		return TG_PARSE_BAD;
+	p->tcp_hlen = th->doff * 4;
+	if (p->tcp_hlen < sizeof(*th) || l4off + p->tcp_hlen > ip_end)
+		return TG_PARSE_BAD;
+	p->l4off = l4off;
+	p->payload_off = l4off + p->tcp_hlen;
+	p->payload_len = ip_end - p->payload_off;
+	p->seq = bpf_ntohl(th->seq);
+	p->ack_seq = bpf_ntohl(th->ack_seq);
+	p->window = th->window;
+	p->tcp_flags = ((__u8 *)th)[13];
+	p->fk.client_port = th->source;
+	p->fk.server_port = th->dest;
+
+	/* Linux puts the timestamp option first: NOP NOP TS(10). */
+	if (p->tcp_hlen >= sizeof(*th) + 12) {
+		__u8 *opt = (void *)(th + 1);
+
+		if ((void *)(opt + 12) <= data_end && opt[0] == 1 && opt[1] == 1 && opt[2] == 8 &&
+		    opt[3] == 10) {
+			p->has_ts = 1;
+			p->ts_val = *(__u32 *)(opt + 4);
+			p->ts_ecr = *(__u32 *)(opt + 8);
+		}
+	}
+	return TG_PARSE_OURS;
+}
+
+/* --- in-kernel answers ------------------------------------------------------- */
+
+static __always_inline __u64 tg_csum_add_words(const void *p, int words16)
+{
+	const __u16 *w = p;
+	__u64 sum = 0;
+
+	for (int i = 0; i < words16; i++)
+		sum += w[i];
+	return sum;
+}
+
+static __always_inline __u64 tg_pseudo_sum(const struct tg_pkt *p, __u32 tcp_len, bool swap)
+{
+	const __u8 *src = swap ? p->fk.server_addr : p->fk.client_addr;
+	const __u8 *dst = swap ? p->fk.client_addr : p->fk.server_addr;
+	__u64 sum = bpf_htons(IPPROTO_TCP) + bpf_htons((__u16)tcp_len);
+
+	if (p->ipv6)
+		return sum + tg_csum_add_words(src, 8) + tg_csum_add_words(dst, 8);
+	return sum + tg_csum_add_words(src + 12, 2) + tg_csum_add_words(dst + 12, 2);
+}
+
+/* Build the new L3 header (no options, no extension headers) for a segment
+ * of tcp_len bytes going the direction given by swap. */
+static __always_inline __u32 tg_build_l3(const struct tg_pkt *p, __u8 *l3, __u32 tcp_len, bool swap)
+{
+	const __u8 *src = swap ? p->fk.server_addr : p->fk.client_addr;
+	const __u8 *dst = swap ? p->fk.client_addr : p->fk.server_addr;
+
+	if (p->ipv6) {
+		struct ipv6hdr *ip6 = (void *)l3;
+
+		__builtin_memset(ip6, 0, sizeof(*ip6));
+		ip6->version = 6;
+		ip6->payload_len = bpf_htons((__u16)tcp_len);
+		ip6->nexthdr = IPPROTO_TCP;
+		ip6->hop_limit = 64;
+		__builtin_memcpy(&ip6->saddr, src, 16);
+		__builtin_memcpy(&ip6->daddr, dst, 16);
+		return sizeof(*ip6);
+	} else {
+		struct iphdr *iph = (void *)l3;
+
+		__builtin_memset(iph, 0, sizeof(*iph));
+		iph->version = 4;
+		iph->ihl = 5;
+		iph->tot_len = bpf_htons((__u16)(sizeof(*iph) + tcp_len));
+		iph->frag_off = bpf_htons(0x4000); /* DF */
+		iph->ttl = 64;
+		iph->protocol = IPPROTO_TCP;
+		__builtin_memcpy(&iph->saddr, src + 12, 4);
+		__builtin_memcpy(&iph->daddr, dst + 12, 4);
+		iph->check = tg_csum_fold(tg_csum_add_words(iph, 10));
+		return sizeof(*iph);
+	}
+}
+
+/* Resize the frame to l3off + l3_len + l4_len and write l3 and l4 into it. */
+static __always_inline int tg_rewrite(struct xdp_md *ctx, const struct tg_pkt *p, __u8 *l3,
+				      __u32 l3_len, __u8 *l4, __u32 l4_len)
+{
+	int delta = (int)(p->l3off + l3_len + l4_len) - (int)bpf_xdp_get_buff_len(ctx);
+
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return -1;
+	if (l3_len > 40 || l4_len < 20 || l4_len > TG_REPLY_MASK + 1)
+		return -1;
+	if (bpf_xdp_store_bytes(ctx, p->l3off, l3, l3_len))
+		return -1;
+	if (bpf_xdp_store_bytes(ctx, p->l3off + l3_len, l4, l4_len))
+		return -1;
+	return 0;
+}
+
+/*
+ * Answer the request in-kernel: a FIN|PSH|ACK segment carrying the HTTP
+ * reply. A global function, so the verifier checks it once rather than at
+ * every refusal; it parses the headers again rather than take pointers.
+ */
+__noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 burst,
+			 __u32 window_s)
+{
+	struct tg_reply_info info = {
+		.verdict = verdict, .wait_s = wait_s, .burst = burst, .window_s = window_s,
+	};
+	struct tg_scratch *s;
+	struct tg_pkt *p;
+	struct tcphdr *th;
+	__u8 *l3;
+	__u32 hlen, rlen, l4_len, l3_len, zero = 0;
+	__u64 sum;
+	struct tg_reject rj = {};
+
+	s = bpf_map_lookup_elem(&tg_scratch, &zero);
+	if (!ctx || !s)
+		return XDP_DROP;
+	p = &s->pkt;
+	__builtin_memset(p, 0, sizeof(*p));
+	l3 = s->l3;
+	if (tg_parse(ctx, p) != TG_PARSE_OURS)
+		return XDP_DROP;
+	th = (void *)s->out;
+	hlen = p->has_ts ? 32 : 20;
+	rj.server_rcv_nxt = p->seq;
+	rj.expires_ns = bpf_ktime_get_ns() + tg_reject_ttl_ns;
+
+	rlen = tg_reply_build(s->out + hlen, &info);
+	if (rlen > TG_REPLY_MAX)
+		return XDP_DROP;
+	l4_len = hlen + rlen;
+	/* zero pad for the 4-byte checksum over the whole segment */
+	*(__u32 *)(s->out + (l4_len & TG_REPLY_MASK)) = 0;
+
+	__builtin_memset(th, 0, sizeof(*th));
+	th->source = p->fk.server_port;
+	th->dest = p->fk.client_port;
+	th->seq = bpf_htonl(p->ack_seq);
+	th->ack_seq = bpf_htonl(p->seq + p->payload_len);
+	th->doff = hlen / 4;
+	((__u8 *)th)[13] = TG_TCP_FIN | TG_TCP_PSH | TG_TCP_ACK;
+	th->window = p->window;
+	if (p->has_ts) {
+		__u8 *opt = s->out + 20;
+
+		opt[0] = 1;
+		opt[1] = 1;
+		opt[2] = 8;
+		opt[3] = 10;
+		*(__u32 *)(opt + 4) = p->ts_ecr;
+		*(__u32 *)(opt + 8) = p->ts_val;
+	}
+	sum = bpf_csum_diff(NULL, 0, (void *)s->out, (l4_len + 3) & ~3U & TG_REPLY_MASK, 0);
+	sum = (__u32)sum + tg_pseudo_sum(p, l4_len, true);
+	th->check = tg_csum_fold(sum);
+
+	l3_len = tg_build_l3(p, l3, l4_len, true);
+	if (tg_rewrite(ctx, p, l3, l3_len, s->out, l4_len))
+		return XDP_DROP;
+
+	/* swap MACs */
+	{
+		void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+		struct ethhdr *eth = data;
+		__u8 mac[6];
+
+		if ((void *)(eth + 1) > data_end)
+			return XDP_DROP;
+		__builtin_memcpy(mac, eth->h_source, 6);
+		__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+		__builtin_memcpy(eth->h_dest, mac, 6);
+	}
+	if (bpf_map_update_elem(&tg_rejects, &p->fk, &rj, BPF_ANY) == 0)
+		tg_rejects_used = 1;
+	tg_stat(TG_S_REJECT_TX);
+	return XDP_TX;
+}
+
+/* The client's next segment on an answered connection becomes a RST at the
+ * sequence the server still expects, so the server frees its socket. */
+static __always_inline int tg_reset_server(struct xdp_md *ctx, struct tg_pkt *p, __u32 rcv_nxt)
+{
+	struct tcphdr th = {};
+	__u8 l3[40];
+	__u32 l3_len;
+	__u64 sum;
+
+	th.source = p->fk.client_port;
+	th.dest = p->fk.server_port;
+	th.seq = bpf_htonl(rcv_nxt);
+	th.doff = 5;
+	((__u8 *)&th)[13] = TG_TCP_RST;
+	sum = tg_csum_add_words(&th, 10) + tg_pseudo_sum(p, sizeof(th), false);
+	th.check = tg_csum_fold(sum);
+	l3_len = tg_build_l3(p, l3, sizeof(th), false);
+	if (tg_rewrite(ctx, p, l3, l3_len, (__u8 *)&th, sizeof(th)))
+		return XDP_DROP;
+	tg_stat(TG_S_RESETS);
+	return XDP_PASS;
+}
+
+/* Per-source limit on refusals without a valid key: true = may answer. */
+static __always_inline bool tg_source_allows(const struct tg_pkt *p, __u64 now)
+{
+	struct tg_src_bucket *b = bpf_map_lookup_elem(&tg_srclimit, p->fk.client_addr);
+	struct tg_src_bucket fresh = { .tokens_fp = tg_source_burst_fp - TG_TOKEN_ONE, .last_ns = now };
+	__u64 tokens, last;
+
+	if (!b) {
+		bpf_map_update_elem(&tg_srclimit, p->fk.client_addr, &fresh, BPF_ANY);
+		return tg_source_burst_fp >= TG_TOKEN_ONE;
+	}
+	tokens = b->tokens_fp;
+	last = b->last_ns;
+	tg_refill(&tokens, &last, now, tg_source_rate_fp, tg_source_burst_fp);
+	if (tokens < TG_TOKEN_ONE) {
+		b->last_ns = last;
+		b->tokens_fp = tokens;
+		return false;
+	}
+	b->tokens_fp = tokens - TG_TOKEN_ONE;
+	b->last_ns = last;
+	return true;
+}
+
+/* Apply the configured action to a refused request. */
+static __always_inline int tg_refuse(struct xdp_md *ctx, struct tg_pkt *p,
+				     struct tg_reply_info *info, __u32 consumer_id, __u32 api_id,
+				     __u64 now)
+{
+	__u32 v = info->verdict & (TG_V_COUNT - 1);
+	__u8 action = tg_actions[v];
+
+	tg_count_refused(consumer_id, api_id, v);
+	if (action == TG_ACT_PASS)
+		return XDP_PASS;
+	if (v == TG_V_MISSING_KEY || v == TG_V_UNKNOWN_KEY || v == TG_V_REVOKED_KEY) {
+		if (!tg_source_allows(p, now)) {
+			tg_stat(TG_S_SRC_LIMITED);
+			return XDP_DROP;
+		}
+	}
+	if (action == TG_ACT_DROP || p->fragment || (p->tcp_flags & TG_TCP_SYN))
+		return XDP_DROP;
+	return tg_reject(ctx, v, info->wait_s, info->burst, info->window_s);
+}
+
+/* --- admission ------------------------------------------------------------------ */
+
+static __always_inline void tg_flow_admit(const struct tg_pkt *p, const struct tg_request *rq)
+{
+	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, &p->fk);
+	__u32 tail;
+
+	if (!f) {
+		if (bpf_map_update_elem(&tg_flows, &p->fk, &tg_flow_zero, BPF_NOEXIST) == -TG_E2BIG)
+			tg_stat(TG_S_MAP_FULL);
+		f = bpf_map_lookup_elem(&tg_flows, &p->fk);
+		if (!f) {
+			tg_stat(TG_S_MAP_FULL);
+			return;
+		}
+	}
+	f->next_seq = p->seq + p->payload_len;
+	f->consumer_id = rq->consumer_id;
+	f->plan_id = rq->plan_id;
+	f->key_id = rq->key_id;
+	f->api_id = rq->api_id;
+	tail = f->tail;
+	if (tail - READ_ONCE(f->head) >= TG_FLOW_PENDING) {
+		tg_stat(TG_S_PENDING_FULL);
+		return;
+	}
+	__builtin_memcpy(&f->pending[tail & (TG_FLOW_PENDING - 1)], rq, sizeof(*rq));
+	__sync_fetch_and_add(&f->tail, 1); /* publishes the slot */
+}
+
+static __always_inline struct tg_bucket *tg_bucket_get(const struct tg_bucket_key *bk,
+						       const struct tg_plan *plan, __u64 now)
+{
+	struct tg_bucket *b = bpf_map_lookup_elem(&tg_buckets, bk);
+	struct tg_bucket fresh = {};
+
+	if (b)
+		return b;
+	fresh.tokens_fp = plan->burst_fp;
+	fresh.last_ns = now;
+	if (bpf_map_update_elem(&tg_buckets, bk, &fresh, BPF_NOEXIST) == -TG_E2BIG)
+		tg_stat(TG_S_MAP_FULL);
+	return bpf_map_lookup_elem(&tg_buckets, bk);
+}
+
+/* Digest the key at buf[off, off + len) and look it up. */
+static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 off, __u32 len)
+{
+	struct tg_key_digest digest;
+	struct tg_secret *secret;
+	__u32 version;
+	__u64 *kw = (__u64 *)s->key;
+
+	if (len != TG_KEY_LEN)
+		return NULL;
+	/* copy into the zero-padded buffer SipHash reads (see lib/siphash.h) */
+	for (int i = 0; i < (TG_KEY_MAX + 8) / 8; i++)
+		kw[i] = 0;
+	for (int i = 0; i < TG_KEY_LEN; i++)
+		s->key[i] = tg_load8(s->buf.bytes, off + i);
+	if (s->key[0] != 't' || s->key[1] != 'g' || s->key[2] != '_')
+		return NULL;
+	version = s->key[3] - '0';
+	if (version < 1 || version > 9)
+		return NULL;
+	secret = bpf_map_lookup_elem(&tg_secrets, &version);
+	if (!secret || !secret->valid)
+		return NULL;
+	tg_siphash(secret->key, s->key, TG_KEY_LEN, 1, digest.bytes);
+	return bpf_map_lookup_elem(&tg_keys, &digest);
+}
+
+static __always_inline const struct tg_route *tg_route_lookup(struct tg_scratch *s,
+							      const struct tg_http_req *req)
+{
+	struct tg_route_key *rk = &s->rkey;
+	__u32 n = req->path_len;
+	__u64 *dst = (__u64 *)rk->path;
+
+	for (int i = 0; i < TG_ROUTE_MAX / 8; i++)
+		dst[i] = tg_load64(s->buf.bytes, req->path_off + 8 * i);
+	if (n < TG_ROUTE_MAX) {
+		rk->path[n & (TG_ROUTE_MAX - 1)] = '/';
+		rk->prefixlen = (n + 1) * 8;
+	} else {
+		rk->prefixlen = TG_ROUTE_MAX * 8;
+	}
+	return bpf_map_lookup_elem(&tg_routes, rk);
+}
+
+/*
+ * The verdict for a parsed request to api_id: key, consumer, plan scope,
+ * bucket. Fills ret_key with the key's ids (zero when there is no key) and,
+ * for over_limit and quota_exhausted, info's Retry-After and policy.
+ */
+static __always_inline __u32 tg_classify(struct tg_scratch *s, const struct tg_http_req *req,
+					 __u32 api_id, __u64 now, struct tg_reply_info *info,
+					 struct tg_key *ret_key)
+{
+	struct tg_bucket_key bk;
+	struct tg_bucket *bucket;
+	struct tg_plan *plan;
+	struct tg_key *key;
+	__u32 verdict;
+
+	if (req->key_len == 0)
+		return TG_V_MISSING_KEY;
+	key = tg_key_lookup(s, req->key_off, req->key_len);
+	if (!key || (key->flags & TG_KEY_NEGATIVE))
+		return TG_V_UNKNOWN_KEY;
+	*ret_key = *key;
+	if (!(key->flags & TG_KEY_ACTIVE))
+		return TG_V_REVOKED_KEY;
+	if (key->flags & TG_KEY_SUSPENDED)
+		return TG_V_SUSPENDED;
+	plan = bpf_map_lookup_elem(&tg_plans, &ret_key->plan_id);
+	if (!plan)
+		return TG_V_UNKNOWN_KEY;
+	if (plan->api_id && plan->api_id != api_id)
+		return TG_V_FORBIDDEN_API;
+
+	bk.consumer_id = ret_key->consumer_id;
+	bk.plan_id = ret_key->plan_id;
+	bucket = tg_bucket_get(&bk, plan, now);
+	if (!bucket)
+		return TG_V_ADMITTED; /* bucket map full (counted): fail open */
+	verdict = tg_bucket_take(bucket, plan, now, &info->wait_s);
+	if (verdict != TG_V_ADMITTED) {
+		info->burst = plan->burst;
+		info->window_s = plan->rate_per_sec ?
+					 (plan->burst + plan->rate_per_sec - 1) / plan->rate_per_sec :
+					 1;
+		if (!info->window_s)
+			info->window_s = 1;
+	}
+	return verdict;
+}
+
+SEC("xdp")
+int tg_xdp(struct xdp_md *ctx)
+{
+	struct tg_pkt p = {};
+	struct tg_http_req req;
+	struct tg_reply_info info = {};
+	const struct tg_route *route;
+	struct tg_key admitted = {};
+	struct tg_port *port;
+	struct tg_flow *flow;
+	struct tg_scratch *s;
+	__u32 zero = 0, n, api_id = 0, route_id = 0, r;
+	__u64 now;
+	__u16 dport;
+
+	tg_stat(TG_S_PACKETS);
+	r = tg_parse(ctx, &p);
+	if (r == TG_PARSE_OTHER)
+		return XDP_PASS;
+	if (r == TG_PARSE_BAD) {
+		tg_stat(TG_S_PARSE_FAIL);
+		return XDP_PASS;
+	}
+	dport = bpf_ntohs(p.fk.server_port);
+	port = bpf_map_lookup_elem(&tg_ports, &dport);
+	if (!port || !(port->mode & TG_PORT_XDP))
+		return XDP_PASS;
+
+	if (tg_rejects_used && !(p.tcp_flags & TG_TCP_SYN)) {
+		struct tg_reject *rj = bpf_map_lookup_elem(&tg_rejects, &p.fk);
+
+		if (rj) {
+			if (rj->expires_ns > bpf_ktime_get_ns())
+				return tg_reset_server(ctx, &p, rj->server_rcv_nxt);
+			bpf_map_delete_elem(&tg_rejects, &p.fk);
+		}
+	}
+	if (!p.payload_len)
+		return XDP_PASS;
+	tg_stat(TG_S_API_SEGMENTS);
+	s = bpf_map_lookup_elem(&tg_scratch, &zero);
+	if (!s)
+		return XDP_PASS;
+	now = bpf_ktime_get_ns();
+
+	if (p.fragment || (p.tcp_flags & TG_TCP_SYN)) {
+		/* fragments and TCP Fast Open data: no key can be read (DESIGN §3) */
+		if (p.fragment)
+			tg_stat(TG_S_FRAGMENTS);
+		info.verdict = TG_V_MISSING_KEY;
+		goto refuse;
+	}
+
+	/* cheap look at the first byte before copying anything */
+	{
+		void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+		__u8 *first = data + (p.payload_off & 0xff);
+
+		if ((void *)(first + 1) > data_end || !tg_http_maybe_request(*first)) {
+			tg_stat(TG_S_NON_REQUEST);
+			return XDP_PASS;
+		}
+	}
+	n = p.payload_len < TG_SCAN_MAX ? p.payload_len : TG_SCAN_MAX;
+	if (n == 0 || bpf_xdp_load_bytes(ctx, p.payload_off, s->buf.bytes, n))
+		return XDP_PASS;
+	tg_http_parse_request(&s->buf, n, &req);
+	if (req.method == TG_M_NONE) {
+		tg_stat(TG_S_NON_REQUEST);
+		return XDP_PASS;
+	}
+	tg_stat(TG_S_REQUESTS);
+
+	/* a retransmission of a request already charged passes free */
+	flow = bpf_map_lookup_elem(&tg_flows, &p.fk);
+	if (flow && flow->tail != 0 && (__s32)(p.seq - flow->next_seq) < 0) {
+		tg_stat(TG_S_RETRANSMITS);
+		return XDP_PASS;
+	}
+
+	route = tg_route_lookup(s, &req);
+	if (route) {
+		if (route->flags & TG_ROUTE_PUBLIC)
+			return XDP_PASS;
+		api_id = route->api_id;
+		route_id = route->route_id;
+	}
+
+	info.verdict = tg_classify(s, &req, api_id, now, &info, &admitted);
+	if (info.verdict != TG_V_ADMITTED)
+		goto refuse;
+
+	{
+		struct tg_request *rq = &s->req;
+		struct tg_counters *c;
+
+		rq->start_ns = now;
+		rq->consumer_id = admitted.consumer_id;
+		rq->plan_id = admitted.plan_id;
+		rq->key_id = admitted.key_id;
+		rq->api_id = api_id;
+		rq->route_id = route_id;
+		rq->req_bytes = p.payload_len;
+		rq->method = req.method;
+		rq->path_len = req.path_len < TG_PATH_MAX ? req.path_len : TG_PATH_MAX;
+		__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
+		tg_flow_admit(&p, rq);
+
+		c = tg_counters_get(admitted.consumer_id, api_id);
+		if (c) {
+			__sync_fetch_and_add(&c->requests, 1);
+			__sync_fetch_and_add(&c->bytes_in, p.payload_len);
+		}
+	}
+	return XDP_PASS;
+
+refuse:
+	return tg_refuse(ctx, &p, &info, admitted.consumer_id, api_id, now);
+}
+
+/* --- responses: sockops + sk_msg ------------------------------------------------- */
+
+/*
+ * The flow key of a socket, from a sock_ops or sk_msg context: the verifier
+ * wants each context field read directly, so this is a macro. local_port is
+ * host order; remote_port is network order, and some kernels hand it shifted
+ * left by 16.
+ */
+#define TG_FLOW_KEY_SOCK(fk, ctx)                                                                  \
+	do {                                                                                       \
+		__u32 *c_ = (__u32 *)(fk)->client_addr, *s_ = (__u32 *)(fk)->server_addr;         \
+		__u32 rp_ = (ctx)->remote_port;                                                    \
+		if ((ctx)->family == 2 /* AF_INET */) {                                           \
+			tg_addr_v4mapped((fk)->client_addr, (ctx)->remote_ip4);                    \
+			tg_addr_v4mapped((fk)->server_addr, (ctx)->local_ip4);                     \
+		} else {                                                                           \
+			c_[0] = (ctx)->remote_ip6[0];                                              \
+			c_[1] = (ctx)->remote_ip6[1];                                              \
+			c_[2] = (ctx)->remote_ip6[2];                                              \
+			c_[3] = (ctx)->remote_ip6[3];                                              \
+			s_[0] = (ctx)->local_ip6[0];                                               \
+			s_[1] = (ctx)->local_ip6[1];                                               \
+			s_[2] = (ctx)->local_ip6[2];                                               \
+			s_[3] = (ctx)->local_ip6[3];                                               \
+		}                                                                                  \
+		(fk)->server_port = bpf_htons((__u16)(ctx)->local_port);                           \
+		(fk)->client_port = rp_ > 0xffff ? bpf_htons((__u16)bpf_ntohl(rp_)) : (__u16)rp_;  \
+	} while (0)
+
+/* Emit the event for the flow's response in progress (or for an unanswered
+ * request) and count it. */
+static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct tg_request *rq,
+				    __u32 status, __u32 flags, __u64 first_ns, __u64 resp_bytes)
+{
+	struct tg_counters *c = tg_counters_get(rq->consumer_id, rq->api_id);
+	struct tg_event *ev;
+	__u32 latency_us = 0, cls;
+
+	if (first_ns > rq->start_ns)
+		latency_us = (first_ns - rq->start_ns) / 1000;
+	cls = status / 100;
+	if (cls > 5)
+		cls = 5;
+	asm volatile("" : "+r"(cls)); /* keep the mask below: the verifier needs it */
+	if (c) {
+		__sync_fetch_and_add(&c->status_class[cls & 7], 1);
+		__sync_fetch_and_add(&c->bytes_out, resp_bytes);
+		__sync_fetch_and_add(&c->latency_us_sum, latency_us);
+		__sync_fetch_and_add(&c->events, 1);
+		if (flags & TG_EF_UNANSWERED)
+			__sync_fetch_and_add(&c->unanswered, 1);
+	}
+	ev = bpf_ringbuf_reserve(&tg_events, sizeof(*ev), 0);
+	if (!ev) {
+		tg_stat(TG_S_RINGBUF_FULL);
+		return;
+	}
+	ev->start_ns = rq->start_ns;
+	ev->consumer_id = rq->consumer_id;
+	ev->plan_id = rq->plan_id;
+	ev->api_id = rq->api_id;
+	ev->route_id = rq->route_id;
+	ev->key_id = rq->key_id;
+	ev->flags = flags;
+	ev->latency_us = latency_us;
+	ev->req_bytes = rq->req_bytes;
+	ev->resp_bytes = resp_bytes > 0xffffffffULL ? 0xffffffffU : resp_bytes;
+	ev->count = 1;
+	ev->status = status;
+	ev->method = rq->method;
+	ev->verdict = TG_V_ADMITTED;
+	ev->path_len = rq->path_len;
+	__builtin_memcpy(ev->client_addr, fk->client_addr, 16);
+	__builtin_memcpy(ev->server_addr, fk->server_addr, 16);
+	ev->client_port = fk->client_port;
+	ev->server_port = fk->server_port;
+	__builtin_memcpy(ev->path, rq->path, TG_PATH_MAX);
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* Close out a flow whose connection ended: the response in progress, then
+ * every request still pending as unanswered. */
+static __always_inline void tg_flow_close(const struct tg_flow_key *fk)
+{
+	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, fk);
+	__u32 head, tail;
+
+	if (!f)
+		return;
+	if (f->flags & TG_FLOW_RESPONDING) {
+		tg_emit(fk, &f->cur, f->resp_status, f->resp_flags, f->resp_first_ns, f->resp_bytes);
+		f->flags &= ~TG_FLOW_RESPONDING;
+	}
+	head = f->head;
+	tail = READ_ONCE(f->tail);
+	for (int i = 0; i < TG_FLOW_PENDING; i++) {
+		if (head == tail)
+			break;
+		tg_emit(fk, &f->pending[head & (TG_FLOW_PENDING - 1)], 0, TG_EF_UNANSWERED, 0, 0);
+		head++;
+	}
+	f->head = head;
+	bpf_map_delete_elem(&tg_flows, fk);
+}
+
+SEC("sockops")
+int tg_sockops(struct bpf_sock_ops *skops)
+{
+	struct tg_flow_key fk = {};
+	__u16 lport = skops->local_port;
+	struct tg_port *port;
+
+	if (skops->family != 2 && skops->family != 10)
+		return 1;
+	switch (skops->op) {
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		port = bpf_map_lookup_elem(&tg_ports, &lport);
+		if (!port)
+			return 1;
+		TG_FLOW_KEY_SOCK(&fk, skops);
+		if (bpf_sock_hash_update(skops, &tg_sockhash, &fk, BPF_ANY) == 0)
+			tg_stat(TG_S_SOCKETS);
+		else
+			tg_stat(TG_S_MAP_FULL);
+		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] != BPF_TCP_CLOSE)
+			return 1;
+		TG_FLOW_KEY_SOCK(&fk, skops);
+		tg_flow_close(&fk);
+		break;
+	}
+	return 1;
+}
+
+SEC("sk_msg")
+int tg_skmsg(struct sk_msg_md *msg)
+{
+	struct tg_flow_key fk = {};
+	struct tg_flow *f;
+	void *data, *data_end;
+	__u64 w0 = 0, w1 = 0, now;
+	__u32 status = 0, head, tail, size = msg->size;
+	bool charge = false;
+
+	TG_FLOW_KEY_SOCK(&fk, msg);
+	f = bpf_map_lookup_elem(&tg_flows, &fk);
+	if (!f) {
+		/* no admitted request on this connection: nobody to charge */
+		return SK_PASS;
+	}
+	if (f->flags & TG_FLOW_UPGRADED) {
+		f->resp_bytes += size;
+		return SK_PASS;
+	}
+
+	data = msg->data;
+	data_end = msg->data_end;
+	if (size >= 16 && data + 16 > data_end) {
+		bpf_msg_pull_data(msg, 0, 16, 0);
+		data = msg->data;
+		data_end = msg->data_end;
+	}
+	if (data + 16 <= data_end) {
+		w0 = *(__u64 *)data;
+		w1 = *(__u64 *)(data + 8);
+		status = tg_http_status(w0, w1);
+	}
+	if (!status || (status >= 100 && status < 200 && status != 101)) {
+		/* body bytes of the response in progress, or an interim 1xx */
+		if (f->flags & TG_FLOW_RESPONDING)
+			f->resp_bytes += size;
+		return SK_PASS;
+	}
+
+	now = bpf_ktime_get_ns();
+	tg_stat(TG_S_RESPONSES);
+	if (f->flags & TG_FLOW_RESPONDING)
+		tg_emit(&fk, &f->cur, f->resp_status, f->resp_flags, f->resp_first_ns, f->resp_bytes);
+
+	head = f->head;
+	tail = READ_ONCE(f->tail);
+	if (head != tail) {
+		__builtin_memcpy(&f->cur, &f->pending[head & (TG_FLOW_PENDING - 1)], sizeof(f->cur));
+		f->head = head + 1;
+		f->resp_flags = 0;
+	} else {
+		/* a response beyond the admitted requests: charged, unattributed */
+		__builtin_memset(&f->cur, 0, sizeof(f->cur));
+		f->cur.start_ns = now;
+		f->cur.consumer_id = f->consumer_id;
+		f->cur.plan_id = f->plan_id;
+		f->cur.key_id = f->key_id;
+		f->cur.api_id = f->api_id;
+		f->resp_flags = TG_EF_UNATTRIBUTED;
+		f->unattributed++;
+		charge = true;
+	}
+	f->resp_status = status;
+	f->resp_first_ns = now;
+	f->resp_bytes = size;
+	f->responses++;
+	f->flags |= TG_FLOW_RESPONDING;
+	if (status == 101)
+		f->flags |= TG_FLOW_UPGRADED;
+
+	if (charge) {
+		struct tg_counters *c = tg_counters_get(f->consumer_id, f->api_id);
+		struct tg_bucket_key bk = { .consumer_id = f->consumer_id, .plan_id = f->plan_id };
+		struct tg_plan *plan = bpf_map_lookup_elem(&tg_plans, &bk.plan_id);
+		struct tg_bucket *b = bpf_map_lookup_elem(&tg_buckets, &bk);
+
+		tg_stat(TG_S_UNATTRIBUTED);
+		if (c) {
+			__sync_fetch_and_add(&c->requests, 1);
+			__sync_fetch_and_add(&c->unattributed, 1);
+		}
+		if (plan && b)
+			tg_bucket_charge(b, plan, now);
+		if (f->unattributed > TG_UNATTRIBUTED_RESET) {
+			f->flags |= TG_FLOW_CUT;
+			return SK_DROP;
+		}
+	}
+	return SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * tollgate_abi.h - the one header that crosses the kernel/user boundary.
+ *
+ * Every struct here is a BPF map key or value, or a ring-buffer record, shared
+ * by the programs in bpf/ and the agent. Fixed-width fields, no pointers,
+ * explicit padding and a size assertion on each: a change of layout is a
+ * change of TG_ABI_VERSION, and an agent that finds pins of another version
+ * recreates them (DESIGN §3).
+ *
+ * Byte order: addresses and ports inside struct tg_flow_key are network order;
+ * every other integer is host order.
+ */
+#ifndef TOLLGATE_ABI_H
+#define TOLLGATE_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_spin_lock */
+#endif
+
+#define TG_ABI_VERSION 1
+
+/* Limits of the data plane. */
+#define TG_SCAN_MAX 1024	/* payload bytes searched for the key */
+#define TG_KEY_MAX 64		/* longest key value considered */
+#define TG_PATH_MAX 128		/* request path bytes kept (= endpoint_len max) */
+#define TG_ROUTE_MAX 128	/* longest route prefix */
+#define TG_FLOW_PENDING 4	/* admitted requests awaiting a response per flow */
+#define TG_SECRET_SLOTS 10	/* key secret versions 1..9; slot 0 unused */
+#define TG_UNATTRIBUTED_RESET 16 /* unattributed responses before a connection is cut */
+
+/* Token buckets count in fixed point: one token is 1 << TG_TOKEN_SHIFT. */
+#define TG_TOKEN_SHIFT 16
+#define TG_TOKEN_ONE (1ULL << TG_TOKEN_SHIFT)
+/* Elapsed time is capped before it is multiplied by a rate (DESIGN §3). */
+#define TG_ELAPSED_CAP_NS (3600ULL * 1000000000ULL)
+
+/* Verdicts, in the order of the event format (docs/event-format.md). */
+enum tg_verdict {
+	TG_V_ADMITTED = 0,
+	TG_V_MISSING_KEY = 1,
+	TG_V_UNKNOWN_KEY = 2,
+	TG_V_REVOKED_KEY = 3,
+	TG_V_SUSPENDED = 4,
+	TG_V_FORBIDDEN_API = 5,
+	TG_V_OVER_LIMIT = 6,
+	TG_V_QUOTA_EXHAUSTED = 7,
+	TG_V_COUNT = 8,
+};
+
+/* What XDP does with a request of a given verdict. */
+enum tg_action {
+	TG_ACT_PASS = 0,
+	TG_ACT_DROP = 1,
+	TG_ACT_REJECT = 2,
+};
+
+/* HTTP methods, codes of the event format; 0 = not a request. */
+enum tg_method {
+	TG_M_NONE = 0,
+	TG_M_GET = 1,
+	TG_M_POST = 2,
+	TG_M_PUT = 3,
+	TG_M_PATCH = 4,
+	TG_M_DELETE = 5,
+	TG_M_HEAD = 6,
+	TG_M_OPTIONS = 7,
+};
+
+/* Event flags (DESIGN §5). */
+#define TG_EF_UNANSWERED (1U << 0)
+#define TG_EF_SUMMARY (1U << 1)
+#define TG_EF_UNATTRIBUTED (1U << 2)
+
+/* tg_meta: one entry, index 0. */
+struct tg_meta {
+	__u32 abi_version;
+	__u32 flags;
+	__u64 pin_generation; /* random, new whenever the maps are created */
+	__u64 created_unix_ns;
+};
+_Static_assert(sizeof(struct tg_meta) == 24, "tg_meta layout");
+
+/* tg_secrets: array indexed by key secret version (1..9). */
+struct tg_secret {
+	__u8 key[16];
+	__u32 valid;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct tg_secret) == 24, "tg_secret layout");
+
+/* tg_keys: digest -> key. */
+struct tg_key_digest {
+	__u8 bytes[16];
+};
+_Static_assert(sizeof(struct tg_key_digest) == 16, "tg_key_digest layout");
+
+#define TG_KEY_ACTIVE (1U << 0)	   /* absent = revoked */
+#define TG_KEY_SUSPENDED (1U << 1) /* consumer suspended (e.g. unpaid) */
+#define TG_KEY_NEGATIVE (1U << 2)  /* cached "no such key" */
+
+struct tg_key {
+	__u32 key_id;
+	__u32 consumer_id;
+	__u32 plan_id;
+	__u32 flags;
+};
+_Static_assert(sizeof(struct tg_key) == 16, "tg_key layout");
+
+/* tg_plans: plan id -> plan. */
+#define TG_PLAN_GLOBAL (1U << 0) /* tokens come from agent leases only */
+
+struct tg_plan {
+	__u32 api_id; /* 0 = any API */
+	__u32 flags;
+	__u64 rate_fp;	/* tokens per second, fixed point */
+	__u64 burst_fp; /* bucket capacity, fixed point */
+	__u32 rate_per_sec; /* rounded, for RateLimit-Policy */
+	__u32 burst;	    /* for RateLimit-Policy */
+};
+_Static_assert(sizeof(struct tg_plan) == 32, "tg_plan layout");
+
+/* tg_buckets: (consumer, plan) -> bucket. */
+struct tg_bucket_key {
+	__u32 consumer_id;
+	__u32 plan_id;
+};
+_Static_assert(sizeof(struct tg_bucket_key) == 8, "tg_bucket_key layout");
+
+#define TG_BUCKET_QUOTA_EXHAUSTED (1U << 0)
+
+struct tg_bucket {
+	struct bpf_spin_lock lock;
+	__u32 flags;
+	__u64 tokens_fp; /* host scope: current tokens */
+	__u64 last_ns;	 /* host scope: CLOCK_MONOTONIC of the last refill */
+	__u64 consumed_total; /* requests admitted, all scopes */
+	__u64 granted_total;  /* global scope: tokens leased by the agent */
+	__u32 quota_retry_s;  /* Retry-After for quota_exhausted */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct tg_bucket) == 48, "tg_bucket layout");
+
+/* tg_routes: LPM trie over the path; prefixes are stored with a trailing '/'
+ * and paths are looked up with one appended, so routes match at '/'
+ * boundaries. */
+struct tg_route_key {
+	__u32 prefixlen; /* in bits */
+	__u8 path[TG_ROUTE_MAX];
+};
+_Static_assert(sizeof(struct tg_route_key) == 4 + TG_ROUTE_MAX, "tg_route_key layout");
+
+#define TG_ROUTE_PUBLIC (1U << 0)     /* no key needed, not metered */
+#define TG_ROUTE_DEPRECATED (1U << 1)
+
+struct tg_route {
+	__u32 api_id;
+	__u32 route_id;
+	__u32 flags;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct tg_route) == 16, "tg_route layout");
+
+/* tg_ports: TCP port (host order) -> mode bits. */
+#define TG_PORT_XDP (1U << 0)
+#define TG_PORT_SOCKMAP (1U << 1)
+
+struct tg_port {
+	__u32 mode;
+};
+
+/* Flow key everywhere (DESIGN §3): IPv4 as v4-mapped IPv6, network order. */
+struct tg_flow_key {
+	__u8 client_addr[16];
+	__u8 server_addr[16];
+	__u16 client_port;
+	__u16 server_port;
+};
+_Static_assert(sizeof(struct tg_flow_key) == 36, "tg_flow_key layout");
+
+/* One admitted request waiting for its response. */
+struct tg_request {
+	__u64 start_ns; /* CLOCK_MONOTONIC when XDP saw its first segment */
+	__u32 consumer_id;
+	__u32 plan_id;
+	__u32 key_id;
+	__u32 api_id;
+	__u32 route_id;
+	__u32 req_bytes;
+	__u8 method;
+	__u8 path_len;
+	__u16 pad;
+	__u32 pad2;
+	char path[TG_PATH_MAX];
+};
+_Static_assert(sizeof(struct tg_request) == 40 + TG_PATH_MAX, "tg_request layout");
+
+#define TG_FLOW_UPGRADED (1U << 0)  /* 101 seen: no more HTTP on this connection */
+#define TG_FLOW_RESPONDING (1U << 1) /* cur holds a response in progress */
+#define TG_FLOW_CUT (1U << 2)	     /* too many unattributed responses */
+
+/*
+ * tg_flows is an LRU hash, which cannot hold a bpf_spin_lock: the pending
+ * requests form a single-producer (tg_xdp, serialised per flow by the RX
+ * queue) single-consumer (tg_skmsg and tg_sockops, serialised by the socket
+ * lock) ring; the producer writes the slot before it publishes tail with an
+ * atomic add, and only the consumer writes head, flags and resp_*.
+ */
+struct tg_flow {
+	__u32 responses; /* responses seen on the connection */
+	__u32 flags;
+	__u32 next_seq; /* client sequence after the last charged request */
+	__u32 head;	/* pending[head % N] is the oldest */
+	__u32 tail;	/* pending[tail % N] is the next free slot */
+	__u32 unattributed;
+	/* the connection's consumer, charged for unattributed responses */
+	__u32 consumer_id;
+	__u32 plan_id;
+	__u32 key_id;
+	__u32 api_id;
+	/* the response in progress */
+	__u16 resp_status;
+	__u16 resp_flags; /* TG_EF_* */
+	__u32 pad;
+	__u64 resp_first_ns;
+	__u64 resp_bytes;
+	struct tg_request cur;
+	struct tg_request pending[TG_FLOW_PENDING];
+};
+_Static_assert(sizeof(struct tg_flow) == 64 + 5 * sizeof(struct tg_request), "tg_flow layout");
+
+/* tg_rejects: connections answered in-kernel; their next client segment is
+ * turned into a RST toward the server. */
+struct tg_reject {
+	__u32 server_rcv_nxt; /* sequence the server expects (the request's) */
+	__u32 pad;
+	__u64 expires_ns;
+};
+_Static_assert(sizeof(struct tg_reject) == 16, "tg_reject layout");
+
+/* tg_srclimit: source address (v4-mapped) -> bucket for keyless refusals. */
+/* Updated without a lock (an LRU hash cannot hold one): racing updates can
+ * only lose a debit, which errs toward admitting a few more refusals. */
+struct tg_src_bucket {
+	__u64 tokens_fp;
+	__u64 last_ns;
+};
+_Static_assert(sizeof(struct tg_src_bucket) == 16, "tg_src_bucket layout");
+
+/* tg_counters: (consumer, api) -> cumulative counters, atomic adds. */
+struct tg_counter_key {
+	__u32 consumer_id;
+	__u32 api_id;
+};
+_Static_assert(sizeof(struct tg_counter_key) == 8, "tg_counter_key layout");
+
+struct tg_counters {
+	__u64 requests; /* admitted (charged), including unattributed */
+	__u64 refused[TG_V_COUNT]; /* by verdict; [TG_V_ADMITTED] unused */
+	__u64 status_class[8];	   /* [0] unanswered, [1..5] = 1xx..5xx, [6..7] unused */
+	__u64 unanswered;
+	__u64 unattributed;
+	__u64 bytes_in;
+	__u64 bytes_out;
+	__u64 latency_us_sum;
+	__u64 events; /* usage events the kernel emitted or tried to emit */
+};
+_Static_assert(sizeof(struct tg_counters) == 8 * (1 + TG_V_COUNT + 8 + 6), "tg_counters layout");
+
+/* tg_stats: per-CPU array indexed by enum tg_stat. */
+enum tg_stat {
+	TG_S_PACKETS = 0,	/* packets seen by XDP */
+	TG_S_API_SEGMENTS,	/* TCP segments with payload to an API port */
+	TG_S_REQUESTS,		/* segments that start a request */
+	TG_S_NON_REQUEST,	/* payload that does not start a request */
+	TG_S_PARSE_FAIL,	/* truncated or malformed IP/TCP headers */
+	TG_S_FRAGMENTS,
+	TG_S_RETRANSMITS,	/* admitted requests seen again, not charged */
+	TG_S_REJECT_TX,		/* in-kernel answers sent */
+	TG_S_RESETS,		/* client segments turned into RSTs */
+	TG_S_SRC_LIMITED,	/* keyless refusals dropped by the per-source limit */
+	TG_S_RINGBUF_FULL,	/* ring-buffer reserve failures */
+	TG_S_MAP_FULL,		/* map updates that failed for lack of room */
+	TG_S_PENDING_FULL,	/* admitted requests beyond TG_FLOW_PENDING */
+	TG_S_RESPONSES,		/* responses seen by sk_msg */
+	TG_S_UNATTRIBUTED,	/* responses with no admitted request */
+	TG_S_SOCKETS,		/* sockets added to the sockhash */
+	TG_S_COUNT,
+};
+
+/* Ring-buffer record, kernel -> agent: one per answered, unanswered or
+ * unattributed request. Times are CLOCK_MONOTONIC; the agent converts. */
+struct tg_event {
+	__u64 start_ns;
+	__u32 consumer_id;
+	__u32 plan_id;
+	__u32 api_id;
+	__u32 route_id;
+	__u32 key_id;
+	__u32 flags; /* TG_EF_* */
+	__u32 latency_us;
+	__u32 req_bytes;
+	__u32 resp_bytes;
+	__u32 count;
+	__u16 status;
+	__u8 method;
+	__u8 verdict;
+	__u8 path_len;
+	__u8 pad[3];
+	__u8 client_addr[16];
+	__u8 server_addr[16];
+	__u16 client_port;
+	__u16 server_port;
+	__u32 pad2;
+	char path[TG_PATH_MAX];
+};
+_Static_assert(sizeof(struct tg_event) == 96 + TG_PATH_MAX, "tg_event layout");
+
+#endif /* TOLLGATE_ABI_H */

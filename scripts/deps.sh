@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install every Debian package that tollgate's build, tests, demo and benchmarks
+# need. Idempotent: installs only what is missing; safe to run on every build.
+set -euo pipefail
+
+PKGS=(
+	# build
+	make gcc clang llvm pkg-config libc6-dev
+	libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
+	libinih-dev libsystemd-dev
+	# tests
+	libcmocka-dev libclang-rt-14-dev
+	iproute2 ethtool curl python3 procps util-linux
+	# benchmarks
+	wrk xdp-tools
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages: ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || true
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
