@@ -84,12 +84,12 @@ static __always_inline __u32 tg_reply_build(__u8 *out, const struct tg_reply_inf
 	if (info->verdict == TG_V_OVER_LIMIT || info->verdict == TG_V_QUOTA_EXHAUSTED) {
 		TG_PUT(out, pos, "Retry-After: ");
 		pos = tg_put_u32(out, pos, info->wait_s);
-		if (info->verdict == TG_V_OVER_LIMIT) {
-			TG_PUT(out, pos, "\r\nRateLimit-Policy: \"plan\";q=");
-			pos = tg_put_u32(out, pos, info->burst);
-			TG_PUT(out, pos, ";w=");
-			pos = tg_put_u32(out, pos, info->window_s);
-		}
+		/* the plan's rate policy; for quota_exhausted, t says when the
+		 * quota period rolls over */
+		TG_PUT(out, pos, "\r\nRateLimit-Policy: \"plan\";q=");
+		pos = tg_put_u32(out, pos, info->burst);
+		TG_PUT(out, pos, ";w=");
+		pos = tg_put_u32(out, pos, info->window_s);
 		TG_PUT(out, pos, "\r\nRateLimit: \"plan\";r=0;t=");
 		pos = tg_put_u32(out, pos, info->wait_s);
 		TG_PUT(out, pos, "\r\n");
