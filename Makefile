@@ -6,7 +6,7 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
-AGENT_COMMON := agent/bpfload.c agent/keyfile.c
+AGENT_COMMON := agent/bpfload.c agent/keyfile.c agent/hostid.c
 AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c $(AGENT_COMMON)
 CTL_SRCS := agent/tollgatectl.c $(AGENT_COMMON)
 
@@ -78,7 +78,7 @@ $(BUILD)/tollgatectl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(BUILD)/libtollgate-san.a
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(filter-out -O2,$(CFLAGS)) $(SAN_CFLAGS) $(PKG_CFLAGS) -o $@ $^ \
+	$(Q)$(CC) $(filter-out -O2,$(CFLAGS)) $(SAN_CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c %.a,$^) \
 		-lcmocka $(PKG_LIBS) -ljansson -lm
 
 $(BPF_TEST_BIN): tests/bpf/test-xdp-fixtures.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) $(BUILD)/libtollgate.a

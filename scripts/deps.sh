@@ -9,7 +9,7 @@ PKGS=(
 	libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
 	libinih-dev libsystemd-dev
 	# tests
-	libcmocka-dev libclang-rt-14-dev
+	libcmocka-dev libjansson-dev libclang-rt-14-dev
 	iproute2 ethtool curl python3 procps util-linux
 	# benchmarks
 	wrk xdp-tools

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * tollgate-agent - loads the in-kernel gateway on one host and keeps it fed
+ * (DESIGN §4). This build runs standalone: keys from agent.keys_file, plans
+ * and routes from the config, events to agent.events_file.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
+
+#include "agent/bpfload.h"
+#include "agent/drain.h"
+#include "agent/hostid.h"
+#include "agent/keyfile.h"
+#include "agent/metrics.h"
+#include "lib/config.h"
+#include "lib/keydigest.h"
+#include "lib/log.h"
+
+#define ERR_MAX 512
+
+struct agent {
+	const char *config_path;
+	struct config *cfg;
+	struct key_secrets secrets;
+	struct bpfload *bl;
+	struct drain *drain;
+	struct metrics_server *metrics;
+	uint32_t host_id;
+	uint32_t epoch;
+	size_t n_keys;
+	uint64_t reloads;
+	uint64_t reload_failures;
+	time_t started;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: tollgate-agent [--config PATH] [--log-level error|warn|info|debug]\n"
+		     "\n"
+		     "Loads tollgate's XDP, sock_ops and sk_msg programs, keeps their maps fed and\n"
+		     "drains usage events. Runs in the foreground; SIGHUP reloads keys, plans and\n"
+		     "routes; SIGTERM exits and leaves enforcement running (agent.detach_on_exit).\n"
+		     "Default config: " CONFIG_DEFAULT_PATH "\n");
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	log_debug("libbpf: %s", line);
+	return 0;
+}
+
+/* What this build cannot do yet is refused by name, never ignored. */
+static int check_supported(const struct config *cfg)
+{
+	if (cfg->redis.url[0])
+		return log_error_errno(-ENOTSUP, "redis.url: Redis sync is not in this build; leave it "
+						 "empty to run standalone (agent.keys_file)");
+	if (cfg->kafka.brokers[0])
+		return log_error_errno(-ENOTSUP, "kafka.brokers: the Kafka producer is not in this "
+						 "build; leave it empty to write agent.events_file");
+	if (cfg->ratelimit.scope == CONFIG_SCOPE_GLOBAL)
+		return log_error_errno(-ENOTSUP, "ratelimit.scope: global needs redis.url; use host");
+	if (cfg->agent.mode != CONFIG_MODE_XDP)
+		return log_error_errno(-ENOTSUP, "agent.mode: only xdp is in this build");
+	if (cfg->agent.n_interfaces == 0)
+		return log_error_errno(-EINVAL, "agent.interfaces: no interface to attach XDP to");
+	return 0;
+}
+
+static int load_keys(struct agent *a, const struct config *cfg)
+{
+	struct keyfile kf;
+	char err[ERR_MAX];
+	int r;
+
+	r = keyfile_load(cfg->agent.keys_file, &kf, err, sizeof(err));
+	if (r)
+		return log_error_errno(r, "%s", err);
+	r = keyfile_apply(&kf, bpfload_map_fd(a->bl, "tg_keys"));
+	keyfile_free(&kf);
+	if (r < 0)
+		return log_error_errno(r, "cannot load %s into tg_keys (agent.max_keys = %u)",
+				       cfg->agent.keys_file, cfg->agent.max_keys);
+	a->n_keys = r;
+	return 0;
+}
+
+/* SIGHUP: keys, secrets, plans, routes and ports; what needs a reload of the
+ * programs (actions, sizes, interfaces) is reported, not half-applied. */
+static void reload(struct agent *a)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	struct key_secrets secrets;
+	char err[ERR_MAX];
+	int r;
+
+	a->reloads++;
+	if (!cfg) {
+		a->reload_failures++;
+		return;
+	}
+	r = config_load(cfg, a->config_path, err, sizeof(err));
+	if (r == 0)
+		r = keydigest_load_secrets(cfg->security.key_secret_file, &secrets, err, sizeof(err));
+	if (r) {
+		log_error("reload: %s; keeping the running configuration", err);
+		a->reload_failures++;
+		free(cfg);
+		return;
+	}
+	if (memcmp(cfg->agent.actions, a->cfg->agent.actions, sizeof(cfg->agent.actions)) ||
+	    cfg->agent.n_interfaces != a->cfg->agent.n_interfaces)
+		log_warn("reload: agent.action_* and agent.interfaces take effect at the next start");
+	r = bpfload_sync_config(a->bl, cfg, &secrets, err, sizeof(err));
+	if (r == 0)
+		r = load_keys(a, cfg);
+	else
+		log_error_errno(r, "reload: %s", err);
+	if (r) {
+		a->reload_failures++;
+		free(cfg);
+		return;
+	}
+	a->secrets = secrets;
+	free(a->cfg);
+	a->cfg = cfg;
+	log_info("reloaded: %zu keys, %d plans, %d routes", a->n_keys, cfg->n_plans, cfg->n_routes);
+}
+
+static uint64_t map_count(int fd, size_t key_size)
+{
+	char key[256], next[256];
+	uint64_t n = 0;
+
+	if (fd < 0 || key_size > sizeof(key))
+		return 0;
+	if (bpf_map_get_next_key(fd, NULL, next) < 0)
+		return 0;
+	do {
+		memcpy(key, next, key_size);
+		n++;
+	} while (bpf_map_get_next_key(fd, key, next) == 0);
+	return n;
+}
+
+static void render_metrics(FILE *out, void *userdata)
+{
+	struct agent *a = userdata;
+	const struct drain_stats *ds = drain_stats(a->drain);
+	int ncpu = libbpf_num_possible_cpus();
+	int stats_fd = bpfload_map_fd(a->bl, "tg_stats");
+	int counters_fd = bpfload_map_fd(a->bl, "tg_counters");
+	uint64_t refused[TG_V_COUNT] = { 0 }, admitted = 0;
+	struct tg_counter_key key, next;
+	static const struct {
+		const char *name;
+		size_t key_size;
+		uint32_t config_max_offset;
+	} maps[] = {
+		{ "tg_keys", sizeof(struct tg_key_digest), 0 },
+		{ "tg_buckets", sizeof(struct tg_bucket_key), 0 },
+		{ "tg_flows", sizeof(struct tg_flow_key), 0 },
+		{ "tg_counters", sizeof(struct tg_counter_key), 0 },
+	};
+
+	fprintf(out, "# TYPE tollgate_agent_up gauge\ntollgate_agent_up 1\n");
+	fprintf(out, "# TYPE tollgate_agent_start_time_seconds gauge\n"
+		     "tollgate_agent_start_time_seconds %lld\n",
+		(long long)a->started);
+	fprintf(out, "# TYPE tollgate_events_drained_total counter\ntollgate_events_drained_total %llu\n",
+		(unsigned long long)ds->drained);
+	fprintf(out, "# TYPE tollgate_events_written_total counter\ntollgate_events_written_total %llu\n",
+		(unsigned long long)ds->written);
+	fprintf(out, "# TYPE tollgate_summary_events_total counter\ntollgate_summary_events_total %llu\n",
+		(unsigned long long)ds->summaries);
+	fprintf(out, "# TYPE tollgate_summarized_requests_total counter\n"
+		     "tollgate_summarized_requests_total %llu\n",
+		(unsigned long long)ds->summarized);
+	fprintf(out, "# TYPE tollgate_event_write_errors_total counter\n"
+		     "tollgate_event_write_errors_total %llu\n",
+		(unsigned long long)ds->write_errors);
+	fprintf(out, "# TYPE tollgate_reloads_total counter\ntollgate_reloads_total %llu\n",
+		(unsigned long long)a->reloads);
+	fprintf(out, "# TYPE tollgate_reload_failures_total counter\n"
+		     "tollgate_reload_failures_total %llu\n",
+		(unsigned long long)a->reload_failures);
+	fprintf(out, "# TYPE tollgate_keys gauge\ntollgate_keys %zu\n", a->n_keys);
+
+	if (stats_fd >= 0 && ncpu > 0) {
+		uint64_t *vals = calloc(ncpu, sizeof(*vals));
+
+		fprintf(out, "# TYPE tollgate_kernel_total counter\n");
+		for (uint32_t i = 0; vals && i < TG_S_COUNT; i++) {
+			uint64_t sum = 0;
+
+			if (bpf_map_lookup_elem(stats_fd, &i, vals) == 0)
+				for (int c = 0; c < ncpu; c++)
+					sum += vals[c];
+			fprintf(out, "tollgate_kernel_total{stat=\"%s\"} %llu\n", bpfload_stat_names[i],
+				(unsigned long long)sum);
+		}
+		free(vals);
+	}
+	if (counters_fd >= 0 && bpf_map_get_next_key(counters_fd, NULL, &next) == 0) {
+		do {
+			struct tg_counters c;
+
+			key = next;
+			if (bpf_map_lookup_elem(counters_fd, &key, &c) == 0) {
+				admitted += c.requests;
+				for (int v = 1; v < TG_V_COUNT; v++)
+					refused[v] += c.refused[v];
+			}
+		} while (bpf_map_get_next_key(counters_fd, &key, &next) == 0);
+	}
+	fprintf(out, "# TYPE tollgate_verdicts_total counter\n");
+	fprintf(out, "tollgate_verdicts_total{verdict=\"admitted\"} %llu\n", (unsigned long long)admitted);
+	for (int v = 1; v < TG_V_COUNT; v++)
+		fprintf(out, "tollgate_verdicts_total{verdict=\"%s\"} %llu\n", config_verdict_name(v),
+			(unsigned long long)refused[v]);
+	fprintf(out, "# TYPE tollgate_map_entries gauge\n");
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		fprintf(out, "tollgate_map_entries{map=\"%s\"} %llu\n", maps[i].name,
+			(unsigned long long)map_count(bpfload_map_fd(a->bl, maps[i].name),
+						      maps[i].key_size));
+}
+
+static int setup(struct agent *a)
+{
+	char err[ERR_MAX];
+	int r;
+
+	r = check_supported(a->cfg);
+	if (r)
+		return r;
+	r = keydigest_load_secrets(a->cfg->security.key_secret_file, &a->secrets, err, sizeof(err));
+	if (r)
+		return log_error_errno(r, "%s", err);
+	r = hostid_get(a->cfg, &a->host_id);
+	if (r)
+		return log_error_errno(r, "agent.host_id: not set and /etc/machine-id unreadable");
+	r = hostid_next_epoch(a->cfg->agent.state_dir, &a->epoch);
+	if (r)
+		return log_error_errno(r, "agent.state_dir: cannot store the epoch in '%s'",
+				       a->cfg->agent.state_dir);
+
+	r = bpfload_open_load(a->cfg, &a->bl, err, sizeof(err));
+	if (r)
+		return log_error_errno(r, "%s", err);
+	r = bpfload_attach(a->bl, a->cfg, err, sizeof(err));
+	if (r)
+		return log_error_errno(r, "%s", err);
+	r = bpfload_sync_config(a->bl, a->cfg, &a->secrets, err, sizeof(err));
+	if (r)
+		return log_error_errno(r, "%s", err);
+	r = load_keys(a, a->cfg);
+	if (r)
+		return r;
+	r = drain_new(a->cfg, bpfload_map_fd(a->bl, "tg_events"), bpfload_map_fd(a->bl, "tg_counters"),
+		      a->host_id, a->epoch, a->bl->pin_generation, &a->drain, err, sizeof(err));
+	if (r)
+		return log_error_errno(r, "%s", err);
+	if (a->cfg->agent.metrics_listen[0]) {
+		r = metrics_listen(a->cfg->agent.metrics_listen, &a->metrics);
+		if (r)
+			return log_error_errno(r, "agent.metrics_listen: cannot listen on '%s'",
+					       a->cfg->agent.metrics_listen);
+	}
+	return 0;
+}
+
+static int run(struct agent *a)
+{
+	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	struct epoll_event ev, events[8];
+	uint64_t watchdog_usec = 0;
+	time_t last_summary = time(NULL), last_watchdog = 0;
+	sigset_t mask;
+	int ep, sfd, tfd, n;
+	bool stop = false;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || ep < 0)
+		return log_error_errno(-errno, "cannot set up the event loop");
+	timerfd_settime(tfd, 0, &tick, NULL);
+	ev.events = EPOLLIN;
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+	ev.data.fd = drain_epoll_fd(a->drain);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	if (a->metrics) {
+		ev.data.fd = metrics_fd(a->metrics);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
+
+	/* events the kernel queued while no agent ran */
+	drain_consume(a->drain);
+	sd_watchdog_enabled(0, &watchdog_usec);
+	sd_notifyf(0, "READY=1\nSTATUS=enforcing on %d interface(s)", a->bl->n_attached);
+	log_info("ready: host %u epoch %u, XDP %s on %d interface(s), %zu keys, %d plans, %d routes, "
+		 "pins %s (%s)%s%s",
+		 a->host_id, a->epoch, a->bl->xdp_mode, a->bl->n_attached, a->n_keys, a->cfg->n_plans,
+		 a->cfg->n_routes, a->cfg->agent.pin_dir, a->bl->adopted ? "adopted" : "created",
+		 a->metrics ? ", metrics on port " : "", a->metrics ? "" : "");
+	if (a->metrics)
+		log_info("metrics on %s (port %d)", a->cfg->agent.metrics_listen, metrics_port(a->metrics));
+
+	while (!stop) {
+		n = epoll_wait(ep, events, 8, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return log_error_errno(-errno, "epoll_wait");
+		for (int i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP)
+					reload(a);
+				else
+					stop = true;
+			} else if (fd == tfd) {
+				uint64_t expirations;
+				time_t now = time(NULL);
+
+				if (read(tfd, &expirations, sizeof(expirations)) < 0)
+					continue;
+				if (now - last_summary >= (time_t)a->cfg->agent.snapshot_interval) {
+					drain_consume(a->drain);
+					drain_summaries(a->drain);
+					last_summary = now;
+				}
+				if (watchdog_usec && (uint64_t)(now - last_watchdog) * 2000000 >= watchdog_usec) {
+					sd_notify(0, "WATCHDOG=1");
+					last_watchdog = now;
+				}
+			} else if (a->metrics && fd == metrics_fd(a->metrics)) {
+				metrics_serve(a->metrics, render_metrics, a);
+			} else {
+				drain_consume(a->drain);
+			}
+		}
+	}
+
+	sd_notify(0, "STOPPING=1");
+	drain_consume(a->drain);
+	drain_summaries(a->drain);
+	close(ep);
+	close(tfd);
+	close(sfd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct agent a = { .config_path = CONFIG_DEFAULT_PATH, .started = time(NULL) };
+	char err[ERR_MAX];
+	int level = LOG_INFO, opt, r;
+
+	while ((opt = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			a.config_path = optarg;
+			break;
+		case 'l':
+			level = log_parse_level(optarg);
+			if (level < 0) {
+				fprintf(stderr, "tollgate-agent: --log-level: '%s' is not error, warn, "
+						"info or debug\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("tollgate-agent", level);
+	libbpf_set_print(libbpf_log);
+
+	a.cfg = malloc(sizeof(*a.cfg));
+	if (!a.cfg)
+		return 1;
+	r = config_load(a.cfg, a.config_path, err, sizeof(err));
+	if (r) {
+		log_error("%s", err);
+		free(a.cfg);
+		return 2;
+	}
+	r = setup(&a);
+	if (r == 0)
+		r = run(&a);
+
+	if (a.cfg->agent.detach_on_exit && a.bl) {
+		if (bpfload_detach(a.cfg, err, sizeof(err)))
+			log_error("detach: %s", err);
+		else
+			log_info("detached (agent.detach_on_exit)");
+	} else if (r == 0) {
+		log_info("exiting; programs stay attached and maps pinned under %s",
+			 a.cfg->agent.pin_dir);
+	}
+	drain_free(a.drain);
+	metrics_free(a.metrics);
+	bpfload_free(a.bl);
+	free(a.cfg);
+	return r ? 1 : 0;
+}

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/drain.h"
+#include "lib/endpoint.h"
+#include "lib/event.h"
+
+struct refused_entry {
+	struct tg_counter_key key;
+	uint64_t refused[TG_V_COUNT];
+};
+
+struct refused_file_header {
+	uint64_t magic;
+	uint64_t pin_generation;
+	uint64_t n;
+};
+
+#define REFUSED_MAGIC 0x31444553554652ULL /* "REFUSD1" */
+
+struct drain {
+	struct ring_buffer *rb;
+	FILE *sink;
+	int counters_fd;
+	uint32_t host_id;
+	uint32_t epoch;
+	uint64_t seq;
+	uint64_t pin_generation;
+	struct refused_entry *base;
+	size_t n_base, cap_base;
+	char base_path[CONFIG_PATH_MAX + 32];
+	struct drain_stats stats;
+};
+
+/* CLOCK_MONOTONIC (the kernel's clock) to Unix time, taken per batch. */
+static int64_t mono_to_real(void)
+{
+	struct timespec m, r;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000LL + (r.tv_nsec - m.tv_nsec);
+}
+
+static uint64_t now_real_ns(void)
+{
+	struct timespec r;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	return (uint64_t)r.tv_sec * 1000000000ULL + r.tv_nsec;
+}
+
+static int sink_write(struct drain *d, struct usage_event *ev)
+{
+	char buf[EVENT_JSON_MAX];
+	int n;
+
+	ev->host_id = d->host_id;
+	ev->epoch = d->epoch;
+	ev->seq = d->seq++;
+	n = event_to_json(ev, buf, sizeof(buf));
+	if (n < 0) {
+		d->stats.bad_records++;
+		return n;
+	}
+	buf[n++] = '\n';
+	if (fwrite(buf, 1, n, d->sink) != (size_t)n) {
+		d->stats.write_errors++;
+		return -EIO;
+	}
+	d->stats.written++;
+	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct drain *d = ctx;
+	const struct tg_event *k = data;
+	struct usage_event ev = { 0 };
+	int64_t offset = mono_to_real();
+
+	d->stats.drained++;
+	if (size < sizeof(*k)) {
+		d->stats.bad_records++;
+		return 0;
+	}
+	ev.time_ns = (uint64_t)((int64_t)k->start_ns + offset);
+	ev.consumer_id = k->consumer_id;
+	ev.plan_id = k->plan_id;
+	ev.api_id = k->api_id;
+	ev.route_id = k->route_id;
+	ev.key_id = k->key_id;
+	ev.status = k->status;
+	ev.method = k->method;
+	ev.verdict = k->verdict;
+	ev.flags = k->flags;
+	ev.latency_us = k->latency_us;
+	ev.req_bytes = k->req_bytes;
+	ev.resp_bytes = k->resp_bytes;
+	ev.count = k->count ? k->count : 1;
+	memcpy(ev.client_ip, k->client_addr, sizeof(ev.client_ip));
+	memcpy(ev.country, "--", 2);
+	ev.endpoint_len = (uint8_t)endpoint_normalize(
+		k->path, k->path_len < TG_PATH_MAX ? k->path_len : TG_PATH_MAX, ev.endpoint,
+		sizeof(ev.endpoint));
+	sink_write(d, &ev);
+	return 0;
+}
+
+int drain_epoll_fd(struct drain *d)
+{
+	return ring_buffer__epoll_fd(d->rb);
+}
+
+int drain_consume(struct drain *d)
+{
+	int n = ring_buffer__consume(d->rb);
+
+	fflush(d->sink);
+	return n;
+}
+
+/* --- refusal summaries ---------------------------------------------------------- */
+
+static int cmp_key(const void *a, const void *b)
+{
+	const struct tg_counter_key *x = a, *y = b;
+
+	if (x->consumer_id != y->consumer_id)
+		return x->consumer_id < y->consumer_id ? -1 : 1;
+	if (x->api_id != y->api_id)
+		return x->api_id < y->api_id ? -1 : 1;
+	return 0;
+}
+
+static void load_baseline(struct drain *d)
+{
+	struct refused_file_header h;
+	FILE *f = fopen(d->base_path, "re");
+
+	if (!f)
+		return;
+	if (fread(&h, sizeof(h), 1, f) == 1 && h.magic == REFUSED_MAGIC &&
+	    h.pin_generation == d->pin_generation && h.n < (1U << 24)) {
+		d->base = calloc(h.n ? h.n : 1, sizeof(*d->base));
+		if (d->base && fread(d->base, sizeof(*d->base), h.n, f) == h.n)
+			d->n_base = d->cap_base = h.n;
+		else
+			d->n_base = 0;
+	}
+	fclose(f);
+}
+
+static int save_baseline(struct drain *d)
+{
+	char tmp[sizeof(d->base_path) + 8];
+	struct refused_file_header h = {
+		.magic = REFUSED_MAGIC, .pin_generation = d->pin_generation, .n = d->n_base,
+	};
+	FILE *f;
+	int r = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->base_path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	if (fwrite(&h, sizeof(h), 1, f) != 1 ||
+	    fwrite(d->base, sizeof(*d->base), d->n_base, f) != d->n_base)
+		r = -EIO;
+	if (fflush(f) || fsync(fileno(f)))
+		r = -errno;
+	fclose(f);
+	if (!r && rename(tmp, d->base_path) < 0)
+		r = -errno;
+	return r;
+}
+
+static struct refused_entry *baseline_get(struct drain *d, const struct tg_counter_key *k)
+{
+	struct refused_entry *e = bsearch(k, d->base, d->n_base, sizeof(*d->base), cmp_key);
+
+	if (e)
+		return e;
+	if (d->n_base == d->cap_base) {
+		size_t ncap = d->cap_base ? d->cap_base * 2 : 64;
+		struct refused_entry *nb = reallocarray(d->base, ncap, sizeof(*nb));
+
+		if (!nb)
+			return NULL;
+		d->base = nb;
+		d->cap_base = ncap;
+	}
+	memset(&d->base[d->n_base], 0, sizeof(d->base[0]));
+	d->base[d->n_base].key = *k;
+	d->n_base++;
+	qsort(d->base, d->n_base, sizeof(*d->base), cmp_key);
+	return bsearch(k, d->base, d->n_base, sizeof(*d->base), cmp_key);
+}
+
+int drain_summaries(struct drain *d)
+{
+	struct tg_counter_key key, next;
+	struct tg_counters c;
+	uint64_t now = now_real_ns();
+	bool has_key;
+	int written = 0;
+
+	has_key = bpf_map_get_next_key(d->counters_fd, NULL, &next) == 0;
+	while (has_key) {
+		struct refused_entry *e;
+
+		key = next;
+		has_key = bpf_map_get_next_key(d->counters_fd, &key, &next) == 0;
+		if (bpf_map_lookup_elem(d->counters_fd, &key, &c) < 0)
+			continue;
+		e = baseline_get(d, &key);
+		if (!e)
+			return -ENOMEM;
+		for (int v = 1; v < TG_V_COUNT; v++) {
+			uint64_t delta = c.refused[v] - e->refused[v];
+			struct usage_event ev = { 0 };
+
+			if (c.refused[v] <= e->refused[v])
+				continue;
+			while (delta) {
+				uint32_t part = delta > UINT32_MAX ? UINT32_MAX : (uint32_t)delta;
+
+				memset(&ev, 0, sizeof(ev));
+				ev.time_ns = now;
+				ev.consumer_id = key.consumer_id;
+				ev.api_id = key.api_id;
+				ev.verdict = v;
+				ev.flags = TG_EF_SUMMARY;
+				ev.count = part;
+				memcpy(ev.country, "--", 2);
+				ev.endpoint[0] = '\0';
+				if (sink_write(d, &ev) == 0) {
+					written++;
+					d->stats.summaries++;
+					d->stats.summarized += part;
+				}
+				delta -= part;
+			}
+			e->refused[v] = c.refused[v];
+		}
+	}
+	fflush(d->sink);
+	if (written)
+		save_baseline(d);
+	return written;
+}
+
+const struct drain_stats *drain_stats(const struct drain *d)
+{
+	return &d->stats;
+}
+
+int drain_new(const struct config *cfg, int events_fd, int counters_fd, uint32_t host_id,
+	      uint32_t epoch, uint64_t pin_generation, struct drain **ret, char *err,
+	      size_t err_len)
+{
+	struct drain *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->counters_fd = counters_fd;
+	d->host_id = host_id;
+	d->epoch = epoch;
+	d->pin_generation = pin_generation;
+	snprintf(d->base_path, sizeof(d->base_path), "%s/refused.snapshot", cfg->agent.state_dir);
+	d->sink = fopen(cfg->agent.events_file, "ae");
+	if (!d->sink) {
+		r = -errno;
+		snprintf(err, err_len, "agent.events_file: cannot open '%s': %s",
+			 cfg->agent.events_file, strerror(-r));
+		free(d);
+		return r;
+	}
+	d->rb = ring_buffer__new(events_fd, on_record, d, NULL);
+	if (!d->rb) {
+		r = -errno;
+		snprintf(err, err_len, "cannot open the tg_events ring buffer: %s", strerror(-r));
+		fclose(d->sink);
+		free(d);
+		return r;
+	}
+	load_baseline(d);
+	*ret = d;
+	return 0;
+}
+
+void drain_free(struct drain *d)
+{
+	if (!d)
+		return;
+	ring_buffer__free(d->rb);
+	if (d->sink)
+		fclose(d->sink);
+	free(d->base);
+	free(d);
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * drain.h - from the kernel's ring buffer and counters to usage events.
+ *
+ * Each tg_event becomes a struct usage_event (DESIGN §5): its id
+ * {host_id}-{epoch}-{seq}, Unix time, endpoint template, client address.
+ * Refusals are counted by the kernel per (consumer, api, verdict) rather
+ * than sent one by one (a flood must stay cheap); every snapshot interval
+ * the drain turns the counters' growth into summary events carrying the
+ * count, so every request is accounted for. In standalone mode events are
+ * appended to agent.events_file as CloudEvents JSON lines.
+ */
+#ifndef TG_AGENT_DRAIN_H
+#define TG_AGENT_DRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lib/config.h"
+
+struct drain_stats {
+	uint64_t drained;	/* ring-buffer records read */
+	uint64_t written;	/* events written to the sink */
+	uint64_t summaries;	/* summary events written */
+	uint64_t summarized;	/* requests those summaries carry */
+	uint64_t write_errors;
+	uint64_t bad_records;
+};
+
+struct drain;
+
+/*
+ * drain_new() - open the sink (events_file, append) and attach to the ring
+ * buffer and counters map fds (not owned). The refusal baseline is read from
+ * agent.state_dir when it belongs to the same pin generation.
+ */
+int drain_new(const struct config *cfg, int events_fd, int counters_fd, uint32_t host_id,
+	      uint32_t epoch, uint64_t pin_generation, struct drain **ret, char *err,
+	      size_t err_len);
+
+/* drain_epoll_fd() - becomes readable when the ring buffer has records. */
+int drain_epoll_fd(struct drain *d);
+
+/* drain_consume() - write out every record waiting; returns how many. */
+int drain_consume(struct drain *d);
+
+/* drain_summaries() - summary events for refusals counted since the last
+ * call; the baseline is then saved to agent.state_dir. Returns the number of
+ * summary events written. */
+int drain_summaries(struct drain *d);
+
+const struct drain_stats *drain_stats(const struct drain *d);
+
+void drain_free(struct drain *d);
+
+#endif /* TG_AGENT_DRAIN_H */

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * event.c - usage event encodings (see event.h, docs/event-format.md).
+ *
+ * The binary form is written byte by byte in little-endian order rather than
+ * by casting a packed struct, so it reads the same on any host and the
+ * layout in docs/event-format.md is the code below, offset for offset.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "config.h"
+#include "event.h"
+
+static const char *const method_names[] = {
+	[TG_M_NONE] = "",     [TG_M_GET] = "GET",	  [TG_M_POST] = "POST",
+	[TG_M_PUT] = "PUT",   [TG_M_PATCH] = "PATCH",	  [TG_M_DELETE] = "DELETE",
+	[TG_M_HEAD] = "HEAD", [TG_M_OPTIONS] = "OPTIONS",
+};
+
+#define N_METHODS (sizeof(method_names) / sizeof(method_names[0]))
+
+const char *event_method_name(unsigned int method)
+{
+	return method < N_METHODS ? method_names[method] : NULL;
+}
+
+const char *event_verdict_name(unsigned int verdict)
+{
+	return config_verdict_name(verdict);
+}
+
+static bool event_valid(const struct usage_event *ev)
+{
+	return ev->endpoint_len <= EVENT_ENDPOINT_MAX && ev->verdict < TG_V_COUNT &&
+	       ev->method < N_METHODS;
+}
+
+int event_id(const struct usage_event *ev, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%" PRIu32 "-%" PRIu32 "-%" PRIu64, ev->host_id, ev->epoch,
+			 ev->seq);
+
+	if (n < 0 || (size_t)n >= size) {
+		if (size > 0)
+			buf[0] = '\0';
+		return -ENOSPC;
+	}
+	return n;
+}
+
+int event_format_ip(const uint8_t ip[16], char *buf, size_t size)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	char text[EVENT_IP_MAX];
+	size_t len;
+
+	if (!memcmp(ip, v4mapped, sizeof(v4mapped))) {
+		snprintf(text, sizeof(text), "%u.%u.%u.%u", ip[12], ip[13], ip[14], ip[15]);
+	} else if (!memcmp(ip, v4mapped, 10) && !ip[10] && !ip[11] && (ip[12] || ip[13])) {
+		/* ::/96 with a non-zero 7th group: glibc writes the deprecated
+		 * IPv4-compatible "::1.2.3.4", RFC 5952 wants "::102:304" */
+		snprintf(text, sizeof(text), "::%x:%x", ip[12] << 8 | ip[13], ip[14] << 8 | ip[15]);
+	} else if (!inet_ntop(AF_INET6, ip, text, sizeof(text))) {
+		return -errno;
+	}
+
+	len = strlen(text);
+	if (len >= size)
+		return -ENOSPC;
+	memcpy(buf, text, len + 1);
+	return (int)len;
+}
+
+/* A JSON writer into a fixed buffer; overflow is sticky and checked once. */
+struct json_out {
+	char *buf;
+	size_t size;
+	size_t len;
+	bool overflow;
+};
+
+static void out_bytes(struct json_out *out, const char *s, size_t len)
+{
+	if (out->overflow || len >= out->size - out->len) {
+		out->overflow = true;
+		return;
+	}
+	memcpy(out->buf + out->len, s, len);
+	out->len += len;
+}
+
+static void out_str(struct json_out *out, const char *s)
+{
+	out_bytes(out, s, strlen(s));
+}
+
+static __attribute__((format(printf, 2, 3))) void out_fmt(struct json_out *out, const char *fmt,
+							  ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		out->overflow = true;
+		return;
+	}
+	out_bytes(out, tmp, (size_t)n);
+}
+
+/* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629), 0 if none. */
+static size_t utf8_len(const uint8_t *s, size_t len)
+{
+	uint8_t lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+
+	/* the second byte excludes overlong forms, surrogates and > U+10FFFF */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+static void out_json_string(struct json_out *out, const char *str, size_t len)
+{
+	const uint8_t *s = (const uint8_t *)str;
+
+	out_bytes(out, "\"", 1);
+	for (size_t i = 0; i < len;) {
+		size_t n;
+
+		if (s[i] == '"' || s[i] == '\\') {
+			out_bytes(out, "\\", 1);
+			out_bytes(out, (const char *)&s[i], 1);
+			i++;
+		} else if (s[i] < 0x20 || s[i] == 0x7f) {
+			out_fmt(out, "\\u%04x", s[i]);
+			i++;
+		} else if (s[i] < 0x80) {
+			out_bytes(out, (const char *)&s[i], 1);
+			i++;
+		} else if ((n = utf8_len(s + i, len - i)) > 0) {
+			out_bytes(out, (const char *)&s[i], n);
+			i += n;
+		} else {
+			out_fmt(out, "%%%02X", s[i]);
+			i++;
+		}
+	}
+	out_bytes(out, "\"", 1);
+}
+
+static void out_time(struct json_out *out, uint64_t time_ns)
+{
+	time_t secs = (time_t)(time_ns / 1000000000);
+	struct tm tm;
+
+	if (!gmtime_r(&secs, &tm)) {
+		out->overflow = true;
+		return;
+	}
+	out_fmt(out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%09" PRIu64 "Z\"", tm.tm_year + 1900,
+		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, time_ns % 1000000000);
+}
+
+static const char *json_bool(bool b)
+{
+	return b ? "true" : "false";
+}
+
+int event_to_json(const struct usage_event *ev, char *buf, size_t size)
+{
+	struct json_out out = { .buf = buf, .size = size };
+	char id[EVENT_ID_MAX], ip[EVENT_IP_MAX], country[3] = "--";
+	int r;
+
+	if (!event_valid(ev))
+		return -EINVAL;
+	if (size == 0)
+		return -ENOSPC;
+	event_id(ev, id, sizeof(id));
+	r = event_format_ip(ev->client_ip, ip, sizeof(ip));
+	if (r < 0)
+		return r;
+	if (ev->country[0] >= 'A' && ev->country[0] <= 'Z' && ev->country[1] >= 'A' &&
+	    ev->country[1] <= 'Z')
+		memcpy(country, ev->country, 2);
+
+	out_str(&out, "{\"specversion\":\"1.0\",\"type\":\"tollgate.request\"");
+	out_fmt(&out, ",\"source\":\"tollgate-agent/%" PRIu32 "\"", ev->host_id);
+	out_fmt(&out, ",\"id\":\"%s\",\"time\":", id);
+	out_time(&out, ev->time_ns);
+	out_fmt(&out, ",\"subject\":\"%" PRIu32 "\"", ev->consumer_id);
+	out_str(&out, ",\"datacontenttype\":\"application/json\",\"data\":{");
+	out_fmt(&out, "\"consumer_id\":\"%" PRIu32 "\"", ev->consumer_id);
+	out_fmt(&out, ",\"plan_id\":\"%" PRIu32 "\"", ev->plan_id);
+	out_fmt(&out, ",\"api_id\":\"%" PRIu32 "\"", ev->api_id);
+	out_fmt(&out, ",\"route_id\":\"%" PRIu32 "\"", ev->route_id);
+	out_fmt(&out, ",\"key_id\":\"%" PRIu32 "\"", ev->key_id);
+	out_str(&out, ",\"endpoint\":");
+	out_json_string(&out, ev->endpoint, ev->endpoint_len);
+	out_fmt(&out, ",\"method\":\"%s\"", event_method_name(ev->method));
+	out_fmt(&out, ",\"status\":%u", ev->status);
+	out_fmt(&out, ",\"latency_us\":%" PRIu32, ev->latency_us);
+	out_fmt(&out, ",\"req_bytes\":%" PRIu32, ev->req_bytes);
+	out_fmt(&out, ",\"resp_bytes\":%" PRIu32, ev->resp_bytes);
+	out_fmt(&out, ",\"client_ip\":\"%s\"", ip);
+	out_fmt(&out, ",\"country\":\"%s\"", country);
+	out_fmt(&out, ",\"verdict\":\"%s\"", event_verdict_name(ev->verdict));
+	out_fmt(&out, ",\"flags\":{\"unanswered\":%s", json_bool(ev->flags & TG_EF_UNANSWERED));
+	out_fmt(&out, ",\"summary\":%s", json_bool(ev->flags & TG_EF_SUMMARY));
+	out_fmt(&out, ",\"unattributed\":%s}", json_bool(ev->flags & TG_EF_UNATTRIBUTED));
+	out_fmt(&out, ",\"count\":%" PRIu32 "}}", ev->count);
+
+	if (out.overflow) {
+		buf[0] = '\0';
+		return -ENOSPC;
+	}
+	buf[out.len] = '\0';
+	return (int)out.len;
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+int event_encode_v1(const struct usage_event *ev, uint8_t *buf, size_t size)
+{
+	size_t len;
+
+	if (!event_valid(ev))
+		return -EINVAL;
+	len = EVENT_V1_HEADER_LEN + (size_t)ev->endpoint_len;
+	if (size < len)
+		return -ENOSPC;
+
+	put_le16(buf + EVENT_V1_OFF_MAGIC, EVENT_V1_MAGIC);
+	buf[EVENT_V1_OFF_VERSION] = EVENT_V1_VERSION;
+	buf[EVENT_V1_OFF_VERDICT] = ev->verdict;
+	put_le32(buf + EVENT_V1_OFF_FLAGS, ev->flags);
+	put_le64(buf + EVENT_V1_OFF_TIME_NS, ev->time_ns);
+	put_le32(buf + EVENT_V1_OFF_HOST_ID, ev->host_id);
+	put_le32(buf + EVENT_V1_OFF_EPOCH, ev->epoch);
+	put_le64(buf + EVENT_V1_OFF_SEQ, ev->seq);
+	put_le32(buf + EVENT_V1_OFF_CONSUMER_ID, ev->consumer_id);
+	put_le32(buf + EVENT_V1_OFF_PLAN_ID, ev->plan_id);
+	put_le32(buf + EVENT_V1_OFF_API_ID, ev->api_id);
+	put_le32(buf + EVENT_V1_OFF_ROUTE_ID, ev->route_id);
+	put_le32(buf + EVENT_V1_OFF_KEY_ID, ev->key_id);
+	put_le16(buf + EVENT_V1_OFF_STATUS, ev->status);
+	buf[EVENT_V1_OFF_METHOD] = ev->method;
+	buf[EVENT_V1_OFF_ENDPOINT_LEN] = ev->endpoint_len;
+	put_le32(buf + EVENT_V1_OFF_LATENCY_US, ev->latency_us);
+	put_le32(buf + EVENT_V1_OFF_REQ_BYTES, ev->req_bytes);
+	put_le32(buf + EVENT_V1_OFF_RESP_BYTES, ev->resp_bytes);
+	put_le32(buf + EVENT_V1_OFF_COUNT, ev->count);
+	memcpy(buf + EVENT_V1_OFF_CLIENT_IP, ev->client_ip, 16);
+	memcpy(buf + EVENT_V1_OFF_COUNTRY, ev->country, 2);
+	put_le16(buf + EVENT_V1_OFF_RESERVED, 0);
+	memcpy(buf + EVENT_V1_OFF_ENDPOINT, ev->endpoint, ev->endpoint_len);
+	return (int)len;
+}
+
+int event_decode_v1(const uint8_t *buf, size_t len, struct usage_event *ret)
+{
+	struct usage_event ev;
+
+	if (len < EVENT_V1_HEADER_LEN || get_le16(buf + EVENT_V1_OFF_MAGIC) != EVENT_V1_MAGIC ||
+	    buf[EVENT_V1_OFF_VERSION] != EVENT_V1_VERSION)
+		return -EBADMSG;
+	memset(&ev, 0, sizeof(ev));
+	ev.endpoint_len = buf[EVENT_V1_OFF_ENDPOINT_LEN];
+	if (ev.endpoint_len > EVENT_ENDPOINT_MAX ||
+	    len != EVENT_V1_HEADER_LEN + (size_t)ev.endpoint_len)
+		return -EBADMSG;
+
+	ev.verdict = buf[EVENT_V1_OFF_VERDICT];
+	ev.flags = get_le32(buf + EVENT_V1_OFF_FLAGS);
+	ev.time_ns = get_le64(buf + EVENT_V1_OFF_TIME_NS);
+	ev.host_id = get_le32(buf + EVENT_V1_OFF_HOST_ID);
+	ev.epoch = get_le32(buf + EVENT_V1_OFF_EPOCH);
+	ev.seq = get_le64(buf + EVENT_V1_OFF_SEQ);
+	ev.consumer_id = get_le32(buf + EVENT_V1_OFF_CONSUMER_ID);
+	ev.plan_id = get_le32(buf + EVENT_V1_OFF_PLAN_ID);
+	ev.api_id = get_le32(buf + EVENT_V1_OFF_API_ID);
+	ev.route_id = get_le32(buf + EVENT_V1_OFF_ROUTE_ID);
+	ev.key_id = get_le32(buf + EVENT_V1_OFF_KEY_ID);
+	ev.status = get_le16(buf + EVENT_V1_OFF_STATUS);
+	ev.method = buf[EVENT_V1_OFF_METHOD];
+	ev.latency_us = get_le32(buf + EVENT_V1_OFF_LATENCY_US);
+	ev.req_bytes = get_le32(buf + EVENT_V1_OFF_REQ_BYTES);
+	ev.resp_bytes = get_le32(buf + EVENT_V1_OFF_RESP_BYTES);
+	ev.count = get_le32(buf + EVENT_V1_OFF_COUNT);
+	memcpy(ev.client_ip, buf + EVENT_V1_OFF_CLIENT_IP, 16);
+	memcpy(ev.country, buf + EVENT_V1_OFF_COUNTRY, 2);
+	memcpy(ev.endpoint, buf + EVENT_V1_OFF_ENDPOINT, ev.endpoint_len);
+	ev.endpoint[ev.endpoint_len] = '\0';
+	if (!event_valid(&ev))
+		return -EBADMSG;
+
+	memcpy(ret, &ev, sizeof(ev));
+	return 0;
+}

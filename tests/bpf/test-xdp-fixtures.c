@@ -1,0 +1,2137 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * test-xdp-fixtures.c - packet fixtures for tg_xdp, run with BPF_PROG_TEST_RUN.
+ *
+ * Each test loads a fresh skeleton (nothing pinned), installs one secret
+ * (version 1), keys, plans, routes and the API port, feeds frames built with
+ * packet.h through the program and asserts what a user of the gateway relies
+ * on: the XDP action, the frame that comes out (untouched, an in-kernel HTTP
+ * answer, a RST) and the effect on the maps (flows, counters, buckets,
+ * rejects, stats). DESIGN §3 is the contract.
+ *
+ * Runs as root (CAP_BPF, CAP_NET_ADMIN for XDP test runs).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/tollgate_abi.h"
+#include "bpf/lib/siphash.h"
+#include "tests/bpf/packet.h"
+#include "tollgate.skel.h"
+
+#define API_PORT 8080
+#define OTHER_PORT 9090
+
+#define API_ORDERS 10
+#define API_ARCHIVE 11
+#define API_USERS 20
+
+#define ROUTE_ORDERS 1
+#define ROUTE_USERS 2
+#define ROUTE_ARCHIVE 3
+#define ROUTE_HEALTH 4
+
+#define PLAN_ORDERS 1 /* api 10, host scope, 100/s, burst 100 */
+#define PLAN_ANY 2    /* any api, host scope, 100/s, burst 100 */
+#define PLAN_GLOBAL 3 /* any api, global scope (leases) */
+#define PLAN_TIGHT 4  /* api 10, host scope, 10/s, burst 2 */
+
+#define KEY_ACTIVE "tg_1FixtureActiveKey0123456789abcdefghijklm"
+#define KEY_ANY "tg_1FixtureAnyKey0123456789abcdefghijklmnop"
+#define KEY_REVOKED "tg_1FixtureRevokedKey0123456789abcdefghijkl"
+#define KEY_SUSPENDED "tg_1FixtureSuspendedKey0123456789abcdefghij"
+#define KEY_GLOBAL "tg_1FixtureGlobalKey0123456789abcdefghijklm"
+#define KEY_TIGHT "tg_1FixtureTightKey0123456789abcdefghijklmn"
+#define KEY_NEGATIVE "tg_1FixtureNegativeKey0123456789abcdefghijk"
+#define KEY_UNKNOWN "tg_1FixtureUnknownKey0123456789abcdefghijkl" /* well formed, absent */
+#define KEY_V2 "tg_2FixtureV2Key0123456789abcdefghijklmnopq"	  /* no secret v2 */
+
+#define C_ACTIVE 101
+#define C_ANY 102
+#define C_REVOKED 103
+#define C_SUSPENDED 104
+#define C_GLOBAL 105
+#define C_TIGHT 106
+
+#define NSEC_PER_SEC 1000000000ULL
+
+static const __u8 SECRET_V1[16] = { 0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
+				    0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78 };
+static const __u8 SECRET_ZERO[16];
+
+struct fixture_key {
+	const char *key;
+	const __u8 *secret;
+	struct tg_key value;
+};
+
+static const struct fixture_key fixture_keys[] = {
+	{ KEY_ACTIVE, SECRET_V1, { 1, C_ACTIVE, PLAN_ORDERS, TG_KEY_ACTIVE } },
+	{ KEY_ANY, SECRET_V1, { 2, C_ANY, PLAN_ANY, TG_KEY_ACTIVE } },
+	{ KEY_REVOKED, SECRET_V1, { 3, C_REVOKED, PLAN_ORDERS, 0 } },
+	{ KEY_SUSPENDED,
+	  SECRET_V1,
+	  { 4, C_SUSPENDED, PLAN_ORDERS, TG_KEY_ACTIVE | TG_KEY_SUSPENDED } },
+	{ KEY_GLOBAL, SECRET_V1, { 5, C_GLOBAL, PLAN_GLOBAL, TG_KEY_ACTIVE } },
+	{ KEY_TIGHT, SECRET_V1, { 6, C_TIGHT, PLAN_TIGHT, TG_KEY_ACTIVE } },
+	{ KEY_NEGATIVE, SECRET_V1, { 0, 0, 0, TG_KEY_NEGATIVE } },
+	/* a trap: the digest a program would compute for a v2 key if it used
+	 * the unset (zero) slot 2 instead of refusing the version */
+	{ KEY_V2, SECRET_ZERO, { 9, C_ANY, PLAN_ANY, TG_KEY_ACTIVE } },
+};
+
+struct fixture_plan {
+	__u32 id;
+	struct tg_plan value;
+};
+
+static const struct fixture_plan fixture_plans[] = {
+	{ PLAN_ORDERS, { API_ORDERS, 0, 100 * TG_TOKEN_ONE, 100 * TG_TOKEN_ONE, 100, 100 } },
+	{ PLAN_ANY, { 0, 0, 100 * TG_TOKEN_ONE, 100 * TG_TOKEN_ONE, 100, 100 } },
+	{ PLAN_GLOBAL, { 0, TG_PLAN_GLOBAL, 50 * TG_TOKEN_ONE, 50 * TG_TOKEN_ONE, 50, 50 } },
+	{ PLAN_TIGHT, { API_ORDERS, 0, 10 * TG_TOKEN_ONE, 2 * TG_TOKEN_ONE, 10, 2 } },
+};
+
+struct fixture_route {
+	const char *prefix; /* as configured, without the trailing '/' */
+	struct tg_route value;
+};
+
+static const struct fixture_route fixture_routes[] = {
+	{ "/v1/orders", { API_ORDERS, ROUTE_ORDERS, 0, 0 } },
+	{ "/v1/orders/archive", { API_ARCHIVE, ROUTE_ARCHIVE, 0, 0 } },
+	{ "/v2/users", { API_USERS, ROUTE_USERS, TG_ROUTE_DEPRECATED, 0 } },
+	{ "/health", { API_ORDERS, ROUTE_HEALTH, TG_ROUTE_PUBLIC, 0 } },
+};
+
+/* Actions per verdict of each setup. */
+static const __u8 ACTIONS_REJECT[TG_V_COUNT] = {
+	TG_ACT_PASS,   TG_ACT_REJECT, TG_ACT_REJECT, TG_ACT_REJECT,
+	TG_ACT_REJECT, TG_ACT_REJECT, TG_ACT_REJECT, TG_ACT_REJECT,
+};
+static const __u8 ACTIONS_MIXED[TG_V_COUNT] = {
+	[TG_V_ADMITTED] = TG_ACT_PASS,	  [TG_V_MISSING_KEY] = TG_ACT_PASS,
+	[TG_V_UNKNOWN_KEY] = TG_ACT_DROP, [TG_V_REVOKED_KEY] = TG_ACT_DROP,
+	[TG_V_SUSPENDED] = TG_ACT_PASS,	  [TG_V_FORBIDDEN_API] = TG_ACT_DROP,
+	[TG_V_OVER_LIMIT] = TG_ACT_PASS,  [TG_V_QUOTA_EXHAUSTED] = TG_ACT_DROP,
+};
+
+struct fixture {
+	struct tollgate *skel;
+	int prog_fd;
+	int keys_fd;
+	int plans_fd;
+	int buckets_fd;
+	int routes_fd;
+	int ports_fd;
+	int flows_fd;
+	int counters_fd;
+	int stats_fd;
+	int rejects_fd;
+	int secrets_fd;
+	int ncpus;
+	__u16 next_sport;
+};
+
+/* One request frame: the spec and the payload it points to. */
+struct req {
+	struct pkt_spec spec;
+	size_t len;
+	char payload[3000];
+};
+
+/* One BPF_PROG_TEST_RUN: frame in, action and frame out. */
+struct xdp_run {
+	__u32 retval;
+	size_t in_len;
+	size_t out_len;
+	__u8 in[PKT_MAX];
+	__u8 out[PKT_MAX];
+};
+
+/* --- setup ------------------------------------------------------------ */
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * NSEC_PER_SEC + (__u64)ts.tv_nsec;
+}
+
+static void key_digest(const __u8 secret[16], const char *key, struct tg_key_digest *ret)
+{
+	__u8 buf[TG_KEY_MAX + 8] = { 0 };
+	size_t len = strlen(key);
+
+	assert_true(len < sizeof(buf) - 8);
+	memcpy(buf, key, len);
+	tg_siphash(secret, buf, (__u32)len, 1, ret->bytes);
+}
+
+static void route_key(const char *prefix, struct tg_route_key *ret)
+{
+	size_t len = strlen(prefix);
+
+	memset(ret, 0, sizeof(*ret));
+	memcpy(ret->path, prefix, len);
+	if (len == 0 || prefix[len - 1] != '/')
+		ret->path[len++] = '/';
+	ret->prefixlen = (__u32)(len * 8);
+}
+
+_Static_assert(sizeof(((struct tollgate *)0)->rodata->tg_actions) == TG_V_COUNT,
+	       "tg_actions is one __u8 per verdict");
+
+/* Map sizes for fixtures: small, so each load stays light. */
+static const struct {
+	const char *name;
+	__u32 entries;
+} fixture_map_sizes[] = {
+	{ "tg_keys", 256 },	{ "tg_plans", 64 },    { "tg_buckets", 256 },
+	{ "tg_routes", 64 },	{ "tg_ports", 16 },    { "tg_flows", 256 },
+	{ "tg_counters", 256 }, { "tg_rejects", 256 }, { "tg_srclimit", 256 },
+};
+
+/*
+ * fixture_load() - open the skeleton with these tunables, load it unpinned
+ * and install secret, keys, plans, routes and the API port.
+ * Returns 0, or -errno with the skeleton destroyed and a line on stderr.
+ */
+static int fixture_load(struct fixture *f, const __u8 actions[TG_V_COUNT], __u64 src_rate_fp,
+			__u64 src_burst_fp)
+{
+	struct tg_secret secret = { .valid = 1 };
+	struct tg_port port = { .mode = TG_PORT_XDP };
+	struct bpf_map *map;
+	__u32 idx = 1;
+	__u16 port_no = API_PORT;
+	size_t i;
+	int r;
+
+	f->skel = tollgate__open();
+	if (!f->skel) {
+		r = -errno;
+		fprintf(stderr, "tollgate__open: %s\n", strerror(-r));
+		return r;
+	}
+
+	/* nothing pinned: clear any pin path the object asks for */
+	bpf_object__for_each_map(map, f->skel->obj) {
+		r = bpf_map__set_pin_path(map, NULL);
+		if (r) {
+			fprintf(stderr, "clear pin path of %s: %s\n", bpf_map__name(map),
+				strerror(-r));
+			goto out_destroy;
+		}
+	}
+	for (i = 0; i < sizeof(fixture_map_sizes) / sizeof(fixture_map_sizes[0]); i++) {
+		map = bpf_object__find_map_by_name(f->skel->obj, fixture_map_sizes[i].name);
+		r = map ? bpf_map__set_max_entries(map, fixture_map_sizes[i].entries) : -ENOENT;
+		if (r) {
+			fprintf(stderr, "size map %s: %s\n", fixture_map_sizes[i].name,
+				strerror(-r));
+			goto out_destroy;
+		}
+	}
+
+	memcpy((void *)f->skel->rodata->tg_actions, actions, TG_V_COUNT);
+	f->skel->rodata->tg_source_rate_fp = src_rate_fp;
+	f->skel->rodata->tg_source_burst_fp = src_burst_fp;
+
+	r = tollgate__load(f->skel);
+	if (r) {
+		fprintf(stderr, "tollgate__load: %s\n", strerror(-r));
+		goto out_destroy;
+	}
+
+	f->prog_fd = bpf_program__fd(f->skel->progs.tg_xdp);
+	f->keys_fd = bpf_map__fd(f->skel->maps.tg_keys);
+	f->plans_fd = bpf_map__fd(f->skel->maps.tg_plans);
+	f->buckets_fd = bpf_map__fd(f->skel->maps.tg_buckets);
+	f->routes_fd = bpf_map__fd(f->skel->maps.tg_routes);
+	f->ports_fd = bpf_map__fd(f->skel->maps.tg_ports);
+	f->flows_fd = bpf_map__fd(f->skel->maps.tg_flows);
+	f->counters_fd = bpf_map__fd(f->skel->maps.tg_counters);
+	f->stats_fd = bpf_map__fd(f->skel->maps.tg_stats);
+	f->rejects_fd = bpf_map__fd(f->skel->maps.tg_rejects);
+	f->secrets_fd = bpf_map__fd(f->skel->maps.tg_secrets);
+	f->ncpus = libbpf_num_possible_cpus();
+	f->next_sport = 40000;
+	if (f->ncpus <= 0) {
+		r = f->ncpus ? f->ncpus : -EINVAL;
+		fprintf(stderr, "possible CPUs: %s\n", strerror(-r));
+		goto out_destroy;
+	}
+
+	memcpy(secret.key, SECRET_V1, sizeof(secret.key));
+	r = bpf_map_update_elem(f->secrets_fd, &idx, &secret, BPF_ANY);
+	if (r)
+		goto out_map_error;
+	for (i = 0; i < sizeof(fixture_keys) / sizeof(fixture_keys[0]); i++) {
+		struct tg_key_digest digest;
+
+		key_digest(fixture_keys[i].secret, fixture_keys[i].key, &digest);
+		r = bpf_map_update_elem(f->keys_fd, &digest, &fixture_keys[i].value, BPF_ANY);
+		if (r)
+			goto out_map_error;
+	}
+	for (i = 0; i < sizeof(fixture_plans) / sizeof(fixture_plans[0]); i++) {
+		r = bpf_map_update_elem(f->plans_fd, &fixture_plans[i].id, &fixture_plans[i].value,
+					BPF_ANY);
+		if (r)
+			goto out_map_error;
+	}
+	for (i = 0; i < sizeof(fixture_routes) / sizeof(fixture_routes[0]); i++) {
+		struct tg_route_key key;
+
+		route_key(fixture_routes[i].prefix, &key);
+		r = bpf_map_update_elem(f->routes_fd, &key, &fixture_routes[i].value, BPF_ANY);
+		if (r)
+			goto out_map_error;
+	}
+	r = bpf_map_update_elem(f->ports_fd, &port_no, &port, BPF_ANY);
+	if (r)
+		goto out_map_error;
+	return 0;
+
+out_map_error:
+	fprintf(stderr, "install fixture map entries: %s\n", strerror(-r));
+out_destroy:
+	tollgate__destroy(f->skel);
+	f->skel = NULL;
+	return r;
+}
+
+static int fixture_setup(void **state, const __u8 actions[TG_V_COUNT], __u64 src_rate_fp,
+			 __u64 src_burst_fp)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	if (fixture_load(f, actions, src_rate_fp, src_burst_fp)) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+/* Every refusal answered in-kernel; the per-source limit out of the way. */
+static int setup_reject(void **state)
+{
+	return fixture_setup(state, ACTIONS_REJECT, 1000 * TG_TOKEN_ONE, 1000 * TG_TOKEN_ONE);
+}
+
+/* pass for some verdicts, drop for the others. */
+static int setup_mixed(void **state)
+{
+	return fixture_setup(state, ACTIONS_MIXED, 1000 * TG_TOKEN_ONE, 1000 * TG_TOKEN_ONE);
+}
+
+/* Three keyless refusals per source, practically no refill. */
+static int setup_srclimit(void **state)
+{
+	return fixture_setup(state, ACTIONS_REJECT, 1, 3 * TG_TOKEN_ONE);
+}
+
+static int fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f) {
+		tollgate__destroy(f->skel);
+		free(f);
+	}
+	*state = NULL;
+	return 0;
+}
+
+/* --- frames and runs ---------------------------------------------------- */
+
+/*
+ * req_init() - a request from a new client port: "METHOD path HTTP/1.1", a Host
+ * header, then @headers (each ending in CRLF), then the blank line.
+ */
+static void req_init(struct fixture *f, struct req *r, bool ipv6, const char *method,
+		     const char *path, const char *headers)
+{
+	int n;
+
+	pkt_spec_init(&r->spec, ipv6);
+	r->spec.sport = f->next_sport++;
+	n = snprintf(r->payload, sizeof(r->payload),
+		     "%s %s HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: fixture/1\r\n%s\r\n",
+		     method, path, headers ? headers : "");
+	assert_true(n > 0 && (size_t)n < sizeof(r->payload));
+	r->len = (size_t)n;
+	r->spec.payload = r->payload;
+	r->spec.payload_len = r->len;
+}
+
+/* req_raw() - a segment from a new client port carrying @payload as is. */
+static void req_raw(struct fixture *f, struct req *r, bool ipv6, const void *payload, size_t len)
+{
+	assert_true(len <= sizeof(r->payload));
+	pkt_spec_init(&r->spec, ipv6);
+	r->spec.sport = f->next_sport++;
+	memcpy(r->payload, payload, len);
+	r->len = len;
+	r->spec.payload = r->payload;
+	r->spec.payload_len = len;
+}
+
+static void run_frame(struct fixture *f, const __u8 *frame, size_t len, struct xdp_run *ret)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	int err;
+
+	memcpy(ret->in, frame, len);
+	ret->in_len = len;
+	memset(ret->out, 0, sizeof(ret->out));
+	opts.data_in = ret->in;
+	opts.data_size_in = (__u32)len;
+	opts.data_out = ret->out;
+	opts.data_size_out = sizeof(ret->out);
+	opts.repeat = 1;
+	err = bpf_prog_test_run_opts(f->prog_fd, &opts);
+	if (err)
+		fail_msg("BPF_PROG_TEST_RUN failed: %d (%s)", err, strerror(-err));
+	ret->retval = opts.retval;
+	ret->out_len = opts.data_size_out;
+}
+
+static void run_spec(struct fixture *f, const struct pkt_spec *spec, struct xdp_run *ret)
+{
+	__u8 frame[PKT_MAX];
+	size_t len;
+
+	assert_int_equal(pkt_build(spec, frame, sizeof(frame), &len), 0);
+	run_frame(f, frame, len, ret);
+}
+
+static void run_req(struct fixture *f, struct req *r, struct xdp_run *ret)
+{
+	r->spec.payload = r->payload;
+	r->spec.payload_len = r->len;
+	run_spec(f, &r->spec, ret);
+}
+
+/* --- map access ---------------------------------------------------------- */
+
+static __u64 stat_get(struct fixture *f, enum tg_stat stat)
+{
+	__u64 values[f->ncpus], sum = 0;
+	__u32 idx = stat;
+
+	assert_int_equal(bpf_map_lookup_elem(f->stats_fd, &idx, values), 0);
+	for (int i = 0; i < f->ncpus; i++)
+		sum += values[i];
+	return sum;
+}
+
+static struct tg_counters counters_get(struct fixture *f, __u32 consumer, __u32 api)
+{
+	struct tg_counter_key key = { .consumer_id = consumer, .api_id = api };
+	struct tg_counters c;
+
+	if (bpf_map_lookup_elem(f->counters_fd, &key, &c))
+		memset(&c, 0, sizeof(c));
+	return c;
+}
+
+/* Sum of one field over every (consumer, api) entry. */
+static __u64 refused_total(struct fixture *f, enum tg_verdict verdict)
+{
+	struct tg_counter_key key, next;
+	struct tg_counters c;
+	__u64 sum = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(f->counters_fd, prev, &next)) {
+		if (!bpf_map_lookup_elem(f->counters_fd, &next, &c))
+			sum += c.refused[verdict];
+		key = next;
+		prev = &key;
+	}
+	return sum;
+}
+
+static __u64 requests_total(struct fixture *f)
+{
+	struct tg_counter_key key, next;
+	struct tg_counters c;
+	__u64 sum = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(f->counters_fd, prev, &next)) {
+		if (!bpf_map_lookup_elem(f->counters_fd, &next, &c))
+			sum += c.requests;
+		key = next;
+		prev = &key;
+	}
+	return sum;
+}
+
+static bool bucket_get(struct fixture *f, __u32 consumer, __u32 plan, struct tg_bucket *ret)
+{
+	struct tg_bucket_key key = { .consumer_id = consumer, .plan_id = plan };
+
+	memset(ret, 0, sizeof(*ret));
+	return bpf_map_lookup_elem_flags(f->buckets_fd, &key, ret, BPF_F_LOCK) == 0;
+}
+
+static void bucket_put(struct fixture *f, __u32 consumer, __u32 plan, const struct tg_bucket *b)
+{
+	struct tg_bucket_key key = { .consumer_id = consumer, .plan_id = plan };
+
+	assert_int_equal(bpf_map_update_elem(f->buckets_fd, &key, b, BPF_F_LOCK), 0);
+}
+
+static void flow_key_of(const struct pkt_spec *spec, struct tg_flow_key *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (spec->ipv6) {
+		memcpy(ret->client_addr, spec->saddr, 16);
+		memcpy(ret->server_addr, spec->daddr, 16);
+	} else {
+		ret->client_addr[10] = ret->client_addr[11] = 0xff;
+		ret->server_addr[10] = ret->server_addr[11] = 0xff;
+		memcpy(ret->client_addr + 12, spec->saddr, 4);
+		memcpy(ret->server_addr + 12, spec->daddr, 4);
+	}
+	ret->client_port = htons(spec->sport);
+	ret->server_port = htons(spec->dport);
+}
+
+static bool flow_get(struct fixture *f, const struct pkt_spec *spec, struct tg_flow *ret)
+{
+	struct tg_flow_key key;
+
+	flow_key_of(spec, &key);
+	memset(ret, 0, sizeof(*ret));
+	return bpf_map_lookup_elem(f->flows_fd, &key, ret) == 0;
+}
+
+static bool reject_get(struct fixture *f, const struct pkt_spec *spec, struct tg_reject *ret)
+{
+	struct tg_flow_key key;
+
+	flow_key_of(spec, &key);
+	memset(ret, 0, sizeof(*ret));
+	return bpf_map_lookup_elem(f->rejects_fd, &key, ret) == 0;
+}
+
+/* --- assertions ------------------------------------------------------------ */
+
+static void assert_untouched(const struct xdp_run *run)
+{
+	assert_int_equal(run->out_len, run->in_len);
+	assert_memory_equal(run->out, run->in, run->in_len);
+}
+
+static void assert_pass_untouched(const struct xdp_run *run)
+{
+	assert_int_equal(run->retval, XDP_PASS);
+	assert_untouched(run);
+}
+
+/* The last admitted request of the flow is @r with these attributes. */
+static void assert_flow_request(struct fixture *f, const struct req *r, __u32 consumer, __u32 plan,
+				__u32 key_id, __u32 api, __u32 route, enum tg_method method,
+				const char *path)
+{
+	struct tg_flow flow;
+	const struct tg_request *p;
+
+	if (!flow_get(f, &r->spec, &flow))
+		fail_msg("no tg_flows entry for client port %u", r->spec.sport);
+	assert_true(flow.tail > flow.head);
+	p = &flow.pending[(flow.tail - 1) % TG_FLOW_PENDING];
+	assert_int_equal(p->consumer_id, consumer);
+	assert_int_equal(p->plan_id, plan);
+	assert_int_equal(p->key_id, key_id);
+	assert_int_equal(p->api_id, api);
+	assert_int_equal(p->route_id, route);
+	assert_int_equal(p->method, method);
+	assert_int_equal(p->path_len, strlen(path));
+	assert_memory_equal(p->path, path, strlen(path));
+	assert_int_equal(p->req_bytes, r->len);
+	assert_true(p->start_ns != 0);
+	assert_int_equal(flow.next_seq, r->spec.seq + (__u32)r->len);
+}
+
+/*
+ * assert_admitted() - run @r, expect it admitted and charged to (consumer,
+ * api) and to the (consumer, plan) bucket, recorded in its flow.
+ */
+static void assert_admitted(struct fixture *f, struct req *r, __u32 consumer, __u32 plan,
+			    __u32 key_id, __u32 api, __u32 route, enum tg_method method,
+			    const char *path)
+{
+	struct tg_counters before = counters_get(f, consumer, api), after;
+	struct tg_bucket b0, b1;
+	bool had_bucket = bucket_get(f, consumer, plan, &b0);
+	struct xdp_run run;
+
+	run_req(f, r, &run);
+	assert_pass_untouched(&run);
+	after = counters_get(f, consumer, api);
+	assert_int_equal(after.requests, before.requests + 1);
+	assert_int_equal(after.bytes_in, before.bytes_in + r->len);
+	for (int v = 1; v < TG_V_COUNT; v++)
+		assert_int_equal(after.refused[v], before.refused[v]);
+	assert_true(bucket_get(f, consumer, plan, &b1));
+	assert_int_equal(b1.consumed_total, (had_bucket ? b0.consumed_total : 0) + 1);
+	assert_flow_request(f, r, consumer, plan, key_id, api, route, method, path);
+}
+
+/* Digits only, as a number. */
+static bool parse_uint(const char *s, unsigned long long *ret)
+{
+	char *end;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return false;
+	errno = 0;
+	*ret = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/* Header @name present exactly once; its value in @ret. Prints the response
+ * head otherwise. */
+static void assert_header(const struct pkt_http *http, const char *name, char *ret, size_t size)
+{
+	int n = pkt_http_header(http, name, ret, size);
+
+	if (n != 1)
+		fail_msg("%d '%s' headers in the %d answer (expected 1):\n%.*s", n, name,
+			 http->status, (int)http->headers_len, http->headers);
+}
+
+/*
+ * assert_answer() - @run is the in-kernel answer to the request in @run->in:
+ * addresses and ports swapped, VLAN tag kept, TTL 64, seq = request's ack,
+ * ack = request's seq + payload, FIN|PSH|ACK, full checksums, lengths that
+ * match the frame, and an HTTP/1.1 @status response that closes the
+ * connection. Fills *ret_http.
+ */
+static void assert_answer(const struct xdp_run *run, int status, struct pkt_http *ret_http)
+{
+	struct pkt_view in, out;
+	struct pkt_http http;
+	char value[256];
+	unsigned long long n;
+	size_t alen;
+
+	if (run->retval != XDP_TX)
+		fail_msg("expected XDP_TX (%d) for a %d answer, got %u", XDP_TX, status,
+			 run->retval);
+	assert_int_equal(pkt_parse(run->in, run->in_len, &in), 0);
+	if (pkt_parse(run->out, run->out_len, &out))
+		fail_msg("answer is not an Ethernet/IP/TCP frame with consistent lengths");
+
+	/* L2 */
+	assert_memory_equal(out.eth_dst, in.eth_src, 6);
+	assert_memory_equal(out.eth_src, in.eth_dst, 6);
+	assert_int_equal(out.vlan, in.vlan);
+	if (in.vlan)
+		assert_int_equal(out.vlan_tci, in.vlan_tci);
+	assert_int_equal(out.ipv6, in.ipv6);
+
+	/* L3: swapped, fresh TTL, total/payload length = what the frame holds */
+	alen = in.ipv6 ? 16 : 4;
+	assert_memory_equal(out.saddr, in.daddr, alen);
+	assert_memory_equal(out.daddr, in.saddr, alen);
+	assert_int_equal(out.ttl, 64);
+	assert_int_equal(out.l3_off + out.l3_len, run->out_len);
+	if (!out.ipv6) {
+		const __u8 *ip = out.frame + out.l3_off;
+
+		assert_true(pkt_ipv4_csum_ok(&out));
+		assert_int_equal(((ip[6] << 8) | ip[7]) & (PKT_IP_MF | PKT_IP_OFFMASK), 0);
+		assert_int_equal(ip[9], PKT_IPPROTO_TCP);
+	}
+
+	/* L4 */
+	assert_int_equal(out.sport, in.dport);
+	assert_int_equal(out.dport, in.sport);
+	assert_int_equal(out.seq, in.ack_seq);
+	assert_int_equal(out.ack_seq, (__u32)(in.seq + in.payload_len));
+	assert_int_equal(out.tcp_flags, PKT_FIN | PKT_PSH | PKT_ACK);
+	if (!pkt_tcp_csum_ok(&out))
+		fail_msg("answer TCP checksum does not verify (pseudo-header + %zu bytes)",
+			 out.l3_len - out.ip_hdr_len);
+
+	/* HTTP */
+	if (pkt_http_parse(out.payload, out.payload_len, &http))
+		fail_msg("answer payload is not an HTTP response: '%.*s'", (int)out.payload_len,
+			 (const char *)out.payload);
+	assert_string_equal(http.version, "HTTP/1.1");
+	assert_int_equal(http.status, status);
+	assert_header(&http, "Connection", value, sizeof(value));
+	assert_string_equal(value, "close");
+	assert_header(&http, "Content-Length", value, sizeof(value));
+	assert_true(parse_uint(value, &n));
+	assert_int_equal(n, http.body_len);
+
+	if (status == 429) {
+		char policy_name[64], limit_name[64];
+		unsigned long long q, w, r, t;
+		int end = 0;
+
+		assert_header(&http, "Retry-After", value, sizeof(value));
+		if (!parse_uint(value, &n) || n < 1)
+			fail_msg("Retry-After '%s' is not a positive number of seconds", value);
+
+		/* draft-ietf-httpapi-ratelimit-headers: "plan";q=…;w=… */
+		assert_header(&http, "RateLimit-Policy", value, sizeof(value));
+		if (sscanf(value, "\"%63[^\"]\";q=%llu;w=%llu%n", policy_name, &q, &w, &end) != 3 ||
+		    (size_t)end != strlen(value))
+			fail_msg("RateLimit-Policy '%s' is not \"name\";q=N;w=N", value);
+		assert_true(w >= 1);
+
+		/* "plan";r=0;t=… */
+		assert_header(&http, "RateLimit", value, sizeof(value));
+		end = 0;
+		if (sscanf(value, "\"%63[^\"]\";r=%llu;t=%llu%n", limit_name, &r, &t, &end) != 3 ||
+		    (size_t)end != strlen(value))
+			fail_msg("RateLimit '%s' is not \"name\";r=0;t=N", value);
+		assert_int_equal(r, 0);
+		assert_string_equal(limit_name, policy_name);
+	}
+	if (ret_http)
+		*ret_http = http;
+}
+
+/*
+ * assert_refused() - run @r, expect @verdict counted for (consumer, api) and
+ * nothing admitted; with @status the in-kernel answer, else @action.
+ */
+static void assert_refused(struct fixture *f, struct req *r, __u32 consumer, __u32 api,
+			   enum tg_verdict verdict, __u32 xdp_action, int status,
+			   struct xdp_run *ret_run)
+{
+	struct tg_counters before = counters_get(f, consumer, api), after;
+	__u64 requests = requests_total(f);
+	__u64 tx = stat_get(f, TG_S_REJECT_TX);
+	struct tg_reject rej;
+	struct xdp_run run_local, *run = ret_run ? ret_run : &run_local;
+
+	run_req(f, r, run);
+	after = counters_get(f, consumer, api);
+	for (int v = 1; v < TG_V_COUNT; v++) {
+		if (after.refused[v] != before.refused[v] + (v == (int)verdict))
+			fail_msg("(consumer %u, api %u) refused[%d]: %" PRIu64 " -> %" PRIu64
+				 ", expected verdict %d",
+				 consumer, api, v, (uint64_t)before.refused[v],
+				 (uint64_t)after.refused[v], verdict);
+	}
+	assert_int_equal(requests_total(f), requests);
+
+	if (status) {
+		assert_answer(run, status, NULL);
+		assert_int_equal(stat_get(f, TG_S_REJECT_TX), tx + 1);
+		if (!reject_get(f, &r->spec, &rej))
+			fail_msg("answered flow not remembered in tg_rejects");
+		assert_int_equal(rej.server_rcv_nxt, r->spec.seq);
+		return;
+	}
+	if (run->retval != xdp_action)
+		fail_msg("expected XDP action %u, got %u", xdp_action, run->retval);
+	if (xdp_action == XDP_PASS)
+		assert_untouched(run);
+	assert_false(reject_get(f, &r->spec, &rej));
+	assert_int_equal(stat_get(f, TG_S_REJECT_TX), tx);
+}
+
+/*
+ * assert_rst() - @run turned the client segment into a bare RST toward the
+ * server: same addresses and ports, RST only, seq = @seq, no payload, valid
+ * checksums, XDP_PASS.
+ */
+static void assert_rst(const struct xdp_run *run, __u32 seq)
+{
+	struct pkt_view in, out;
+	size_t alen;
+
+	if (run->retval != XDP_PASS)
+		fail_msg("expected XDP_PASS of a RST, got action %u", run->retval);
+	assert_int_equal(pkt_parse(run->in, run->in_len, &in), 0);
+	if (pkt_parse(run->out, run->out_len, &out))
+		fail_msg("RST is not an Ethernet/IP/TCP frame with consistent lengths");
+	assert_memory_equal(out.eth_dst, in.eth_dst, 6);
+	assert_memory_equal(out.eth_src, in.eth_src, 6);
+	assert_int_equal(out.vlan, in.vlan);
+	assert_int_equal(out.ipv6, in.ipv6);
+	alen = in.ipv6 ? 16 : 4;
+	assert_memory_equal(out.saddr, in.saddr, alen);
+	assert_memory_equal(out.daddr, in.daddr, alen);
+	assert_int_equal(out.sport, in.sport);
+	assert_int_equal(out.dport, in.dport);
+	assert_int_equal(out.tcp_flags, PKT_RST);
+	assert_int_equal(out.seq, seq);
+	assert_int_equal(out.payload_len, 0);
+	if (!out.ipv6)
+		assert_true(pkt_ipv4_csum_ok(&out));
+	assert_true(pkt_tcp_csum_ok(&out));
+}
+
+static void header_key(char *buf, size_t size, const char *key)
+{
+	snprintf(buf, size, "X-API-Key: %s\r\n", key);
+}
+
+/* --- fixtures: admission ----------------------------------------------- */
+
+static void test_admitted(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+	__u64 packets = stat_get(f, TG_S_PACKETS);
+	struct tg_bucket b;
+	struct tg_counters c;
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+	assert_int_equal(stat_get(f, TG_S_PACKETS), packets + 1);
+
+	/* the bucket was created full and paid one token */
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
+	assert_true(b.tokens_fp >= 99 * TG_TOKEN_ONE && b.tokens_fp < 100 * TG_TOKEN_ONE);
+	assert_int_equal(b.consumed_total, 1);
+	c = counters_get(f, C_ACTIVE, API_ORDERS);
+	assert_int_equal(c.requests, 1);
+	assert_int_equal(c.bytes_in, r.len);
+}
+
+static void test_admitted_exact_route_and_query(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders");
+
+	/* the query is not part of the path */
+	req_init(f, &r, false, "GET", "/v1/orders?x=1&y=2", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders");
+}
+
+static void test_admitted_methods(void **state)
+{
+	static const struct {
+		const char *name;
+		enum tg_method code;
+	} methods[] = {
+		{ "POST", TG_M_POST },	   { "PUT", TG_M_PUT },	  { "PATCH", TG_M_PATCH },
+		{ "DELETE", TG_M_DELETE }, { "HEAD", TG_M_HEAD }, { "OPTIONS", TG_M_OPTIONS },
+	};
+	struct fixture *f = *state;
+	struct req r;
+	char h[256];
+
+	snprintf(h, sizeof(h),
+		 "X-API-Key: %s\r\nContent-Type: application/json\r\nContent-Length: 13\r\n",
+		 KEY_ACTIVE);
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		req_init(f, &r, false, methods[i].name, "/v1/orders/9", h);
+		/* a body in the same segment counts in req_bytes */
+		memcpy(r.payload + r.len, "{\"qty\": 3000}", 13);
+		r.len += 13;
+		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS,
+				methods[i].code, "/v1/orders/9");
+	}
+}
+
+static void test_admitted_ipv4_options(void **state)
+{
+	static const __u8 nops[4] = { 1, 1, 1, 0 };
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/1", h);
+	r.spec.ip_options = nops;
+	r.spec.ip_options_len = sizeof(nops);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/1");
+}
+
+static void test_admitted_ipv6(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_flow flow;
+	struct tg_flow_key key;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, true, "GET", "/v1/orders/7", h);
+	pkt_set_ipv6(&r.spec, "2001:db8::beef", "2001:db8::1");
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+	/* the flow key carries the IPv6 addresses as they are */
+	flow_key_of(&r.spec, &key);
+	assert_int_equal(key.client_addr[15], 0xef);
+	assert_int_equal(bpf_map_lookup_elem(f->flows_fd, &key, &flow), 0);
+}
+
+static void test_admitted_vlan(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	r.spec.vlan = true;
+	r.spec.vlan_tci = 100;
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+
+	req_init(f, &r, true, "GET", "/v1/orders/8", h);
+	r.spec.vlan = true;
+	r.spec.vlan_tci = 0x2000 | 4000; /* priority 1, VLAN 4000 */
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/8");
+}
+
+static void test_header_name_case_and_trim(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	snprintf(h, sizeof(h), "x-aPi-kEY: \t  %s \t \r\n", KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+
+	snprintf(h, sizeof(h), "X-API-KEY:%s\r\n", KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+}
+
+static void test_bearer(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	snprintf(h, sizeof(h), "Authorization: Bearer %s\r\n", KEY_ANY);
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_admitted(f, &r, C_ANY, PLAN_ANY, 2, API_USERS, ROUTE_USERS, TG_M_GET, "/v2/users/1");
+
+	/* header name and scheme are case-insensitive, the value is trimmed */
+	snprintf(h, sizeof(h), "authorization:  bEaReR %s \r\n", KEY_ANY);
+	req_init(f, &r, false, "GET", "/v2/users/2", h);
+	assert_admitted(f, &r, C_ANY, PLAN_ANY, 2, API_USERS, ROUTE_USERS, TG_M_GET, "/v2/users/2");
+}
+
+static void test_x_api_key_preferred_over_bearer(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[256];
+
+	/* Bearer first in the request, still the X-API-Key wins */
+	snprintf(h, sizeof(h), "Authorization: Bearer %s\r\nX-API-Key: %s\r\n", KEY_REVOKED,
+		 KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+	assert_int_equal(counters_get(f, C_REVOKED, API_ORDERS).refused[TG_V_REVOKED_KEY], 0);
+
+	/* and the other way round: a bad X-API-Key is not rescued by a Bearer */
+	snprintf(h, sizeof(h), "X-API-Key: %s\r\nAuthorization: Bearer %s\r\n", KEY_REVOKED,
+		 KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
+}
+
+static void test_leading_crlf(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+	int n;
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	n = snprintf(r.payload, sizeof(r.payload), "\r\n\r\n\nGET /v1/orders/7 HTTP/1.1\r\n%s\r\n",
+		     h);
+	r.len = (size_t)n;
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+}
+
+static void test_keepalive_second_request(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_flow flow;
+	char h[128];
+	__u32 seq;
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/1", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/1");
+	seq = r.spec.seq + (__u32)r.len;
+
+	/* the next request on the connection starts where the first ended */
+	{
+		__u16 sport = r.spec.sport;
+
+		req_init(f, &r, false, "DELETE", "/v1/orders/2", h);
+		r.spec.sport = sport;
+		r.spec.seq = seq;
+	}
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_DELETE,
+			"/v1/orders/2");
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail - flow.head, 2);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 2);
+}
+
+static void test_retransmission_not_charged(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_bucket b0, b1;
+	struct tg_counters c0, c1;
+	struct tg_flow flow;
+	struct xdp_run run;
+	char h[128];
+	__u64 retrans;
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "POST", "/v1/orders", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_POST,
+			"/v1/orders");
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b0));
+	c0 = counters_get(f, C_ACTIVE, API_ORDERS);
+	retrans = stat_get(f, TG_S_RETRANSMITS);
+
+	/* the same segment again, as TCP retransmits it */
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_int_equal(stat_get(f, TG_S_RETRANSMITS), retrans + 1);
+	c1 = counters_get(f, C_ACTIVE, API_ORDERS);
+	assert_int_equal(c1.requests, c0.requests);
+	assert_int_equal(c1.bytes_in, c0.bytes_in);
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b1));
+	assert_int_equal(b1.consumed_total, b0.consumed_total);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail - flow.head, 1);
+	assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
+}
+
+static void test_retransmission_across_seq_wrap(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_flow flow;
+	struct xdp_run run;
+	char h[128];
+	__u64 retrans;
+
+	/* the request's sequence space wraps past 2^32 */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "POST", "/v1/orders", h);
+	r.spec.seq = 0xffffffff - 20;
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_POST,
+			"/v1/orders");
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_true(flow.next_seq < 0x1000);
+
+	retrans = stat_get(f, TG_S_RETRANSMITS);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_int_equal(stat_get(f, TG_S_RETRANSMITS), retrans + 1);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 1);
+}
+
+static void test_body_in_second_segment(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	char h[256];
+	__u64 non_request = stat_get(f, TG_S_NON_REQUEST);
+	int n;
+
+	snprintf(h, sizeof(h), "X-API-Key: %s\r\nContent-Length: 24\r\n", KEY_ACTIVE);
+	req_init(f, &r, false, "POST", "/v1/orders", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_POST,
+			"/v1/orders");
+
+	/* the body follows as new data: passed, not a request, not charged */
+	r.spec.seq += (__u32)r.len;
+	n = snprintf(r.payload, sizeof(r.payload), "{\"item\": 7, \"qty\": 300}");
+	r.len = (size_t)n;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_int_equal(stat_get(f, TG_S_NON_REQUEST), non_request + 1);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 1);
+	assert_int_equal(requests_total(f), 1);
+}
+
+/* --- fixtures: key verdicts ---------------------------------------------- */
+
+static void test_missing_key(void **state)
+{
+	static const char *const headers[] = {
+		"",
+		"Authorization: Basic dXNlcjpwYXNz\r\n",
+		"X-API-Key-Old: " KEY_ACTIVE "\r\n",			    /* another header */
+		"Referer: https://x.example/X-API-Key: " KEY_ACTIVE "\r\n", /* in a value */
+		"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln\r\n",  /* not tg_ */
+	};
+	struct fixture *f = *state;
+	struct req r;
+
+	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+		req_init(f, &r, false, "GET", "/v1/orders/7", headers[i]);
+		assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	}
+
+	/* a key in the query string is not a header */
+	req_init(f, &r, false, "GET", "/v1/orders?X-API-Key:" KEY_ACTIVE, NULL);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+}
+
+static void test_unknown_key(void **state)
+{
+	static const char *const headers[] = {
+		"X-API-Key: " KEY_UNKNOWN "\r\n", /* well formed, no such digest */
+		"X-API-Key: " KEY_V2 "\r\n",	  /* no secret for version 2 */
+		"X-API-Key: hello-world\r\n",	  /* not a tollgate key */
+		"X-API-Key: tg_x"
+		"FixtureActiveKey0123456789abcdefghijklm\r\n", /* no version */
+	};
+	struct fixture *f = *state;
+	struct req r;
+
+	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+		req_init(f, &r, false, "GET", "/v1/orders/7", headers[i]);
+		assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+	}
+}
+
+static void test_negative_key(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_NEGATIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+}
+
+static void test_revoked_key(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_REVOKED);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
+}
+
+static void test_suspended(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_SUSPENDED);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_SUSPENDED, API_ORDERS, TG_V_SUSPENDED, XDP_TX, 403, NULL);
+}
+
+static void test_forbidden_api(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	/* plan PLAN_ORDERS covers api 10 only */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_refused(f, &r, C_ACTIVE, API_USERS, TG_V_FORBIDDEN_API, XDP_TX, 403, NULL);
+}
+
+static void test_key_beyond_scan_window(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[TG_SCAN_MAX + 256], pad[TG_SCAN_MAX + 64];
+
+	/* the X-API-Key line starts past byte 1024 */
+	memset(pad, 'a', TG_SCAN_MAX);
+	pad[TG_SCAN_MAX] = '\0';
+	snprintf(h, sizeof(h), "X-Pad: %s\r\nX-API-Key: %s\r\n", pad, KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_true(strstr(r.payload, "X-API-Key") - r.payload > TG_SCAN_MAX);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+}
+
+static void test_key_inside_scan_window(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[TG_SCAN_MAX + 256], pad[TG_SCAN_MAX + 64], line[128];
+	size_t base, pad_len, end;
+
+	/* the X-API-Key line (with its CRLF) ends 8 bytes before byte 1024 */
+	req_init(f, &r, false, "GET", "/v1/orders/7", "");
+	base = r.len - 2; /* before the blank line */
+	header_key(line, sizeof(line), KEY_ACTIVE);
+	pad_len = TG_SCAN_MAX - 8 - base - strlen("X-Pad: \r\n") - strlen(line);
+	memset(pad, 'b', pad_len);
+	pad[pad_len] = '\0';
+	snprintf(h, sizeof(h), "X-Pad: %s\r\n%s", pad, line);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	end = (size_t)(strstr(r.payload, KEY_ACTIVE) - r.payload) + strlen(KEY_ACTIVE) + 2;
+	assert_int_equal(end, TG_SCAN_MAX - 8);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+}
+
+/* --- fixtures: routes ------------------------------------------------------ */
+
+static void test_longest_prefix(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	/* /v1/orders/archive (api 11) is longer than /v1/orders (api 10) */
+	header_key(h, sizeof(h), KEY_ANY);
+	req_init(f, &r, false, "GET", "/v1/orders/archive/2019", h);
+	assert_admitted(f, &r, C_ANY, PLAN_ANY, 2, API_ARCHIVE, ROUTE_ARCHIVE, TG_M_GET,
+			"/v1/orders/archive/2019");
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/archive", h);
+	assert_refused(f, &r, C_ACTIVE, API_ARCHIVE, TG_V_FORBIDDEN_API, XDP_TX, 403, NULL);
+
+	/* at a '/' boundary only: /v1/orders/archived is /v1/orders */
+	req_init(f, &r, false, "GET", "/v1/orders/archived", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/archived");
+}
+
+static void test_route_boundary(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	/* /v1/ordersX matches no route: api 0, which plan PLAN_ORDERS lacks */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/ordersX", h);
+	assert_refused(f, &r, C_ACTIVE, 0, TG_V_FORBIDDEN_API, XDP_TX, 403, NULL);
+
+	/* an any-API plan is admitted on it, with api 0 and no route */
+	header_key(h, sizeof(h), KEY_ANY);
+	req_init(f, &r, false, "GET", "/v1/ordersX/1", h);
+	assert_admitted(f, &r, C_ANY, PLAN_ANY, 2, 0, 0, TG_M_GET, "/v1/ordersX/1");
+}
+
+static void test_public_route(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	struct tg_bucket b;
+	struct tg_reject rej;
+	char h[128];
+
+	/* no key needed */
+	req_init(f, &r, false, "GET", "/health", NULL);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_false(reject_get(f, &r.spec, &rej));
+
+	/* a key is not checked, nothing is charged */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/health/live?verbose=1", h);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+
+	assert_int_equal(requests_total(f), 0);
+	for (int v = 1; v < TG_V_COUNT; v++)
+		assert_int_equal(refused_total(f, v), 0);
+	assert_false(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b) && b.consumed_total != 0);
+}
+
+/* --- fixtures: limits ------------------------------------------------------ */
+
+static void test_over_limit_then_refill(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_bucket b;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_TIGHT);
+	for (int i = 0; i < 2; i++) {
+		req_init(f, &r, false, "GET", "/v1/orders/7", h);
+		assert_admitted(f, &r, C_TIGHT, PLAN_TIGHT, 6, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+				"/v1/orders/7");
+	}
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_TIGHT, API_ORDERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+	assert_true(bucket_get(f, C_TIGHT, PLAN_TIGHT, &b));
+	assert_int_equal(b.consumed_total, 2);
+	assert_true(b.tokens_fp < TG_TOKEN_ONE);
+
+	/* 10 tokens/s: 300 ms refill more than the burst of 2 */
+	usleep(300 * 1000);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_admitted(f, &r, C_TIGHT, PLAN_TIGHT, 6, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+	assert_true(bucket_get(f, C_TIGHT, PLAN_TIGHT, &b));
+	assert_true(b.tokens_fp <= 2 * TG_TOKEN_ONE);
+	assert_int_equal(b.consumed_total, 3);
+}
+
+static void test_quota_exhausted(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_bucket b = { 0 };
+	struct xdp_run run;
+	struct pkt_http http;
+	char h[128], value[64];
+
+	b.tokens_fp = 100 * TG_TOKEN_ONE;
+	b.last_ns = now_ns();
+	b.flags = TG_BUCKET_QUOTA_EXHAUSTED;
+	b.quota_retry_s = 86400;
+	bucket_put(f, C_ACTIVE, PLAN_ORDERS, &b);
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_ACTIVE, API_ORDERS, TG_V_QUOTA_EXHAUSTED, XDP_TX, 429, &run);
+	assert_answer(&run, 429, &http);
+	assert_int_equal(pkt_http_header(&http, "Retry-After", value, sizeof(value)), 1);
+	assert_string_equal(value, "86400");
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
+	assert_int_equal(b.consumed_total, 0);
+}
+
+static void test_clock_backwards_empty(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_bucket b = { 0 };
+	char h[128];
+
+	b.tokens_fp = 0;
+	b.last_ns = now_ns() + 1000 * NSEC_PER_SEC;
+	bucket_put(f, C_ACTIVE, PLAN_ORDERS, &b);
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_ACTIVE, API_ORDERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
+	assert_int_equal(b.tokens_fp, 0);
+	assert_int_equal(b.consumed_total, 0);
+}
+
+static void test_clock_backwards_two_tokens(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_bucket b = { 0 };
+	char h[128];
+
+	b.tokens_fp = 2 * TG_TOKEN_ONE;
+	b.last_ns = now_ns() + 1000 * NSEC_PER_SEC;
+	bucket_put(f, C_ACTIVE, PLAN_ORDERS, &b);
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	for (int i = 0; i < 2; i++) {
+		req_init(f, &r, false, "GET", "/v1/orders/7", h);
+		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+				"/v1/orders/7");
+		assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
+		/* no refill while the clock is behind last_ns */
+		assert_int_equal(b.tokens_fp, (__u64)(1 - i) * TG_TOKEN_ONE);
+	}
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_ACTIVE, API_ORDERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
+	assert_int_equal(b.tokens_fp, 0);
+	assert_int_equal(b.consumed_total, 2);
+}
+
+static void test_global_plan(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_bucket b;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_GLOBAL);
+
+	/* no lease yet: nothing available */
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_refused(f, &r, C_GLOBAL, API_USERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+
+	/* the agent leases 2 tokens */
+	if (!bucket_get(f, C_GLOBAL, PLAN_GLOBAL, &b)) {
+		memset(&b, 0, sizeof(b));
+		b.last_ns = now_ns();
+	}
+	assert_int_equal(b.consumed_total, 0);
+	b.granted_total = b.consumed_total + 2;
+	bucket_put(f, C_GLOBAL, PLAN_GLOBAL, &b);
+
+	for (int i = 0; i < 2; i++) {
+		req_init(f, &r, false, "GET", "/v2/users/1", h);
+		assert_admitted(f, &r, C_GLOBAL, PLAN_GLOBAL, 5, API_USERS, ROUTE_USERS, TG_M_GET,
+				"/v2/users/1");
+	}
+	/* spent, and time does not refill a global bucket */
+	usleep(50 * 1000);
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_refused(f, &r, C_GLOBAL, API_USERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+	assert_true(bucket_get(f, C_GLOBAL, PLAN_GLOBAL, &b));
+	assert_int_equal(b.consumed_total, 2);
+	assert_int_equal(b.granted_total, 2);
+
+	/* one more lease, one more request */
+	b.granted_total += 1;
+	bucket_put(f, C_GLOBAL, PLAN_GLOBAL, &b);
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_admitted(f, &r, C_GLOBAL, PLAN_GLOBAL, 5, API_USERS, ROUTE_USERS, TG_M_GET,
+			"/v2/users/1");
+	assert_true(bucket_get(f, C_GLOBAL, PLAN_GLOBAL, &b));
+	assert_int_equal(b.consumed_total, 3);
+	assert_int_equal(b.granted_total, 3);
+}
+
+static void test_source_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	char h[128];
+	__u64 limited;
+
+	/* three keyless refusals from 10.0.0.2 are answered */
+	for (int i = 0; i < 3; i++) {
+		req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+		assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	}
+	/* then dropped, missing or unknown key alike */
+	limited = stat_get(f, TG_S_SRC_LIMITED);
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	run_req(f, &r, &run);
+	assert_int_equal(run.retval, XDP_DROP);
+	header_key(h, sizeof(h), KEY_UNKNOWN);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	run_req(f, &r, &run);
+	assert_int_equal(run.retval, XDP_DROP);
+	header_key(h, sizeof(h), KEY_REVOKED);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	run_req(f, &r, &run);
+	assert_int_equal(run.retval, XDP_DROP);
+	assert_int_equal(stat_get(f, TG_S_SRC_LIMITED), limited + 3);
+
+	/* a refusal with a valid key is not keyless: still answered */
+	header_key(h, sizeof(h), KEY_SUSPENDED);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_SUSPENDED, API_ORDERS, TG_V_SUSPENDED, XDP_TX, 403, NULL);
+	assert_int_equal(stat_get(f, TG_S_SRC_LIMITED), limited + 3);
+
+	/* another source still gets its answer */
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	pkt_set_ipv4(&r.spec, "10.0.0.3", "10.0.0.1");
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+
+	/* and a valid key from the limited source is admitted */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+}
+
+/* --- fixtures: in-kernel answers ------------------------------------------- */
+
+static void test_answer_401(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	struct pkt_http http;
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	r.spec.seq = 0xfffffff0; /* ack wraps around */
+	r.spec.ack_seq = 0x7abcdef0;
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, &run);
+	assert_answer(&run, 401, &http);
+	assert_true(http.body_len > 0);
+}
+
+static void test_answer_ipv4_options(void **state)
+{
+	static const __u8 ip_opts[8] = { 0x94, 0x04, 0x00, 0x00, 1, 1, 1, 0 }; /* router alert */
+	struct fixture *f = *state;
+	struct req r;
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	r.spec.ip_options = ip_opts;
+	r.spec.ip_options_len = sizeof(ip_opts);
+	r.spec.ttl = 7;
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+}
+
+static void test_answer_401_ipv6(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_UNKNOWN);
+	req_init(f, &r, true, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+}
+
+static void test_answer_403_vlan(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_SUSPENDED);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	r.spec.vlan = true;
+	r.spec.vlan_tci = 0xa000 | 42;
+	assert_refused(f, &r, C_SUSPENDED, API_ORDERS, TG_V_SUSPENDED, XDP_TX, 403, NULL);
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, true, "GET", "/v2/users", h);
+	r.spec.vlan = true;
+	r.spec.vlan_tci = 7;
+	assert_refused(f, &r, C_ACTIVE, API_USERS, TG_V_FORBIDDEN_API, XDP_TX, 403, NULL);
+}
+
+static void test_answer_429_short_request(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_bucket b = { 0 };
+	char h[128];
+	int n;
+
+	/* the smallest request: the answer is longer than the frame it replaces */
+	b.last_ns = now_ns();
+	bucket_put(f, C_ACTIVE, PLAN_ORDERS, &b);
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders", h);
+	n = snprintf(r.payload, sizeof(r.payload), "GET /v1/orders HTTP/1.1\r\n%s\r\n", h);
+	r.len = (size_t)n;
+	r.spec.tcp_options_len = 0;
+	assert_refused(f, &r, C_ACTIVE, API_ORDERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+}
+
+static void test_reject_then_ack_is_rst(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run, next;
+	struct pkt_view answer;
+	__u64 resets;
+	__u32 req_seq;
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, &run);
+	assert_int_equal(pkt_parse(run.out, run.out_len, &answer), 0);
+	req_seq = r.spec.seq;
+	resets = stat_get(f, TG_S_RESETS);
+
+	/* the client acknowledges the answer and its FIN */
+	r.spec.seq = req_seq + (__u32)r.len;
+	r.spec.ack_seq = answer.seq + (__u32)answer.payload_len + 1;
+	r.spec.tcp_flags = PKT_ACK;
+	r.len = 0;
+	run_req(f, &r, &next);
+	assert_rst(&next, req_seq);
+	assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
+	assert_int_equal(requests_total(f), 0);
+}
+
+static void test_reject_then_data_is_rst_ipv6(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	char h[128];
+	__u64 resets;
+
+	header_key(h, sizeof(h), KEY_REVOKED);
+	req_init(f, &r, true, "GET", "/v1/orders/7", h);
+	r.spec.vlan = true;
+	r.spec.vlan_tci = 300;
+	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
+	resets = stat_get(f, TG_S_RESETS);
+
+	/* the client retransmits the request: the server gets a RST instead */
+	run_req(f, &r, &run);
+	assert_rst(&run, r.spec.seq);
+	assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
+	assert_int_equal(counters_get(f, C_REVOKED, API_ORDERS).refused[TG_V_REVOKED_KEY], 1);
+}
+
+/* --- fixtures: actions other than reject ---------------------------------- */
+
+static void test_action_pass(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_PASS, 0, NULL);
+
+	header_key(h, sizeof(h), KEY_SUSPENDED);
+	req_init(f, &r, true, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_SUSPENDED, API_ORDERS, TG_V_SUSPENDED, XDP_PASS, 0, NULL);
+	assert_int_equal(counters_get(f, C_SUSPENDED, API_ORDERS).requests, 0);
+
+	/* over the limit, passed: counted as refused, not charged */
+	header_key(h, sizeof(h), KEY_TIGHT);
+	for (int i = 0; i < 2; i++) {
+		req_init(f, &r, false, "GET", "/v1/orders/7", h);
+		assert_admitted(f, &r, C_TIGHT, PLAN_TIGHT, 6, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+				"/v1/orders/7");
+	}
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_TIGHT, API_ORDERS, TG_V_OVER_LIMIT, XDP_PASS, 0, NULL);
+	{
+		struct tg_bucket b;
+
+		assert_true(bucket_get(f, C_TIGHT, PLAN_TIGHT, &b));
+		assert_int_equal(b.consumed_total, 2);
+	}
+}
+
+static void test_action_drop(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_UNKNOWN);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_DROP, 0, NULL);
+
+	header_key(h, sizeof(h), KEY_REVOKED);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_DROP, 0, NULL);
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, true, "GET", "/v2/users", h);
+	assert_refused(f, &r, C_ACTIVE, API_USERS, TG_V_FORBIDDEN_API, XDP_DROP, 0, NULL);
+
+	{
+		struct tg_bucket b = { 0 };
+
+		b.tokens_fp = 100 * TG_TOKEN_ONE;
+		b.last_ns = now_ns();
+		b.flags = TG_BUCKET_QUOTA_EXHAUSTED;
+		b.quota_retry_s = 3600;
+		bucket_put(f, C_ACTIVE, PLAN_ORDERS, &b);
+	}
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_ACTIVE, API_ORDERS, TG_V_QUOTA_EXHAUSTED, XDP_DROP, 0, NULL);
+}
+
+static void test_key_in_second_segment(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	char h[128];
+	int n;
+
+	/* the first segment ends before the headers do and holds no key */
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	n = snprintf(r.payload, sizeof(r.payload),
+		     "GET /v1/orders/7 HTTP/1.1\r\nHost: api.example.com\r\n");
+	r.len = (size_t)n;
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_PASS, 0, NULL);
+
+	/* the key follows in the next segment: not a request, not admitted */
+	r.spec.seq += (__u32)r.len;
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	n = snprintf(r.payload, sizeof(r.payload), "%s\r\n", h);
+	r.len = (size_t)n;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 0);
+	assert_int_equal(requests_total(f), 0);
+}
+
+/* --- fixtures: what tg_xdp leaves alone or refuses to parse -------------- */
+
+static void test_non_request(void **state)
+{
+	static const char *const payloads[] = {
+		"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"get /v1/orders HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
+		"GET /v1/orders HTTP/2\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
+		"FETCH /v1/orders HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+	};
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+
+	for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+		__u64 non_request = stat_get(f, TG_S_NON_REQUEST);
+
+		req_raw(f, &r, i % 2, payloads[i], strlen(payloads[i]));
+		run_req(f, &r, &run);
+		assert_pass_untouched(&run);
+		if (stat_get(f, TG_S_NON_REQUEST) != non_request + 1)
+			fail_msg("payload %zu ('%.12s...') not counted as non-request", i,
+				 payloads[i]);
+	}
+	assert_int_equal(requests_total(f), 0);
+	for (int v = 1; v < TG_V_COUNT; v++)
+		assert_int_equal(refused_total(f, v), 0);
+}
+
+static void test_other_port(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	__u64 api_segments = stat_get(f, TG_S_API_SEGMENTS);
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	r.spec.dport = OTHER_PORT;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+
+	req_init(f, &r, true, "GET", "/v1/orders/7", NULL);
+	r.spec.dport = OTHER_PORT;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+
+	/* a response from the API server (source port 8080) is not a request */
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	r.spec.sport = API_PORT;
+	r.spec.dport = 40123;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+
+	assert_int_equal(stat_get(f, TG_S_API_SEGMENTS), api_segments);
+	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), 0);
+}
+
+static void test_not_tcp(void **state)
+{
+	static const __u8 arp[28] = { 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 10, 0, 0, 2 };
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+
+	/* UDP to the API port, IPv4 and IPv6 */
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	r.spec.l4_proto = PKT_IPPROTO_UDP;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	req_init(f, &r, true, "GET", "/v1/orders/7", NULL);
+	r.spec.l4_proto = PKT_IPPROTO_UDP;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+
+	/* ARP, with and without a VLAN tag */
+	req_raw(f, &r, false, arp, sizeof(arp));
+	r.spec.eth_proto = PKT_ETH_P_ARP;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	r.spec.vlan = true;
+	r.spec.vlan_tci = 5;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+
+	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), 0);
+}
+
+static void test_bare_ack(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+
+	req_raw(f, &r, false, "", 0);
+	r.spec.tcp_flags = PKT_ACK;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+
+	r.spec.tcp_flags = PKT_SYN;
+	r.spec.ack_seq = 0;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+
+	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), 0);
+	assert_int_equal(requests_total(f), 0);
+}
+
+/* A fragment carrying a request with a valid key is missing_key, and a
+ * reject becomes a drop. */
+static void assert_fragment_dropped(struct fixture *f, struct req *r)
+{
+	__u64 missing = refused_total(f, TG_V_MISSING_KEY);
+	__u64 fragments = stat_get(f, TG_S_FRAGMENTS);
+	struct tg_reject rej;
+	struct xdp_run run;
+
+	run_req(f, r, &run);
+	if (run.retval != XDP_DROP)
+		fail_msg("fragment: expected XDP_DROP, got action %u", run.retval);
+	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), missing + 1);
+	assert_int_equal(stat_get(f, TG_S_FRAGMENTS), fragments + 1);
+	assert_int_equal(requests_total(f), 0);
+	assert_false(reject_get(f, &r->spec, &rej));
+}
+
+/*
+ * A fragment after the first carries no TCP header: its port is unknown, so
+ * it is passed untouched (it may belong to any TCP service). Dropping the
+ * first fragment already keeps the datagram from being reassembled.
+ */
+static void assert_later_fragment_passed(struct fixture *f, struct req *r)
+{
+	__u64 missing = refused_total(f, TG_V_MISSING_KEY);
+	struct xdp_run run;
+
+	run_req(f, r, &run);
+	if (run.retval != XDP_PASS)
+		fail_msg("later fragment: expected XDP_PASS, got action %u", run.retval);
+	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), missing);
+	assert_int_equal(requests_total(f), 0);
+}
+
+static void test_ipv4_first_fragment(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	r.spec.frag_off = PKT_IP_MF;
+	assert_fragment_dropped(f, &r);
+}
+
+static void test_ipv4_last_fragment(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	/* offset set, MF clear: what follows the IP header only looks like TCP */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	r.spec.frag_off = 185;
+	assert_later_fragment_passed(f, &r);
+}
+
+static void test_ipv6_fragment(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, true, "GET", "/v1/orders/7", h);
+	r.spec.frag_hdr = true;
+	r.spec.frag_more = true;
+	r.spec.frag_id = 0xdeadbeef;
+	assert_fragment_dropped(f, &r);
+}
+
+static void test_ipv6_later_fragment(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+
+	/* a fragment header with an offset: what follows only looks like TCP */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, true, "GET", "/v1/orders/7", h);
+	r.spec.frag_hdr = true;
+	r.spec.frag_offset = 185;
+	r.spec.frag_id = 0xdeadbeef;
+	assert_later_fragment_passed(f, &r);
+}
+
+static void test_tfo_syn_with_data(void **state)
+{
+	/* TFO cookie option (kind 34, 8-byte cookie) padded with NOPs */
+	static const __u8 tfo[12] = { 34, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1 };
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	char h[128];
+	__u64 missing = refused_total(f, TG_V_MISSING_KEY);
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	r.spec.tcp_flags = PKT_SYN;
+	r.spec.ack_seq = 0;
+	r.spec.tcp_options = tfo;
+	r.spec.tcp_options_len = sizeof(tfo);
+	run_req(f, &r, &run);
+	/* refused (reject): answered or dropped, never passed */
+	if (run.retval != XDP_DROP && run.retval != XDP_TX)
+		fail_msg("TFO SYN with data: expected XDP_DROP or XDP_TX, got action %u",
+			 run.retval);
+	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), missing + 1);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 0);
+	assert_int_equal(requests_total(f), 0);
+	print_message("      TFO SYN with data under reject: %s\n",
+		      run.retval == XDP_TX ? "XDP_TX" : "XDP_DROP");
+}
+
+/* A malformed frame passes untouched and counts as a parse failure. */
+static void assert_parse_fail(struct fixture *f, struct req *r)
+{
+	__u64 fails = stat_get(f, TG_S_PARSE_FAIL);
+	struct xdp_run run;
+
+	run_req(f, r, &run);
+	assert_pass_untouched(&run);
+	assert_int_equal(stat_get(f, TG_S_PARSE_FAIL), fails + 1);
+	assert_int_equal(requests_total(f), 0);
+	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), 0);
+}
+
+static void test_truncated_ipv4_header(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	r.spec.truncate = 14 + 12;
+	assert_parse_fail(f, &r);
+
+	/* behind a VLAN tag, and IPv6 */
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	r.spec.vlan = true;
+	r.spec.truncate = 18 + 19;
+	assert_parse_fail(f, &r);
+	req_init(f, &r, true, "GET", "/v1/orders/7", NULL);
+	r.spec.truncate = 14 + 39;
+	assert_parse_fail(f, &r);
+}
+
+static void test_truncated_tcp_header(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	r.spec.truncate = 14 + 20 + 12;
+	assert_parse_fail(f, &r);
+
+	req_init(f, &r, true, "GET", "/v1/orders/7", NULL);
+	r.spec.truncate = 14 + 40 + 19;
+	assert_parse_fail(f, &r);
+}
+
+static void test_bad_ihl(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	r.spec.ihl_override = 4;
+	assert_parse_fail(f, &r);
+
+	/* IHL 15 (60 bytes) reaches past this short frame */
+	req_raw(f, &r, false, "", 0);
+	r.spec.tcp_options_len = 0;
+	r.spec.ihl_override = 15;
+	assert_parse_fail(f, &r);
+}
+
+static void test_bad_doff(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	r.spec.doff_override = 4;
+	assert_parse_fail(f, &r);
+
+	/* data offset 60 bytes in a 32-byte segment */
+	req_raw(f, &r, true, "", 0);
+	r.spec.doff_override = 15;
+	assert_parse_fail(f, &r);
+}
+
+/* --- packet builder self-check ------------------------------------------------ */
+
+static void test_builder_checksums(void **state)
+{
+	struct pkt_spec spec;
+	struct pkt_view v;
+	__u8 frame[PKT_MAX];
+	size_t len;
+	const char *payload = "GET / HTTP/1.1\r\n\r\n!"; /* odd length */
+
+	(void)state;
+	for (int ipv6 = 0; ipv6 < 2; ipv6++) {
+		pkt_spec_init(&spec, ipv6);
+		spec.vlan = ipv6;
+		spec.payload = payload;
+		spec.payload_len = strlen(payload);
+		assert_int_equal(pkt_build(&spec, frame, sizeof(frame), &len), 0);
+		assert_int_equal(pkt_parse(frame, len, &v), 0);
+		assert_int_equal(v.payload_len, strlen(payload));
+		assert_int_equal(v.sport, 40000);
+		assert_int_equal(v.dport, 8080);
+		if (!ipv6)
+			assert_true(pkt_ipv4_csum_ok(&v));
+		assert_true(pkt_tcp_csum_ok(&v));
+		/* a flipped payload bit breaks the TCP checksum */
+		frame[len - 1] ^= 1;
+		assert_false(pkt_tcp_csum_ok(&v));
+	}
+}
+
+/* libbpf messages: warnings only, and of a verifier log only its end (the
+ * reason a load failed), so one failing setup does not bury the report. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	char msg[1 << 16];
+	int n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	n = vsnprintf(msg, sizeof(msg), fmt, args);
+	if (n < 0)
+		return n;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	if (n > 4000)
+		return fprintf(stderr, "libbpf: [...]%s", msg + n - 4000);
+	return fprintf(stderr, "libbpf: %s", msg);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup_reject, fixture_teardown)
+#define T_MIXED(name) cmocka_unit_test_setup_teardown(name, setup_mixed, fixture_teardown)
+#define T_SRC(name) cmocka_unit_test_setup_teardown(name, setup_srclimit, fixture_teardown)
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_builder_checksums),
+		T(test_admitted),
+		T(test_admitted_exact_route_and_query),
+		T(test_admitted_methods),
+		T(test_admitted_ipv4_options),
+		T(test_admitted_ipv6),
+		T(test_admitted_vlan),
+		T(test_header_name_case_and_trim),
+		T(test_bearer),
+		T(test_x_api_key_preferred_over_bearer),
+		T(test_leading_crlf),
+		T(test_keepalive_second_request),
+		T(test_retransmission_not_charged),
+		T(test_retransmission_across_seq_wrap),
+		T(test_body_in_second_segment),
+		T(test_missing_key),
+		T(test_unknown_key),
+		T(test_negative_key),
+		T(test_revoked_key),
+		T(test_suspended),
+		T(test_forbidden_api),
+		T(test_key_beyond_scan_window),
+		T(test_key_inside_scan_window),
+		T(test_longest_prefix),
+		T(test_route_boundary),
+		T(test_public_route),
+		T(test_over_limit_then_refill),
+		T(test_quota_exhausted),
+		T(test_clock_backwards_empty),
+		T(test_clock_backwards_two_tokens),
+		T(test_global_plan),
+		T_SRC(test_source_limit),
+		T(test_answer_401),
+		T(test_answer_ipv4_options),
+		T(test_answer_401_ipv6),
+		T(test_answer_403_vlan),
+		T(test_answer_429_short_request),
+		T(test_reject_then_ack_is_rst),
+		T(test_reject_then_data_is_rst_ipv6),
+		T_MIXED(test_action_pass),
+		T_MIXED(test_action_drop),
+		T_MIXED(test_key_in_second_segment),
+		T(test_non_request),
+		T(test_other_port),
+		T(test_not_tcp),
+		T(test_bare_ack),
+		T(test_ipv4_first_fragment),
+		T(test_ipv4_last_fragment),
+		T(test_ipv6_fragment),
+		T(test_ipv6_later_fragment),
+		T(test_tfo_syn_with_data),
+		T(test_truncated_ipv4_header),
+		T(test_truncated_tcp_header),
+		T(test_bad_ihl),
+		T(test_bad_doff),
+	};
+#undef T
+#undef T_MIXED
+#undef T_SRC
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test-xdp-fixtures: needs root (CAP_BPF, CAP_NET_ADMIN)\n");
+		return 77;
+	}
+	libbpf_set_print(libbpf_print);
+	/* TG_FIXTURES=test_bearer (a cmocka pattern, * and ?) runs a subset */
+	if (getenv("TG_FIXTURES"))
+		cmocka_set_test_filter(getenv("TG_FIXTURES"));
+	return cmocka_run_group_tests_name("tg_xdp fixtures", tests, NULL, NULL);
+}

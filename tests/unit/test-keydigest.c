@@ -1,0 +1,872 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * test-keydigest.c - API keys, secret files and digests (lib/keydigest.h), and
+ * the SipHash-2-4 of bpf/lib/siphash.h that the kernel and lib/ share, against
+ * the reference vectors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/types.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bpf/lib/siphash.h"
+#include "lib/keydigest.h"
+
+/* SipHash-2-4 reference vectors (github.com/veorq/SipHash, vectors.h): key
+ * 00 01 .. 0f, message 00 01 .. (i - 1) for vector i. */
+/* clang-format off */
+static const uint8_t vectors_sip64[64][8] = {
+	{ 0x31, 0x0e, 0x0e, 0xdd, 0x47, 0xdb, 0x6f, 0x72 },
+	{ 0xfd, 0x67, 0xdc, 0x93, 0xc5, 0x39, 0xf8, 0x74 },
+	{ 0x5a, 0x4f, 0xa9, 0xd9, 0x09, 0x80, 0x6c, 0x0d },
+	{ 0x2d, 0x7e, 0xfb, 0xd7, 0x96, 0x66, 0x67, 0x85 },
+	{ 0xb7, 0x87, 0x71, 0x27, 0xe0, 0x94, 0x27, 0xcf },
+	{ 0x8d, 0xa6, 0x99, 0xcd, 0x64, 0x55, 0x76, 0x18 },
+	{ 0xce, 0xe3, 0xfe, 0x58, 0x6e, 0x46, 0xc9, 0xcb },
+	{ 0x37, 0xd1, 0x01, 0x8b, 0xf5, 0x00, 0x02, 0xab },
+	{ 0x62, 0x24, 0x93, 0x9a, 0x79, 0xf5, 0xf5, 0x93 },
+	{ 0xb0, 0xe4, 0xa9, 0x0b, 0xdf, 0x82, 0x00, 0x9e },
+	{ 0xf3, 0xb9, 0xdd, 0x94, 0xc5, 0xbb, 0x5d, 0x7a },
+	{ 0xa7, 0xad, 0x6b, 0x22, 0x46, 0x2f, 0xb3, 0xf4 },
+	{ 0xfb, 0xe5, 0x0e, 0x86, 0xbc, 0x8f, 0x1e, 0x75 },
+	{ 0x90, 0x3d, 0x84, 0xc0, 0x27, 0x56, 0xea, 0x14 },
+	{ 0xee, 0xf2, 0x7a, 0x8e, 0x90, 0xca, 0x23, 0xf7 },
+	{ 0xe5, 0x45, 0xbe, 0x49, 0x61, 0xca, 0x29, 0xa1 },
+	{ 0xdb, 0x9b, 0xc2, 0x57, 0x7f, 0xcc, 0x2a, 0x3f },
+	{ 0x94, 0x47, 0xbe, 0x2c, 0xf5, 0xe9, 0x9a, 0x69 },
+	{ 0x9c, 0xd3, 0x8d, 0x96, 0xf0, 0xb3, 0xc1, 0x4b },
+	{ 0xbd, 0x61, 0x79, 0xa7, 0x1d, 0xc9, 0x6d, 0xbb },
+	{ 0x98, 0xee, 0xa2, 0x1a, 0xf2, 0x5c, 0xd6, 0xbe },
+	{ 0xc7, 0x67, 0x3b, 0x2e, 0xb0, 0xcb, 0xf2, 0xd0 },
+	{ 0x88, 0x3e, 0xa3, 0xe3, 0x95, 0x67, 0x53, 0x93 },
+	{ 0xc8, 0xce, 0x5c, 0xcd, 0x8c, 0x03, 0x0c, 0xa8 },
+	{ 0x94, 0xaf, 0x49, 0xf6, 0xc6, 0x50, 0xad, 0xb8 },
+	{ 0xea, 0xb8, 0x85, 0x8a, 0xde, 0x92, 0xe1, 0xbc },
+	{ 0xf3, 0x15, 0xbb, 0x5b, 0xb8, 0x35, 0xd8, 0x17 },
+	{ 0xad, 0xcf, 0x6b, 0x07, 0x63, 0x61, 0x2e, 0x2f },
+	{ 0xa5, 0xc9, 0x1d, 0xa7, 0xac, 0xaa, 0x4d, 0xde },
+	{ 0x71, 0x65, 0x95, 0x87, 0x66, 0x50, 0xa2, 0xa6 },
+	{ 0x28, 0xef, 0x49, 0x5c, 0x53, 0xa3, 0x87, 0xad },
+	{ 0x42, 0xc3, 0x41, 0xd8, 0xfa, 0x92, 0xd8, 0x32 },
+	{ 0xce, 0x7c, 0xf2, 0x72, 0x2f, 0x51, 0x27, 0x71 },
+	{ 0xe3, 0x78, 0x59, 0xf9, 0x46, 0x23, 0xf3, 0xa7 },
+	{ 0x38, 0x12, 0x05, 0xbb, 0x1a, 0xb0, 0xe0, 0x12 },
+	{ 0xae, 0x97, 0xa1, 0x0f, 0xd4, 0x34, 0xe0, 0x15 },
+	{ 0xb4, 0xa3, 0x15, 0x08, 0xbe, 0xff, 0x4d, 0x31 },
+	{ 0x81, 0x39, 0x62, 0x29, 0xf0, 0x90, 0x79, 0x02 },
+	{ 0x4d, 0x0c, 0xf4, 0x9e, 0xe5, 0xd4, 0xdc, 0xca },
+	{ 0x5c, 0x73, 0x33, 0x6a, 0x76, 0xd8, 0xbf, 0x9a },
+	{ 0xd0, 0xa7, 0x04, 0x53, 0x6b, 0xa9, 0x3e, 0x0e },
+	{ 0x92, 0x59, 0x58, 0xfc, 0xd6, 0x42, 0x0c, 0xad },
+	{ 0xa9, 0x15, 0xc2, 0x9b, 0xc8, 0x06, 0x73, 0x18 },
+	{ 0x95, 0x2b, 0x79, 0xf3, 0xbc, 0x0a, 0xa6, 0xd4 },
+	{ 0xf2, 0x1d, 0xf2, 0xe4, 0x1d, 0x45, 0x35, 0xf9 },
+	{ 0x87, 0x57, 0x75, 0x19, 0x04, 0x8f, 0x53, 0xa9 },
+	{ 0x10, 0xa5, 0x6c, 0xf5, 0xdf, 0xcd, 0x9a, 0xdb },
+	{ 0xeb, 0x75, 0x09, 0x5c, 0xcd, 0x98, 0x6c, 0xd0 },
+	{ 0x51, 0xa9, 0xcb, 0x9e, 0xcb, 0xa3, 0x12, 0xe6 },
+	{ 0x96, 0xaf, 0xad, 0xfc, 0x2c, 0xe6, 0x66, 0xc7 },
+	{ 0x72, 0xfe, 0x52, 0x97, 0x5a, 0x43, 0x64, 0xee },
+	{ 0x5a, 0x16, 0x45, 0xb2, 0x76, 0xd5, 0x92, 0xa1 },
+	{ 0xb2, 0x74, 0xcb, 0x8e, 0xbf, 0x87, 0x87, 0x0a },
+	{ 0x6f, 0x9b, 0xb4, 0x20, 0x3d, 0xe7, 0xb3, 0x81 },
+	{ 0xea, 0xec, 0xb2, 0xa3, 0x0b, 0x22, 0xa8, 0x7f },
+	{ 0x99, 0x24, 0xa4, 0x3c, 0xc1, 0x31, 0x57, 0x24 },
+	{ 0xbd, 0x83, 0x8d, 0x3a, 0xaf, 0xbf, 0x8d, 0xb7 },
+	{ 0x0b, 0x1a, 0x2a, 0x32, 0x65, 0xd5, 0x1a, 0xea },
+	{ 0x13, 0x50, 0x79, 0xa3, 0x23, 0x1c, 0xe6, 0x60 },
+	{ 0x93, 0x2b, 0x28, 0x46, 0xe4, 0xd7, 0x06, 0x66 },
+	{ 0xe1, 0x91, 0x5f, 0x5c, 0xb1, 0xec, 0xa4, 0x6c },
+	{ 0xf3, 0x25, 0x96, 0x5c, 0xa1, 0x6d, 0x62, 0x9f },
+	{ 0x57, 0x5f, 0xf2, 0x8e, 0x60, 0x38, 0x1b, 0xe5 },
+	{ 0x72, 0x45, 0x06, 0xeb, 0x4c, 0x32, 0x8a, 0x95 },
+};
+
+static const uint8_t vectors_sip128[64][16] = {
+	{ 0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6,
+	  0x6d, 0xf6, 0x72, 0x14, 0xc7, 0x55, 0x02, 0x93 },
+	{ 0xda, 0x87, 0xc1, 0xd8, 0x6b, 0x99, 0xaf, 0x44,
+	  0x34, 0x76, 0x59, 0x11, 0x9b, 0x22, 0xfc, 0x45 },
+	{ 0x81, 0x77, 0x22, 0x8d, 0xa4, 0xa4, 0x5d, 0xc7,
+	  0xfc, 0xa3, 0x8b, 0xde, 0xf6, 0x0a, 0xff, 0xe4 },
+	{ 0x9c, 0x70, 0xb6, 0x0c, 0x52, 0x67, 0xa9, 0x4e,
+	  0x5f, 0x33, 0xb6, 0xb0, 0x29, 0x85, 0xed, 0x51 },
+	{ 0xf8, 0x81, 0x64, 0xc1, 0x2d, 0x9c, 0x8f, 0xaf,
+	  0x7d, 0x0f, 0x6e, 0x7c, 0x7b, 0xcd, 0x55, 0x79 },
+	{ 0x13, 0x68, 0x87, 0x59, 0x80, 0x77, 0x6f, 0x88,
+	  0x54, 0x52, 0x7a, 0x07, 0x69, 0x0e, 0x96, 0x27 },
+	{ 0x14, 0xee, 0xca, 0x33, 0x8b, 0x20, 0x86, 0x13,
+	  0x48, 0x5e, 0xa0, 0x30, 0x8f, 0xd7, 0xa1, 0x5e },
+	{ 0xa1, 0xf1, 0xeb, 0xbe, 0xd8, 0xdb, 0xc1, 0x53,
+	  0xc0, 0xb8, 0x4a, 0xa6, 0x1f, 0xf0, 0x82, 0x39 },
+	{ 0x3b, 0x62, 0xa9, 0xba, 0x62, 0x58, 0xf5, 0x61,
+	  0x0f, 0x83, 0xe2, 0x64, 0xf3, 0x14, 0x97, 0xb4 },
+	{ 0x26, 0x44, 0x99, 0x06, 0x0a, 0xd9, 0xba, 0xab,
+	  0xc4, 0x7f, 0x8b, 0x02, 0xbb, 0x6d, 0x71, 0xed },
+	{ 0x00, 0x11, 0x0d, 0xc3, 0x78, 0x14, 0x69, 0x56,
+	  0xc9, 0x54, 0x47, 0xd3, 0xf3, 0xd0, 0xfb, 0xba },
+	{ 0x01, 0x51, 0xc5, 0x68, 0x38, 0x6b, 0x66, 0x77,
+	  0xa2, 0xb4, 0xdc, 0x6f, 0x81, 0xe5, 0xdc, 0x18 },
+	{ 0xd6, 0x26, 0xb2, 0x66, 0x90, 0x5e, 0xf3, 0x58,
+	  0x82, 0x63, 0x4d, 0xf6, 0x85, 0x32, 0xc1, 0x25 },
+	{ 0x98, 0x69, 0xe2, 0x47, 0xe9, 0xc0, 0x8b, 0x10,
+	  0xd0, 0x29, 0x93, 0x4f, 0xc4, 0xb9, 0x52, 0xf7 },
+	{ 0x31, 0xfc, 0xef, 0xac, 0x66, 0xd7, 0xde, 0x9c,
+	  0x7e, 0xc7, 0x48, 0x5f, 0xe4, 0x49, 0x49, 0x02 },
+	{ 0x54, 0x93, 0xe9, 0x99, 0x33, 0xb0, 0xa8, 0x11,
+	  0x7e, 0x08, 0xec, 0x0f, 0x97, 0xcf, 0xc3, 0xd9 },
+	{ 0x6e, 0xe2, 0xa4, 0xca, 0x67, 0xb0, 0x54, 0xbb,
+	  0xfd, 0x33, 0x15, 0xbf, 0x85, 0x23, 0x05, 0x77 },
+	{ 0x47, 0x3d, 0x06, 0xe8, 0x73, 0x8d, 0xb8, 0x98,
+	  0x54, 0xc0, 0x66, 0xc4, 0x7a, 0xe4, 0x77, 0x40 },
+	{ 0xa4, 0x26, 0xe5, 0xe4, 0x23, 0xbf, 0x48, 0x85,
+	  0x29, 0x4d, 0xa4, 0x81, 0xfe, 0xae, 0xf7, 0x23 },
+	{ 0x78, 0x01, 0x77, 0x31, 0xcf, 0x65, 0xfa, 0xb0,
+	  0x74, 0xd5, 0x20, 0x89, 0x52, 0x51, 0x2e, 0xb1 },
+	{ 0x9e, 0x25, 0xfc, 0x83, 0x3f, 0x22, 0x90, 0x73,
+	  0x3e, 0x93, 0x44, 0xa5, 0xe8, 0x38, 0x39, 0xeb },
+	{ 0x56, 0x8e, 0x49, 0x5a, 0xbe, 0x52, 0x5a, 0x21,
+	  0x8a, 0x22, 0x14, 0xcd, 0x3e, 0x07, 0x1d, 0x12 },
+	{ 0x4a, 0x29, 0xb5, 0x45, 0x52, 0xd1, 0x6b, 0x9a,
+	  0x46, 0x9c, 0x10, 0x52, 0x8e, 0xff, 0x0a, 0xae },
+	{ 0xc9, 0xd1, 0x84, 0xdd, 0xd5, 0xa9, 0xf5, 0xe0,
+	  0xcf, 0x8c, 0xe2, 0x9a, 0x9a, 0xbf, 0x69, 0x1c },
+	{ 0x2d, 0xb4, 0x79, 0xae, 0x78, 0xbd, 0x50, 0xd8,
+	  0x88, 0x2a, 0x8a, 0x17, 0x8a, 0x61, 0x32, 0xad },
+	{ 0x8e, 0xce, 0x5f, 0x04, 0x2d, 0x5e, 0x44, 0x7b,
+	  0x50, 0x51, 0xb9, 0xea, 0xcb, 0x8d, 0x8f, 0x6f },
+	{ 0x9c, 0x0b, 0x53, 0xb4, 0xb3, 0xc3, 0x07, 0xe8,
+	  0x7e, 0xae, 0xe0, 0x86, 0x78, 0x14, 0x1f, 0x66 },
+	{ 0xab, 0xf2, 0x48, 0xaf, 0x69, 0xa6, 0xea, 0xe4,
+	  0xbf, 0xd3, 0xeb, 0x2f, 0x12, 0x9e, 0xeb, 0x94 },
+	{ 0x06, 0x64, 0xda, 0x16, 0x68, 0x57, 0x4b, 0x88,
+	  0xb9, 0x35, 0xf3, 0x02, 0x73, 0x58, 0xae, 0xf4 },
+	{ 0xaa, 0x4b, 0x9d, 0xc4, 0xbf, 0x33, 0x7d, 0xe9,
+	  0x0c, 0xd4, 0xfd, 0x3c, 0x46, 0x7c, 0x6a, 0xb7 },
+	{ 0xea, 0x5c, 0x7f, 0x47, 0x1f, 0xaf, 0x6b, 0xde,
+	  0x2b, 0x1a, 0xd7, 0xd4, 0x68, 0x6d, 0x22, 0x87 },
+	{ 0x29, 0x39, 0xb0, 0x18, 0x32, 0x23, 0xfa, 0xfc,
+	  0x17, 0x23, 0xde, 0x4f, 0x52, 0xc4, 0x3d, 0x35 },
+	{ 0x7c, 0x39, 0x56, 0xca, 0x5e, 0xea, 0xfc, 0x3e,
+	  0x36, 0x3e, 0x9d, 0x55, 0x65, 0x46, 0xeb, 0x68 },
+	{ 0x77, 0xc6, 0x07, 0x71, 0x46, 0xf0, 0x1c, 0x32,
+	  0xb6, 0xb6, 0x9d, 0x5f, 0x4e, 0xa9, 0xff, 0xcf },
+	{ 0x37, 0xa6, 0x98, 0x6c, 0xb8, 0x84, 0x7e, 0xdf,
+	  0x09, 0x25, 0xf0, 0xf1, 0x30, 0x9b, 0x54, 0xde },
+	{ 0xa7, 0x05, 0xf0, 0xe6, 0x9d, 0xa9, 0xa8, 0xf9,
+	  0x07, 0x24, 0x1a, 0x2e, 0x92, 0x3c, 0x8c, 0xc8 },
+	{ 0x3d, 0xc4, 0x7d, 0x1f, 0x29, 0xc4, 0x48, 0x46,
+	  0x1e, 0x9e, 0x76, 0xed, 0x90, 0x4f, 0x67, 0x11 },
+	{ 0x0d, 0x62, 0xbf, 0x01, 0xe6, 0xfc, 0x0e, 0x1a,
+	  0x0d, 0x3c, 0x47, 0x51, 0xc5, 0xd3, 0x69, 0x2b },
+	{ 0x8c, 0x03, 0x46, 0x8b, 0xca, 0x7c, 0x66, 0x9e,
+	  0xe4, 0xfd, 0x5e, 0x08, 0x4b, 0xbe, 0xe7, 0xb5 },
+	{ 0x52, 0x8a, 0x5b, 0xb9, 0x3b, 0xaf, 0x2c, 0x9c,
+	  0x44, 0x73, 0xcc, 0xe5, 0xd0, 0xd2, 0x2b, 0xd9 },
+	{ 0xdf, 0x6a, 0x30, 0x1e, 0x95, 0xc9, 0x5d, 0xad,
+	  0x97, 0xae, 0x0c, 0xc8, 0xc6, 0x91, 0x3b, 0xd8 },
+	{ 0x80, 0x11, 0x89, 0x90, 0x2c, 0x85, 0x7f, 0x39,
+	  0xe7, 0x35, 0x91, 0x28, 0x5e, 0x70, 0xb6, 0xdb },
+	{ 0xe6, 0x17, 0x34, 0x6a, 0xc9, 0xc2, 0x31, 0xbb,
+	  0x36, 0x50, 0xae, 0x34, 0xcc, 0xca, 0x0c, 0x5b },
+	{ 0x27, 0xd9, 0x34, 0x37, 0xef, 0xb7, 0x21, 0xaa,
+	  0x40, 0x18, 0x21, 0xdc, 0xec, 0x5a, 0xdf, 0x89 },
+	{ 0x89, 0x23, 0x7d, 0x9d, 0xed, 0x9c, 0x5e, 0x78,
+	  0xd8, 0xb1, 0xc9, 0xb1, 0x66, 0xcc, 0x73, 0x42 },
+	{ 0x4a, 0x6d, 0x80, 0x91, 0xbf, 0x5e, 0x7d, 0x65,
+	  0x11, 0x89, 0xfa, 0x94, 0xa2, 0x50, 0xb1, 0x4c },
+	{ 0x0e, 0x33, 0xf9, 0x60, 0x55, 0xe7, 0xae, 0x89,
+	  0x3f, 0xfc, 0x0e, 0x3d, 0xcf, 0x49, 0x29, 0x02 },
+	{ 0xe6, 0x1c, 0x43, 0x2b, 0x72, 0x0b, 0x19, 0xd1,
+	  0x8e, 0xc8, 0xd8, 0x4b, 0xdc, 0x63, 0x15, 0x1b },
+	{ 0xf7, 0xe5, 0xae, 0xf5, 0x49, 0xf7, 0x82, 0xcf,
+	  0x37, 0x90, 0x55, 0xa6, 0x08, 0x26, 0x9b, 0x16 },
+	{ 0x43, 0x8d, 0x03, 0x0f, 0xd0, 0xb7, 0xa5, 0x4f,
+	  0xa8, 0x37, 0xf2, 0xad, 0x20, 0x1a, 0x64, 0x03 },
+	{ 0xa5, 0x90, 0xd3, 0xee, 0x4f, 0xbf, 0x04, 0xe3,
+	  0x24, 0x7e, 0x0d, 0x27, 0xf2, 0x86, 0x42, 0x3f },
+	{ 0x5f, 0xe2, 0xc1, 0xa1, 0x72, 0xfe, 0x93, 0xc4,
+	  0xb1, 0x5c, 0xd3, 0x7c, 0xae, 0xf9, 0xf5, 0x38 },
+	{ 0x2c, 0x97, 0x32, 0x5c, 0xbd, 0x06, 0xb3, 0x6e,
+	  0xb2, 0x13, 0x3d, 0xd0, 0x8b, 0x3a, 0x01, 0x7c },
+	{ 0x92, 0xc8, 0x14, 0x22, 0x7a, 0x6b, 0xca, 0x94,
+	  0x9f, 0xf0, 0x65, 0x9f, 0x00, 0x2a, 0xd3, 0x9e },
+	{ 0xdc, 0xe8, 0x50, 0x11, 0x0b, 0xd8, 0x32, 0x8c,
+	  0xfb, 0xd5, 0x08, 0x41, 0xd6, 0x91, 0x1d, 0x87 },
+	{ 0x67, 0xf1, 0x49, 0x84, 0xc7, 0xda, 0x79, 0x12,
+	  0x48, 0xe3, 0x2b, 0xb5, 0x92, 0x25, 0x83, 0xda },
+	{ 0x19, 0x38, 0xf2, 0xcf, 0x72, 0xd5, 0x4e, 0xe9,
+	  0x7e, 0x94, 0x16, 0x6f, 0xa9, 0x1d, 0x2a, 0x36 },
+	{ 0x74, 0x48, 0x1e, 0x96, 0x46, 0xed, 0x49, 0xfe,
+	  0x0f, 0x62, 0x24, 0x30, 0x16, 0x04, 0x69, 0x8e },
+	{ 0x57, 0xfc, 0xa5, 0xde, 0x98, 0xa9, 0xd6, 0xd8,
+	  0x00, 0x64, 0x38, 0xd0, 0x58, 0x3d, 0x8a, 0x1d },
+	{ 0x9f, 0xec, 0xde, 0x1c, 0xef, 0xdc, 0x1c, 0xbe,
+	  0xd4, 0x76, 0x36, 0x74, 0xd9, 0x57, 0x53, 0x59 },
+	{ 0xe3, 0x04, 0x0c, 0x00, 0xeb, 0x28, 0xf1, 0x53,
+	  0x66, 0xca, 0x73, 0xcb, 0xd8, 0x72, 0xe7, 0x40 },
+	{ 0x76, 0x97, 0x00, 0x9a, 0x6a, 0x83, 0x1d, 0xfe,
+	  0xcc, 0xa9, 0x1c, 0x59, 0x93, 0x67, 0x0f, 0x7a },
+	{ 0x58, 0x53, 0x54, 0x23, 0x21, 0xf5, 0x67, 0xa0,
+	  0x05, 0xd5, 0x47, 0xa4, 0xf0, 0x47, 0x59, 0xbd },
+	{ 0x51, 0x50, 0xd1, 0x77, 0x2f, 0x50, 0x83, 0x4a,
+	  0x50, 0x3e, 0x06, 0x9a, 0x97, 0x3f, 0xbd, 0x7c },
+};
+/* clang-format on */
+
+#define SECRET_A "000102030405060708090a0b0c0d0e0f"
+#define SECRET_B "8f1e2d3c4b5a69788796a5b4c3d2e1f0"
+#define SECRET_C "ffeeddccbbaa99887766554433221100"
+#define SECRET_D "0123456789abcdef0123456789abcdef"
+
+/* Computed independently (a Python SipHash-2-4 checked against the vectors). */
+#define KEY_1 "tg_10123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabc"
+#define KEY_1_DIGEST_A "6857010cf609cb352950c076ae4a9767"
+#define KEY_2 "tg_2zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPON"
+#define KEY_2_DIGEST_B "a605d7f4a06459372d1bc61333916327"
+
+struct tmp {
+	char dir[64];
+	char path[128];
+};
+
+static int tmp_setup(void **state)
+{
+	struct tmp *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -1;
+	snprintf(t->dir, sizeof(t->dir), "/tmp/test-keydigest.XXXXXX");
+	if (!mkdtemp(t->dir)) {
+		free(t);
+		return -1;
+	}
+	snprintf(t->path, sizeof(t->path), "%s/secrets", t->dir);
+	*state = t;
+	return 0;
+}
+
+static int tmp_teardown(void **state)
+{
+	struct tmp *t = *state;
+	char sub[160];
+
+	snprintf(sub, sizeof(sub), "%s/subdir", t->dir);
+	unlink(t->path);
+	rmdir(sub);
+	rmdir(t->dir);
+	free(t);
+	return 0;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f;
+
+	unlink(path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static char *read_text(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void parse_hex_or_fail(const char *hex, uint8_t out[16])
+{
+	assert_int_equal(keydigest_parse_hex(hex, out), 0);
+}
+
+/* ---- SipHash ---------------------------------------------------------- */
+
+static void test_siphash64_reference_vectors(void **state)
+{
+	uint8_t key[16], out[8];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int len = 0; len < 64; len++) {
+		uint8_t msg[TG_KEY_MAX + 8] = { 0 };
+
+		for (int i = 0; i < len; i++)
+			msg[i] = (uint8_t)i;
+		tg_siphash(key, msg, (__u32)len, 0, out);
+		assert_memory_equal(out, vectors_sip64[len], 8);
+	}
+}
+
+static void test_siphash128_reference_vectors(void **state)
+{
+	uint8_t key[16], out[16];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int len = 0; len < 64; len++) {
+		uint8_t msg[TG_KEY_MAX + 8] = { 0 };
+
+		for (int i = 0; i < len; i++)
+			msg[i] = (uint8_t)i;
+		tg_siphash(key, msg, (__u32)len, 1, out);
+		assert_memory_equal(out, vectors_sip128[len], 16);
+	}
+}
+
+/* ---- key format --------------------------------------------------------- */
+
+static void test_key_valid(void **state)
+{
+	char key[64];
+
+	(void)state;
+	assert_true(keydigest_key_valid(KEY_1, strlen(KEY_1)));
+	assert_true(keydigest_key_valid(KEY_2, strlen(KEY_2)));
+	for (char v = '1'; v <= '9'; v++) {
+		strcpy(key, KEY_1);
+		key[3] = v;
+		assert_true(keydigest_key_valid(key, 43));
+	}
+
+	/* only the first len bytes count */
+	strcpy(key, KEY_1);
+	strcat(key, "X");
+	assert_true(keydigest_key_valid(key, 43));
+	assert_false(keydigest_key_valid(key, 44));
+	assert_false(keydigest_key_valid(KEY_1, 42));
+	assert_false(keydigest_key_valid(KEY_1, 0));
+	assert_false(keydigest_key_valid(NULL, 43));
+
+	static const struct {
+		int pos;
+		char c;
+	} bad[] = {
+		{ 0, 'T' },  { 1, 'G' },   { 2, '-' },	      { 3, '0' },  { 3, 'a' },
+		{ 4, '-' },  { 10, '_' },  { 20, '+' },	      { 30, '/' }, { 42, '=' },
+		{ 42, ' ' }, { 42, '\0' }, { 5, (char)0xc3 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		strcpy(key, KEY_1);
+		key[bad[i].pos] = bad[i].c;
+		assert_false(keydigest_key_valid(key, 43));
+	}
+}
+
+/* ---- hex ---------------------------------------------------------------- */
+
+static void test_hex_round_trip(void **state)
+{
+	uint8_t d[16], back[16];
+	char hex[33];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		d[i] = (uint8_t)(i * 17 + 0x0a);
+	keydigest_hex(d, hex);
+	assert_string_equal(hex, "0a1b2c3d4e5f708192a3b4c5d6e7f809");
+	assert_int_equal(keydigest_parse_hex(hex, back), 0);
+	assert_memory_equal(d, back, 16);
+
+	assert_int_equal(keydigest_parse_hex("0A1B2C3D4E5F708192A3B4C5D6E7F809", back), 0);
+	assert_memory_equal(d, back, 16);
+}
+
+static void test_parse_hex_rejects(void **state)
+{
+	uint8_t out[16], orig[16];
+
+	(void)state;
+	memset(out, 0x5a, sizeof(out));
+	memcpy(orig, out, sizeof(out));
+	assert_int_equal(keydigest_parse_hex("", out), -EINVAL);
+	assert_int_equal(keydigest_parse_hex("0a1b2c3d4e5f708192a3b4c5d6e7f80", out), -EINVAL);
+	assert_int_equal(keydigest_parse_hex("0a1b2c3d4e5f708192a3b4c5d6e7f8090", out), -EINVAL);
+	assert_int_equal(keydigest_parse_hex("0a1b2c3d4e5f708192a3b4c5d6e7f80g", out), -EINVAL);
+	assert_int_equal(keydigest_parse_hex(" 0a1b2c3d4e5f708192a3b4c5d6e7f80", out), -EINVAL);
+	assert_int_equal(keydigest_parse_hex(NULL, out), -EINVAL);
+	assert_memory_equal(out, orig, sizeof(out)); /* untouched */
+}
+
+/* ---- digest ------------------------------------------------------------- */
+
+static void test_digest_known_key(void **state)
+{
+	struct key_secrets s;
+	uint8_t d[16], expected[16];
+	char hex[33];
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.v[1].valid = true;
+	parse_hex_or_fail(SECRET_A, s.v[1].key);
+	s.v[2].valid = true;
+	parse_hex_or_fail(SECRET_B, s.v[2].key);
+
+	assert_int_equal(keydigest_digest(&s, KEY_1, strlen(KEY_1), d), 0);
+	keydigest_hex(d, hex);
+	assert_string_equal(hex, KEY_1_DIGEST_A);
+
+	assert_int_equal(keydigest_digest(&s, KEY_2, strlen(KEY_2), d), 0);
+	keydigest_hex(d, hex);
+	assert_string_equal(hex, KEY_2_DIGEST_B);
+
+	/* the same bytes through tg_siphash directly, as the BPF side does */
+	{
+		uint8_t msg[TG_KEY_MAX + 8] = { 0 };
+
+		memcpy(msg, KEY_1, 43);
+		tg_siphash(s.v[1].key, msg, 43, 1, expected);
+		parse_hex_or_fail(KEY_1_DIGEST_A, d);
+		assert_memory_equal(d, expected, 16);
+	}
+}
+
+static void test_digest_errors(void **state)
+{
+	struct key_secrets s;
+	uint8_t d[16], orig[16];
+	char key[44];
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.v[1].valid = true;
+	parse_hex_or_fail(SECRET_A, s.v[1].key);
+	memset(d, 0x77, sizeof(d));
+	memcpy(orig, d, sizeof(d));
+
+	/* version 2 has no secret */
+	assert_int_equal(keydigest_digest(&s, KEY_2, strlen(KEY_2), d), -ENOKEY);
+	/* malformed */
+	assert_int_equal(keydigest_digest(&s, KEY_1, 42, d), -EINVAL);
+	strcpy(key, KEY_1);
+	key[10] = '!';
+	assert_int_equal(keydigest_digest(&s, key, 43, d), -EINVAL);
+	assert_int_equal(keydigest_digest(&s, "tg_1", 4, d), -EINVAL);
+	assert_memory_equal(d, orig, sizeof(d));
+}
+
+static void test_digest_depends_on_secret_and_key(void **state)
+{
+	struct key_secrets s;
+	uint8_t d1[16], d2[16];
+	char key[44];
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.v[1].valid = true;
+	parse_hex_or_fail(SECRET_A, s.v[1].key);
+	assert_int_equal(keydigest_digest(&s, KEY_1, 43, d1), 0);
+
+	strcpy(key, KEY_1);
+	key[42] = 'd';
+	assert_int_equal(keydigest_digest(&s, key, 43, d2), 0);
+	assert_memory_not_equal(d1, d2, 16);
+
+	parse_hex_or_fail(SECRET_C, s.v[1].key);
+	assert_int_equal(keydigest_digest(&s, KEY_1, 43, d2), 0);
+	assert_memory_not_equal(d1, d2, 16);
+}
+
+/* ---- secret file -------------------------------------------------------- */
+
+static void assert_secret(const struct key_secrets *s, unsigned int v, const char *hex)
+{
+	uint8_t key[16];
+
+	parse_hex_or_fail(hex, key);
+	assert_true(s->v[v].valid);
+	assert_memory_equal(s->v[v].key, key, 16);
+}
+
+static int count_valid(const struct key_secrets *s)
+{
+	int n = 0;
+
+	for (int v = 0; v < TG_SECRET_SLOTS; v++)
+		n += s->v[v].valid;
+	return n;
+}
+
+static void test_load_secrets(void **state)
+{
+	struct tmp *t = *state;
+	struct key_secrets s;
+	char err[256] = "";
+	uint8_t d[16];
+	char hex[33];
+
+	write_file(t->path,
+		   "# tollgate key secrets\n"
+		   "\n"
+		   "1 " SECRET_A "\n"
+		   "   # indented comment\n"
+		   "\t2\t" SECRET_B "  \r\n",
+		   0600);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+	assert_int_equal(count_valid(&s), 2);
+	assert_secret(&s, 1, SECRET_A);
+	assert_secret(&s, 2, SECRET_B);
+	assert_false(s.v[0].valid);
+
+	assert_int_equal(keydigest_digest(&s, KEY_2, 43, d), 0);
+	keydigest_hex(d, hex);
+	assert_string_equal(hex, KEY_2_DIGEST_B);
+
+	/* uppercase hex, no final newline, 0400 */
+	write_file(t->path, "1 000102030405060708090A0B0C0D0E0F", 0400);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+	assert_int_equal(count_valid(&s), 1);
+	assert_secret(&s, 1, SECRET_A);
+}
+
+static void test_load_secrets_last_two_win(void **state)
+{
+	struct tmp *t = *state;
+	struct key_secrets s;
+	char err[256] = "";
+
+	write_file(t->path, "1 " SECRET_A "\n2 " SECRET_B "\n3 " SECRET_C "\n", 0600);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+	assert_int_equal(count_valid(&s), 2);
+	assert_false(s.v[1].valid);
+	assert_secret(&s, 2, SECRET_B);
+	assert_secret(&s, 3, SECRET_C);
+
+	/* a later line for a version replaces it and makes it the newest */
+	write_file(t->path, "1 " SECRET_A "\n2 " SECRET_B "\n1 " SECRET_C "\n", 0600);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+	assert_int_equal(count_valid(&s), 2);
+	assert_secret(&s, 1, SECRET_C);
+	assert_secret(&s, 2, SECRET_B);
+
+	write_file(t->path, "1 " SECRET_A "\n2 " SECRET_B "\n1 " SECRET_C "\n3 " SECRET_D "\n",
+		   0600);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+	assert_int_equal(count_valid(&s), 2);
+	assert_secret(&s, 1, SECRET_C);
+	assert_secret(&s, 3, SECRET_D);
+	assert_false(s.v[2].valid);
+
+	/* wrap-around: 9 then 1 */
+	write_file(t->path, "8 " SECRET_A "\n9 " SECRET_B "\n1 " SECRET_C "\n", 0600);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+	assert_int_equal(count_valid(&s), 2);
+	assert_secret(&s, 9, SECRET_B);
+	assert_secret(&s, 1, SECRET_C);
+}
+
+static void test_load_secrets_mode_rejected(void **state)
+{
+	static const mode_t modes[] = { 0644, 0640, 0620, 0604, 0602, 0660, 0666 };
+	struct tmp *t = *state;
+	struct key_secrets s, orig;
+	char err[512], expected[512];
+
+	memset(&s, 0x33, sizeof(s));
+	memcpy(&orig, &s, sizeof(s));
+	snprintf(expected, sizeof(expected),
+		 "security.key_secret_file: '%s' is readable by group or others (chmod 600)",
+		 t->path);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		write_file(t->path, "1 " SECRET_A "\n", modes[i]);
+		err[0] = '\0';
+		assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), -EPERM);
+		assert_string_equal(err, expected);
+		assert_memory_equal(&s, &orig, sizeof(s));
+	}
+
+	/* execute bits do not expose the secret */
+	write_file(t->path, "1 " SECRET_A "\n", 0711);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+}
+
+static void test_load_secrets_bad_lines(void **state)
+{
+	static const struct {
+		const char *text;
+		int line;
+	} cases[] = {
+		{ "0 " SECRET_A "\n", 1 },
+		{ "10 " SECRET_A "\n", 1 },
+		{ "a " SECRET_A "\n", 1 },
+		{ "-1 " SECRET_A "\n", 1 },
+		{ "1 000102030405060708090a0b0c0d0e0\n", 1 },	/* 31 hex */
+		{ "1 000102030405060708090a0b0c0d0e0f0\n", 1 }, /* 33 hex */
+		{ "1 000102030405060708090a0b0c0d0e0g\n", 1 },	/* not hex */
+		{ "1" SECRET_A "\n", 1 },			/* no blank */
+		{ "1 " SECRET_A " extra\n", 1 },
+		{ "1 " SECRET_A " # comment\n", 1 },
+		{ "1\n", 1 },
+		{ "# ok\n\n1 " SECRET_A "\n2 " SECRET_B "x\n", 4 },
+		{ "1 " SECRET_A "\n2 0x" SECRET_B "\n", 2 },
+		{ "1 " SECRET_A "\n\n\n1, " SECRET_B "\n", 4 },
+	};
+	struct tmp *t = *state;
+	struct key_secrets s;
+	char err[512], expected[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_file(t->path, cases[i].text, 0600);
+		err[0] = '\0';
+		assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), -EINVAL);
+		snprintf(expected, sizeof(expected),
+			 "security.key_secret_file: '%s' line %d: expected 'VERSION HEX' "
+			 "(version 1-9, 32 hex digits)",
+			 t->path, cases[i].line);
+		assert_string_equal(err, expected);
+		/* the message never quotes the secret */
+		assert_null(strstr(err, "0a0b0c0d"));
+		assert_null(strstr(err, "4b5a6978"));
+	}
+}
+
+static void test_load_secrets_file_errors(void **state)
+{
+	struct tmp *t = *state;
+	struct key_secrets s;
+	char err[512], expected[512], sub[160];
+
+	unlink(t->path);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), -ENOENT);
+	snprintf(expected, sizeof(expected),
+		 "security.key_secret_file: cannot open '%s': No such file or directory", t->path);
+	assert_string_equal(err, expected);
+
+	snprintf(sub, sizeof(sub), "%s/subdir", t->dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(keydigest_load_secrets(sub, &s, err, sizeof(err)), -EINVAL);
+	snprintf(expected, sizeof(expected), "security.key_secret_file: '%s' is not a regular file",
+		 sub);
+	assert_string_equal(err, expected);
+
+	write_file(t->path, "", 0600);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), -ENOKEY);
+	assert_non_null(strstr(err, "holds no secret"));
+
+	write_file(t->path, "# only a comment\n\n", 0600);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), -ENOKEY);
+
+	/* no error buffer is fine */
+	assert_int_equal(keydigest_load_secrets(t->path, &s, NULL, 0), -ENOKEY);
+}
+
+static void test_load_secrets_too_large(void **state)
+{
+	struct tmp *t = *state;
+	struct key_secrets s;
+	char err[512];
+	FILE *f;
+
+	unlink(t->path);
+	f = fopen(t->path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < KEYDIGEST_FILE_MAX / 16 + 1; i++)
+		fputs("# padding.....\n\n", f);
+	fclose(f);
+	chmod(t->path, 0600);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), -EFBIG);
+}
+
+/* ---- generate ----------------------------------------------------------- */
+
+static int base62_index(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 36;
+	return -1;
+}
+
+static void test_generate(void **state)
+{
+	int counts[62] = { 0 };
+	char key[44], prev[44] = "";
+
+	(void)state;
+	for (int i = 0; i < 1000; i++) {
+		unsigned int version = (unsigned int)(i % 9) + 1;
+
+		memset(key, 'x', sizeof(key));
+		assert_int_equal(keydigest_generate(version, key), 0);
+		assert_int_equal(strlen(key), 43);
+		assert_true(keydigest_key_valid(key, 43));
+		assert_int_equal(key[3], '0' + version);
+		assert_string_not_equal(key, prev);
+		memcpy(prev, key, sizeof(key));
+		for (int j = 4; j < 43; j++)
+			counts[base62_index(key[j])]++;
+	}
+	/* 39000 draws, 629 expected per character: a biased or broken
+	 * alphabet falls far outside these bounds, chance never does */
+	for (int c = 0; c < 62; c++) {
+		assert_in_range(counts[c], 450, 810);
+	}
+
+	assert_int_equal(keydigest_generate(0, key), -EINVAL);
+	assert_int_equal(keydigest_generate(10, key), -EINVAL);
+}
+
+/* ---- secret new --------------------------------------------------------- */
+
+static void test_secret_new(void **state)
+{
+	struct tmp *t = *state;
+	struct key_secrets s;
+	unsigned int version = 0;
+	char err[256], key[44];
+	uint8_t d[16];
+	struct stat st;
+
+	unlink(t->path);
+	assert_int_equal(keydigest_secret_new(t->path, &version), 0);
+	assert_int_equal(version, 1);
+	assert_int_equal(stat(t->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+	assert_int_equal(count_valid(&s), 1);
+	assert_true(s.v[1].valid);
+
+	/* a key of version 1 digests */
+	assert_int_equal(keydigest_generate(1, key), 0);
+	assert_int_equal(keydigest_digest(&s, key, 43, d), 0);
+
+	assert_int_equal(keydigest_secret_new(t->path, &version), 0);
+	assert_int_equal(version, 2);
+	assert_int_equal(keydigest_secret_new(t->path, &version), 0);
+	assert_int_equal(version, 3);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+	assert_int_equal(count_valid(&s), 2);
+	assert_true(s.v[2].valid);
+	assert_true(s.v[3].valid);
+	assert_memory_not_equal(s.v[2].key, s.v[3].key, 16);
+
+	/* the file is one "VERSION HEX" line per secret */
+	{
+		const char *text = read_text(t->path);
+		unsigned int v;
+		char hex[40];
+		int n = 0;
+
+		for (const char *p = text; *p; p = strchr(p, '\n') + 1) {
+			assert_int_equal(sscanf(p, "%u %39s", &v, hex), 2);
+			assert_int_equal(v, (unsigned int)++n);
+			assert_int_equal(strlen(hex), 32);
+		}
+		assert_int_equal(n, 3);
+	}
+}
+
+static void test_secret_new_wraps_after_9(void **state)
+{
+	struct tmp *t = *state;
+	struct key_secrets s;
+	unsigned int version = 0;
+	char err[256];
+
+	write_file(t->path, "8 " SECRET_A "\n9 " SECRET_B "\n", 0600);
+	assert_int_equal(keydigest_secret_new(t->path, &version), 0);
+	assert_int_equal(version, 1);
+	assert_int_equal(keydigest_secret_new(t->path, &version), 0);
+	assert_int_equal(version, 2);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+	assert_int_equal(count_valid(&s), 2);
+	assert_true(s.v[1].valid && s.v[2].valid);
+}
+
+static void test_secret_new_unterminated_last_line(void **state)
+{
+	struct tmp *t = *state;
+	struct key_secrets s;
+	unsigned int version = 0;
+	char err[256];
+
+	write_file(t->path, "# comment\n4 " SECRET_A, 0600);
+	assert_int_equal(keydigest_secret_new(t->path, &version), 0);
+	assert_int_equal(version, 5);
+	assert_int_equal(keydigest_load_secrets(t->path, &s, err, sizeof(err)), 0);
+	assert_secret(&s, 4, SECRET_A);
+	assert_true(s.v[5].valid);
+	assert_int_equal(strncmp(read_text(t->path), "# comment\n4 " SECRET_A "\n5 ", 47), 0);
+}
+
+static void test_secret_new_refuses(void **state)
+{
+	struct tmp *t = *state;
+	unsigned int version = 42;
+	char before[4096];
+
+	/* open to others: nothing written */
+	write_file(t->path, "1 " SECRET_A "\n", 0644);
+	assert_int_equal(keydigest_secret_new(t->path, &version), -EPERM);
+	assert_string_equal(read_text(t->path), "1 " SECRET_A "\n");
+	assert_int_equal(version, 42);
+
+	/* a bad line: nothing written */
+	write_file(t->path, "1 " SECRET_A "\nbroken\n", 0600);
+	strcpy(before, read_text(t->path));
+	assert_int_equal(keydigest_secret_new(t->path, &version), -EINVAL);
+	assert_string_equal(read_text(t->path), before);
+	assert_int_equal(version, 42);
+
+	/* no such directory */
+	{
+		char path[200];
+
+		snprintf(path, sizeof(path), "%s/missing/secrets", t->dir);
+		assert_int_equal(keydigest_secret_new(path, &version), -ENOENT);
+	}
+}
+
+#define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, tmp_setup, tmp_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_siphash64_reference_vectors),
+		cmocka_unit_test(test_siphash128_reference_vectors),
+		cmocka_unit_test(test_key_valid),
+		cmocka_unit_test(test_hex_round_trip),
+		cmocka_unit_test(test_parse_hex_rejects),
+		cmocka_unit_test(test_digest_known_key),
+		cmocka_unit_test(test_digest_errors),
+		cmocka_unit_test(test_digest_depends_on_secret_and_key),
+		TMP_TEST(test_load_secrets),
+		TMP_TEST(test_load_secrets_last_two_win),
+		TMP_TEST(test_load_secrets_mode_rejected),
+		TMP_TEST(test_load_secrets_bad_lines),
+		TMP_TEST(test_load_secrets_file_errors),
+		TMP_TEST(test_load_secrets_too_large),
+		cmocka_unit_test(test_generate),
+		TMP_TEST(test_secret_new),
+		TMP_TEST(test_secret_new_wraps_after_9),
+		TMP_TEST(test_secret_new_unterminated_last_line),
+		TMP_TEST(test_secret_new_refuses),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
