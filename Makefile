@@ -112,12 +112,14 @@ demo: deps all
 
 # --- install ------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/tollgate \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/tollgate
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/tollgate $(DESTDIR)$(DATADIR)/doc/tollgate
 	install -m 0755 $(BUILD)/tollgate-agent $(DESTDIR)$(SBINDIR)/tollgate-agent
 	install -m 0755 $(BUILD)/tollgatectl $(DESTDIR)$(BINDIR)/tollgatectl
-	install -m 0644 $(BPF_OBJ) $(DESTDIR)$(LIBDIR)/tollgate/tollgate.bpf.o
-	install -m 0644 agent/tollgate-agent.service $(DESTDIR)$(UNITDIR)/tollgate-agent.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(BINDIR)|g' agent/tollgate-agent.service \
+		> $(DESTDIR)$(UNITDIR)/tollgate-agent.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tollgate-agent.service
+	install -m 0644 README.md docs/event-format.md $(DESTDIR)$(DATADIR)/doc/tollgate/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf ]; then \
 		install -m 0644 docs/tollgate.conf.example $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf.example; \
 		echo "kept $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf; new example beside it"; \

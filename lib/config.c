@@ -453,7 +453,8 @@ static int parse_port(const char *s, uint16_t *ret)
 	return 0;
 }
 
-/* "host:port", "[v6]:port" or "" (off). The host is resolved by the daemon. */
+/* "host:port", "[v6]:port" or "" (off); port 0 = any free port (the daemon
+ * logs the one it got). The host is resolved by the daemon. */
 static bool listen_valid(const char *s)
 {
 	const char *colon;
@@ -462,7 +463,7 @@ static bool listen_valid(const char *s)
 	if (!*s)
 		return true;
 	colon = strrchr(s, ':');
-	if (!colon || colon == s || parse_port(colon + 1, &port) < 0)
+	if (!colon || colon == s || (strcmp(colon + 1, "0") != 0 && parse_port(colon + 1, &port) < 0))
 		return false;
 	if (s[0] == '[')
 		return colon > s + 2 && colon[-1] == ']';

@@ -481,6 +481,9 @@ static void test_syntax_variants(void **state)
 	load_ok(f, "[agent]\nmetrics_listen =\n[api]\nlisten = localhost:8080\n");
 	assert_string_equal(c->agent.metrics_listen, "");
 	assert_string_equal(c->api.listen, "localhost:8080");
+	/* port 0: any free port, for tests and ad-hoc runs */
+	load_ok(f, "[agent]\nmetrics_listen = 127.0.0.1:0\n");
+	assert_string_equal(c->agent.metrics_listen, "127.0.0.1:0");
 }
 
 static void test_syntax_errors(void **state)
@@ -811,11 +814,11 @@ static void test_api_ports(void **state)
 static void test_listen_addresses(void **state)
 {
 	static const char *const bad[] = {
-		"localhost", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", ":80",	  "::1:80",
+		"localhost", "127.0.0.1:", "127.0.0.1:00", "127.0.0.1:65536", ":80",	  "::1:80",
 		"[::1]",     "[]:80",	   "[::1]80:",	  "a b:80",	     "host:http",
 	};
 	static const char *const good[] = {
-		"127.0.0.1:80", "[::1]:9109", "[::]:1", "0.0.0.0:65535", "api.local:8088", "",
+		"127.0.0.1:80", "[::1]:9109", "[::]:1", "0.0.0.0:65535", "api.local:8088", "", "127.0.0.1:0",
 	};
 	struct fixture *f = *state;
 	char text[256], expected[256];
