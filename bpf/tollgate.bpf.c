@@ -34,7 +34,6 @@
 #define TG_KEY_LEN 43
 #define TG_NSEC_PER_SEC 1000000000ULL
 #define TG_E2BIG 7
-#define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
 
 /* --- tunables, set by the agent before load ------------------------------ */
 
@@ -220,6 +219,7 @@ struct tg_scratch {
 	struct tg_route_key rkey;
 	__u8 pad[4];
 	struct tg_request req;
+	struct tg_http_req http; /* the parse of the current request */
 	__u8 out[TG_REPLY_MASK + 1 + 64];
 	__u8 l3[40];
 	struct tg_pkt pkt; /* tg_reject's own parse */
@@ -711,7 +711,7 @@ SEC("xdp")
 int tg_xdp(struct xdp_md *ctx)
 {
 	struct tg_pkt p = {};
-	struct tg_http_req req;
+	struct tg_http_req *req;
 	struct tg_reply_info info = {};
 	const struct tg_route *route;
 	struct tg_key admitted = {};
@@ -747,16 +747,13 @@ int tg_xdp(struct xdp_md *ctx)
 	if (!p.payload_len)
 		return XDP_PASS;
 	tg_stat(TG_S_API_SEGMENTS);
-	s = bpf_map_lookup_elem(&tg_scratch, &zero);
-	if (!s)
-		return XDP_PASS;
-	now = bpf_ktime_get_ns();
 
 	if (p.fragment || (p.tcp_flags & TG_TCP_SYN)) {
 		/* fragments and TCP Fast Open data: no key can be read (DESIGN §3) */
 		if (p.fragment)
 			tg_stat(TG_S_FRAGMENTS);
 		info.verdict = TG_V_MISSING_KEY;
+		now = bpf_ktime_get_ns();
 		goto refuse;
 	}
 
@@ -770,11 +767,17 @@ int tg_xdp(struct xdp_md *ctx)
 			return XDP_PASS;
 		}
 	}
+	/* a request, probably: the clock (slow to read in VMs) and the copy */
+	s = bpf_map_lookup_elem(&tg_scratch, &zero);
+	if (!s)
+		return XDP_PASS;
+	now = bpf_ktime_get_ns();
 	n = p.payload_len < TG_SCAN_MAX ? p.payload_len : TG_SCAN_MAX;
 	if (n == 0 || bpf_xdp_load_bytes(ctx, p.payload_off, s->buf.bytes, n))
 		return XDP_PASS;
-	tg_http_parse_request(&s->buf, n, &req);
-	if (req.method == TG_M_NONE) {
+	req = &s->http;
+	tg_http_parse_request(&s->buf, n, req);
+	if (req->method == TG_M_NONE) {
 		tg_stat(TG_S_NON_REQUEST);
 		return XDP_PASS;
 	}
@@ -787,7 +790,7 @@ int tg_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	route = tg_route_lookup(s, &req);
+	route = tg_route_lookup(s, req);
 	if (route) {
 		if (route->flags & TG_ROUTE_PUBLIC)
 			return XDP_PASS;
@@ -795,7 +798,7 @@ int tg_xdp(struct xdp_md *ctx)
 		route_id = route->route_id;
 	}
 
-	info.verdict = tg_classify(s, &req, api_id, now, &info, &admitted);
+	info.verdict = tg_classify(s, req, api_id, now, &info, &admitted);
 	if (info.verdict != TG_V_ADMITTED)
 		goto refuse;
 
@@ -810,8 +813,8 @@ int tg_xdp(struct xdp_md *ctx)
 		rq->api_id = api_id;
 		rq->route_id = route_id;
 		rq->req_bytes = p.payload_len;
-		rq->method = req.method;
-		rq->path_len = req.path_len < TG_PATH_MAX ? req.path_len : TG_PATH_MAX;
+		rq->method = req->method;
+		rq->path_len = req->path_len < TG_PATH_MAX ? req->path_len : TG_PATH_MAX;
 		__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
 		tg_flow_admit(&p, rq);
 

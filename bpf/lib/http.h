@@ -9,13 +9,20 @@
  * beyond TG_SCAN_MAX so that 8-byte loads near the end stay inside it; bytes
  * at or beyond the copied length are never interpreted.
  *
- * Scans go a word at a time inside bpf_loop() callbacks: the verifier checks
- * each callback once, and a word without the byte sought costs one compare.
+ * Scans go a word at a time: a word without the byte sought costs one
+ * compare.
  */
 #ifndef TG_BPF_HTTP_H
 #define TG_BPF_HTTP_H
 
 #define TG_BUF_SLACK 64
+
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
+#endif
+#ifndef WRITE_ONCE
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+#endif
 #define TG_MASK (TG_SCAN_MAX - 1)
 #define TG_LEADING_CRLF_MAX 8
 
@@ -30,6 +37,13 @@
 	(TG_W4(a, b, c, d) | (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 |              \
 	 (__u64)(h) << 56)
 
+struct tg_hdr_scan {
+	__u32 key_line;	 /* offset of the X-API-Key line, or 0 */
+	__u32 auth_line; /* offset of the first Authorization line, or 0 */
+	__u32 pos;	 /* where the scan goes on */
+	__u32 pad;
+};
+
 struct tg_http_req {
 	__u32 method;	/* enum tg_method, TG_M_NONE = not a request */
 	__u32 path_off; /* request target */
@@ -37,6 +51,7 @@ struct tg_http_req {
 	__u32 line_end; /* offset just past the request line's LF */
 	__u32 key_off;	/* X-API-Key value, else the Bearer tg_ token */
 	__u32 key_len;	/* 0 = no key; > TG_KEY_MAX - 8 = too long to be one */
+	struct tg_hdr_scan scan; /* where the header lines of interest are */
 };
 
 static __always_inline __u64 tg_load64(const __u8 *buf, __u32 off)
@@ -113,73 +128,45 @@ static __always_inline bool tg_http_maybe_request(__u8 first)
 	return false;
 }
 
-/* --- word scan for one of two bytes ------------------------------------ */
-
-struct tg_scan {
-	const __u8 *buf;
-	__u32 start;
-	__u32 len;
-	__u32 found; /* offset of the byte, or len */
-	__u8 c1, c2;
-	__u64 pat1, pat2;
-};
+/* --- word scans ------------------------------------------------------------ */
 
 /*
- * Word i of a scan covers buf[start + 8i, start + 8i + 8). The callbacks
- * derive the offset from i and write the context only to record a result:
- * the context then stays the same from one iteration to the next, and the
- * verifier sees the callback converge after a few passes.
+ * The scans are plain bounded loops, a word per iteration. What they find is
+ * written to memory the verifier does not track (the caller's result struct,
+ * seen through a global function's pointer argument) and read back: so the
+ * verifier carries no exact offset out of a loop, the code after it is checked
+ * once instead of once per possible offset, and the loops cost a compare per
+ * word rather than the callback call per word of bpf_loop().
  */
-static long tg_scan_cb(__u32 i, void *data)
+
+/* tg_scan_for() - offset of the first c1 or c2 in buf[from, len) into
+ * *ret_found, or len. */
+static __always_inline void tg_scan_for(const __u8 *buf, __u32 from, __u32 len, __u8 c1, __u8 c2,
+					__u32 *ret_found)
 {
-	struct tg_scan *s = data;
-	__u32 pos = s->start + i * 8;
-	__u64 w;
+	__u64 pat1 = TG_ONES * c1, pat2 = TG_ONES * c2;
 
-	if (pos >= s->len)
-		return 1;
-	w = tg_load64(s->buf, pos);
-	if (!(tg_has_byte(w, s->pat1) | tg_has_byte(w, s->pat2)))
-		return 0;
-	for (int j = 0; j < 8; j++) {
-		__u8 c = w >> (8 * j);
+	*ret_found = len;
+	for (__u32 i = 0; i < TG_SCAN_MAX / 8 + 1; i++) {
+		__u32 pos = from + i * 8;
+		__u64 w;
 
-		if (c == s->c1 || c == s->c2) {
-			if (pos + j < s->len)
-				s->found = pos + j;
-			return 1;
+		if (pos >= len)
+			return;
+		w = tg_load64(buf, pos);
+		if (!(tg_has_byte(w, pat1) | tg_has_byte(w, pat2)))
+			continue;
+		for (int j = 0; j < 8; j++) {
+			__u8 c = w >> (8 * j);
+
+			if (c == c1 || c == c2) {
+				if (pos + j < len)
+					*ret_found = pos + j;
+				return;
+			}
 		}
 	}
-	return 0;
 }
-
-/* tg_scan_for() - offset of the first c1 or c2 in buf[from, len), or len. */
-static __always_inline __u32 tg_scan_for(const __u8 *buf, __u32 from, __u32 len, __u8 c1, __u8 c2)
-{
-	struct tg_scan s = {
-		.buf = buf,
-		.start = from,
-		.len = len,
-		.found = len,
-		.c1 = c1,
-		.c2 = c2,
-		.pat1 = TG_ONES * c1,
-		.pat2 = TG_ONES * c2,
-	};
-
-	bpf_loop(TG_SCAN_MAX / 8 + 1, tg_scan_cb, &s, 0);
-	return s.found;
-}
-
-/* --- header scan ---------------------------------------------------------- */
-
-struct tg_hdr_scan {
-	const __u8 *buf;
-	__u32 start;
-	__u32 len;
-	__u32 key_line;	 /* offset of the X-API-Key line, or 0 */
-	__u32 auth_line; /* offset of the first Authorization line, or 0 */
-};
 
 static __always_inline bool tg_is_ows(__u8 c)
 {
@@ -214,21 +201,22 @@ static __always_inline __u32 tg_skip_ows(const __u8 *buf, __u32 off, __u32 len)
 	return off;
 }
 
-/* Classify the header line starting at ls; the callback only remembers where
- * the two lines of interest are, values are read after the scan. Returns 1
- * when the scan is done (end of headers, or X-API-Key: it wins over Bearer). */
-static __always_inline int tg_header_line(struct tg_hdr_scan *h, __u32 ls)
+/* Classify the header line starting at ls: remember where the two lines of
+ * interest are; their values are read after the scan. Returns 1 when the scan
+ * is done (end of headers, or X-API-Key: it wins over Bearer). */
+static __always_inline int tg_header_line(const __u8 *buf, __u32 len, struct tg_hdr_scan *h,
+					  __u32 ls)
 {
-	__u8 c0 = tg_load8(h->buf, ls);
+	__u8 c0 = tg_load8(buf, ls);
 	__u64 w;
 
-	if (ls >= h->len || c0 == '\r' || c0 == '\n')
+	if (ls >= len || c0 == '\r' || c0 == '\n')
 		return 1;
 	if ((c0 | 0x20) != 'x' && (c0 | 0x20) != 'a')
 		return 0;
-	w = tg_load64(h->buf, ls) | TG_LOWER8;
+	w = tg_load64(buf, ls) | TG_LOWER8;
 	if (w == TG_W8('x', '-', 'a', 'p', 'i', '-', 'k', 'e') &&
-	    (tg_load8(h->buf, ls + 8) | 0x20) == 'y' && tg_load8(h->buf, ls + 9) == ':') {
+	    (tg_load8(buf, ls + 8) | 0x20) == 'y' && tg_load8(buf, ls + 9) == ':') {
 		h->key_line = ls;
 		return 1;
 	}
@@ -237,24 +225,50 @@ static __always_inline int tg_header_line(struct tg_hdr_scan *h, __u32 ls)
 	return 0;
 }
 
-static long tg_hdr_cb(__u32 i, void *data)
-{
-	struct tg_hdr_scan *h = data;
-	__u32 pos = h->start + i * 8;
-	__u64 w;
+/* Bit index of the lowest set bit (de Bruijn), without a branch. */
+static const __u8 tg_debruijn64[64] = {
+	0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,	62, 55, 59, 36, 53, 51,
+	43, 22, 45, 39, 33, 30, 24, 18, 12, 5,	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21,
+	44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
+};
 
-	if (pos >= h->len)
-		return 1;
-	w = tg_load64(h->buf, pos);
-	if (!tg_has_byte(w, TG_ONES * '\n'))
-		return 0;
-	for (int j = 0; j < 8; j++) {
-		if ((__u8)(w >> (8 * j)) != '\n')
+static __always_inline __u32 tg_lowest_bit(__u64 m)
+{
+	return tg_debruijn64[((m & -m) * 0x03f79d71b4cb0a89ULL) >> 58];
+}
+
+/* Iterations of the header scan: one per word without a line end plus one
+ * per line end; lines of fewer than 4 bytes ("a:b" + LF) cannot fill more. */
+#define TG_HDR_STEPS (TG_SCAN_MAX / 8 + TG_SCAN_MAX / 4)
+
+/*
+ * Find the X-API-Key and Authorization lines of the headers at start. Each
+ * iteration looks at one word and handles its first line end, found without
+ * a branch (the lowest match of tg_has_byte is exact), then resumes just
+ * after it. The position lives in memory (h->pos) and is read back each
+ * time, so the verifier holds no exact position across iterations and checks
+ * the body once per iteration rather than once per position.
+ */
+static __always_inline void tg_scan_headers(const __u8 *buf, __u32 start, __u32 len,
+					    struct tg_hdr_scan *h)
+{
+	WRITE_ONCE(h->pos, start);
+	for (__u32 i = 0; i < TG_HDR_STEPS; i++) {
+		__u32 pos = READ_ONCE(h->pos), nl;
+		__u64 m;
+
+		if (pos >= len)
+			return;
+		m = tg_has_byte(tg_load64(buf, pos), TG_ONES * '\n');
+		if (!m) {
+			WRITE_ONCE(h->pos, pos + 8);
 			continue;
-		if (pos + j >= h->len || tg_header_line(h, pos + j + 1))
-			return 1;
+		}
+		nl = pos + (tg_lowest_bit(m) >> 3);
+		if (nl >= len || tg_header_line(buf, len, h, nl + 1))
+			return;
+		WRITE_ONCE(h->pos, nl + 1);
 	}
-	return 0;
 }
 
 /* The tg_ token of an "Authorization: Bearer tg_..." line at ls, or 0. */
@@ -291,38 +305,37 @@ struct tg_http_buf {
 __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __u32 len,
 				    struct tg_http_req *ret)
 {
-	struct tg_hdr_scan h = {};
+	struct tg_hdr_scan *h;
 	const __u8 *buf;
-	__u32 sp, end;
+	__u32 sp;
 	__u8 c;
 
 	if (!b || !ret || len > TG_SCAN_MAX || start >= len)
 		return -1;
 	buf = b->bytes;
-	h.buf = buf;
-	h.len = len;
+	h = &ret->scan;
+	h->key_line = 0;
+	h->auth_line = 0;
 	ret->key_len = 0;
 	c = tg_load8(buf, start);
 	if (c != '/' && c != '*')
 		return -1;
-	sp = tg_scan_for(buf, start, len, ' ', '\n');
+	tg_scan_for(buf, start, len, ' ', '\n', &ret->line_end);
+	sp = ret->line_end; /* read back: see "word scans" above */
 	if (sp >= len || tg_load8(buf, sp) != ' ' ||
 	    (tg_load64(buf, sp + 1) & 0xffffffffffffffULL) !=
 		    (TG_W4('H', 'T', 'T', 'P') | (__u64)'/' << 32 | (__u64)'1' << 40 |
 		     (__u64)'.' << 48))
 		return -1;
 	ret->path_off = start;
-	end = tg_scan_for(buf, start, sp, '?', '#');
-	ret->path_len = end - start;
-	ret->line_end = sp + 1;
+	tg_scan_for(buf, start, sp, '?', '#', &ret->path_len);
+	ret->path_len -= start;
 
-	/* headers: the word scan starts right after the request target */
-	h.start = sp + 1;
-	bpf_loop(TG_SCAN_MAX / 8 + 1, tg_hdr_cb, &h, 0);
-	if (h.key_line) {
-		ret->key_off = tg_skip_ows(buf, h.key_line + 10, len);
-	} else if (h.auth_line) {
-		ret->key_off = tg_bearer_off(buf, h.auth_line, len);
+	tg_scan_headers(buf, sp + 1, len, h);
+	if (h->key_line) {
+		ret->key_off = tg_skip_ows(buf, h->key_line + 10, len);
+	} else if (h->auth_line) {
+		ret->key_off = tg_bearer_off(buf, h->auth_line, len);
 		if (!ret->key_off)
 			return 0;
 	} else {
