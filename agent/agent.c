@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -90,17 +91,20 @@ static int check_supported(const struct config *cfg)
 	return 0;
 }
 
-static int load_keys(struct agent *a, const struct config *cfg)
+static int read_keys(const struct config *cfg, struct keyfile *ret)
 {
-	struct keyfile kf;
 	char err[ERR_MAX];
-	int r;
+	int r = keyfile_load(cfg->agent.keys_file, ret, err, sizeof(err));
 
-	r = keyfile_load(cfg->agent.keys_file, &kf, err, sizeof(err));
 	if (r)
 		return log_error_errno(r, "%s", err);
-	r = keyfile_apply(&kf, bpfload_map_fd(a->bl, "tg_keys"));
-	keyfile_free(&kf);
+	return 0;
+}
+
+static int apply_keys(struct agent *a, const struct config *cfg, const struct keyfile *kf)
+{
+	int r = keyfile_apply(kf, bpfload_map_fd(a->bl, "tg_keys"));
+
 	if (r < 0)
 		return log_error_errno(r, "cannot load %s into tg_keys (agent.max_keys = %u)",
 				       cfg->agent.keys_file, cfg->agent.max_keys);
@@ -114,6 +118,7 @@ static void reload(struct agent *a)
 {
 	struct config *cfg = malloc(sizeof(*cfg));
 	struct key_secrets secrets;
+	struct keyfile kf;
 	char err[ERR_MAX];
 	int r;
 
@@ -134,11 +139,15 @@ static void reload(struct agent *a)
 	if (memcmp(cfg->agent.actions, a->cfg->agent.actions, sizeof(cfg->agent.actions)) ||
 	    cfg->agent.n_interfaces != a->cfg->agent.n_interfaces)
 		log_warn("reload: agent.action_* and agent.interfaces take effect at the next start");
-	r = bpfload_sync_config(a->bl, cfg, &secrets, err, sizeof(err));
-	if (r == 0)
-		r = load_keys(a, cfg);
-	else
-		log_error_errno(r, "reload: %s", err);
+	r = read_keys(cfg, &kf);
+	if (r == 0) {
+		r = bpfload_sync_config(a->bl, cfg, &secrets, err, sizeof(err));
+		if (r == 0)
+			r = apply_keys(a, cfg, &kf);
+		else
+			log_error_errno(r, "reload: %s", err);
+		keyfile_free(&kf);
+	}
 	if (r) {
 		a->reload_failures++;
 		free(cfg);
@@ -248,8 +257,15 @@ static void render_metrics(FILE *out, void *userdata)
 						      maps[i].key_size));
 }
 
+/*
+ * Everything that can be checked before the kernel is touched is checked
+ * first, so a bad config or keys file leaves the host as it was. If attaching
+ * fails half-way on a host without pins of ours, what was attached is taken
+ * down again; with pins of a previous agent, its enforcement stays.
+ */
 static int setup(struct agent *a)
 {
+	struct keyfile kf = { 0 };
 	char err[ERR_MAX];
 	int r;
 
@@ -259,37 +275,65 @@ static int setup(struct agent *a)
 	r = keydigest_load_secrets(a->cfg->security.key_secret_file, &a->secrets, err, sizeof(err));
 	if (r)
 		return log_error_errno(r, "%s", err);
-	r = hostid_get(a->cfg, &a->host_id);
-	if (r)
-		return log_error_errno(r, "agent.host_id: not set and /etc/machine-id unreadable");
-	r = hostid_next_epoch(a->cfg->agent.state_dir, &a->epoch);
-	if (r)
-		return log_error_errno(r, "agent.state_dir: cannot store the epoch in '%s'",
-				       a->cfg->agent.state_dir);
-
-	r = bpfload_open_load(a->cfg, &a->bl, err, sizeof(err));
-	if (r)
-		return log_error_errno(r, "%s", err);
-	r = bpfload_attach(a->bl, a->cfg, err, sizeof(err));
-	if (r)
-		return log_error_errno(r, "%s", err);
-	r = bpfload_sync_config(a->bl, a->cfg, &a->secrets, err, sizeof(err));
-	if (r)
-		return log_error_errno(r, "%s", err);
-	r = load_keys(a, a->cfg);
+	r = read_keys(a->cfg, &kf);
 	if (r)
 		return r;
-	r = drain_new(a->cfg, bpfload_map_fd(a->bl, "tg_events"), bpfload_map_fd(a->bl, "tg_counters"),
-		      a->host_id, a->epoch, a->bl->pin_generation, &a->drain, err, sizeof(err));
-	if (r)
-		return log_error_errno(r, "%s", err);
+	for (int i = 0; i < a->cfg->agent.n_interfaces; i++) {
+		if (!if_nametoindex(a->cfg->agent.interfaces[i])) {
+			r = log_error_errno(-ENODEV, "agent.interfaces: no interface '%s'",
+					    a->cfg->agent.interfaces[i]);
+			goto out_keys;
+		}
+	}
+	r = hostid_get(a->cfg, &a->host_id);
+	if (r) {
+		log_error_errno(r, "agent.host_id: not set and /etc/machine-id unreadable");
+		goto out_keys;
+	}
+	r = hostid_next_epoch(a->cfg->agent.state_dir, &a->epoch);
+	if (r) {
+		log_error_errno(r, "agent.state_dir: cannot store the epoch in '%s'",
+				a->cfg->agent.state_dir);
+		goto out_keys;
+	}
 	if (a->cfg->agent.metrics_listen[0]) {
 		r = metrics_listen(a->cfg->agent.metrics_listen, &a->metrics);
-		if (r)
-			return log_error_errno(r, "agent.metrics_listen: cannot listen on '%s'",
-					       a->cfg->agent.metrics_listen);
+		if (r) {
+			log_error_errno(r, "agent.metrics_listen: cannot listen on '%s'",
+					a->cfg->agent.metrics_listen);
+			goto out_keys;
+		}
 	}
-	return 0;
+
+	r = bpfload_open_load(a->cfg, &a->bl, err, sizeof(err));
+	if (r) {
+		log_error_errno(r, "%s", err);
+		goto out_keys;
+	}
+	r = bpfload_attach(a->bl, a->cfg, err, sizeof(err));
+	if (r)
+		log_error_errno(r, "%s", err);
+	if (r == 0) {
+		r = bpfload_sync_config(a->bl, a->cfg, &a->secrets, err, sizeof(err));
+		if (r)
+			log_error_errno(r, "%s", err);
+	}
+	if (r == 0)
+		r = apply_keys(a, a->cfg, &kf);
+	if (r == 0) {
+		r = drain_new(a->cfg, bpfload_map_fd(a->bl, "tg_events"),
+			      bpfload_map_fd(a->bl, "tg_counters"), a->host_id, a->epoch,
+			      a->bl->pin_generation, &a->drain, err, sizeof(err));
+		if (r)
+			log_error_errno(r, "%s", err);
+	}
+	if (r && !a->bl->adopted) {
+		if (bpfload_detach(a->cfg, err, sizeof(err)))
+			log_error("cleanup after a failed start: %s", err);
+	}
+out_keys:
+	keyfile_free(&kf);
+	return r;
 }
 
 static int run(struct agent *a)

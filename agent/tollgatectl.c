@@ -486,21 +486,25 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
-	/* options may also follow the command */
-	while ((opt = getopt_long(argc, argv, "+c:jt:h", opts, NULL)) != -1) {
-		if (opt == 'j') {
-			json = true;
-		} else if (opt == 't') {
-			errno = 0;
-			top = strtol(optarg, &end, 10);
-			if (errno || *end || top < 1)
-				return die(0, "--top: '%s' is not a positive number", optarg);
-		} else if (opt == 'c') {
-			config_path = optarg;
-		} else {
-			usage(stderr);
-			return 2;
+	/* options may also follow the command: collect the positional words */
+	{
+		int n_pos = 0;
+
+		for (int i = optind; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0) {
+				json = true;
+			} else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) {
+				errno = 0;
+				top = strtol(argv[++i], &end, 10);
+				if (errno || *end || top < 1)
+					return die(0, "--top: '%s' is not a positive number", argv[i]);
+			} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+				config_path = argv[++i];
+			} else {
+				argv[optind + n_pos++] = argv[i];
+			}
 		}
+		argc = optind + n_pos;
 	}
 	libbpf_set_print(NULL);
 	cfg = malloc(sizeof(*cfg));
