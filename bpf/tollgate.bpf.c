@@ -624,11 +624,12 @@ static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 
 
 	if (len != TG_KEY_LEN)
 		return NULL;
-	/* copy into the zero-padded buffer SipHash reads (see lib/siphash.h) */
-	for (int i = 0; i < (TG_KEY_MAX + 8) / 8; i++)
-		kw[i] = 0;
-	for (int i = 0; i < TG_KEY_LEN; i++)
-		s->key[i] = tg_load8(s->buf.bytes, off + i);
+	/* copy into the zero-padded buffer SipHash reads (see lib/siphash.h):
+	 * five whole words, then the last three bytes with zeros after them */
+	for (int i = 0; i < TG_KEY_LEN / 8; i++)
+		kw[i] = tg_load64(s->buf.bytes, off + 8 * i);
+	kw[TG_KEY_LEN / 8] = tg_load64(s->buf.bytes, off + 8 * (TG_KEY_LEN / 8)) &
+			     ((1ULL << (8 * (TG_KEY_LEN % 8))) - 1);
 	if (s->key[0] != 't' || s->key[1] != 'g' || s->key[2] != '_')
 		return NULL;
 	version = s->key[3] - '0';

@@ -43,8 +43,15 @@
 
 TG_SIPHASH_INLINE __u64 tg_sip_load_le64(const __u8 *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	__u64 v;
+
+	__builtin_memcpy(&v, p, sizeof(v)); /* one load on BPF and x86 */
+	return v;
+#else
 	return (__u64)p[0] | (__u64)p[1] << 8 | (__u64)p[2] << 16 | (__u64)p[3] << 24 |
 	       (__u64)p[4] << 32 | (__u64)p[5] << 40 | (__u64)p[6] << 48 | (__u64)p[7] << 56;
+#endif
 }
 
 TG_SIPHASH_INLINE void tg_sip_store_le64(__u8 *p, __u64 v)
