@@ -35,6 +35,7 @@ struct drain {
 	uint32_t epoch;
 	uint64_t seq;
 	uint64_t pin_generation;
+	int64_t mono_to_real; /* taken once per batch of records */
 	struct refused_entry *base;
 	size_t n_base, cap_base;
 	char base_path[CONFIG_PATH_MAX + 32];
@@ -86,7 +87,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct drain *d = ctx;
 	const struct tg_event *k = data;
 	struct usage_event ev = { 0 };
-	int64_t offset = mono_to_real();
+	int64_t offset = d->mono_to_real;
 
 	d->stats.drained++;
 	if (size < sizeof(*k)) {
@@ -123,7 +124,10 @@ int drain_epoll_fd(struct drain *d)
 
 int drain_consume(struct drain *d)
 {
-	int n = ring_buffer__consume(d->rb);
+	int n;
+
+	d->mono_to_real = mono_to_real();
+	n = ring_buffer__consume(d->rb);
 
 	fflush(d->sink);
 	return n;

@@ -980,7 +980,9 @@ int tg_skmsg(struct sk_msg_md *msg)
 	TG_FLOW_KEY_SOCK(&fk, msg);
 	f = bpf_map_lookup_elem(&tg_flows, &fk);
 	if (!f) {
-		/* no admitted request on this connection: nobody to charge */
+		/* no admitted request on this connection (a local client that
+		 * bypassed XDP, or a flow the LRU evicted): nobody to charge */
+		tg_stat(TG_S_NO_FLOW);
 		return SK_PASS;
 	}
 	if (f->flags & TG_FLOW_UPGRADED) {

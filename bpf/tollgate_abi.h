@@ -286,6 +286,7 @@ enum tg_stat {
 	TG_S_RESPONSES,		/* responses seen by sk_msg */
 	TG_S_UNATTRIBUTED,	/* responses with no admitted request */
 	TG_S_SOCKETS,		/* sockets added to the sockhash */
+	TG_S_NO_FLOW,		/* responses on connections without an admitted request */
 	TG_S_COUNT,
 };
 
