@@ -400,16 +400,29 @@ static __always_inline __u32 tg_build_l3(const struct tg_pkt *p, __u8 *l3, __u32
 	}
 }
 
-/* Resize the frame to l3off + l3_len + l4_len and write l3 and l4 into it. */
+/*
+ * Resize the frame to l3off + l3_len + l4_len and write l3 and l4 into it.
+ * Growing prefers the tail, but veth leaves frames almost no tailroom while
+ * XDP always has headroom: then the frame grows at the head and its L2
+ * header (Ethernet and VLAN tag, at most 18 bytes) moves to the new start.
+ */
 static __always_inline int tg_rewrite(struct xdp_md *ctx, const struct tg_pkt *p, __u8 *l3,
 				      __u32 l3_len, __u8 *l4, __u32 l4_len)
 {
 	int delta = (int)(p->l3off + l3_len + l4_len) - (int)bpf_xdp_get_buff_len(ctx);
+	__u8 l2[18];
+	__u32 l2_len = p->l3off;
 
-	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+	if (l3_len > 40 || l4_len < 20 || l4_len > TG_REPLY_MASK + 1 || l2_len < 14 || l2_len > 18)
 		return -1;
-	if (l3_len > 40 || l4_len < 20 || l4_len > TG_REPLY_MASK + 1)
+	if (delta > 0 && bpf_xdp_adjust_tail(ctx, delta)) {
+		if (bpf_xdp_load_bytes(ctx, 0, l2, l2_len) || bpf_xdp_adjust_head(ctx, -delta))
+			return -1;
+		if (bpf_xdp_store_bytes(ctx, 0, l2, l2_len))
+			return -1;
+	} else if (delta < 0 && bpf_xdp_adjust_tail(ctx, delta)) {
 		return -1;
+	}
 	if (bpf_xdp_store_bytes(ctx, p->l3off, l3, l3_len))
 		return -1;
 	if (bpf_xdp_store_bytes(ctx, p->l3off + l3_len, l4, l4_len))

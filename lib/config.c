@@ -27,7 +27,7 @@
 #include "config.h"
 
 #define MAP_SIZE_MAX (1U << 24)
-#define RATE_MAX 1000000000.0
+#define RATE_MAX 100000000.0 /* the kernel's refill math holds up to here */
 #define IFNAME_MAX 15 /* IFNAMSIZ - 1 */
 
 enum opt_type {

@@ -666,13 +666,13 @@ static void test_rates(void **state)
 	}
 	load_fails(f, "[agent]\nsource_rate = 0\n",
 		   "line 2: agent.source_rate: '0' is out of range "
-		   "(more than 0 and at most 1000000000 per second)");
+		   "(more than 0 and at most 100000000 per second)");
 	load_fails(f, "[agent]\nsource_rate = 0.00001\n",
 		   "line 2: agent.source_rate: '0.00001' is out of range "
-		   "(more than 0 and at most 1000000000 per second)");
-	load_fails(f, "[agent]\nsource_rate = 1000000000.5\n",
-		   "line 2: agent.source_rate: '1000000000.5' is out of range "
-		   "(more than 0 and at most 1000000000 per second)");
+		   "(more than 0 and at most 100000000 per second)");
+	load_fails(f, "[agent]\nsource_rate = 100000000.5\n",
+		   "line 2: agent.source_rate: '100000000.5' is out of range "
+		   "(more than 0 and at most 100000000 per second)");
 
 	load_ok(f, "[agent]\nsource_rate = 0.5\n");
 	assert_true(f->cfg->agent.source_rate == 0.5);
@@ -680,8 +680,8 @@ static void test_rates(void **state)
 	assert_true(f->cfg->agent.source_rate == 0.25);
 	load_ok(f, "[agent]\nsource_rate = 3.\n");
 	assert_true(f->cfg->agent.source_rate == 3.0);
-	load_ok(f, "[agent]\nsource_rate = 1000000000\n");
-	assert_true(f->cfg->agent.source_rate == 1e9);
+	load_ok(f, "[agent]\nsource_rate = 100000000\n");
+	assert_true(f->cfg->agent.source_rate == 1e8);
 	load_ok(f, "[agent]\nsource_rate = 0.0001\n");
 }
 
@@ -913,7 +913,7 @@ static void test_plans(void **state)
 	const struct config_plan *p;
 
 	load_ok(f, "[plan.half]\nid = 7\nrate_per_sec = 0.5\n"
-		   "[plan.big]\nid = 8\nrate_per_sec = 1000000000\nburst = 4294967295\n"
+		   "[plan.big]\nid = 8\nrate_per_sec = 100000000\nburst = 4294967295\n"
 		   "monthly_quota = 18446744073709551615\napi_id = 4294967295\n"
 		   "[plan.half]\nmonthly_quota = 0\n");
 	assert_int_equal(f->cfg->n_plans, 2);
@@ -951,7 +951,7 @@ static void test_plan_errors(void **state)
 		   "line 3: plan.free.rate_per_sec: 'fast' is not a decimal number");
 	load_fails(f, "[plan.free]\nid = 1\nrate_per_sec = 0\n",
 		   "line 3: plan.free.rate_per_sec: '0' is out of range "
-		   "(more than 0 and at most 1000000000 per second)");
+		   "(more than 0 and at most 100000000 per second)");
 	load_fails(f, "[plan.free]\nid = 1\nrate_per_sec = 1\nburst = 0\n",
 		   "line 4: plan.free.burst: '0' is out of range (1-4294967295)");
 	load_fails(f, "[plan.free]\nid = 1\nrate_per_sec = 1\nburst = 4294967296\n",
