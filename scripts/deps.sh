@@ -12,7 +12,7 @@ PKGS=(
 	libcmocka-dev libjansson-dev libclang-rt-14-dev
 	iproute2 ethtool curl python3 procps util-linux
 	# benchmarks
-	wrk xdp-tools
+	wrk xdp-tools nginx
 )
 
 missing=()
@@ -32,5 +32,15 @@ fi
 
 echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Packages with services (nginx) must not start them: tests and benchmarks
+# start their own instances on free ports.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$policy"
+	chmod 755 "$policy"
+	own_policy=1
+fi
+trap '[ -n "$own_policy" ] && rm -f "$policy"' EXIT
 apt-get update -qq || true
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

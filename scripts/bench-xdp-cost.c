@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * bench-xdp-cost.c - what tg_xdp costs per packet, as the difference to the
+ * no-op XDP program on the same frames (DESIGN §10), with BPF_PROG_TEST_RUN.
+ *
+ *   bench-xdp-cost [--repeat N] [--noop PATH] [--json PATH]
+ *
+ * Cases (the header and payload sizes are printed with the figures):
+ *   admitted request, new connection   ~400 header bytes, host-scope plan with
+ *                                      a huge rate; its flow is deleted
+ *                                      between runs
+ *   admitted request, kept-alive       the same on a connection whose earlier
+ *                                      requests were answered
+ *   refused over_limit (reject)        another key whose bucket is empty: the
+ *                                      429 is written and XDP_TX'd
+ *   retransmitted request              the admitted frame again (not charged)
+ *   non-request segment                a ~1400-byte body segment
+ *   non-request, rejects in use        the same once a connection was
+ *                                      answered in-kernel (tg_rejects lookup)
+ *
+ * Stateless cases run as one test run of N repeats (default 1e6); the kernel
+ * returns the mean ns per repeat. Stateful cases change their own outcome
+ * (the flow, the reject entry, the rewritten frame), so each sample is a test
+ * run of one repeat with the state reset in between, N / 10 samples, and the
+ * figure is their median; the no-op program is measured the same way for
+ * them. Each program is also checked to take the intended path (its return
+ * code and tg_stats), so a figure never describes a different branch.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "bpf/tollgate_abi.h"
+#include "lib/keydigest.h"
+#include "packet.h"
+#include "tollgate.skel.h"
+
+#define BENCH_PORT 8080
+#define BENCH_API_ID 1
+#define BENCH_ROUTE_ID 1
+#define BENCH_PLAN_OPEN 1  /* huge rate: always admitted */
+#define BENCH_PLAN_EMPTY 2 /* no tokens, refills ~never */
+#define BENCH_SECRET_VERSION 1
+
+static const char KEY_OPEN[] = "tg_1benchAdmittedKey00000000000000000000000";
+static const char KEY_EMPTY[] = "tg_1benchRefusedKey000000000000000000000000";
+static const uint8_t SECRET[16] = { 0x5e, 0xc7, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+				    0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e };
+
+struct frame {
+	uint8_t buf[PKT_MAX];
+	size_t len;
+	size_t payload_len;
+	size_t header_bytes; /* HTTP request line + headers, 0 for a body */
+};
+
+struct result {
+	const char *name;
+	const char *method; /* "mean of N repeats" or "median of N runs" */
+	size_t frame_len;
+	size_t payload_len;
+	size_t header_bytes;
+	double tg_ns;
+	double noop_ns;
+	double target_ns; /* 0 = none */
+};
+
+static struct result results[8];
+static int n_results;
+
+static int die(const char *what, int err)
+{
+	fprintf(stderr, "bench-xdp-cost: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+/* A request of about 400 header bytes with the key near the end, as clients
+ * usually send it (after Host, User-Agent, Accept...). */
+static void build_request(struct frame *f, const char *key)
+{
+	static char payload[1024];
+	struct pkt_spec spec;
+	int n;
+
+	n = snprintf(payload, sizeof(payload),
+		     "GET /v1/orders/12345?expand=items,customer HTTP/1.1\r\n"
+		     "Host: api.example.com\r\n"
+		     "User-Agent: example-sdk/2.4.1 (linux; x86_64) python/3.11\r\n"
+		     "Accept: application/json\r\n"
+		     "Accept-Encoding: gzip, deflate, br\r\n"
+		     "Traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+		     "X-Request-Id: 7b2e5c1a-93f0-4d8e-b1a2-0c6f1d2e3a4b\r\n"
+		     "X-API-Key: %s\r\n"
+		     "Connection: keep-alive\r\n"
+		     "\r\n",
+		     key);
+	pkt_spec_init(&spec, false);
+	spec.payload = payload;
+	spec.payload_len = (size_t)n;
+	if (pkt_build(&spec, f->buf, sizeof(f->buf), &f->len))
+		die("pkt_build request", EINVAL);
+	f->payload_len = (size_t)n;
+	f->header_bytes = (size_t)n;
+}
+
+/* A full-size body segment of a POST, later on the same connection. */
+static void build_body(struct frame *f)
+{
+	static char payload[1400];
+	struct pkt_spec spec;
+	size_t i;
+
+	memcpy(payload, "{\"items\":[", 10);
+	for (i = 10; i < sizeof(payload) - 2; i++)
+		payload[i] = "{\"sku\":\"A-1\",\"qty\":1},"[i % 22];
+	payload[sizeof(payload) - 2] = ']';
+	payload[sizeof(payload) - 1] = '}';
+	pkt_spec_init(&spec, false);
+	spec.seq = 200000;
+	spec.payload = payload;
+	spec.payload_len = sizeof(payload);
+	if (pkt_build(&spec, f->buf, sizeof(f->buf), &f->len))
+		die("pkt_build body", EINVAL);
+	f->payload_len = sizeof(payload);
+	f->header_bytes = 0;
+}
+
+/* The flow key of pkt_spec_init()'s IPv4 segment. */
+static void bench_flow_key(struct tg_flow_key *fk)
+{
+	static const uint8_t client[4] = { 10, 0, 0, 2 }, server[4] = { 10, 0, 0, 1 };
+
+	memset(fk, 0, sizeof(*fk));
+	fk->client_addr[10] = fk->client_addr[11] = 0xff;
+	fk->server_addr[10] = fk->server_addr[11] = 0xff;
+	memcpy(fk->client_addr + 12, client, 4);
+	memcpy(fk->server_addr + 12, server, 4);
+	fk->client_port = htons(40000);
+	fk->server_port = htons(BENCH_PORT);
+}
+
+static void digest_of(const char *key, struct tg_key_digest *ret)
+{
+	struct key_secrets secrets = { 0 };
+	int err;
+
+	secrets.v[BENCH_SECRET_VERSION].valid = true;
+	memcpy(secrets.v[BENCH_SECRET_VERSION].key, SECRET, sizeof(SECRET));
+	err = keydigest_digest(&secrets, key, strlen(key), ret->bytes);
+	if (err)
+		die("keydigest_digest", err);
+}
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static void populate(struct tollgate *skel)
+{
+	struct tg_secret secret = { .valid = 1 };
+	struct tg_key key = { .flags = TG_KEY_ACTIVE };
+	struct tg_plan plan = { .api_id = BENCH_API_ID };
+	struct tg_route_key rk = { 0 };
+	struct tg_route route = { .api_id = BENCH_API_ID, .route_id = BENCH_ROUTE_ID };
+	struct tg_port port = { .mode = TG_PORT_XDP };
+	struct tg_bucket_key bk;
+	struct tg_bucket bucket = { 0 };
+	struct tg_key_digest digest;
+	__u32 id;
+	__u16 dport = BENCH_PORT;
+	int err = 0;
+
+	memcpy(secret.key, SECRET, sizeof(SECRET));
+	id = BENCH_SECRET_VERSION;
+	err |= bpf_map__update_elem(skel->maps.tg_secrets, &id, sizeof(id), &secret, sizeof(secret), 0);
+
+	/* rate 1e6/s: rate_fp times the microseconds of a second stays in 64 bits */
+	plan.rate_fp = 1000000ULL * TG_TOKEN_ONE;
+	plan.burst_fp = 1000000ULL * TG_TOKEN_ONE;
+	plan.rate_per_sec = 1000000;
+	plan.burst = 1000000;
+	id = BENCH_PLAN_OPEN;
+	err |= bpf_map__update_elem(skel->maps.tg_plans, &id, sizeof(id), &plan, sizeof(plan), 0);
+	/* a token per 65536 s: empty for the whole run; headers say 5/s, 10 */
+	plan.rate_fp = 1;
+	plan.burst_fp = 10 * TG_TOKEN_ONE;
+	plan.rate_per_sec = 5;
+	plan.burst = 10;
+	id = BENCH_PLAN_EMPTY;
+	err |= bpf_map__update_elem(skel->maps.tg_plans, &id, sizeof(id), &plan, sizeof(plan), 0);
+
+	key.key_id = 1;
+	key.consumer_id = 1;
+	key.plan_id = BENCH_PLAN_OPEN;
+	digest_of(KEY_OPEN, &digest);
+	err |= bpf_map__update_elem(skel->maps.tg_keys, &digest, sizeof(digest), &key, sizeof(key), 0);
+	key.key_id = 2;
+	key.consumer_id = 2;
+	key.plan_id = BENCH_PLAN_EMPTY;
+	digest_of(KEY_EMPTY, &digest);
+	err |= bpf_map__update_elem(skel->maps.tg_keys, &digest, sizeof(digest), &key, sizeof(key), 0);
+
+	bk.consumer_id = 2;
+	bk.plan_id = BENCH_PLAN_EMPTY;
+	bucket.tokens_fp = 0;
+	bucket.last_ns = monotonic_ns();
+	err |= bpf_map__update_elem(skel->maps.tg_buckets, &bk, sizeof(bk), &bucket, sizeof(bucket), 0);
+
+	/* routes are stored with a trailing '/' (tollgate_abi.h) */
+	memcpy(rk.path, "/v1/", 4);
+	rk.prefixlen = 4 * 8;
+	err |= bpf_map__update_elem(skel->maps.tg_routes, &rk, sizeof(rk), &route, sizeof(route), 0);
+	err |= bpf_map__update_elem(skel->maps.tg_ports, &dport, sizeof(dport), &port, sizeof(port), 0);
+	if (err)
+		die("populating the maps", errno);
+}
+
+/* One test run of @repeat repeats; returns the kernel's mean ns per repeat. */
+static __u32 run(int prog_fd, struct frame *f, __u32 repeat, __u32 *ret_action)
+{
+	uint8_t out[PKT_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->buf, .data_size_in = (__u32)f->len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+	int err = bpf_prog_test_run_opts(prog_fd, &opts);
+
+	if (err)
+		die("bpf_prog_test_run_opts", errno);
+	*ret_action = opts.retval;
+	return opts.duration;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+typedef void (*reset_fn)(struct tollgate *skel);
+
+/* Median over @samples test runs of one repeat, @reset before each. */
+static double median_runs(const char *what, int prog_fd, struct frame *f, __u32 samples,
+			  struct tollgate *skel, reset_fn reset, __u32 want_action)
+{
+	__u32 *d = calloc(samples, sizeof(*d)), action, i;
+	double m;
+
+	if (!d)
+		die("calloc", ENOMEM);
+	for (i = 0; i < samples; i++) {
+		if (reset)
+			reset(skel);
+		d[i] = run(prog_fd, f, 1, &action);
+		if (action != want_action) {
+			fprintf(stderr, "bench-xdp-cost: %s: returned %u, expected %u (wrong path)\n",
+				what, action, want_action);
+			exit(1);
+		}
+	}
+	qsort(d, samples, sizeof(*d), cmp_u32);
+	m = samples % 2 ? d[samples / 2] : (d[samples / 2 - 1] + d[samples / 2]) / 2.0;
+	free(d);
+	return m;
+}
+
+/* Lowest of five test runs of @repeat repeats (the least disturbed one). */
+static double mean_repeats(const char *what, int prog_fd, struct frame *f, __u32 repeat,
+			   __u32 want_action)
+{
+	__u32 best = UINT_MAX, action, d;
+
+	for (int i = 0; i < 5; i++) {
+		d = run(prog_fd, f, repeat, &action);
+		if (action != want_action) {
+			fprintf(stderr, "bench-xdp-cost: %s: returned %u, expected %u (wrong path)\n",
+				what, action, want_action);
+			exit(1);
+		}
+		if (d < best)
+			best = d;
+	}
+	return best;
+}
+
+static void reset_flow(struct tollgate *skel)
+{
+	struct tg_flow_key fk;
+
+	bench_flow_key(&fk);
+	bpf_map__delete_elem(skel->maps.tg_flows, &fk, sizeof(fk), 0);
+}
+
+/* The connection stays, its requests answered: next request on a kept-alive
+ * connection. */
+static void reset_flow_answered(struct tollgate *skel)
+{
+	struct tg_flow_key fk;
+	struct tg_flow flow;
+
+	bench_flow_key(&fk);
+	if (bpf_map__lookup_elem(skel->maps.tg_flows, &fk, sizeof(fk), &flow, sizeof(flow), 0)) {
+		if (errno == ENOENT)
+			return; /* the first sample: no connection yet */
+		die("reading tg_flows", errno);
+	}
+	flow.head = flow.tail = 0;
+	flow.next_seq = 0;
+	if (bpf_map__update_elem(skel->maps.tg_flows, &fk, sizeof(fk), &flow, sizeof(flow), 0))
+		die("writing tg_flows", errno);
+}
+
+static void reset_reject(struct tollgate *skel)
+{
+	struct tg_flow_key fk;
+
+	bench_flow_key(&fk);
+	bpf_map__delete_elem(skel->maps.tg_rejects, &fk, sizeof(fk), 0);
+}
+
+static __u64 stat_sum(struct tollgate *skel, __u32 idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *v, sum = 0;
+
+	if (ncpu <= 0)
+		die("libbpf_num_possible_cpus", ncpu);
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		die("calloc", ENOMEM);
+	if (bpf_map__lookup_elem(skel->maps.tg_stats, &idx, sizeof(idx), v,
+				 sizeof(*v) * (size_t)ncpu, 0))
+		die("reading tg_stats", errno);
+	for (int i = 0; i < ncpu; i++)
+		sum += v[i];
+	free(v);
+	return sum;
+}
+
+static void expect_stat(struct tollgate *skel, __u32 idx, __u64 before, __u64 at_least,
+			const char *what)
+{
+	__u64 now = stat_sum(skel, idx);
+
+	if (now - before < at_least) {
+		fprintf(stderr, "bench-xdp-cost: %s: stat %u grew by %llu, expected >= %llu\n", what,
+			idx, (unsigned long long)(now - before), (unsigned long long)at_least);
+		exit(1);
+	}
+}
+
+static void add_result(const char *name, const char *method, const struct frame *f, double tg,
+		       double noop, double target)
+{
+	struct result *r = &results[n_results++];
+
+	r->name = name;
+	r->method = method;
+	r->frame_len = f->len;
+	r->payload_len = f->payload_len;
+	r->header_bytes = f->header_bytes;
+	r->tg_ns = tg;
+	r->noop_ns = noop;
+	r->target_ns = target;
+}
+
+static void print_table(void)
+{
+	printf("| case | frame B | HTTP header B | payload B | tg_xdp ns | no-op ns | added ns | target | how |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---|---|\n");
+	for (int i = 0; i < n_results; i++) {
+		const struct result *r = &results[i];
+		double added = r->tg_ns - r->noop_ns;
+		char target[64] = "-";
+
+		if (r->target_ns > 0)
+			snprintf(target, sizeof(target), "<= %.0f ns %s", r->target_ns,
+				 added <= r->target_ns ? "(met)" : "(MISSED)");
+		printf("| %s | %zu | %zu | %zu | %.1f | %.1f | %.1f | %s | %s |\n", r->name,
+		       r->frame_len, r->header_bytes, r->payload_len, r->tg_ns, r->noop_ns, added,
+		       target, r->method);
+	}
+}
+
+static void write_json(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		die(path, errno);
+	fprintf(f, "[\n");
+	for (int i = 0; i < n_results; i++) {
+		const struct result *r = &results[i];
+
+		fprintf(f,
+			"  {\"case\": \"%s\", \"method\": \"%s\", \"frame_bytes\": %zu, "
+			"\"header_bytes\": %zu, \"payload_bytes\": %zu, \"tg_ns\": %.1f, "
+			"\"noop_ns\": %.1f, \"added_ns\": %.1f, \"target_added_ns\": %.0f}%s\n",
+			r->name, r->method, r->frame_len, r->header_bytes, r->payload_len, r->tg_ns,
+			r->noop_ns, r->tg_ns - r->noop_ns, r->target_ns, i + 1 < n_results ? "," : "");
+	}
+	fprintf(f, "]\n");
+	if (fclose(f))
+		die(path, errno);
+}
+
+static void default_noop_path(const char *argv0, char *out, size_t size)
+{
+	const char *slash = strrchr(argv0, '/');
+	int n = slash ? (int)(slash - argv0) : 1;
+
+	snprintf(out, size, "%.*s/noop.bpf.o", n, slash ? argv0 : ".");
+}
+
+int main(int argc, char **argv)
+{
+	static struct frame req_open, req_empty, body;
+	char noop_path[PATH_MAX], method_mean[64], method_median[64];
+	const char *json_path = NULL;
+	struct tollgate *skel;
+	struct bpf_object *noop_obj;
+	struct bpf_program *noop_prog;
+	unsigned long repeat = 1000000;
+	__u32 samples, action;
+	int tg_fd, noop_fd, opt, err;
+	double tg, noop_mean, noop_median;
+	__u64 before;
+
+	static const struct option longopts[] = {
+		{ "repeat", required_argument, NULL, 'r' },
+		{ "noop", required_argument, NULL, 'n' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+
+	default_noop_path(argv[0], noop_path, sizeof(noop_path));
+	while ((opt = getopt_long(argc, argv, "r:n:j:h", longopts, NULL)) != -1) {
+		char *end;
+
+		switch (opt) {
+		case 'r':
+			errno = 0;
+			repeat = strtoul(optarg, &end, 10);
+			if (errno || *end || repeat < 10 || repeat > 100000000) {
+				fprintf(stderr, "bench-xdp-cost: --repeat: '%s' is not 10..1e8\n", optarg);
+				return 2;
+			}
+			break;
+		case 'n':
+			snprintf(noop_path, sizeof(noop_path), "%s", optarg);
+			break;
+		case 'j':
+			json_path = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [--repeat N] [--noop noop.bpf.o] [--json PATH]\n",
+				argv[0]);
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	samples = (__u32)(repeat / 10);
+	snprintf(method_mean, sizeof(method_mean), "mean of %lu repeats", repeat);
+	snprintf(method_median, sizeof(method_median), "median of %u runs", samples);
+
+	skel = tollgate__open();
+	if (!skel)
+		die("opening the tollgate skeleton", errno);
+	skel->rodata->tg_actions[TG_V_OVER_LIMIT] = TG_ACT_REJECT;
+	err = tollgate__load(skel);
+	if (err)
+		die("loading tollgate.bpf.o", err);
+	populate(skel);
+	tg_fd = bpf_program__fd(skel->progs.tg_xdp);
+
+	noop_obj = bpf_object__open_file(noop_path, NULL);
+	if (!noop_obj || libbpf_get_error(noop_obj))
+		die(noop_path, errno ? errno : ENOENT);
+	err = bpf_object__load(noop_obj);
+	if (err)
+		die("loading noop.bpf.o", err);
+	noop_prog = bpf_object__find_program_by_name(noop_obj, "tg_noop");
+	if (!noop_prog)
+		die("tg_noop in noop.bpf.o", ENOENT);
+	noop_fd = bpf_program__fd(noop_prog);
+
+	_Static_assert(sizeof(KEY_OPEN) - 1 == KEYDIGEST_KEY_LEN &&
+			       sizeof(KEY_EMPTY) - 1 == KEYDIGEST_KEY_LEN,
+		       "bench keys must have the form of an API key");
+	build_request(&req_open, KEY_OPEN);
+	build_request(&req_empty, KEY_EMPTY);
+	build_body(&body);
+
+	/* the baselines, measured both ways */
+	noop_mean = mean_repeats("no-op", noop_fd, &req_open, (__u32)repeat, XDP_PASS);
+	noop_median = median_runs("no-op", noop_fd, &req_open, samples, NULL, NULL, XDP_PASS);
+
+	/* non-request segment, before any in-kernel answer */
+	before = stat_sum(skel, TG_S_NON_REQUEST);
+	tg = mean_repeats("non-request", tg_fd, &body, (__u32)repeat, XDP_PASS);
+	expect_stat(skel, TG_S_NON_REQUEST, before, repeat, "non-request");
+	add_result("non-request segment (body)", method_mean, &body, tg,
+		   mean_repeats("no-op", noop_fd, &body, (__u32)repeat, XDP_PASS), 50);
+
+	/* admitted, new connection */
+	before = stat_sum(skel, TG_S_REQUESTS);
+	tg = median_runs("admitted", tg_fd, &req_open, samples, skel, reset_flow, XDP_PASS);
+	expect_stat(skel, TG_S_REQUESTS, before, samples, "admitted");
+	add_result("admitted request, new connection", method_median, &req_open, tg, noop_median, 500);
+
+	/* admitted, kept-alive connection */
+	tg = median_runs("admitted kept-alive", tg_fd, &req_open, samples, skel, reset_flow_answered, XDP_PASS);
+	add_result("admitted request, kept-alive connection", method_median, &req_open, tg,
+		   noop_median, 500);
+
+	/* retransmission of the admitted request: flow in place, not charged */
+	run(tg_fd, &req_open, 1, &action);
+	before = stat_sum(skel, TG_S_RETRANSMITS);
+	tg = mean_repeats("retransmission", tg_fd, &req_open, (__u32)repeat, XDP_PASS);
+	expect_stat(skel, TG_S_RETRANSMITS, before, repeat, "retransmission");
+	add_result("retransmitted request (not charged)", method_mean, &req_open, tg, noop_mean, 0);
+
+	/* refused over_limit: the 429 is built and sent back */
+	reset_flow(skel);
+	before = stat_sum(skel, TG_S_REJECT_TX);
+	tg = median_runs("over_limit", tg_fd, &req_empty, samples, skel, reset_reject, XDP_TX);
+	expect_stat(skel, TG_S_REJECT_TX, before, samples, "over_limit reject");
+	add_result("refused over_limit (429 in-kernel, XDP_TX)", method_median, &req_empty, tg,
+		   noop_median, 0);
+
+	/* non-request segment once tg_rejects is in use */
+	reset_reject(skel);
+	tg = mean_repeats("non-request", tg_fd, &body, (__u32)repeat, XDP_PASS);
+	add_result("non-request segment, rejects in use", method_mean, &body, tg,
+		   mean_repeats("no-op", noop_fd, &body, (__u32)repeat, XDP_PASS), 50);
+
+	print_table();
+	if (json_path)
+		write_json(json_path);
+
+	bpf_object__close(noop_obj);
+	tollgate__destroy(skel);
+	return 0;
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""http_server.py - the sample API the integration tests put behind tollgate.
+
+A real HTTP/1.1 server (keep-alive, pipelining, Content-Length on every
+response) from the standard library, with fixed routes:
+
+    /v1/ok       any method   200
+    /v1/created  POST         201 (other methods 405)
+    /v1/missing  any method   404
+    /v1/fail     any method   500
+    /v1/slow     any method   200 after 100 ms
+    anything else             404
+
+Every request it RECEIVES is appended to --log as one line
+"METHOD PATH KEY" (KEY = the X-API-Key value, else the bearer token of
+Authorization, else "-"), written and flushed before the response, so a test
+can count exactly what reached the server. The query string is kept in PATH.
+
+Prints "ready PORT" on stdout once it listens.
+"""
+
+import argparse
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SLOW_SECONDS = 0.1
+
+
+class RequestLog:
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.file = open(path, "a", buffering=1) if path else None
+
+    def append(self, method, path, key):
+        if not self.file:
+            return
+        with self.lock:
+            self.file.write(f"{method} {path} {key}\n")
+            self.file.flush()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tollgate-test/1"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):  # quiet: the request log is the record
+        pass
+
+    def api_key(self):
+        key = self.headers.get("X-API-Key")
+        if key:
+            return key.strip()
+        auth = self.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        return "-"
+
+    def reply(self, status, body):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def handle_any(self):
+        self.server.request_log.append(self.command, self.path, self.api_key())
+        length = self.headers.get("Content-Length")
+        if length:
+            try:
+                self.rfile.read(int(length))
+            except ValueError:
+                self.reply(400, "bad content-length\n")
+                self.close_connection = True
+                return
+        path = self.path.split("?", 1)[0]
+        if path == "/v1/ok":
+            self.reply(200, "ok\n")
+        elif path == "/v1/created":
+            if self.command == "POST":
+                self.reply(201, "created\n")
+            else:
+                self.reply(405, "method not allowed\n")
+        elif path == "/v1/fail":
+            self.reply(500, "fail\n")
+        elif path == "/v1/slow":
+            time.sleep(SLOW_SECONDS)
+            self.reply(200, "slow\n")
+        else:
+            self.reply(404, "not found\n")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    def server_bind(self):
+        if self.address_family == socket.AF_INET6:
+            # dual stack: IPv4 clients arrive as v4-mapped addresses
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--bind", default="::", help="address; '::' = IPv4 and IPv6 (default)")
+    ap.add_argument("--log", default="", help="append one line per received request here")
+    args = ap.parse_args()
+
+    Server.address_family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
+    srv = Server((args.bind, args.port), Handler)
+    srv.request_log = RequestLog(args.log)
+    print(f"ready {srv.server_address[1]}", flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

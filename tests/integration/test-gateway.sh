@@ -1,0 +1,340 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# test-gateway.sh - tollgate end to end in standalone mode (DESIGN §3, §4, §5):
+# a real HTTP/1.1 server in a cgroup on the API host (root namespace), real
+# clients in a client namespace, tollgate-agent attached to the host's veth.
+#
+#   1. rate limit: 100 requests on new connections within a second against
+#      burst 10, 5/s, action reject: 10-16 admitted, the rest answered 429 by
+#      the kernel (Retry-After, RateLimit-Policy, RateLimit, FIN), none of them
+#      reaches the server or leaves a server socket; events and counters agree
+#   2. one event per answered request, right status, endpoint, ids, latency
+#      (/v1/slow >= 100 ms)
+#   3. keep-alive: several requests on one connection, one event each
+#   4. two pipelined requests in one segment: both charged, the second
+#      unattributed
+#   5. unknown key and missing key: 401, nothing reaches the server;
+#      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
+#  5b. SIGHUP: a key added to keys_file works, a removed one is refused
+#   6. agent restart (SIGTERM, start again): enforcement continues while the
+#      agent is down, the restarted agent adopts pins (same pin generation),
+#      counters and buckets, and writes the event of a request admitted while
+#      it was down
+#   7. tollgatectl detach: no XDP, no pins, no cgroup programs left
+#
+# Run: BUILD=/abs/build bash tests/integration/test-gateway.sh (as root).
+set -u -o pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+tg_init gateway
+[ -x "$BUILD/tollgate-agent" ] && [ -x "$BUILD/tollgatectl" ] ||
+	tg_fatal "$BUILD/tollgate-agent and $BUILD/tollgatectl must be built (make)"
+tg_need bpftool
+
+tg_topology_up tg
+tg_cgroup_up tg-test
+tg_server_up "$(tg_free_port)"
+PORT=$TG_PORT
+URL="http://$TG_HOST_IP:$PORT"
+URL6="http://[$TG_HOST_IP6]:$PORT"
+tg_secrets_up
+
+# plan 1: the spec's limited plan; plan 2: generous, so functional tests are
+# never limited; plan 3: strict (one token per 100 s) for the restart test,
+# whose bucket cannot refill during the test.
+tg_config_write "$PORT" "snapshot_interval = 2" "$(
+	cat <<-EOF
+		[plan.basic]
+		id = 1
+		api_id = 1
+		rate_per_sec = 5
+		burst = 10
+
+		[plan.generous]
+		id = 2
+		api_id = 1
+		rate_per_sec = 1000
+		burst = 1000
+
+		[plan.strict]
+		id = 3
+		api_id = 1
+		rate_per_sec = 0.01
+		burst = 2
+
+		[route.v1]
+		id = 1
+		api_id = 1
+		prefix = /v1
+	EOF
+)"
+
+# the digest contract: tollgatectl agrees with an independent SipHash-2-4-128
+probe=$("$PYTHON" "$TG_CLIENT_PY" newkey)
+assert_eq "tollgatectl digest = SipHash-2-4-128 under the version-1 secret" \
+	"$("$PYTHON" "$TG_CLIENT_PY" digest --secret-file "$TG_SECRETS" "$probe")" "$(tg_digest "$probe")"
+
+#                     key_id consumer plan
+K_FLOOD=$(tg_key_add 1 1 1)
+K_STATUS=$(tg_key_add 2 2 2)
+K_KEEPALIVE=$(tg_key_add 3 2 2)
+K_PIPE=$(tg_key_add 4 4 2)
+K_STRICT=$(tg_key_add 5 3 3)
+K_V6=$(tg_key_add 6 2 2)
+K_BEARER=$(tg_key_add 7 2 2)
+K_DOWNTIME=$(tg_key_add 8 5 2)
+K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
+
+tg_agent_start 30
+tg_log "agent pid $TG_AGENT_PID, server port $PORT, host $TG_HOST_IF $TG_HOST_IP, ns $TG_NS"
+assert_true "XDP program attached to $TG_HOST_IF" "ip link shows no xdp" tg_xdp_attached "$TG_HOST_IF"
+status=$(tg_ctl status --json 2>&1)
+assert_true "tollgatectl status --json prints JSON" "seen: ${status:0:300}" \
+	"$PYTHON" -c 'import json, sys; json.loads(sys.argv[1])' "$status"
+
+# curl from the client namespace; prints the status code(s)
+ccurl() { tg_client curl -s --max-time 5 -w '%{http_code}\n' "$@"; }
+
+# ---------------------------------------------------------------------------
+tg_log "1. rate limit: 100 requests on new connections, burst 10, 5/s, reject"
+flood=$(tg_client "$PYTHON" "$TG_CLIENT_PY" flood --addr "$TG_HOST_IP" --port "$PORT" \
+	--path /v1/ok --key "$K_FLOOD" --count 100)
+read -r elapsed admitted rejected other no_retry no_policy no_rl no_fin slowest < <(
+	"$PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)
+r = d["results"]
+rej = [x for x in r if x["status"] == 429]
+print(d["elapsed_s"], sum(x["status"] == 200 for x in r), len(rej),
+      sum(x["status"] not in (200, 429) for x in r),
+      sum("retry-after" not in x["headers"] for x in rej),
+      sum("ratelimit-policy" not in x["headers"] for x in rej),
+      sum("ratelimit" not in x["headers"] for x in rej),
+      sum(not x["fin"] for x in rej),
+      max([x["ms"] for x in rej] or [0]))' <<<"$flood")
+tg_log "100 requests in ${elapsed}s: $admitted admitted, $rejected rejected, $other other"
+if awk -v e="$elapsed" 'BEGIN { exit !(e < 1) }'; then
+	tg_ok "100 requests on new connections within one second (${elapsed}s)"
+else
+	tg_not_ok "100 requests on new connections within one second" "expected: < 1 s" \
+		"seen:     ${elapsed}s (a request that gets no answer waits for TCP retransmissions)"
+fi
+# 10 from the burst, up to 5/s refilled during the run, plus one for rounding
+max_admitted=$(awk -v e="$elapsed" 'BEGIN { m = 10 + int(5 * (e < 1 ? 1 : e) + 0.999) + 1; print m }')
+assert_range "admitted requests (burst 10 + 5/s over ${elapsed}s)" 10 "$max_admitted" "$admitted"
+assert_eq "every other request answered 429" "$((100 - admitted))" "$rejected"
+assert_eq "requests with neither 200 nor 429 (no answer, other status)" 0 "$other"
+assert_eq "429 answers without Retry-After" 0 "$no_retry"
+assert_eq "429 answers without RateLimit-Policy" 0 "$no_policy"
+assert_eq "429 answers without RateLimit" 0 "$no_rl"
+assert_eq "429 answers not followed by the server closing (FIN)" 0 "$no_fin"
+if awk -v s="$slowest" 'BEGIN { exit !(s < 1000) }'; then
+	tg_ok "429 answered at once (slowest ${slowest} ms)"
+else
+	tg_not_ok "429 answered at once" "expected: every 429 within 1000 ms" "seen:     slowest ${slowest} ms"
+fi
+example=$("$PYTHON" -c 'import json,sys; r=[x for x in json.load(sys.stdin)["results"] if x["status"]==429]; print(json.dumps(r[0]["headers"]) if r else "")' <<<"$flood")
+tg_log "a 429's headers: $example"
+assert_eq "requests of the limited consumer that reached the server" "$admitted" \
+	"$(tg_server_count " $K_FLOOD\$")"
+assert_eq "server sockets left established after the flood (within 5 s)" 0 \
+	"$(tg_wait_established "$PORT" 0 5)"
+n=$(tg_wait_events 1 "$admitted" 10)
+assert_eq "events of the limited consumer (one per admitted request)" "$admitted" "$n"
+assert_eq "events of the limited consumer with status 200 and verdict admitted" "$admitted" \
+	"$(tg_events 1 '{status} {verdict}' | grep -c '^200 admitted$')"
+tg_counters "$TG_DIR/c-flood.json"
+assert_eq "kernel counter requests (consumer 1, api 1)" "$admitted" \
+	"$(tg_counter "$TG_DIR/c-flood.json" 1 1 requests)"
+assert_eq "kernel counter refused.over_limit (consumer 1, api 1)" "$((100 - admitted))" \
+	"$(tg_counter "$TG_DIR/c-flood.json" 1 1 refused.over_limit)"
+assert_eq "kernel counter 2xx (consumer 1, api 1)" "$admitted" \
+	"$(tg_counter "$TG_DIR/c-flood.json" 1 1 2xx)"
+
+# ---------------------------------------------------------------------------
+tg_log "2. one event per answered request, one connection each"
+got=""
+for path in /v1/ok /v1/missing /v1/fail /v1/created /v1/slow; do
+	body=()
+	[ "$path" = /v1/created ] && body=(-d x=1)
+	got+="$(ccurl -o /dev/null -H "X-API-Key: $K_STATUS" "${body[@]}" "$URL$path") "
+done
+assert_eq "statuses seen by the client" "200 404 500 201 200 " "$got"
+assert_eq "requests of key 2 that reached the server" 5 "$(tg_server_count " $K_STATUS\$")"
+n=$(tg_wait_events 2 5 10)
+assert_eq "events of key 2" 5 "$n"
+tg_events 2 '{method} {endpoint} {status} {latency_us} {flags} {verdict} {count} c{consumer_id} p{plan_id} a{api_id} r{route_id} k{key_id} {client_ip} {req_bytes} {resp_bytes}' \
+	>"$TG_DIR/ev2.txt"
+sed 's/^/#   /' "$TG_DIR/ev2.txt"
+assert_eq "endpoint and status of each event" \
+	"/v1/created 201,/v1/fail 500,/v1/missing 404,/v1/ok 200,/v1/slow 200," \
+	"$(awk '{ print $2, $3 }' "$TG_DIR/ev2.txt" | sort | tr '\n' ',')"
+assert_eq "events with flags, verdict, count, ids of key 2 (- admitted 1 c2 p2 a1 r1 k2)" 5 \
+	"$(grep -c ' - admitted 1 c2 p2 a1 r1 k2 ' "$TG_DIR/ev2.txt")"
+assert_eq "methods of the events" "GET,GET,GET,GET,POST," \
+	"$(awk '{ print $1 }' "$TG_DIR/ev2.txt" | sort | tr '\n' ',')"
+assert_ge "latency_us of /v1/slow (server sleeps 100 ms)" 100000 \
+	"$(awk '$2 == "/v1/slow" { print $4 }' "$TG_DIR/ev2.txt" | head -1)"
+assert_eq "events whose client_ip is the client's address" 5 \
+	"$(awk -v ip="$TG_CLIENT_IP" '$13 == ip || $13 == "::ffff:" ip' "$TG_DIR/ev2.txt" | wc -l)"
+assert_eq "events with req_bytes > 0 and resp_bytes > 0" 5 \
+	"$(awk '$14 > 0 && $15 > 0' "$TG_DIR/ev2.txt" | wc -l)"
+
+# ---------------------------------------------------------------------------
+tg_log "3. keep-alive: four requests on one connection"
+out=$(tg_client curl -s --max-time 5 -H "X-API-Key: $K_KEEPALIVE" -w '%{http_code}/%{num_connects} ' \
+	-o /dev/null "$URL/v1/ok" -o /dev/null "$URL/v1/missing" -o /dev/null "$URL/v1/fail" \
+	-o /dev/null "$URL/v1/slow")
+assert_eq "statuses/new connections seen by curl" "200/1 404/0 500/0 200/0 " "$out"
+n=$(tg_wait_events 3 4 10)
+assert_eq "events of the keep-alive connection" 4 "$n"
+assert_eq "their endpoints and statuses" "/v1/fail 500,/v1/missing 404,/v1/ok 200,/v1/slow 200," \
+	"$(tg_events 3 '{endpoint} {status}' | sort | tr '\n' ',')"
+assert_ge "latency_us of /v1/slow on the kept-alive connection" 100000 \
+	"$(tg_events 3 '{endpoint} {latency_us}' | awk '$1 == "/v1/slow" { print $2 }' | head -1)"
+assert_eq "keep-alive events flagged" "" "$(tg_events 3 '{flags}' | grep -v '^-$')"
+
+# ---------------------------------------------------------------------------
+tg_log "4. two pipelined requests in one segment"
+tg_counters "$TG_DIR/c-pipe0.json"
+req0=$(tg_counter "$TG_DIR/c-pipe0.json" 4 1 requests)
+una0=$(tg_counter "$TG_DIR/c-pipe0.json" 4 1 unattributed)
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_PIPE" /v1/ok /v1/missing)
+assert_eq "statuses of the two pipelined requests" "200 404" "$out"
+assert_eq "pipelined requests that reached the server" 2 "$(tg_server_count " $K_PIPE\$")"
+for ((i = 0; i < 50; i++)); do
+	n=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 4 | wc -l)
+	[ "$n" -ge 2 ] && break
+	sleep 0.1
+done
+sleep 1
+tg_counters "$TG_DIR/c-pipe1.json"
+assert_eq "kernel counter requests of consumer 4 (+2)" "$((req0 + 2))" \
+	"$(tg_counter "$TG_DIR/c-pipe1.json" 4 1 requests)"
+assert_eq "kernel counter unattributed of consumer 4 (+1)" "$((una0 + 1))" \
+	"$(tg_counter "$TG_DIR/c-pipe1.json" 4 1 unattributed)"
+ev=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 4 --format '{status} {flags}' | sort)
+assert_eq "events of consumer 4 (status flags)" "200 -,404 unattributed," "$(tr '\n' ',' <<<"$ev")"
+
+# ---------------------------------------------------------------------------
+tg_log "5. key verdicts, Authorization: Bearer, IPv6"
+before=$(wc -l <"$TG_SERVER_LOG")
+assert_eq "unknown key answered" 401 "$(ccurl -o /dev/null -H "X-API-Key: $K_UNKNOWN" "$URL/v1/ok")"
+assert_eq "missing key answered" 401 "$(ccurl -o /dev/null "$URL/v1/ok")"
+assert_eq "unknown key over IPv6 answered" 401 \
+	"$(ccurl -g -o /dev/null -H "X-API-Key: $K_UNKNOWN" "$URL6/v1/ok")"
+assert_eq "refused key requests that reached the server" 0 "$(($(wc -l <"$TG_SERVER_LOG") - before))"
+assert_eq "key in Authorization: Bearer admitted" 200 \
+	"$(ccurl -o /dev/null -H "Authorization: Bearer $K_BEARER" "$URL/v1/ok")"
+assert_eq "admitted over IPv6" 200 "$(ccurl -g -o /dev/null -H "X-API-Key: $K_V6" "$URL6/v1/ok")"
+assert_eq "events of the bearer key" 1 "$(tg_wait_events 7 1 10)"
+n=$(tg_wait_events 6 1 10)
+assert_eq "events of the IPv6 key" 1 "$n"
+assert_eq "IPv6 event's client_ip and status" "$TG_CLIENT_IP6 200" "$(tg_events 6 '{client_ip} {status}')"
+tg_counters "$TG_DIR/c-keys.json"
+assert_ge "kernel counters: refused unknown_key (any consumer)" 2 "$("$PYTHON" -c '
+import json, sys
+print(sum(r.get("refused", {}).get("unknown_key", 0) for r in json.load(open(sys.argv[1]))))' \
+	"$TG_DIR/c-keys.json" 2>/dev/null)"
+
+# ---------------------------------------------------------------------------
+tg_log "5b. SIGHUP reloads keys_file"
+# ccurl_until STATUS KEY: poll (4/s, within the per-source limit) up to 5 s
+ccurl_until() {
+	local want=$1 key=$2 got i
+	for ((i = 0; i < 20; i++)); do
+		got=$(ccurl -o /dev/null -H "X-API-Key: $key" "$URL/v1/ok")
+		[ "$got" = "$want" ] && break
+		sleep 0.25
+	done
+	echo "$got"
+}
+K_NEW=$("$PYTHON" "$TG_CLIENT_PY" newkey)
+assert_eq "key not yet in keys_file" 401 "$(ccurl -o /dev/null -H "X-API-Key: $K_NEW" "$URL/v1/ok")"
+printf '%s 9 2 2\n' "$(tg_digest "$K_NEW")" >>"$TG_KEYS"
+sed -i "/ 7 2 2\$/d" "$TG_KEYS" # the bearer key (key_id 7) goes
+kill -HUP "$TG_AGENT_PID"
+assert_eq "key added to keys_file admitted after SIGHUP" 200 "$(ccurl_until 200 "$K_NEW")"
+assert_eq "key removed from keys_file refused after SIGHUP" 401 "$(ccurl_until 401 "$K_BEARER")"
+assert_true "agent still running after SIGHUP" "pid $TG_AGENT_PID gone" kill -0 "$TG_AGENT_PID"
+
+problems=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --check)
+assert_eq "every line of events_file a valid CloudEvents tollgate.request" "" "$problems"
+
+# ---------------------------------------------------------------------------
+tg_log "6. agent restart keeps enforcement, pins, counters and buckets"
+assert_eq "strict plan: burst of 2 admitted then 429" "200 200 429 " "$(for i in 1 2 3; do
+	ccurl -o /dev/null -H "X-API-Key: $K_STRICT" "$URL/v1/ok" | tr '\n' ' '
+done)"
+# pin_generation of tg_meta (new whenever the maps are created, DESIGN §3)
+pin_generation() {
+	bpftool -j map dump pinned "$TG_PIN_DIR/tg_meta" 2>&1 | "$PYTHON" -c '
+import json, sys
+text = sys.stdin.read()
+try:
+    print(json.loads(text)[0]["formatted"]["value"]["pin_generation"])
+except Exception:
+    print(text.strip()[:300])'
+}
+meta0=$(pin_generation)
+tg_counters "$TG_DIR/c-restart0.json"
+tg_agent_stop
+assert_eq "agent exit status after SIGTERM" 0 "$?"
+assert_true "XDP still attached while the agent is down" "no xdp on $TG_HOST_IF" \
+	tg_xdp_attached "$TG_HOST_IF"
+assert_eq "rejected consumer while the agent is down" "429 429 429 " "$(for i in 1 2 3; do
+	ccurl -o /dev/null -H "X-API-Key: $K_STRICT" "$URL/v1/ok" | tr '\n' ' '
+done)"
+assert_eq "unknown key while the agent is down" 401 \
+	"$(ccurl -o /dev/null -H "X-API-Key: $K_UNKNOWN" "$URL/v1/ok")"
+assert_eq "admitted consumer while the agent is down" 200 \
+	"$(ccurl -o /dev/null -H "X-API-Key: $K_DOWNTIME" "$URL/v1/ok")"
+tg_counters "$TG_DIR/c-down.json"
+assert_eq "counter refused.over_limit of consumer 3 grows while the agent is down" \
+	"$(($(tg_counter "$TG_DIR/c-restart0.json" 3 1 refused.over_limit) + 3))" \
+	"$(tg_counter "$TG_DIR/c-down.json" 3 1 refused.over_limit)"
+tg_agent_start 30
+meta1=$(pin_generation)
+assert_eq "pin generation (tg_meta) unchanged by the restart" "$meta0" "$meta1"
+assert_eq "rejected consumer after the restart" 429 \
+	"$(ccurl -o /dev/null -H "X-API-Key: $K_STRICT" "$URL/v1/ok")"
+tg_counters "$TG_DIR/c-restart1.json"
+for field in requests 2xx refused.over_limit; do
+	assert_eq "counter $field of consumer 1 kept across the restart" \
+		"$(tg_counter "$TG_DIR/c-restart0.json" 1 1 $field)" \
+		"$(tg_counter "$TG_DIR/c-restart1.json" 1 1 $field)"
+done
+assert_eq "counter requests of consumer 3 kept (2)" 2 "$(tg_counter "$TG_DIR/c-restart1.json" 3 1 requests)"
+assert_eq "counter refused.over_limit of consumer 3 (1 before, 3 during, 1 after)" 5 \
+	"$(tg_counter "$TG_DIR/c-restart1.json" 3 1 refused.over_limit)"
+assert_eq "counter requests of the consumer admitted while the agent was down" 1 \
+	"$(tg_counter "$TG_DIR/c-restart1.json" 5 1 requests)"
+n=0
+for ((i = 0; i < 150; i++)); do
+	n=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 5 --format '{count}' |
+		awk '{ s += $1 } END { print s + 0 }')
+	[ "$n" -ge 1 ] && break
+	sleep 0.1
+done
+assert_eq "request admitted while the agent was down reaches events_file after the restart (count)" 1 "$n"
+
+# ---------------------------------------------------------------------------
+tg_log "7. tollgatectl detach"
+tg_agent_stop
+tg_ctl detach >"$TG_DIR/detach.out" 2>&1
+assert_eq "tollgatectl detach exit status" 0 "$?"
+if tg_xdp_attached "$TG_HOST_IF"; then
+	tg_not_ok "no XDP on $TG_HOST_IF after detach" "seen: $(ip -d link show dev "$TG_HOST_IF" | grep -o 'prog/xdp.*')"
+else
+	tg_ok "no XDP on $TG_HOST_IF after detach"
+fi
+left=$(ls -A "$TG_PIN_DIR" 2>/dev/null | tr '\n' ' ')
+assert_eq "pins left under $TG_PIN_DIR" "" "$left"
+cg_progs=$(bpftool cgroup show "$TG_CGROUP" 2>/dev/null | grep -v '^ID' | tr '\n' ' ')
+assert_eq "programs left on the cgroup" "" "$cg_progs"
+assert_eq "an unknown key reaches the server once detached" 200 \
+	"$(ccurl -o /dev/null -H "X-API-Key: $K_UNKNOWN" "$URL/v1/ok")"
+
+tg_summary

@@ -1,0 +1,382 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""tgclient.py - raw HTTP clients and JSON readers for the integration tests.
+
+Subcommands (all print to stdout; exit 0 unless the arguments are wrong):
+
+  flood     --addr A --port P --path /v1/ok --key K --count N [--header H]...
+            N requests one after another, each on a NEW connection; prints one
+            JSON object: {"elapsed_s", "results": [{"status", "ms", "fin",
+            "headers": {lower-case name: value}}]}. status 0 = no response
+            (timeout, reset); fin = the server side closed after the response.
+
+  pipeline  --addr A --port P --key K PATH...
+            opens one connection, sends every request in ONE sendall (one TCP
+            segment for small requests), reads as many responses; prints the
+            status codes, space separated (0 for a missing response).
+
+  newkey    [--version V]
+            a fresh API key: tg_ + version digit + 39 base62 characters.
+
+  digest    --secret-file F KEY
+            the key's digest (SipHash-2-4-128 under the secret of the key's
+            version), computed independently of tollgatectl.
+
+  events    FILE [--key-id K] [--consumer-id C] [--format FMT] [--check]
+            one line per matching event of a CloudEvents JSON-lines file,
+            formatted with FMT over the event's data (default
+            "{status} {latency_us} {flags}"), flags printed as the set flag
+            names joined by "," or "-". --check validates every line instead
+            and prints one line per problem.
+
+  counter   FILE CONSUMER API FIELD
+            a value from `tollgatectl counters --json` output (FIELD may be
+            "refused.over_limit"); 0 when the row or field is absent.
+"""
+
+import argparse
+import json
+import secrets
+import socket
+import string
+import sys
+import time
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+EVENT_FIELDS = (
+    "consumer_id plan_id api_id route_id key_id endpoint method status latency_us "
+    "req_bytes resp_bytes client_ip country verdict flags count"
+).split()
+ID_FIELDS = ("consumer_id", "plan_id", "api_id", "route_id", "key_id")
+
+
+def family_of(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def host_header(addr, port):
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+def request_bytes(addr, port, path, key, method="GET", headers=()):
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host_header(addr, port)}",
+             "User-Agent: tgclient/1", "Accept: */*"]
+    if key:
+        lines.append(f"X-API-Key: {key}")
+    lines.extend(headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class Reader:
+    """Reads HTTP/1.1 responses (Content-Length bodies) from a socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.eof = False
+
+    def fill(self):
+        if self.eof:
+            return False
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, ConnectionError, OSError):
+            self.eof = True
+            return False
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def response(self):
+        """(status, headers) of the next response, or (0, {}) if none came."""
+        while b"\r\n\r\n" not in self.buf:
+            if not self.fill():
+                return 0, {}
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        try:
+            status = int(parts[1])
+        except (IndexError, ValueError):
+            return 0, {}
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0") or 0)
+        while len(self.buf) < length:
+            if not self.fill():
+                break
+        self.buf = self.buf[length:]
+        return status, headers
+
+    def closed_by_peer(self, timeout):
+        """True if the peer closes (FIN or RST) within timeout seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(1)
+        except socket.timeout:
+            return False
+        except (ConnectionError, OSError):
+            return True
+        return data == b""
+
+
+def cmd_flood(args):
+    results = []
+    t0 = time.monotonic()
+    for _ in range(args.count):
+        t = time.monotonic()
+        res = {"status": 0, "headers": {}, "fin": False, "ms": 0.0}
+        try:
+            with socket.socket(family_of(args.addr), socket.SOCK_STREAM) as s:
+                s.settimeout(args.timeout)
+                s.connect((args.addr, args.port))
+                s.sendall(request_bytes(args.addr, args.port, args.path, args.key,
+                                        headers=args.header))
+                rd = Reader(s)
+                res["status"], res["headers"] = rd.response()
+                res["ms"] = round((time.monotonic() - t) * 1000, 3)
+                if res["status"] and res["status"] != 200:
+                    res["fin"] = rd.closed_by_peer(1.0)
+        except (ConnectionError, OSError) as e:
+            res["error"] = str(e)
+            res["ms"] = round((time.monotonic() - t) * 1000, 3)
+        results.append(res)
+    json.dump({"elapsed_s": round(time.monotonic() - t0, 4), "results": results}, sys.stdout)
+    print()
+    return 0
+
+
+def cmd_pipeline(args):
+    statuses = []
+    with socket.socket(family_of(args.addr), socket.SOCK_STREAM) as s:
+        s.settimeout(args.timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.connect((args.addr, args.port))
+        s.sendall(b"".join(request_bytes(args.addr, args.port, p, args.key) for p in args.paths))
+        rd = Reader(s)
+        for _ in args.paths:
+            statuses.append(rd.response()[0])
+    print(" ".join(str(x) for x in statuses))
+    return 0
+
+
+def siphash128(key, msg):
+    """SipHash-2-4 with 128-bit output (the reference algorithm, DESIGN §8)."""
+    mask = (1 << 64) - 1
+
+    def rotl(x, b):
+        return ((x << b) | (x >> (64 - b))) & mask
+
+    def rounds(v, n):
+        v0, v1, v2, v3 = v
+        for _ in range(n):
+            v0 = (v0 + v1) & mask
+            v1 = rotl(v1, 13) ^ v0
+            v0 = rotl(v0, 32)
+            v2 = (v2 + v3) & mask
+            v3 = rotl(v3, 16) ^ v2
+            v0 = (v0 + v3) & mask
+            v3 = rotl(v3, 21) ^ v0
+            v2 = (v2 + v1) & mask
+            v1 = rotl(v1, 17) ^ v2
+            v2 = rotl(v2, 32)
+        return [v0, v1, v2, v3]
+
+    k0 = int.from_bytes(key[:8], "little")
+    k1 = int.from_bytes(key[8:16], "little")
+    v = [0x736F6D6570736575 ^ k0, 0x646F72616E646F6D ^ k1 ^ 0xEE,
+         0x6C7967656E657261 ^ k0, 0x7465646279746573 ^ k1]
+    tail = len(msg) % 8
+    blocks = [msg[i:i + 8] for i in range(0, len(msg) - tail, 8)]
+    blocks.append(msg[len(msg) - tail:] + bytes(7 - tail) + bytes([len(msg) & 0xFF]))
+    for b in blocks:
+        m = int.from_bytes(b, "little")
+        v[3] ^= m
+        v = rounds(v, 2)
+        v[0] ^= m
+    v[2] ^= 0xEE
+    v = rounds(v, 4)
+    out = (v[0] ^ v[1] ^ v[2] ^ v[3]).to_bytes(8, "little")
+    v[1] ^= 0xDD
+    v = rounds(v, 4)
+    return out + (v[0] ^ v[1] ^ v[2] ^ v[3]).to_bytes(8, "little")
+
+
+def cmd_digest(args):
+    version = args.key[3:4] if args.key.startswith("tg_") else ""
+    with open(args.secret_file) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == version:
+                print(siphash128(bytes.fromhex(parts[1]), args.key.encode()).hex())
+                return 0
+    print(f"digest: no secret of version {version!r} in {args.secret_file}", file=sys.stderr)
+    return 1
+
+
+def cmd_newkey(args):
+    body = "".join(secrets.choice(BASE62) for _ in range(39))
+    print(f"tg_{args.version}{body}")
+    return 0
+
+
+def flag_names(flags):
+    if isinstance(flags, dict):
+        names = [k for k in ("unanswered", "summary", "unattributed") if flags.get(k)]
+    elif isinstance(flags, list):
+        names = [str(x) for x in flags]
+    else:
+        names = [str(flags)] if flags else []
+    return ",".join(names) or "-"
+
+
+def read_events(path):
+    """Yields (line number, parsed object or None, raw line)."""
+    try:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield n, json.loads(line), line
+                except json.JSONDecodeError:
+                    yield n, None, line
+    except FileNotFoundError:
+        return
+
+
+def check_event(ev):
+    problems = []
+    if not isinstance(ev, dict):
+        return ["not a JSON object"]
+    for attr in ("specversion", "id", "source", "type", "time", "subject", "data"):
+        if attr not in ev:
+            problems.append(f"missing CloudEvents attribute '{attr}'")
+    if ev.get("specversion") != "1.0":
+        problems.append(f"specversion {ev.get('specversion')!r}, expected '1.0'")
+    if ev.get("type") != "tollgate.request":
+        problems.append(f"type {ev.get('type')!r}, expected 'tollgate.request'")
+    data = ev.get("data")
+    if not isinstance(data, dict):
+        return problems + ["data is not an object"]
+    for field in EVENT_FIELDS:
+        if field not in data:
+            problems.append(f"data.{field} missing")
+    for field in ID_FIELDS:
+        if field in data and not isinstance(data[field], str):
+            problems.append(f"data.{field} is {type(data[field]).__name__}, expected a decimal string")
+    if "subject" in ev and "consumer_id" in data and ev["subject"] != data["consumer_id"]:
+        problems.append(f"subject {ev['subject']!r} != data.consumer_id {data['consumer_id']!r}")
+    return problems
+
+
+def cmd_events(args):
+    if args.check:
+        for n, ev, raw in read_events(args.file):
+            if ev is None:
+                print(f"line {n}: not JSON: {raw.strip()[:200]}")
+                continue
+            for p in check_event(ev):
+                print(f"line {n}: {p}")
+        return 0
+    for _, ev, _ in read_events(args.file):
+        if not isinstance(ev, dict) or not isinstance(ev.get("data"), dict):
+            continue
+        data = dict(ev["data"])
+        if args.key_id is not None and str(data.get("key_id")) != args.key_id:
+            continue
+        if args.consumer_id is not None and str(data.get("consumer_id")) != args.consumer_id:
+            continue
+        data["flags"] = flag_names(data.get("flags"))
+        data["id"] = ev.get("id")
+        data["time"] = ev.get("time")
+        try:
+            print(args.format.format(**data))
+        except (KeyError, IndexError, ValueError) as e:
+            print(f"format-error:{e}")
+    return 0
+
+
+def cmd_counter(args):
+    try:
+        with open(args.file) as f:
+            rows = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        print(f"counter: cannot read {args.file}: {e}", file=sys.stderr)
+        return 1
+    if isinstance(rows, dict):  # tolerate {"counters": [...]}
+        rows = rows.get("counters", [])
+    for row in rows:
+        if str(row.get("consumer_id")) == args.consumer and str(row.get("api_id")) == args.api:
+            paths = [args.field.split(".")]
+            if "." not in args.field:  # status classes may be nested: "status": {"2xx": n}
+                paths.append(["status", args.field])
+            for path in paths:
+                value = row
+                for part in path:
+                    value = value.get(part) if isinstance(value, dict) else None
+                if value is not None:
+                    print(value)
+                    return 0
+            print(0)
+            return 0
+    print(0)
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("flood")
+    p.add_argument("--addr", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--path", default="/v1/ok")
+    p.add_argument("--key", default="")
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--header", action="append", default=[], help="extra 'Name: value' line")
+    p.add_argument("--timeout", type=float, default=3.0)
+    p.set_defaults(fn=cmd_flood)
+
+    p = sub.add_parser("pipeline")
+    p.add_argument("--addr", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--key", default="")
+    p.add_argument("--timeout", type=float, default=3.0)
+    p.add_argument("paths", nargs="+")
+    p.set_defaults(fn=cmd_pipeline)
+
+    p = sub.add_parser("newkey")
+    p.add_argument("--version", type=int, default=1, choices=range(1, 10))
+    p.set_defaults(fn=cmd_newkey)
+
+    p = sub.add_parser("digest")
+    p.add_argument("--secret-file", required=True)
+    p.add_argument("key")
+    p.set_defaults(fn=cmd_digest)
+
+    p = sub.add_parser("events")
+    p.add_argument("file")
+    p.add_argument("--key-id")
+    p.add_argument("--consumer-id")
+    p.add_argument("--format", default="{status} {latency_us} {flags}")
+    p.add_argument("--check", action="store_true")
+    p.set_defaults(fn=cmd_events)
+
+    p = sub.add_parser("counter")
+    p.add_argument("file")
+    p.add_argument("consumer")
+    p.add_argument("api")
+    p.add_argument("field")
+    p.set_defaults(fn=cmd_counter)
+
+    args = ap.parse_args()
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
