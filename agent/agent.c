@@ -32,6 +32,7 @@
 #include "lib/log.h"
 
 #define ERR_MAX 512
+#define DRAIN_TICK_NS 100000000L /* events wait at most this long in the ring */
 
 struct agent {
 	const char *config_path;
@@ -187,12 +188,11 @@ static void render_metrics(FILE *out, void *userdata)
 	static const struct {
 		const char *name;
 		size_t key_size;
-		uint32_t config_max_offset;
 	} maps[] = {
-		{ "tg_keys", sizeof(struct tg_key_digest), 0 },
-		{ "tg_buckets", sizeof(struct tg_bucket_key), 0 },
-		{ "tg_flows", sizeof(struct tg_flow_key), 0 },
-		{ "tg_counters", sizeof(struct tg_counter_key), 0 },
+		{ "tg_keys", sizeof(struct tg_key_digest) },
+		{ "tg_buckets", sizeof(struct tg_bucket_key) },
+		{ "tg_flows", sizeof(struct tg_flow_key) },
+		{ "tg_counters", sizeof(struct tg_counter_key) },
 	};
 
 	fprintf(out, "# TYPE tollgate_agent_up gauge\ntollgate_agent_up 1\n");
@@ -338,7 +338,9 @@ out_keys:
 
 static int run(struct agent *a)
 {
-	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	/* the kernel wakes the agent only when the ring buffer fills up past
+	 * TG_RB_WAKEUP_BYTES; the tick drains whatever is below that */
+	struct itimerspec tick = { .it_interval = { 0, DRAIN_TICK_NS }, .it_value = { 0, DRAIN_TICK_NS } };
 	struct epoll_event ev, events[8];
 	uint64_t watchdog_usec = 0;
 	time_t last_summary = time(NULL), last_watchdog = 0;
@@ -374,10 +376,9 @@ static int run(struct agent *a)
 	sd_watchdog_enabled(0, &watchdog_usec);
 	sd_notifyf(0, "READY=1\nSTATUS=enforcing on %d interface(s)", a->bl->n_attached);
 	log_info("ready: host %u epoch %u, XDP %s on %d interface(s), %zu keys, %d plans, %d routes, "
-		 "pins %s (%s)%s%s",
+		 "pins %s (%s)",
 		 a->host_id, a->epoch, a->bl->xdp_mode, a->bl->n_attached, a->n_keys, a->cfg->n_plans,
-		 a->cfg->n_routes, a->cfg->agent.pin_dir, a->bl->adopted ? "adopted" : "created",
-		 a->metrics ? ", metrics on port " : "", a->metrics ? "" : "");
+		 a->cfg->n_routes, a->cfg->agent.pin_dir, a->bl->adopted ? "adopted" : "created");
 	if (a->metrics)
 		log_info("metrics on %s (port %d)", a->cfg->agent.metrics_listen, metrics_port(a->metrics));
 
@@ -405,8 +406,8 @@ static int run(struct agent *a)
 
 				if (read(tfd, &expirations, sizeof(expirations)) < 0)
 					continue;
+				drain_consume(a->drain);
 				if (now - last_summary >= (time_t)a->cfg->agent.snapshot_interval) {
-					drain_consume(a->drain);
 					drain_summaries(a->drain);
 					last_summary = now;
 				}

@@ -141,8 +141,8 @@ static void print_counters_json(const struct counter_row *r)
 	       c->status_class[1], c->status_class[2], c->status_class[3], c->status_class[4],
 	       c->status_class[5]);
 	printf("\"unanswered\":%llu,\"unattributed\":%llu,\"bytes_in\":%llu"
-	       ",\"bytes_out\":%llu,\"latency_us_sum\":%llu,\"events\":%llu}",
-	       c->unanswered, c->unattributed, c->bytes_in, c->bytes_out, c->latency_us_sum, c->events);
+	       ",\"bytes_out\":%llu,\"latency_us_sum\":%llu}",
+	       c->unanswered, c->unattributed, c->bytes_in, c->bytes_out, c->latency_us_sum);
 }
 
 static int cmd_counters(const struct config *cfg)

@@ -889,12 +889,13 @@ static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct t
 		cls = 5;
 	asm volatile("" : "+r"(cls)); /* keep the mask below: the verifier needs it */
 	if (c) {
-		__sync_fetch_and_add(&c->status_class[cls & 7], 1);
-		__sync_fetch_and_add(&c->bytes_out, resp_bytes);
-		__sync_fetch_and_add(&c->latency_us_sum, latency_us);
-		__sync_fetch_and_add(&c->events, 1);
-		if (flags & TG_EF_UNANSWERED)
+		if (flags & TG_EF_UNANSWERED) {
 			__sync_fetch_and_add(&c->unanswered, 1);
+		} else {
+			__sync_fetch_and_add(&c->status_class[cls & 7], 1);
+			__sync_fetch_and_add(&c->bytes_out, resp_bytes);
+			__sync_fetch_and_add(&c->latency_us_sum, latency_us);
+		}
 	}
 	ev = bpf_ringbuf_reserve(&tg_events, sizeof(*ev), 0);
 	if (!ev) {
@@ -921,7 +922,27 @@ static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct t
 	ev->client_port = fk->client_port;
 	ev->server_port = fk->server_port;
 	__builtin_memcpy(ev->path, rq->path, TG_PATH_MAX);
-	bpf_ringbuf_submit(ev, 0);
+	/* wake the agent only when a batch is waiting: one wakeup per event
+	 * costs the agent more than the events themselves; it also drains on
+	 * a 100 ms tick */
+	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA) >= TG_RB_WAKEUP_BYTES ?
+				       BPF_RB_FORCE_WAKEUP :
+				       BPF_RB_NO_WAKEUP);
+}
+
+/* Emit the event of the response in progress and free its request's slot. */
+static __always_inline void tg_finish_response(const struct tg_flow_key *fk, struct tg_flow *f)
+{
+	__u32 head = f->head;
+
+	if (f->resp_flags & TG_EF_UNATTRIBUTED) {
+		tg_emit(fk, &f->cur, f->resp_status, f->resp_flags, f->resp_first_ns, f->resp_bytes);
+	} else {
+		tg_emit(fk, &f->pending[head & (TG_FLOW_PENDING - 1)], f->resp_status, f->resp_flags,
+			f->resp_first_ns, f->resp_bytes);
+		f->head = head + 1; /* the slot is the producer's again */
+	}
+	f->flags &= ~TG_FLOW_RESPONDING;
 }
 
 /* Close out a flow whose connection ended: the response in progress, then
@@ -933,10 +954,8 @@ static __always_inline void tg_flow_close(const struct tg_flow_key *fk)
 
 	if (!f)
 		return;
-	if (f->flags & TG_FLOW_RESPONDING) {
-		tg_emit(fk, &f->cur, f->resp_status, f->resp_flags, f->resp_first_ns, f->resp_bytes);
-		f->flags &= ~TG_FLOW_RESPONDING;
-	}
+	if (f->flags & TG_FLOW_RESPONDING)
+		tg_finish_response(fk, f);
 	head = f->head;
 	tail = READ_ONCE(f->tail);
 	for (int i = 0; i < TG_FLOW_PENDING; i++) {
@@ -1025,18 +1044,20 @@ int tg_skmsg(struct sk_msg_md *msg)
 	now = bpf_ktime_get_ns();
 	tg_stat(TG_S_RESPONSES);
 	if (f->flags & TG_FLOW_RESPONDING)
-		tg_emit(&fk, &f->cur, f->resp_status, f->resp_flags, f->resp_first_ns, f->resp_bytes);
+		tg_finish_response(&fk, f);
 
 	head = f->head;
 	tail = READ_ONCE(f->tail);
 	if (head != tail) {
-		__builtin_memcpy(&f->cur, &f->pending[head & (TG_FLOW_PENDING - 1)], sizeof(f->cur));
-		f->head = head + 1;
+		/* the response of pending[head]; its slot is freed when it ends */
 		f->resp_flags = 0;
 	} else {
 		/* a response beyond the admitted requests: charged, unattributed */
-		__builtin_memset(&f->cur, 0, sizeof(f->cur));
 		f->cur.start_ns = now;
+		f->cur.route_id = 0;
+		f->cur.req_bytes = 0;
+		f->cur.method = TG_M_NONE;
+		f->cur.path_len = 0;
 		f->cur.consumer_id = f->consumer_id;
 		f->cur.plan_id = f->plan_id;
 		f->cur.key_id = f->key_id;

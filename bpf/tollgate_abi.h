@@ -29,6 +29,7 @@
 #define TG_FLOW_PENDING 4	/* admitted requests awaiting a response per flow */
 #define TG_SECRET_SLOTS 10	/* key secret versions 1..9; slot 0 unused */
 #define TG_UNATTRIBUTED_RESET 16 /* unattributed responses before a connection is cut */
+#define TG_RB_WAKEUP_BYTES (64 * 1024) /* ring-buffer fill that wakes the agent */
 
 /* Token buckets count in fixed point: one token is 1 << TG_TOKEN_SHIFT. */
 #define TG_TOKEN_SHIFT 16
@@ -197,7 +198,8 @@ struct tg_request {
 _Static_assert(sizeof(struct tg_request) == 40 + TG_PATH_MAX, "tg_request layout");
 
 #define TG_FLOW_UPGRADED (1U << 0)  /* 101 seen: no more HTTP on this connection */
-#define TG_FLOW_RESPONDING (1U << 1) /* cur holds a response in progress */
+#define TG_FLOW_RESPONDING (1U << 1) /* a response is in progress: for pending[head],
+				      * or for cur when resp_flags says unattributed */
 #define TG_FLOW_CUT (1U << 2)	     /* too many unattributed responses */
 
 /*
@@ -225,7 +227,7 @@ struct tg_flow {
 	__u32 pad;
 	__u64 resp_first_ns;
 	__u64 resp_bytes;
-	struct tg_request cur;
+	struct tg_request cur; /* the request of an unattributed response */
 	struct tg_request pending[TG_FLOW_PENDING];
 };
 _Static_assert(sizeof(struct tg_flow) == 64 + 5 * sizeof(struct tg_request), "tg_flow layout");
@@ -258,14 +260,16 @@ _Static_assert(sizeof(struct tg_counter_key) == 8, "tg_counter_key layout");
 struct tg_counters {
 	__u64 requests; /* admitted (charged), including unattributed */
 	__u64 refused[TG_V_COUNT]; /* by verdict; [TG_V_ADMITTED] unused */
-	__u64 status_class[8];	   /* [0] unanswered, [1..5] = 1xx..5xx, [6..7] unused */
-	__u64 unanswered;
+	__u64 status_class[8];	   /* [1..5] = 1xx..5xx answered; [0], [6..7] unused */
+	__u64 unanswered;	   /* status-0 events: no response before close */
 	__u64 unattributed;
 	__u64 bytes_in;
 	__u64 bytes_out;
 	__u64 latency_us_sum;
-	__u64 events; /* usage events the kernel emitted or tried to emit */
+	__u64 reserved;
 };
+/* Every usage event the kernel emits is counted once: in status_class[1..5]
+ * or in unanswered. */
 _Static_assert(sizeof(struct tg_counters) == 8 * (1 + TG_V_COUNT + 8 + 6), "tg_counters layout");
 
 /* tg_stats: per-CPU array indexed by enum tg_stat. */

@@ -10,6 +10,7 @@ response) from the standard library, with fixed routes:
     /v1/missing  any method   404
     /v1/fail     any method   500
     /v1/slow     any method   200 after 100 ms
+    /v1/hangup   any method   no answer: the connection is closed
     anything else             404
 
 Every request it RECEIVES is appended to --log as one line
@@ -92,6 +93,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/v1/slow":
             time.sleep(SLOW_SECONDS)
             self.reply(200, "slow\n")
+        elif path == "/v1/hangup":
+            self.close_connection = True
         else:
             self.reply(404, "not found\n")
 

@@ -84,6 +84,7 @@ K_STRICT=$(tg_key_add 5 3 3)
 K_V6=$(tg_key_add 6 2 2)
 K_BEARER=$(tg_key_add 7 2 2)
 K_DOWNTIME=$(tg_key_add 8 5 2)
+K_HANGUP=$(tg_key_add 9 6 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -194,6 +195,18 @@ assert_eq "their endpoints and statuses" "/v1/fail 500,/v1/missing 404,/v1/ok 20
 assert_ge "latency_us of /v1/slow on the kept-alive connection" 100000 \
 	"$(tg_events 3 '{endpoint} {latency_us}' | awk '$1 == "/v1/slow" { print $2 }' | head -1)"
 assert_eq "keep-alive events flagged" "" "$(tg_events 3 '{flags}' | grep -v '^-$')"
+
+# ---------------------------------------------------------------------------
+tg_log "3b. a request the server never answers"
+tg_counters "$TG_DIR/c-hang0.json"
+una0=$(tg_counter "$TG_DIR/c-hang0.json" 6 1 unanswered)
+ccurl -o /dev/null -H "X-API-Key: $K_HANGUP" "$URL/v1/hangup" >/dev/null
+assert_eq "the hung-up request reached the server" 1 "$(tg_server_count " $K_HANGUP\$")"
+assert_eq "one event for it" 1 "$(tg_wait_events 9 1 10)"
+assert_eq "its status and flags" "0 unanswered" "$(tg_events 9 '{status} {flags}')"
+tg_counters "$TG_DIR/c-hang1.json"
+assert_eq "kernel counter unanswered of consumer 6 (+1)" "$((una0 + 1))" \
+	"$(tg_counter "$TG_DIR/c-hang1.json" 6 1 unanswered)"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"
