@@ -44,6 +44,9 @@ const volatile __u8 tg_actions[TG_V_COUNT] = {
 const volatile __u64 tg_source_rate_fp = 10 * TG_TOKEN_ONE;
 const volatile __u64 tg_source_burst_fp = 20 * TG_TOKEN_ONE;
 const volatile __u64 tg_reject_ttl_ns = 60 * TG_NSEC_PER_SEC;
+/* agent.unanswered_after, and how often each flow's timer looks */
+const volatile __u64 tg_unanswered_ns = 30 * TG_NSEC_PER_SEC;
+const volatile __u64 tg_flow_timer_ns = 7500 * 1000000ULL;
 
 /* --- maps (DESIGN §3) ------------------------------------------------------ */
 
@@ -144,8 +147,7 @@ struct {
 	__type(value, __u64);
 } tg_sockhash SEC(".maps");
 
-/* Zeroed templates for new map entries; never written. */
-struct tg_flow tg_flow_zero;
+/* Zeroed template for new counters; never written. */
 struct tg_counters tg_counters_zero;
 /* Set once any connection was answered in-kernel, so that until then no
  * client segment pays for a tg_rejects lookup. */
@@ -223,6 +225,9 @@ struct tg_scratch {
 	__u8 out[TG_REPLY_MASK + 1 + 64];
 	__u8 l3[40];
 	struct tg_pkt pkt; /* tg_reject's own parse */
+	/* zeroes for a new flow, never written: a map value that holds a
+	 * bpf_timer cannot be the source of an update itself */
+	__u8 flow_zero[sizeof(struct tg_flow)];
 };
 
 struct {
@@ -584,18 +589,26 @@ static __always_inline int tg_refuse(struct xdp_md *ctx, struct tg_pkt *p,
 
 /* --- admission ------------------------------------------------------------------ */
 
-static __always_inline void tg_flow_admit(const struct tg_pkt *p, const struct tg_request *rq)
+static int tg_flow_timer(void *map, struct tg_flow_key *key, struct tg_flow *f);
+
+static __always_inline void tg_flow_admit(const struct tg_pkt *p, const struct tg_request *rq,
+					  struct tg_scratch *s)
 {
 	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, &p->fk);
 	__u32 tail;
 
 	if (!f) {
-		if (bpf_map_update_elem(&tg_flows, &p->fk, &tg_flow_zero, BPF_NOEXIST) == -TG_E2BIG)
+		if (bpf_map_update_elem(&tg_flows, &p->fk, s->flow_zero, BPF_NOEXIST) == -TG_E2BIG)
 			tg_stat(TG_S_MAP_FULL);
 		f = bpf_map_lookup_elem(&tg_flows, &p->fk);
 		if (!f) {
 			tg_stat(TG_S_MAP_FULL);
 			return;
+		}
+		/* -EBUSY: another CPU created it first and armed its timer */
+		if (bpf_timer_init(&f->timer, &tg_flows, 1 /* CLOCK_MONOTONIC */) == 0) {
+			bpf_timer_set_callback(&f->timer, tg_flow_timer);
+			bpf_timer_start(&f->timer, tg_flow_timer_ns, 0);
 		}
 	}
 	f->next_seq = p->seq + p->payload_len;
@@ -830,7 +843,7 @@ int tg_xdp(struct xdp_md *ctx)
 		rq->method = req->method;
 		rq->path_len = req->path_len < TG_PATH_MAX ? req->path_len : TG_PATH_MAX;
 		__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
-		tg_flow_admit(&p, rq);
+		tg_flow_admit(&p, rq, s);
 
 		c = tg_counters_get(admitted.consumer_id, api_id);
 		if (c) {
@@ -942,7 +955,57 @@ static __always_inline void tg_finish_response(const struct tg_flow_key *fk, str
 			f->resp_first_ns, f->resp_bytes);
 		f->head = head + 1; /* the slot is the producer's again */
 	}
-	f->flags &= ~TG_FLOW_RESPONDING;
+	__sync_fetch_and_and(&f->flags, ~TG_FLOW_RESPONDING);
+}
+
+static long tg_timer_idle_cb(__u32 i, void *ctx)
+{
+	struct tg_flow *f = *(struct tg_flow **)ctx;
+
+	return !(READ_ONCE(f->flags) & TG_FLOW_TIMER_BUSY);
+}
+
+/* Wait until the flow's timer has left its critical section (it emits at
+ * most TG_FLOW_PENDING events, so this is short). */
+static __always_inline void tg_wait_timer(struct tg_flow *f)
+{
+	bpf_loop(1 << 20, tg_timer_idle_cb, &f, 0);
+}
+
+/*
+ * The flow's timer: requests pending longer than agent.unanswered_after
+ * become status-0 unanswered events (DESIGN §3), on connections that stay
+ * open. It runs beside the socket's programs, which are serialised by the
+ * socket lock but not with it, so the flags are a small protocol, changed
+ * only atomically: the timer sets TIMER_BUSY and expires nothing if a
+ * response is in progress (RESPONDING), the connection is closing (CLOSING)
+ * or was upgraded; sk_msg and sockops set their bit first and wait while
+ * TIMER_BUSY is set, then read head again.
+ */
+static int tg_flow_timer(void *map, struct tg_flow_key *key, struct tg_flow *f)
+{
+	__u32 old = __sync_fetch_and_or(&f->flags, TG_FLOW_TIMER_BUSY);
+	__u64 now;
+
+	if (!(old & (TG_FLOW_RESPONDING | TG_FLOW_CLOSING | TG_FLOW_UPGRADED))) {
+		now = bpf_ktime_get_ns();
+		for (int i = 0; i < TG_FLOW_PENDING; i++) {
+			__u32 head = f->head, tail = READ_ONCE(f->tail);
+			struct tg_request *rq;
+
+			if (head == tail)
+				break;
+			rq = &f->pending[head & (TG_FLOW_PENDING - 1)];
+			if (now - rq->start_ns < tg_unanswered_ns)
+				break;
+			tg_emit(key, rq, 0, TG_EF_UNANSWERED, 0, 0);
+			f->head = head + 1;
+		}
+	}
+	__sync_fetch_and_and(&f->flags, ~TG_FLOW_TIMER_BUSY);
+	if (!(old & TG_FLOW_CLOSING))
+		bpf_timer_start(&f->timer, tg_flow_timer_ns, 0);
+	return 0;
 }
 
 /* Close out a flow whose connection ended: the response in progress, then
@@ -954,6 +1017,8 @@ static __always_inline void tg_flow_close(const struct tg_flow_key *fk)
 
 	if (!f)
 		return;
+	if (__sync_fetch_and_or(&f->flags, TG_FLOW_CLOSING) & TG_FLOW_TIMER_BUSY)
+		tg_wait_timer(f);
 	if (f->flags & TG_FLOW_RESPONDING)
 		tg_finish_response(fk, f);
 	head = f->head;
@@ -1045,6 +1110,9 @@ int tg_skmsg(struct sk_msg_md *msg)
 	tg_stat(TG_S_RESPONSES);
 	if (f->flags & TG_FLOW_RESPONDING)
 		tg_finish_response(&fk, f);
+	/* claim the response side before reading head (see tg_flow_timer) */
+	if (__sync_fetch_and_or(&f->flags, TG_FLOW_RESPONDING) & TG_FLOW_TIMER_BUSY)
+		tg_wait_timer(f);
 
 	head = f->head;
 	tail = READ_ONCE(f->tail);
@@ -1070,9 +1138,8 @@ int tg_skmsg(struct sk_msg_md *msg)
 	f->resp_first_ns = now;
 	f->resp_bytes = size;
 	f->responses++;
-	f->flags |= TG_FLOW_RESPONDING;
 	if (status == 101)
-		f->flags |= TG_FLOW_UPGRADED;
+		__sync_fetch_and_or(&f->flags, TG_FLOW_UPGRADED);
 
 	if (charge) {
 		struct tg_counters *c = tg_counters_get(f->consumer_id, f->api_id);
@@ -1088,7 +1155,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 		if (plan && b)
 			tg_bucket_charge(b, plan, now);
 		if (f->unattributed > TG_UNATTRIBUTED_RESET) {
-			f->flags |= TG_FLOW_CUT;
+			__sync_fetch_and_or(&f->flags, TG_FLOW_CUT);
 			return SK_DROP;
 		}
 	}

@@ -16,7 +16,7 @@
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
-#include <linux/bpf.h> /* struct bpf_spin_lock */
+#include <linux/bpf.h> /* struct bpf_spin_lock, struct bpf_timer */
 #endif
 
 #define TG_ABI_VERSION 1
@@ -197,10 +197,14 @@ struct tg_request {
 };
 _Static_assert(sizeof(struct tg_request) == 40 + TG_PATH_MAX, "tg_request layout");
 
+/* Flags change only through atomic or/and: the unanswered timer runs
+ * beside the socket's own programs (see tg_flow_timer). */
 #define TG_FLOW_UPGRADED (1U << 0)  /* 101 seen: no more HTTP on this connection */
 #define TG_FLOW_RESPONDING (1U << 1) /* a response is in progress: for pending[head],
 				      * or for cur when resp_flags says unattributed */
 #define TG_FLOW_CUT (1U << 2)	     /* too many unattributed responses */
+#define TG_FLOW_TIMER_BUSY (1U << 3) /* the timer is expiring unanswered requests */
+#define TG_FLOW_CLOSING (1U << 4)    /* the connection is being closed out */
 
 /*
  * tg_flows is an LRU hash, which cannot hold a bpf_spin_lock: the pending
@@ -227,10 +231,11 @@ struct tg_flow {
 	__u32 pad;
 	__u64 resp_first_ns;
 	__u64 resp_bytes;
+	struct bpf_timer timer; /* expires requests unanswered after unanswered_after */
 	struct tg_request cur; /* the request of an unattributed response */
 	struct tg_request pending[TG_FLOW_PENDING];
 };
-_Static_assert(sizeof(struct tg_flow) == 64 + 5 * sizeof(struct tg_request), "tg_flow layout");
+_Static_assert(sizeof(struct tg_flow) == 80 + 5 * sizeof(struct tg_request), "tg_flow layout");
 
 /* tg_rejects: connections answered in-kernel; their next client segment is
  * turned into a RST toward the server. */

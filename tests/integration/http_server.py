@@ -11,6 +11,7 @@ response) from the standard library, with fixed routes:
     /v1/fail     any method   500
     /v1/slow     any method   200 after 100 ms
     /v1/hangup   any method   no answer: the connection is closed
+    /v1/stall    any method   200 after 4 s
     anything else             404
 
 Every request it RECEIVES is appended to --log as one line
@@ -93,6 +94,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/v1/slow":
             time.sleep(SLOW_SECONDS)
             self.reply(200, "slow\n")
+        elif path == "/v1/stall":
+            time.sleep(4)
+            self.reply(200, "stalled\n")
         elif path == "/v1/hangup":
             self.close_connection = True
         else:

@@ -43,7 +43,7 @@ tg_secrets_up
 # plan 1: the spec's limited plan; plan 2: generous, so functional tests are
 # never limited; plan 3: strict (one token per 100 s) for the restart test,
 # whose bucket cannot refill during the test.
-tg_config_write "$PORT" "snapshot_interval = 2" "$(
+tg_config_write "$PORT" $'snapshot_interval = 2\nunanswered_after = 1' "$(
 	cat <<-EOF
 		[plan.basic]
 		id = 1
@@ -85,6 +85,7 @@ K_V6=$(tg_key_add 6 2 2)
 K_BEARER=$(tg_key_add 7 2 2)
 K_DOWNTIME=$(tg_key_add 8 5 2)
 K_HANGUP=$(tg_key_add 9 6 2)
+K_STALL=$(tg_key_add 10 7 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -207,6 +208,18 @@ assert_eq "its status and flags" "0 unanswered" "$(tg_events 9 '{status} {flags}
 tg_counters "$TG_DIR/c-hang1.json"
 assert_eq "kernel counter unanswered of consumer 6 (+1)" "$((una0 + 1))" \
 	"$(tg_counter "$TG_DIR/c-hang1.json" 6 1 unanswered)"
+
+# ---------------------------------------------------------------------------
+tg_log "3c. a request unanswered for longer than unanswered_after (1 s), connection open"
+ccurl -o "$TG_DIR/stall.out" -H "X-API-Key: $K_STALL" "$URL/v1/stall" >"$TG_DIR/stall.code" &
+stall_pid=$!
+sleep 3 # the server answers after 4 s; the flow's timer looks every second
+assert_eq "status-0 unanswered event while the connection is still open" "0 unanswered" \
+	"$(tg_events 10 '{status} {flags}')"
+wait "$stall_pid"
+assert_eq "the client still gets the late answer" 200 "$(cat "$TG_DIR/stall.code")"
+assert_eq "the late answer is charged as unattributed" "0 unanswered,200 unattributed," \
+	"$(tg_wait_events 10 2 10 >/dev/null; tg_events 10 '{status} {flags}' | sort | tr '\n' ',')"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"
