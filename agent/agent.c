@@ -160,27 +160,11 @@ static void reload(struct agent *a)
 	log_info("reloaded: %zu keys, %d plans, %d routes", a->n_keys, cfg->n_plans, cfg->n_routes);
 }
 
-static uint64_t map_count(int fd, size_t key_size)
-{
-	char key[256], next[256];
-	uint64_t n = 0;
-
-	if (fd < 0 || key_size > sizeof(key))
-		return 0;
-	if (bpf_map_get_next_key(fd, NULL, next) < 0)
-		return 0;
-	do {
-		memcpy(key, next, key_size);
-		n++;
-	} while (bpf_map_get_next_key(fd, key, next) == 0);
-	return n;
-}
-
 static void render_metrics(FILE *out, void *userdata)
 {
 	struct agent *a = userdata;
 	const struct drain_stats *ds = drain_stats(a->drain);
-	int ncpu = libbpf_num_possible_cpus();
+	unsigned long long stats[TG_S_COUNT];
 	int stats_fd = bpfload_map_fd(a->bl, "tg_stats");
 	int counters_fd = bpfload_map_fd(a->bl, "tg_counters");
 	uint64_t refused[TG_V_COUNT] = { 0 }, admitted = 0;
@@ -218,20 +202,11 @@ static void render_metrics(FILE *out, void *userdata)
 		(unsigned long long)a->reload_failures);
 	fprintf(out, "# TYPE tollgate_keys gauge\ntollgate_keys %zu\n", a->n_keys);
 
-	if (stats_fd >= 0 && ncpu > 0) {
-		uint64_t *vals = calloc(ncpu, sizeof(*vals));
-
+	if (stats_fd >= 0 && bpfload_read_stats(stats_fd, stats) == 0) {
 		fprintf(out, "# TYPE tollgate_kernel_total counter\n");
-		for (uint32_t i = 0; vals && i < TG_S_COUNT; i++) {
-			uint64_t sum = 0;
-
-			if (bpf_map_lookup_elem(stats_fd, &i, vals) == 0)
-				for (int c = 0; c < ncpu; c++)
-					sum += vals[c];
+		for (int i = 0; i < TG_S_COUNT; i++)
 			fprintf(out, "tollgate_kernel_total{stat=\"%s\"} %llu\n", bpfload_stat_names[i],
-				(unsigned long long)sum);
-		}
-		free(vals);
+				stats[i]);
 	}
 	if (counters_fd >= 0 && bpf_map_get_next_key(counters_fd, NULL, &next) == 0) {
 		do {
@@ -253,8 +228,7 @@ static void render_metrics(FILE *out, void *userdata)
 	fprintf(out, "# TYPE tollgate_map_entries gauge\n");
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		fprintf(out, "tollgate_map_entries{map=\"%s\"} %llu\n", maps[i].name,
-			(unsigned long long)map_count(bpfload_map_fd(a->bl, maps[i].name),
-						      maps[i].key_size));
+			bpfload_map_count(bpfload_map_fd(a->bl, maps[i].name), maps[i].key_size));
 }
 
 /*

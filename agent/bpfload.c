@@ -644,6 +644,39 @@ void bpfload_free(struct bpfload *bl)
 	free(bl);
 }
 
+unsigned long long bpfload_map_count(int fd, size_t key_size)
+{
+	char key[256], next[256];
+	unsigned long long n = 0;
+
+	if (fd < 0 || key_size > sizeof(key) || bpf_map_get_next_key(fd, NULL, next) < 0)
+		return 0;
+	do {
+		memcpy(key, next, key_size);
+		n++;
+	} while (bpf_map_get_next_key(fd, key, next) == 0);
+	return n;
+}
+
+int bpfload_read_stats(int stats_fd, unsigned long long ret[TG_S_COUNT])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	memset(ret, 0, sizeof(ret[0]) * TG_S_COUNT);
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 i = 0; i < TG_S_COUNT; i++)
+		if (bpf_map_lookup_elem(stats_fd, &i, vals) == 0)
+			for (int c = 0; c < ncpu; c++)
+				ret[i] += vals[c];
+	free(vals);
+	return 0;
+}
+
 /* --- detach -------------------------------------------------------------------- */
 
 static int detach_xdp(const char *ifname)

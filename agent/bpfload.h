@@ -70,6 +70,13 @@ void bpfload_free(struct bpfload *bl);
  */
 int bpfload_detach(const struct config *cfg, char *err, size_t err_len);
 
+/* bpfload_map_count() - entries of the map behind fd (a walk of its keys,
+ * key_size bytes each, at most 256). */
+unsigned long long bpfload_map_count(int fd, size_t key_size);
+
+/* bpfload_read_stats() - tg_stats summed over the CPUs into ret; -errno. */
+int bpfload_read_stats(int stats_fd, unsigned long long ret[TG_S_COUNT]);
+
 /* bpfload_pinned_fd() - open a pinned map of agent.pin_dir by name. */
 int bpfload_pinned_fd(const struct config *cfg, const char *name);
 

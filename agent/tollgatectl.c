@@ -64,20 +64,6 @@ static int open_map(const struct config *cfg, const char *name)
 	return fd;
 }
 
-static unsigned long long map_count(int fd, size_t key_size)
-{
-	char key[256], next[256];
-	unsigned long long n = 0;
-
-	if (bpf_map_get_next_key(fd, NULL, next) < 0)
-		return 0;
-	do {
-		memcpy(key, next, key_size);
-		n++;
-	} while (bpf_map_get_next_key(fd, key, next) == 0);
-	return n;
-}
-
 /* --- counters ------------------------------------------------------------------ */
 
 struct counter_row {
@@ -326,7 +312,7 @@ static int cmd_status(const struct config *cfg)
 	};
 	struct tg_meta meta = {};
 	uint32_t zero = 0, host_id = 0;
-	int meta_fd = open_map(cfg, "tg_meta"), stats_fd, ncpu = libbpf_num_possible_cpus();
+	int meta_fd = open_map(cfg, "tg_meta"), stats_fd;
 	unsigned long long stats[TG_S_COUNT] = { 0 };
 
 	if (meta_fd < 0)
@@ -335,14 +321,8 @@ static int cmd_status(const struct config *cfg)
 	close(meta_fd);
 	hostid_get(cfg, &host_id);
 	stats_fd = open_map(cfg, "tg_stats");
-	if (stats_fd >= 0 && ncpu > 0) {
-		uint64_t *vals = calloc(ncpu, sizeof(*vals));
-
-		for (uint32_t i = 0; vals && i < TG_S_COUNT; i++)
-			if (bpf_map_lookup_elem(stats_fd, &i, vals) == 0)
-				for (int c = 0; c < ncpu; c++)
-					stats[i] += vals[c];
-		free(vals);
+	if (stats_fd >= 0) {
+		bpfload_read_stats(stats_fd, stats);
 		close(stats_fd);
 	}
 	if (json) {
@@ -358,7 +338,7 @@ static int cmd_status(const struct config *cfg)
 			if (fd >= 0)
 				bpf_obj_get_info_by_fd(fd, &info, &len);
 			printf("%s\"%s\":{\"entries\":%llu,\"max_entries\":%u}", i ? "," : "",
-			       maps[i].name, fd >= 0 ? map_count(fd, maps[i].key_size) : 0,
+			       maps[i].name, fd >= 0 ? bpfload_map_count(fd, maps[i].key_size) : 0,
 			       info.max_entries);
 			if (fd >= 0)
 				close(fd);
@@ -380,7 +360,7 @@ static int cmd_status(const struct config *cfg)
 		if (fd < 0)
 			continue;
 		bpf_obj_get_info_by_fd(fd, &info, &len);
-		printf("%-12s %10llu / %u\n", maps[i].name, map_count(fd, maps[i].key_size),
+		printf("%-12s %10llu / %u\n", maps[i].name, bpfload_map_count(fd, maps[i].key_size),
 		       info.max_entries);
 		close(fd);
 	}
