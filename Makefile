@@ -107,8 +107,12 @@ $(BUILD)/bench-xdp-cost: scripts/bench-xdp-cost.c tests/bpf/packet.c tests/bpf/p
 bench: deps all $(BUILD)/bench-xdp-cost
 	$(Q)BUILD=$(abspath $(BUILD)) bash scripts/bench.sh
 
+# the whole marketplace on one host needs Redis, Kafka, billing and the API
+# (issues 3-6); until scripts/demo.sh exists this says so instead of failing
 demo: deps all
-	$(Q)BUILD=$(abspath $(BUILD)) bash scripts/demo.sh
+	$(Q)if [ -f scripts/demo.sh ]; then BUILD=$(abspath $(BUILD)) bash scripts/demo.sh; else \
+		echo "make demo: not available yet: it needs the Redis, Kafka, billing and API parts"; \
+		echo "(README, 'Running the agent on a host', runs the gateway on its own today)"; exit 1; fi
 
 # --- install ------------------------------------------------------------
 install: all
