@@ -218,6 +218,7 @@ struct tg_pkt {
 struct tg_scratch {
 	struct tg_http_buf buf;
 	__u8 key[TG_KEY_MAX + 8];
+	struct tg_key_digest digest;
 	struct tg_route_key rkey;
 	__u8 pad[4];
 	struct tg_request req;
@@ -612,6 +613,8 @@ static __always_inline void tg_flow_admit(const struct tg_pkt *p, const struct t
 		}
 	}
 	f->next_seq = p->seq + p->payload_len;
+	__builtin_memcpy(f->key_raw, s->key, sizeof(f->key_raw));
+	f->key_digest = s->digest;
 	f->consumer_id = rq->consumer_id;
 	f->plan_id = rq->plan_id;
 	f->key_id = rq->key_id;
@@ -641,9 +644,12 @@ static __always_inline struct tg_bucket *tg_bucket_get(const struct tg_bucket_ke
 }
 
 /* Digest the key at buf[off, off + len) and look it up. */
-static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 off, __u32 len)
+/* Digest the key at buf[off, off + len) (or take the connection's cached
+ * digest when the key is the same) and look it up; the digest is left in
+ * s->digest for admission to cache. */
+static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 off, __u32 len,
+						    const struct tg_flow *flow)
 {
-	struct tg_key_digest digest;
 	struct tg_secret *secret;
 	__u32 version;
 	__u64 *kw = (__u64 *)s->key;
@@ -664,8 +670,13 @@ static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 
 	secret = bpf_map_lookup_elem(&tg_secrets, &version);
 	if (!secret || !secret->valid)
 		return NULL;
-	tg_siphash(secret->key, s->key, TG_KEY_LEN, 1, digest.bytes);
-	return bpf_map_lookup_elem(&tg_keys, &digest);
+	if (flow && flow->key_raw[0] == kw[0] && flow->key_raw[1] == kw[1] &&
+	    flow->key_raw[2] == kw[2] && flow->key_raw[3] == kw[3] && flow->key_raw[4] == kw[4] &&
+	    flow->key_raw[5] == kw[5])
+		s->digest = flow->key_digest;
+	else
+		tg_siphash(secret->key, s->key, TG_KEY_LEN, 1, s->digest.bytes);
+	return bpf_map_lookup_elem(&tg_keys, &s->digest);
 }
 
 static __always_inline const struct tg_route *tg_route_lookup(struct tg_scratch *s,
@@ -692,8 +703,8 @@ static __always_inline const struct tg_route *tg_route_lookup(struct tg_scratch 
  * for over_limit and quota_exhausted, info's Retry-After and policy.
  */
 static __always_inline __u32 tg_classify(struct tg_scratch *s, const struct tg_http_req *req,
-					 __u32 api_id, __u64 now, struct tg_reply_info *info,
-					 struct tg_key *ret_key)
+					 const struct tg_flow *flow, __u32 api_id, __u64 now,
+					 struct tg_reply_info *info, struct tg_key *ret_key)
 {
 	struct tg_bucket_key bk;
 	struct tg_bucket *bucket;
@@ -703,7 +714,7 @@ static __always_inline __u32 tg_classify(struct tg_scratch *s, const struct tg_h
 
 	if (req->key_len == 0)
 		return TG_V_MISSING_KEY;
-	key = tg_key_lookup(s, req->key_off, req->key_len);
+	key = tg_key_lookup(s, req->key_off, req->key_len, flow);
 	if (!key || (key->flags & TG_KEY_NEGATIVE))
 		return TG_V_UNKNOWN_KEY;
 	*ret_key = *key;
@@ -825,7 +836,7 @@ int tg_xdp(struct xdp_md *ctx)
 		route_id = route->route_id;
 	}
 
-	info.verdict = tg_classify(s, req, api_id, now, &info, &admitted);
+	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted);
 	if (info.verdict != TG_V_ADMITTED)
 		goto refuse;
 

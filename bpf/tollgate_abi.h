@@ -232,10 +232,15 @@ struct tg_flow {
 	__u64 resp_first_ns;
 	__u64 resp_bytes;
 	struct bpf_timer timer; /* expires requests unanswered after unanswered_after */
+	/* the key of the last admitted request and its digest: a kept-alive
+	 * client sends the same key each time, and SipHash is the dearest step
+	 * of admission (tg_xdp only, like next_seq) */
+	__u64 key_raw[6];
+	struct tg_key_digest key_digest;
 	struct tg_request cur; /* the request of an unattributed response */
 	struct tg_request pending[TG_FLOW_PENDING];
 };
-_Static_assert(sizeof(struct tg_flow) == 80 + 5 * sizeof(struct tg_request), "tg_flow layout");
+_Static_assert(sizeof(struct tg_flow) == 144 + 5 * sizeof(struct tg_request), "tg_flow layout");
 
 /* tg_rejects: connections answered in-kernel; their next client segment is
  * turned into a RST toward the server. */
