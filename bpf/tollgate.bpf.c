@@ -592,6 +592,28 @@ static __always_inline int tg_refuse(struct xdp_md *ctx, struct tg_pkt *p,
 
 static int tg_flow_timer(void *map, struct tg_flow_key *key, struct tg_flow *f);
 
+/* A new, empty flow with its unanswered timer armed (arming allocates: the
+ * dearest step of a flow's life, so tg_sockops does it at the handshake). */
+static __always_inline struct tg_flow *tg_flow_create(const struct tg_flow_key *fk,
+						      struct tg_scratch *s)
+{
+	struct tg_flow *f;
+
+	if (bpf_map_update_elem(&tg_flows, fk, s->flow_zero, BPF_NOEXIST) == -TG_E2BIG)
+		tg_stat(TG_S_MAP_FULL);
+	f = bpf_map_lookup_elem(&tg_flows, fk);
+	if (!f) {
+		tg_stat(TG_S_MAP_FULL);
+		return NULL;
+	}
+	/* -EBUSY: another CPU made it first and armed its timer */
+	if (bpf_timer_init(&f->timer, &tg_flows, 1 /* CLOCK_MONOTONIC */) == 0) {
+		bpf_timer_set_callback(&f->timer, tg_flow_timer);
+		bpf_timer_start(&f->timer, tg_flow_timer_ns, 0);
+	}
+	return f;
+}
+
 static __always_inline void tg_flow_admit(const struct tg_pkt *p, const struct tg_request *rq,
 					  struct tg_scratch *s)
 {
@@ -599,18 +621,11 @@ static __always_inline void tg_flow_admit(const struct tg_pkt *p, const struct t
 	__u32 tail;
 
 	if (!f) {
-		if (bpf_map_update_elem(&tg_flows, &p->fk, s->flow_zero, BPF_NOEXIST) == -TG_E2BIG)
-			tg_stat(TG_S_MAP_FULL);
-		f = bpf_map_lookup_elem(&tg_flows, &p->fk);
-		if (!f) {
-			tg_stat(TG_S_MAP_FULL);
+		/* normally tg_sockops made it at the handshake; not for
+		 * connections outside agent.cgroup or older than the agent */
+		f = tg_flow_create(&p->fk, s);
+		if (!f)
 			return;
-		}
-		/* -EBUSY: another CPU created it first and armed its timer */
-		if (bpf_timer_init(&f->timer, &tg_flows, 1 /* CLOCK_MONOTONIC */) == 0) {
-			bpf_timer_set_callback(&f->timer, tg_flow_timer);
-			bpf_timer_start(&f->timer, tg_flow_timer_ns, 0);
-		}
 	}
 	f->next_seq = p->seq + p->payload_len;
 	__builtin_memcpy(f->key_raw, s->key, sizeof(f->key_raw));
@@ -1049,7 +1064,9 @@ int tg_sockops(struct bpf_sock_ops *skops)
 {
 	struct tg_flow_key fk = {};
 	__u16 lport = skops->local_port;
+	struct tg_scratch *s;
 	struct tg_port *port;
+	__u32 zero = 0;
 
 	if (skops->family != 2 && skops->family != 10)
 		return 1;
@@ -1064,6 +1081,10 @@ int tg_sockops(struct bpf_sock_ops *skops)
 		else
 			tg_stat(TG_S_MAP_FULL);
 		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+		/* the flow and its timer now, off the request path */
+		s = bpf_map_lookup_elem(&tg_scratch, &zero);
+		if (s && (port->mode & TG_PORT_XDP))
+			tg_flow_create(&fk, s);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (skops->args[1] != BPF_TCP_CLOSE)
@@ -1087,9 +1108,10 @@ int tg_skmsg(struct sk_msg_md *msg)
 
 	TG_FLOW_KEY_SOCK(&fk, msg);
 	f = bpf_map_lookup_elem(&tg_flows, &fk);
-	if (!f) {
-		/* no admitted request on this connection (a local client that
-		 * bypassed XDP, or a flow the LRU evicted): nobody to charge */
+	if (!f || !f->consumer_id) {
+		/* no admitted request on this connection yet (public routes, a
+		 * local client that bypassed XDP, a flow the LRU evicted):
+		 * nobody to charge */
 		tg_stat(TG_S_NO_FLOW);
 		return SK_PASS;
 	}

@@ -67,6 +67,12 @@ tg_config_write "$PORT" $'snapshot_interval = 2\nunanswered_after = 1' "$(
 		id = 1
 		api_id = 1
 		prefix = /v1
+
+		[route.health]
+		id = 2
+		api_id = 1
+		prefix = /health
+		public = true
 	EOF
 )"
 
@@ -220,6 +226,21 @@ wait "$stall_pid"
 assert_eq "the client still gets the late answer" 200 "$(cat "$TG_DIR/stall.code")"
 assert_eq "the late answer is charged as unattributed" "0 unanswered,200 unattributed," \
 	"$(tg_wait_events 10 2 10 >/dev/null; tg_events 10 '{status} {flags}' | sort | tr '\n' ',')"
+
+# ---------------------------------------------------------------------------
+tg_log "3d. a public route needs no key and charges nobody, kept alive too"
+tg_counters "$TG_DIR/c-pub0.json"
+urls=()
+for ((i = 0; i < 20; i++)); do urls+=(-o /dev/null "$URL/health"); done
+got=$(tg_client curl -s --max-time 10 -w '%{http_code} ' "${urls[@]}")
+assert_eq "20 requests to /health on one connection, all answered by the server" \
+	"$(printf '404 %.0s' $(seq 20))" "$got"
+tg_counters "$TG_DIR/c-pub1.json"
+for api in 0 1; do
+	assert_eq "nothing charged to 'no consumer' for them (consumer 0, api $api, requests)" \
+		"$(tg_counter "$TG_DIR/c-pub0.json" 0 $api requests)" \
+		"$(tg_counter "$TG_DIR/c-pub1.json" 0 $api requests)"
+done
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"
