@@ -45,6 +45,7 @@ const char *const bpfload_stat_names[TG_S_COUNT] = {
 	[TG_S_UNATTRIBUTED] = "unattributed",
 	[TG_S_SOCKETS] = "sockets",
 	[TG_S_NO_FLOW] = "responses_without_flow",
+	[TG_S_CUT] = "connections_cut",
 };
 
 const char *const bpfload_pinned_maps[] = {

@@ -1115,6 +1115,8 @@ int tg_skmsg(struct sk_msg_md *msg)
 		tg_stat(TG_S_NO_FLOW);
 		return SK_PASS;
 	}
+	if (f->flags & TG_FLOW_CUT)
+		return SK_DROP; /* every write fails until the server closes it */
 	if (f->flags & TG_FLOW_UPGRADED) {
 		f->resp_bytes += size;
 		return SK_PASS;
@@ -1153,7 +1155,15 @@ int tg_skmsg(struct sk_msg_md *msg)
 		/* the response of pending[head]; its slot is freed when it ends */
 		f->resp_flags = 0;
 	} else {
-		/* a response beyond the admitted requests: charged, unattributed */
+		/* a response beyond the admitted requests: charged, unattributed;
+		 * a connection that keeps doing it is cut, and the response that
+		 * goes over the limit is neither delivered nor charged */
+		if (f->unattributed >= TG_UNATTRIBUTED_RESET) {
+			__sync_fetch_and_and(&f->flags, ~TG_FLOW_RESPONDING);
+			__sync_fetch_and_or(&f->flags, TG_FLOW_CUT);
+			tg_stat(TG_S_CUT);
+			return SK_DROP;
+		}
 		f->cur.start_ns = now;
 		f->cur.route_id = 0;
 		f->cur.req_bytes = 0;
@@ -1187,10 +1197,6 @@ int tg_skmsg(struct sk_msg_md *msg)
 		}
 		if (plan && b)
 			tg_bucket_charge(b, plan, now);
-		if (f->unattributed > TG_UNATTRIBUTED_RESET) {
-			__sync_fetch_and_or(&f->flags, TG_FLOW_CUT);
-			return SK_DROP;
-		}
 	}
 	return SK_PASS;
 }

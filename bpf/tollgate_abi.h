@@ -28,7 +28,7 @@
 #define TG_ROUTE_MAX 128	/* longest route prefix */
 #define TG_FLOW_PENDING 4	/* admitted requests awaiting a response per flow */
 #define TG_SECRET_SLOTS 10	/* key secret versions 1..9; slot 0 unused */
-#define TG_UNATTRIBUTED_RESET 16 /* unattributed responses before a connection is cut */
+#define TG_UNATTRIBUTED_RESET 16 /* unattributed responses a connection may have */
 #define TG_RB_WAKEUP_BYTES (64 * 1024) /* ring-buffer fill that wakes the agent */
 
 /* Token buckets count in fixed point: one token is 1 << TG_TOKEN_SHIFT. */
@@ -301,6 +301,7 @@ enum tg_stat {
 	TG_S_UNATTRIBUTED,	/* responses with no admitted request */
 	TG_S_SOCKETS,		/* sockets added to the sockhash */
 	TG_S_NO_FLOW,		/* responses on connections without an admitted request */
+	TG_S_CUT,		/* connections cut for too many unattributed responses */
 	TG_S_COUNT,
 };
 

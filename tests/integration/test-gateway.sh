@@ -92,6 +92,7 @@ K_BEARER=$(tg_key_add 7 2 2)
 K_DOWNTIME=$(tg_key_add 8 5 2)
 K_HANGUP=$(tg_key_add 9 6 2)
 K_STALL=$(tg_key_add 10 7 2)
+K_PIPE20=$(tg_key_add 11 8 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -264,6 +265,17 @@ assert_eq "kernel counter unattributed of consumer 4 (+1)" "$((una0 + 1))" \
 	"$(tg_counter "$TG_DIR/c-pipe1.json" 4 1 unattributed)"
 ev=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 4 --format '{status} {flags}' | sort)
 assert_eq "events of consumer 4 (status flags)" "200 -,404 unattributed," "$(tr '\n' ',' <<<"$ev")"
+
+paths=()
+for ((i = 0; i < 20; i++)); do paths+=(/v1/ok); done
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_PIPE20" "${paths[@]}")
+assert_eq "20 pipelined requests: the first admitted, 16 more answered unattributed, then cut" \
+	"$(printf '200 %.0s' $(seq 17))0 0 0" "$out"
+tg_counters "$TG_DIR/c-pipe20.json"
+assert_eq "kernel counter unattributed of consumer 8" 16 \
+	"$(tg_counter "$TG_DIR/c-pipe20.json" 8 1 unattributed)"
+assert_eq "one event per delivered response (1 + 16 unattributed)" 17 "$(tg_wait_events 11 17 10)"
 
 # ---------------------------------------------------------------------------
 tg_log "5. key verdicts, Authorization: Bearer, IPv6"
