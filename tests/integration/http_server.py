@@ -12,6 +12,8 @@ response) from the standard library, with fixed routes:
     /v1/slow     any method   200 after 100 ms
     /v1/hangup   any method   no answer: the connection is closed
     /v1/stall    any method   200 after 4 s
+    /v1/upgrade  any method   101 Switching Protocols, then raw bytes that look
+                              like another response, then close
     anything else             404
 
 Every request it RECEIVES is appended to --log as one line
@@ -94,6 +96,17 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/v1/slow":
             time.sleep(SLOW_SECONDS)
             self.reply(200, "slow\n")
+        elif path == "/v1/upgrade":
+            self.send_response(101)
+            self.send_header("Upgrade", "tg-test")
+            self.send_header("Connection", "Upgrade")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(0.05)
+            # after 101 the connection speaks another protocol: these bytes
+            # must not be taken for a response
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            self.close_connection = True
         elif path == "/v1/stall":
             time.sleep(4)
             self.reply(200, "stalled\n")

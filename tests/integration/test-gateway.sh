@@ -93,6 +93,8 @@ K_DOWNTIME=$(tg_key_add 8 5 2)
 K_HANGUP=$(tg_key_add 9 6 2)
 K_STALL=$(tg_key_add 10 7 2)
 K_PIPE20=$(tg_key_add 11 8 2)
+K_CONTINUE=$(tg_key_add 12 9 2)
+K_UPGRADE=$(tg_key_add 13 10 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -242,6 +244,19 @@ for api in 0 1; do
 		"$(tg_counter "$TG_DIR/c-pub0.json" 0 $api requests)" \
 		"$(tg_counter "$TG_DIR/c-pub1.json" 0 $api requests)"
 done
+
+# ---------------------------------------------------------------------------
+tg_log "3e. interim 1xx responses are skipped, 101 ends HTTP on the connection"
+head -c 4096 /dev/zero | tr '\0' 'x' >"$TG_DIR/body4k"
+# curl asks for 100-continue before a body this large; the server sends it
+code=$(tg_client curl -s --max-time 5 -w '%{http_code}' -o /dev/null -H "X-API-Key: $K_CONTINUE" \
+	-H 'Expect: 100-continue' --data-binary @"$TG_DIR/body4k" "$URL/v1/created")
+assert_eq "POST with Expect: 100-continue" 201 "$code"
+assert_eq "one event for it, with the final status" "1 201" \
+	"$(tg_wait_events 12 1 10) $(tg_events 12 '{status}')"
+tg_client curl -s --max-time 3 -o /dev/null -H "X-API-Key: $K_UPGRADE" "$URL/v1/upgrade" || true
+assert_eq "upgraded connection: one event, status 101" "1 101" \
+	"$(tg_wait_events 13 1 10) $(tg_events 13 '{status}')"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"
