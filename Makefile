@@ -19,7 +19,7 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BPF_TEST_BIN := $(BUILD)/tests/test-xdp-fixtures
 
-BINS := $(BUILD)/tollgate-agent $(BUILD)/tollgatectl
+BINS := $(BUILD)/tollgate-agent $(BUILD)/tollgatectl $(BUILD)/kafka-dev-broker
 
 .PHONY: all test unit-test bpf-test integration-test bench install clean deps demo
 all: $(BINS) $(BPF_OBJ) $(BPF_NOOP)
@@ -73,6 +73,12 @@ $(BUILD)/tollgate-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 $(BUILD)/tollgatectl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# the development Kafka broker (librdkafka's mock cluster), DESIGN §10
+$(BUILD)/kafka-dev-broker: scripts/kafka-dev-broker.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -lrdkafka
 
 # --- tests --------------------------------------------------------------
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(BUILD)/libtollgate-san.a

@@ -7,10 +7,10 @@ PKGS=(
 	# build
 	make gcc clang llvm pkg-config libc6-dev
 	libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
-	libinih-dev libsystemd-dev
+	libinih-dev libsystemd-dev librdkafka-dev
 	# tests
 	libcmocka-dev libjansson-dev libclang-rt-14-dev
-	iproute2 ethtool curl python3 procps util-linux
+	iproute2 ethtool curl python3 procps util-linux kcat
 	# benchmarks
 	wrk xdp-tools nginx
 )
