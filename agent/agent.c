@@ -83,6 +83,9 @@ static int check_supported(const struct config *cfg)
 	if (cfg->kafka.brokers[0])
 		return log_error_errno(-ENOTSUP, "kafka.brokers: the Kafka producer is not in this "
 						 "build; leave it empty to write agent.events_file");
+	if (cfg->agent.geoip_db[0])
+		return log_error_errno(-ENOTSUP, "agent.geoip_db: country lookup is not in this build; "
+						 "leave it empty (events carry country \"--\")");
 	if (cfg->ratelimit.scope == CONFIG_SCOPE_GLOBAL)
 		return log_error_errno(-ENOTSUP, "ratelimit.scope: global needs redis.url; use host");
 	if (cfg->agent.mode != CONFIG_MODE_XDP)
