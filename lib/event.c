@@ -182,17 +182,62 @@ static void out_json_string(struct json_out *out, const char *str, size_t len)
 	out_bytes(out, "\"", 1);
 }
 
+/* Decimal digits of v, no padding. */
+static void out_u64(struct json_out *out, uint64_t v)
+{
+	char tmp[20];
+	size_t n = sizeof(tmp);
+
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	out_bytes(out, tmp + n, sizeof(tmp) - n);
+}
+
+/* ,"name":"123" - ids are decimal strings (DESIGN §5). */
+static void out_id_field(struct json_out *out, const char *name, uint32_t v)
+{
+	out_str(out, name);
+	out_bytes(out, "\"", 1);
+	out_u64(out, v);
+	out_bytes(out, "\"", 1);
+}
+
+/* ,"name":123 */
+static void out_num_field(struct json_out *out, const char *name, uint64_t v)
+{
+	out_str(out, name);
+	out_u64(out, v);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; the calendar part is cached per second
+ * (events come in bursts of the same second, and gmtime_r is not free). */
 static void out_time(struct json_out *out, uint64_t time_ns)
 {
+	static __thread time_t cached_secs = (time_t)-1;
+	static __thread char cached[32];
 	time_t secs = (time_t)(time_ns / 1000000000);
+	uint64_t frac = time_ns % 1000000000;
+	char digits[9];
 	struct tm tm;
 
-	if (!gmtime_r(&secs, &tm)) {
-		out->overflow = true;
-		return;
+	if (secs != cached_secs) {
+		if (!gmtime_r(&secs, &tm) ||
+		    snprintf(cached, sizeof(cached), "\"%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec) >= (int)sizeof(cached)) {
+			out->overflow = true;
+			return;
+		}
+		cached_secs = secs;
 	}
-	out_fmt(out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%09" PRIu64 "Z\"", tm.tm_year + 1900,
-		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, time_ns % 1000000000);
+	out_str(out, cached);
+	for (int i = 8; i >= 0; i--) {
+		digits[i] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	out_bytes(out, digits, sizeof(digits));
+	out_bytes(out, "Z\"", 2);
 }
 
 static const char *json_bool(bool b)
@@ -218,31 +263,43 @@ int event_to_json(const struct usage_event *ev, char *buf, size_t size)
 	    ev->country[1] <= 'Z')
 		memcpy(country, ev->country, 2);
 
+	/* hand-rolled rather than printf: this runs once per request */
 	out_str(&out, "{\"specversion\":\"1.0\",\"type\":\"tollgate.request\"");
-	out_fmt(&out, ",\"source\":\"tollgate-agent/%" PRIu32 "\"", ev->host_id);
-	out_fmt(&out, ",\"id\":\"%s\",\"time\":", id);
+	out_str(&out, ",\"source\":\"tollgate-agent/");
+	out_u64(&out, ev->host_id);
+	out_str(&out, "\",\"id\":\"");
+	out_str(&out, id);
+	out_str(&out, "\",\"time\":");
 	out_time(&out, ev->time_ns);
-	out_fmt(&out, ",\"subject\":\"%" PRIu32 "\"", ev->consumer_id);
+	out_id_field(&out, ",\"subject\":", ev->consumer_id);
 	out_str(&out, ",\"datacontenttype\":\"application/json\",\"data\":{");
-	out_fmt(&out, "\"consumer_id\":\"%" PRIu32 "\"", ev->consumer_id);
-	out_fmt(&out, ",\"plan_id\":\"%" PRIu32 "\"", ev->plan_id);
-	out_fmt(&out, ",\"api_id\":\"%" PRIu32 "\"", ev->api_id);
-	out_fmt(&out, ",\"route_id\":\"%" PRIu32 "\"", ev->route_id);
-	out_fmt(&out, ",\"key_id\":\"%" PRIu32 "\"", ev->key_id);
+	out_id_field(&out, "\"consumer_id\":", ev->consumer_id);
+	out_id_field(&out, ",\"plan_id\":", ev->plan_id);
+	out_id_field(&out, ",\"api_id\":", ev->api_id);
+	out_id_field(&out, ",\"route_id\":", ev->route_id);
+	out_id_field(&out, ",\"key_id\":", ev->key_id);
 	out_str(&out, ",\"endpoint\":");
 	out_json_string(&out, ev->endpoint, ev->endpoint_len);
-	out_fmt(&out, ",\"method\":\"%s\"", event_method_name(ev->method));
-	out_fmt(&out, ",\"status\":%u", ev->status);
-	out_fmt(&out, ",\"latency_us\":%" PRIu32, ev->latency_us);
-	out_fmt(&out, ",\"req_bytes\":%" PRIu32, ev->req_bytes);
-	out_fmt(&out, ",\"resp_bytes\":%" PRIu32, ev->resp_bytes);
-	out_fmt(&out, ",\"client_ip\":\"%s\"", ip);
-	out_fmt(&out, ",\"country\":\"%s\"", country);
-	out_fmt(&out, ",\"verdict\":\"%s\"", event_verdict_name(ev->verdict));
-	out_fmt(&out, ",\"flags\":{\"unanswered\":%s", json_bool(ev->flags & TG_EF_UNANSWERED));
-	out_fmt(&out, ",\"summary\":%s", json_bool(ev->flags & TG_EF_SUMMARY));
-	out_fmt(&out, ",\"unattributed\":%s}", json_bool(ev->flags & TG_EF_UNATTRIBUTED));
-	out_fmt(&out, ",\"count\":%" PRIu32 "}}", ev->count);
+	out_str(&out, ",\"method\":\"");
+	out_str(&out, event_method_name(ev->method));
+	out_num_field(&out, "\",\"status\":", ev->status);
+	out_num_field(&out, ",\"latency_us\":", ev->latency_us);
+	out_num_field(&out, ",\"req_bytes\":", ev->req_bytes);
+	out_num_field(&out, ",\"resp_bytes\":", ev->resp_bytes);
+	out_str(&out, ",\"client_ip\":\"");
+	out_str(&out, ip);
+	out_str(&out, "\",\"country\":\"");
+	out_str(&out, country);
+	out_str(&out, "\",\"verdict\":\"");
+	out_str(&out, event_verdict_name(ev->verdict));
+	out_str(&out, "\",\"flags\":{\"unanswered\":");
+	out_str(&out, json_bool(ev->flags & TG_EF_UNANSWERED));
+	out_str(&out, ",\"summary\":");
+	out_str(&out, json_bool(ev->flags & TG_EF_SUMMARY));
+	out_str(&out, ",\"unattributed\":");
+	out_str(&out, json_bool(ev->flags & TG_EF_UNATTRIBUTED));
+	out_num_field(&out, "},\"count\":", ev->count);
+	out_str(&out, "}}");
 
 	if (out.overflow) {
 		buf[0] = '\0';
