@@ -25,7 +25,7 @@ struct refused_file_header {
 	uint64_t n;
 };
 
-#define REFUSED_MAGIC 0x31444553554652ULL /* "REFUSD1" */
+#define REFUSED_MAGIC 0x32444553554652ULL /* "REFUSD2": [0] = events_lost */
 
 struct drain {
 	struct ring_buffer *rb;
@@ -229,7 +229,10 @@ int drain_summaries(struct drain *d)
 		e = baseline_get(d, &key);
 		if (!e)
 			return -ENOMEM;
-		for (int v = 1; v < TG_V_COUNT; v++) {
+		/* [TG_V_ADMITTED] of the baseline tracks events_lost: admitted
+		 * requests whose events the ring buffer could not take */
+		c.refused[TG_V_ADMITTED] = c.events_lost;
+		for (int v = 0; v < TG_V_COUNT; v++) {
 			uint64_t delta = c.refused[v] - e->refused[v];
 			struct usage_event ev = { 0 };
 
@@ -242,6 +245,8 @@ int drain_summaries(struct drain *d)
 				ev.time_ns = now;
 				ev.consumer_id = key.consumer_id;
 				ev.api_id = key.api_id;
+				if (v == TG_V_ADMITTED)
+					ev.plan_id = c.plan_id;
 				ev.verdict = v;
 				ev.flags = TG_EF_SUMMARY;
 				ev.count = part;

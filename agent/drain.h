@@ -7,7 +7,9 @@
  * Refusals are counted by the kernel per (consumer, api, verdict) rather
  * than sent one by one (a flood must stay cheap); every snapshot interval
  * the drain turns the counters' growth into summary events carrying the
- * count, so every request is accounted for. In standalone mode events are
+ * count, so every request is accounted for; events the ring buffer had no
+ * room for are counted the same way and become admitted summary events. In
+ * standalone mode events are
  * appended to agent.events_file as CloudEvents JSON lines.
  */
 #ifndef TG_AGENT_DRAIN_H

@@ -875,6 +875,8 @@ int tg_xdp(struct xdp_md *ctx)
 		if (c) {
 			__sync_fetch_and_add(&c->requests, 1);
 			__sync_fetch_and_add(&c->bytes_in, p.payload_len);
+			if (c->plan_id != admitted.plan_id)
+				c->plan_id = admitted.plan_id;
 		}
 	}
 	return XDP_PASS;
@@ -938,7 +940,11 @@ static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct t
 	}
 	ev = bpf_ringbuf_reserve(&tg_events, sizeof(*ev), 0);
 	if (!ev) {
+		/* counted per (consumer, api): the agent sends the count on as a
+		 * summary event, so billing loses no call, only its detail */
 		tg_stat(TG_S_RINGBUF_FULL);
+		if (c)
+			__sync_fetch_and_add(&c->events_lost, 1);
 		return;
 	}
 	ev->start_ns = rq->start_ns;

@@ -276,11 +276,14 @@ struct tg_counters {
 	__u64 bytes_in;
 	__u64 bytes_out;
 	__u64 latency_us_sum;
-	__u64 reserved;
+	__u64 events_lost; /* events the ring buffer had no room for */
+	__u32 plan_id;	   /* the plan of the latest admitted request */
+	__u32 pad;
 };
 /* Every usage event the kernel emits is counted once: in status_class[1..5]
- * or in unanswered. */
-_Static_assert(sizeof(struct tg_counters) == 8 * (1 + TG_V_COUNT + 8 + 6), "tg_counters layout");
+ * or in unanswered; those the ring buffer could not take also in events_lost,
+ * which the agent turns into summary events (DESIGN §4). */
+_Static_assert(sizeof(struct tg_counters) == 8 * (1 + TG_V_COUNT + 8 + 7), "tg_counters layout");
 
 /* tg_stats: per-CPU array indexed by enum tg_stat. */
 enum tg_stat {

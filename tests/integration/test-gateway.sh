@@ -11,8 +11,14 @@
 #   2. one event per answered request, right status, endpoint, ids, latency
 #      (/v1/slow >= 100 ms)
 #   3. keep-alive: several requests on one connection, one event each
+#  3b. a request the server never answers: one status-0 unanswered event
+#  3c. unanswered longer than unanswered_after on an open connection: the
+#      event comes from the flow's timer; the late answer is unattributed
+#  3d. a public route: no key needed, nothing charged, kept alive too
+#  3e. 100-continue is skipped; after a 101 nothing is taken for a response
 #   4. two pipelined requests in one segment: both charged, the second
-#      unattributed
+#      unattributed; 20 in one send: 16 unattributed, then the connection is
+#      cut
 #   5. unknown key and missing key: 401, nothing reaches the server;
 #      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
 #  5b. SIGHUP: a key added to keys_file works, a removed one is refused
