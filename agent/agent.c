@@ -25,8 +25,10 @@
 #include "agent/bpfload.h"
 #include "agent/drain.h"
 #include "agent/hostid.h"
+#include "agent/kafkaout.h"
 #include "agent/keyfile.h"
 #include "agent/metrics.h"
+#include "agent/spool.h"
 #include "lib/config.h"
 #include "lib/keydigest.h"
 #include "lib/log.h"
@@ -40,6 +42,8 @@ struct agent {
 	struct key_secrets secrets;
 	struct bpfload *bl;
 	struct drain *drain;
+	struct spool *spool;	  /* with kafka.brokers: the write-ahead log */
+	struct kafkaout *kafka;	  /* and its producer */
 	struct metrics_server *metrics;
 	uint32_t host_id;
 	uint32_t epoch;
@@ -80,9 +84,6 @@ static int check_supported(const struct config *cfg)
 	if (cfg->redis.url[0])
 		return log_error_errno(-ENOTSUP, "redis.url: Redis sync is not in this build; leave it "
 						 "empty to run standalone (agent.keys_file)");
-	if (cfg->kafka.brokers[0])
-		return log_error_errno(-ENOTSUP, "kafka.brokers: the Kafka producer is not in this "
-						 "build; leave it empty to write agent.events_file");
 	if (cfg->agent.geoip_db[0])
 		return log_error_errno(-ENOTSUP, "agent.geoip_db: country lookup is not in this build; "
 						 "leave it empty (events carry country \"--\")");
@@ -204,6 +205,27 @@ static void render_metrics(FILE *out, void *userdata)
 		     "tollgate_reload_failures_total %llu\n",
 		(unsigned long long)a->reload_failures);
 	fprintf(out, "# TYPE tollgate_keys gauge\ntollgate_keys %zu\n", a->n_keys);
+	fprintf(out, "# TYPE tollgate_drain_held_back_total counter\n"
+		     "tollgate_drain_held_back_total %llu\n",
+		(unsigned long long)ds->held_back);
+	if (a->spool) {
+		const struct spool_stats *ss = spool_stats(a->spool);
+		const struct kafkaout_stats *ks = kafkaout_stats(a->kafka);
+
+		fprintf(out, "# TYPE tollgate_spool_bytes gauge\ntollgate_spool_bytes %llu\n",
+			(unsigned long long)ss->bytes);
+		fprintf(out, "# TYPE tollgate_spool_pending gauge\ntollgate_spool_pending %llu\n",
+			(unsigned long long)spool_pending(a->spool));
+		fprintf(out, "# TYPE tollgate_events_replayed_total counter\n"
+			     "tollgate_events_replayed_total %llu\n",
+			(unsigned long long)ss->recovered);
+		fprintf(out, "# TYPE tollgate_events_produced_total counter\n"
+			     "tollgate_events_produced_total %llu\n",
+			(unsigned long long)ks->produced);
+		fprintf(out, "# TYPE tollgate_events_delivered_total counter\n"
+			     "tollgate_events_delivered_total %llu\n",
+			(unsigned long long)ks->delivered);
+	}
 
 	if (stats_fd >= 0 && bpfload_read_stats(stats_fd, stats) == 0) {
 		fprintf(out, "# TYPE tollgate_kernel_total counter\n");
@@ -273,6 +295,22 @@ static int setup(struct agent *a)
 				a->cfg->agent.state_dir);
 		goto out_keys;
 	}
+	if (a->cfg->kafka.brokers[0]) {
+		r = spool_open(a->cfg->kafka.spool_dir, (uint64_t)a->cfg->kafka.spool_max_mb << 20,
+			       &a->spool);
+		if (r) {
+			log_error_errno(r, "kafka.spool_dir: cannot open '%s'", a->cfg->kafka.spool_dir);
+			goto out_keys;
+		}
+		if (spool_stats(a->spool)->recovered)
+			log_info("spool: %llu events of an earlier run go to Kafka first",
+				 (unsigned long long)spool_stats(a->spool)->recovered);
+		r = kafkaout_new(a->cfg, a->spool, &a->kafka, err, sizeof(err));
+		if (r) {
+			log_error_errno(r, "%s", err);
+			goto out_keys;
+		}
+	}
 	if (a->cfg->agent.metrics_listen[0]) {
 		r = metrics_listen(a->cfg->agent.metrics_listen, &a->metrics);
 		if (r) {
@@ -300,7 +338,7 @@ static int setup(struct agent *a)
 	if (r == 0) {
 		r = drain_new(a->cfg, bpfload_map_fd(a->bl, "tg_events"),
 			      bpfload_map_fd(a->bl, "tg_counters"), a->host_id, a->epoch,
-			      a->bl->pin_generation, &a->drain, err, sizeof(err));
+			      a->bl->pin_generation, a->spool, &a->drain, err, sizeof(err));
 		if (r)
 			log_error_errno(r, "%s", err);
 	}
@@ -384,6 +422,8 @@ static int run(struct agent *a)
 				if (read(tfd, &expirations, sizeof(expirations)) < 0)
 					continue;
 				drain_consume(a->drain);
+				if (a->spool)
+					spool_sync(a->spool); /* at most one tick lost to a power cut */
 				if (now - last_summary >= (time_t)a->cfg->agent.snapshot_interval) {
 					drain_summaries(a->drain);
 					last_summary = now;
@@ -398,11 +438,22 @@ static int run(struct agent *a)
 				drain_consume(a->drain);
 			}
 		}
+		if (a->kafka && kafkaout_pump(a->kafka) < 0) {
+			/* the producer cannot go on; a restart resends from the spool */
+			log_error("kafka: fatal producer error; exiting so that the spool is resent");
+			return -EIO;
+		}
 	}
 
 	sd_notify(0, "STOPPING=1");
 	drain_consume(a->drain);
 	drain_summaries(a->drain);
+	if (a->kafka) {
+		/* what Kafka does not acknowledge now stays in the spool */
+		kafkaout_pump(a->kafka);
+		kafkaout_flush(a->kafka, 5000);
+		spool_sync(a->spool);
+	}
 	close(ep);
 	close(tfd);
 	close(sfd);
@@ -472,6 +523,8 @@ int main(int argc, char **argv)
 			 a.cfg->agent.pin_dir);
 	}
 	drain_free(a.drain);
+	kafkaout_free(a.kafka);
+	spool_free(a.spool);
 	metrics_free(a.metrics);
 	bpfload_free(a.bl);
 	free(a.cfg);

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/drain.h"
+#include "agent/spool.h"
 #include "lib/endpoint.h"
 #include "lib/event.h"
 
@@ -29,7 +30,9 @@ struct refused_file_header {
 
 struct drain {
 	struct ring_buffer *rb;
-	FILE *sink;
+	FILE *sink;	     /* agent.events_file, or */
+	struct spool *spool; /* the write-ahead log in front of Kafka */
+	enum config_format format;
 	int counters_fd;
 	uint32_t host_id;
 	uint32_t epoch;
@@ -63,21 +66,33 @@ static uint64_t now_real_ns(void)
 static int sink_write(struct drain *d, struct usage_event *ev)
 {
 	char buf[EVENT_JSON_MAX];
-	int n;
+	int n, r;
 
 	ev->host_id = d->host_id;
 	ev->epoch = d->epoch;
-	ev->seq = d->seq++;
-	n = event_to_json(ev, buf, sizeof(buf));
+	ev->seq = d->seq;
+	if (d->spool && d->format == CONFIG_FORMAT_BINARY)
+		n = event_encode_v1(ev, (uint8_t *)buf, sizeof(buf));
+	else
+		n = event_to_json(ev, buf, sizeof(buf));
 	if (n < 0) {
 		d->stats.bad_records++;
 		return n;
 	}
-	buf[n++] = '\n';
-	if (fwrite(buf, 1, n, d->sink) != (size_t)n) {
-		d->stats.write_errors++;
-		return -EIO;
+	if (d->spool) {
+		r = spool_append(d->spool, ev->consumer_id, buf, (size_t)n);
+		if (r) {
+			d->stats.write_errors++;
+			return r;
+		}
+	} else {
+		buf[n++] = '\n';
+		if (fwrite(buf, 1, n, d->sink) != (size_t)n) {
+			d->stats.write_errors++;
+			return -EIO;
+		}
 	}
+	d->seq++; /* ids go only to events that were kept */
 	d->stats.written++;
 	return 0;
 }
@@ -126,10 +141,16 @@ int drain_consume(struct drain *d)
 {
 	int n;
 
+	/* a full spool (Kafka away too long) holds events back in the ring
+	 * buffer; what overflows it is counted by the kernel and summarised */
+	if (d->spool && spool_full(d->spool)) {
+		d->stats.held_back++;
+		return 0;
+	}
 	d->mono_to_real = mono_to_real();
 	n = ring_buffer__consume(d->rb);
-
-	fflush(d->sink);
+	if (d->sink)
+		fflush(d->sink);
 	return n;
 }
 
@@ -252,17 +273,18 @@ int drain_summaries(struct drain *d)
 				ev.count = part;
 				memcpy(ev.country, "--", 2);
 				ev.endpoint[0] = '\0';
-				if (sink_write(d, &ev) == 0) {
-					written++;
-					d->stats.summaries++;
-					d->stats.summarized += part;
-				}
+				if (sink_write(d, &ev) != 0)
+					break; /* the rest goes next time */
+				written++;
+				d->stats.summaries++;
+				d->stats.summarized += part;
+				e->refused[v] += part;
 				delta -= part;
 			}
-			e->refused[v] = c.refused[v];
 		}
 	}
-	fflush(d->sink);
+	if (d->sink)
+		fflush(d->sink);
 	if (written)
 		save_baseline(d);
 	return written;
@@ -274,21 +296,24 @@ const struct drain_stats *drain_stats(const struct drain *d)
 }
 
 int drain_new(const struct config *cfg, int events_fd, int counters_fd, uint32_t host_id,
-	      uint32_t epoch, uint64_t pin_generation, struct drain **ret, char *err,
-	      size_t err_len)
+	      uint32_t epoch, uint64_t pin_generation, struct spool *spool, struct drain **ret,
+	      char *err, size_t err_len)
 {
 	struct drain *d = calloc(1, sizeof(*d));
 	int r;
 
 	if (!d)
 		return -ENOMEM;
+	d->spool = spool;
+	d->format = cfg->kafka.format;
 	d->counters_fd = counters_fd;
 	d->host_id = host_id;
 	d->epoch = epoch;
 	d->pin_generation = pin_generation;
 	snprintf(d->base_path, sizeof(d->base_path), "%s/refused.snapshot", cfg->agent.state_dir);
-	d->sink = fopen(cfg->agent.events_file, "ae");
-	if (!d->sink) {
+	if (!spool)
+		d->sink = fopen(cfg->agent.events_file, "ae");
+	if (!spool && !d->sink) {
 		r = -errno;
 		snprintf(err, err_len, "agent.events_file: cannot open '%s': %s",
 			 cfg->agent.events_file, strerror(-r));
@@ -299,7 +324,8 @@ int drain_new(const struct config *cfg, int events_fd, int counters_fd, uint32_t
 	if (!d->rb) {
 		r = -errno;
 		snprintf(err, err_len, "cannot open the tg_events ring buffer: %s", strerror(-r));
-		fclose(d->sink);
+		if (d->sink)
+			fclose(d->sink);
 		free(d);
 		return r;
 	}

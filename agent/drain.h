@@ -8,9 +8,9 @@
  * than sent one by one (a flood must stay cheap); every snapshot interval
  * the drain turns the counters' growth into summary events carrying the
  * count, so every request is accounted for; events the ring buffer had no
- * room for are counted the same way and become admitted summary events. In
- * standalone mode events are
- * appended to agent.events_file as CloudEvents JSON lines.
+ * room for are counted the same way and become admitted summary events.
+ * Events go to the Kafka spool or, in standalone mode, to agent.events_file
+ * as CloudEvents JSON lines.
  */
 #ifndef TG_AGENT_DRAIN_H
 #define TG_AGENT_DRAIN_H
@@ -27,18 +27,22 @@ struct drain_stats {
 	uint64_t summarized;	/* requests those summaries carry */
 	uint64_t write_errors;
 	uint64_t bad_records;
+	uint64_t held_back;	/* drains skipped because the spool was full */
 };
 
 struct drain;
 
+struct spool;
+
 /*
- * drain_new() - open the sink (events_file, append) and attach to the ring
- * buffer and counters map fds (not owned). The refusal baseline is read from
- * agent.state_dir when it belongs to the same pin generation.
+ * drain_new() - attach to the ring buffer and counters map fds (not owned)
+ * and write events into spool (kafka.format encoding) when it is given, else
+ * into agent.events_file (CloudEvents lines, appended). The summary baseline
+ * is read from agent.state_dir when it belongs to the same pin generation.
  */
 int drain_new(const struct config *cfg, int events_fd, int counters_fd, uint32_t host_id,
-	      uint32_t epoch, uint64_t pin_generation, struct drain **ret, char *err,
-	      size_t err_len);
+	      uint32_t epoch, uint64_t pin_generation, struct spool *spool, struct drain **ret,
+	      char *err, size_t err_len);
 
 /* drain_epoll_fd() - becomes readable when the ring buffer has records. */
 int drain_epoll_fd(struct drain *d);
