@@ -352,6 +352,23 @@ tg_key_add() {
 	echo "$key"
 }
 
+# tg_generous_sections: plan 2 (API 1, 1000/s, never in the way) and route
+# 1 (/v1 -> API 1), for tests about something other than limits.
+tg_generous_sections() {
+	cat <<-EOF
+		[plan.generous]
+		id = 2
+		api_id = 1
+		rate_per_sec = 1000
+		burst = 1000
+
+		[route.v1]
+		id = 1
+		api_id = 1
+		prefix = /v1
+	EOF
+}
+
 # --- agent -----------------------------------------------------------------------
 
 # tg_agent_start [TIMEOUT]: tollgate-agent in the foreground of a background

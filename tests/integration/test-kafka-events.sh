@@ -39,23 +39,8 @@ URL="http://$TG_HOST_IP:$PORT"
 tg_secrets_up
 write_config() { # FORMAT
 	tg_config_write "$PORT" "snapshot_interval = 1" "$(
-		cat <<-EOF
-			[plan.generous]
-			id = 2
-			api_id = 1
-			rate_per_sec = 1000
-			burst = 1000
-
-			[route.v1]
-			id = 1
-			api_id = 1
-			prefix = /v1
-
-			[kafka]
-			brokers = $BOOT
-			format = $1
-			spool_dir = $TG_DIR/spool
-		EOF
+		tg_generous_sections
+		printf '[kafka]\nbrokers = %s\nformat = %s\nspool_dir = %s\n' "$BOOT" "$1" "$TG_DIR/spool"
 	)"
 }
 write_config cloudevents

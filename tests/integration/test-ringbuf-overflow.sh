@@ -19,20 +19,7 @@ tg_server_up "$(tg_free_port)"
 PORT=$TG_PORT
 URL="http://$TG_HOST_IP:$PORT"
 tg_secrets_up
-tg_config_write "$PORT" $'snapshot_interval = 1\nringbuf_kb = 4' "$(
-	cat <<-EOF
-		[plan.generous]
-		id = 2
-		api_id = 1
-		rate_per_sec = 1000
-		burst = 1000
-
-		[route.v1]
-		id = 1
-		api_id = 1
-		prefix = /v1
-	EOF
-)"
+tg_config_write "$PORT" $'snapshot_interval = 1\nringbuf_kb = 4' "$(tg_generous_sections)"
 KEY=$(tg_key_add 1 1 2)
 tg_agent_start 30
 
