@@ -32,6 +32,7 @@
 #include "lib/config.h"
 #include "lib/keydigest.h"
 #include "lib/log.h"
+#include "lib/snapshot.h"
 
 #define ERR_MAX 512
 #define DRAIN_TICK_NS 100000000L /* events wait at most this long in the ring */
@@ -225,6 +226,9 @@ static void render_metrics(FILE *out, void *userdata)
 		fprintf(out, "# TYPE tollgate_events_delivered_total counter\n"
 			     "tollgate_events_delivered_total %llu\n",
 			(unsigned long long)ks->delivered);
+		fprintf(out, "# TYPE tollgate_counter_snapshots_total counter\n"
+			     "tollgate_counter_snapshots_total %llu\n",
+			(unsigned long long)ks->snapshots);
 	}
 
 	if (stats_fd >= 0 && bpfload_read_stats(stats_fd, stats) == 0) {
@@ -262,6 +266,33 @@ static void render_metrics(FILE *out, void *userdata)
  * fails half-way on a host without pins of ours, what was attached is taken
  * down again; with pins of a previous agent, its enforcement stays.
  */
+/* The kernel counters to tollgate.counters, one message per (consumer, api). */
+static void send_snapshots(struct agent *a)
+{
+	int fd = bpfload_map_fd(a->bl, "tg_counters");
+	struct tg_counter_key key, next;
+	struct tg_counters c;
+	char json[SNAPSHOT_JSON_MAX], mkey[SNAPSHOT_KEY_MAX];
+	struct timespec now;
+	uint64_t now_ns;
+	int jn, kn;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	if (bpf_map_get_next_key(fd, NULL, &next) < 0)
+		return;
+	do {
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &c) < 0)
+			continue;
+		jn = snapshot_to_json(a->host_id, a->bl->pin_generation, now_ns, &key, &c, json,
+				      sizeof(json));
+		kn = snapshot_key(a->host_id, a->bl->pin_generation, &key, mkey, sizeof(mkey));
+		if (jn > 0 && kn > 0)
+			kafkaout_send_snapshot(a->kafka, mkey, (size_t)kn, json, (size_t)jn);
+	} while (bpf_map_get_next_key(fd, &key, &next) == 0);
+}
+
 static int setup(struct agent *a)
 {
 	struct keyfile kf = { 0 };
@@ -426,6 +457,8 @@ static int run(struct agent *a)
 					spool_sync(a->spool); /* at most one tick lost to a power cut */
 				if (now - last_summary >= (time_t)a->cfg->agent.snapshot_interval) {
 					drain_summaries(a->drain);
+					if (a->kafka)
+						send_snapshots(a);
 					last_summary = now;
 				}
 				if (watchdog_usec && (uint64_t)(now - last_watchdog) * 2000000 >= watchdog_usec) {

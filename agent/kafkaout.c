@@ -12,6 +12,7 @@ struct kafkaout {
 	rd_kafka_t *rk;
 	struct spool *sp;
 	char topic[128];
+	char topic_counters[128];
 	const char *content_type;
 	struct kafkaout_stats stats;
 };
@@ -22,6 +23,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	struct kafkaout *ko = opaque;
 
 	(void)rk;
+	if (!m->_private)
+		return; /* a counter snapshot: the next one supersedes it */
 	if (m->err) {
 		/* with no message timeout only fatal errors end here; the
 		 * record stays in the spool for the next run */
@@ -68,6 +71,7 @@ int kafkaout_new(const struct config *cfg, struct spool *sp, struct kafkaout **r
 		return -ENOMEM;
 	ko->sp = sp;
 	snprintf(ko->topic, sizeof(ko->topic), "%s", cfg->kafka.topic_usage);
+	snprintf(ko->topic_counters, sizeof(ko->topic_counters), "%s", cfg->kafka.topic_counters);
 	ko->content_type = cfg->kafka.format == CONFIG_FORMAT_CLOUDEVENTS ? KAFKAOUT_CT_JSON
 									 : KAFKAOUT_CT_BINARY;
 	conf = rd_kafka_conf_new();
@@ -135,6 +139,24 @@ int kafkaout_pump(struct kafkaout *ko)
 	if (n)
 		ko->stats.broker_up = true;
 	return n;
+}
+
+int kafkaout_send_snapshot(struct kafkaout *ko, const char *key, size_t key_len, const char *json,
+			   size_t len)
+{
+	rd_kafka_resp_err_t e;
+
+	e = rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(ko->topic_counters),
+			      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_len),
+			      RD_KAFKA_V_VALUE((void *)json, len),
+			      RD_KAFKA_V_HEADER("content-type", "application/json", -1),
+			      RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+	if (e) {
+		ko->stats.snapshots_dropped++;
+		return -EAGAIN;
+	}
+	ko->stats.snapshots++;
+	return 0;
 }
 
 void kafkaout_flush(struct kafkaout *ko, int timeout_ms)

@@ -27,6 +27,8 @@ struct kafkaout_stats {
 	uint64_t produced;  /* handed to librdkafka */
 	uint64_t delivered; /* acknowledged by Kafka */
 	uint64_t queue_full;
+	uint64_t snapshots;	    /* counter snapshots handed to librdkafka */
+	uint64_t snapshots_dropped; /* not even queued (the next one supersedes) */
 	bool fatal;
 	bool broker_up;	    /* at least one broker connection is up */
 };
@@ -41,6 +43,12 @@ int kafkaout_new(const struct config *cfg, struct spool *sp, struct kafkaout **r
  * its queue takes, and serve delivery reports. Returns records handed over,
  * or -EIO after a fatal producer error. */
 int kafkaout_pump(struct kafkaout *ko);
+
+/* kafkaout_send_snapshot() - one counter snapshot to kafka.topic_counters,
+ * not spooled: snapshots are cumulative, the next one supersedes a lost one.
+ * Returns 0 or -EAGAIN when librdkafka's queue is full. */
+int kafkaout_send_snapshot(struct kafkaout *ko, const char *key, size_t key_len, const char *json,
+			   size_t len);
 
 /* kafkaout_flush() - wait up to timeout_ms for every record to be acknowledged. */
 void kafkaout_flush(struct kafkaout *ko, int timeout_ms);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -20,6 +21,7 @@
 #include "agent/hostid.h"
 #include "lib/config.h"
 #include "lib/keydigest.h"
+#include "lib/snapshot.h"
 
 static bool json;
 
@@ -114,23 +116,6 @@ static unsigned long long refused_total(const struct tg_counters *c)
 	return t;
 }
 
-static void print_counters_json(const struct counter_row *r)
-{
-	const struct tg_counters *c = &r->c;
-
-	printf("{\"consumer_id\":\"%u\",\"api_id\":\"%u\",\"requests\":%llu,\"refused\":{",
-	       r->key.consumer_id, r->key.api_id, c->requests);
-	for (int v = 1; v < TG_V_COUNT; v++)
-		printf("%s\"%s\":%llu", v > 1 ? "," : "", config_verdict_name(v), c->refused[v]);
-	printf("},\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu"
-	       ",\"4xx\":%llu,\"5xx\":%llu},",
-	       c->status_class[1], c->status_class[2], c->status_class[3], c->status_class[4],
-	       c->status_class[5]);
-	printf("\"unanswered\":%llu,\"unattributed\":%llu,\"bytes_in\":%llu"
-	       ",\"bytes_out\":%llu,\"latency_us_sum\":%llu}",
-	       c->unanswered, c->unattributed, c->bytes_in, c->bytes_out, c->latency_us_sum);
-}
-
 static int cmd_counters(const struct config *cfg)
 {
 	struct counter_row *rows;
@@ -140,11 +125,25 @@ static int cmd_counters(const struct config *cfg)
 	if (r)
 		return 1;
 	if (json) {
+		struct tg_meta meta = {};
+		uint32_t zero = 0, host_id = 0;
+		int meta_fd = bpfload_pinned_fd(cfg, "tg_meta");
+		struct timespec now;
+		char line[SNAPSHOT_JSON_MAX];
+
+		if (meta_fd >= 0) {
+			bpf_map_lookup_elem(meta_fd, &zero, &meta);
+			close(meta_fd);
+		}
+		hostid_get(cfg, &host_id);
+		clock_gettime(CLOCK_REALTIME, &now);
 		printf("[");
 		for (size_t i = 0; i < n; i++) {
-			if (i)
-				printf(",");
-			print_counters_json(&rows[i]);
+			if (snapshot_to_json(host_id, meta.pin_generation,
+					     (uint64_t)now.tv_sec * 1000000000ULL + now.tv_nsec,
+					     &rows[i].key, &rows[i].c, line, sizeof(line)) < 0)
+				continue;
+			printf("%s%s", i ? "," : "", line);
 		}
 		printf("]\n");
 	} else {

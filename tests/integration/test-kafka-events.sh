@@ -12,6 +12,8 @@
 #      any duplicate carrying the same id
 #   3. kafka.format = binary: the v1 records (92-byte header + endpoint) with
 #      their content-type
+#   4. kernel counter snapshots on tollgate.counters, keyed
+#      {host_id}:{pin_generation}:{consumer}:{api}
 #
 # Run: BUILD=/abs/build bash tests/integration/test-kafka-events.sh (as root).
 set -u -o pipefail
@@ -23,7 +25,7 @@ tg_need kcat
 
 # the broker, controlled through a FIFO
 mkfifo "$TG_DIR/broker.ctl"
-"$BUILD/kafka-dev-broker" --brokers 3 --topic tollgate.usage:4 \
+"$BUILD/kafka-dev-broker" --brokers 3 --topic tollgate.usage:4 --topic tollgate.counters:1 \
 	--bootstrap-file "$TG_DIR/bootstrap" <"$TG_DIR/broker.ctl" >"$TG_DIR/broker.out" 2>&1 &
 TG_PIDS+=("$!")
 exec 7>"$TG_DIR/broker.ctl"
@@ -112,6 +114,24 @@ assert_eq "5 binary records" 5 "$n"
 assert_eq "each 92 header bytes + the endpoint (/v1/ok)" "98" \
 	"$(kcat -b "$BOOT" -t tollgate.usage -C -e -q -f '%h %S\n' 2>/dev/null |
 		awk '$1 ~ /vnd.tollgate/ { print $2 }' | sort -u)"
+
+tg_log "4. counter snapshots"
+gen=$(tg_ctl status --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["pin_generation"])')
+snap=""
+for ((i = 0; i < 50; i++)); do
+	snap=$(kcat -b "$BOOT" -t tollgate.counters -C -e -q -f '%k %s\n' 2>/dev/null |
+		grep "^[0-9]*:$gen:5:1 " | tail -1)
+	[ -n "$snap" ] || { sleep 0.2; continue; }
+	req=$("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1].split(" ", 1)[1])["requests"])' \
+		"$snap")
+	[ "${req:-0}" -ge 40 ] && break
+	sleep 0.2
+done
+assert_eq "latest snapshot of consumer 5, api 1: requests = the kernel counter" \
+	"$(tg_ctl counters --json | "$PYTHON" -c 'import json,sys
+print([r["requests"] for r in json.load(sys.stdin) if r["consumer_id"] == "5" and r["api_id"] == "1"][0])')" \
+	"${req:-none}"
+
 tg_agent_stop
 assert_eq "a clean stop leaves an empty spool" "" "$(ls "$TG_DIR/spool")"
 
