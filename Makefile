@@ -8,7 +8,7 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
 AGENT_COMMON := agent/bpfload.c agent/keyfile.c agent/hostid.c
 AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c agent/spool.c agent/kafkaout.c $(AGENT_COMMON)
-CTL_SRCS := agent/tollgatectl.c $(AGENT_COMMON)
+CTL_SRCS := agent/tollgatectl.c agent/evtail.c $(AGENT_COMMON)
 
 BPF_OBJ := $(BUILD)/tollgate.bpf.o
 BPF_SKEL := $(BUILD)/tollgate.skel.h
@@ -72,7 +72,7 @@ $(BUILD)/tollgate-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 
 $(BUILD)/tollgatectl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lrdkafka -ljansson -lm
 
 # the development Kafka broker (librdkafka's mock cluster), DESIGN §10
 $(BUILD)/kafka-dev-broker: scripts/kafka-dev-broker.c

@@ -18,12 +18,14 @@
 #include <bpf/libbpf.h>
 
 #include "agent/bpfload.h"
+#include "agent/evtail.h"
 #include "agent/hostid.h"
 #include "lib/config.h"
 #include "lib/keydigest.h"
 #include "lib/snapshot.h"
 
 static bool json;
+static bool follow;
 
 static void usage(FILE *out)
 {
@@ -35,6 +37,7 @@ static void usage(FILE *out)
 		"  consumers [--top N]  requests and refusals per consumer, busiest first\n"
 		"  counters             the kernel counters per (consumer, api)\n"
 		"  keys                 the keys in tg_keys (digests, ids, state)\n"
+		"  events [--follow]    usage events, decoded (Kafka, or agent.events_file)\n"
 		"  digest KEY           the digest of an API key under security.key_secret_file\n"
 		"  secret new           append a new key secret version to security.key_secret_file\n"
 		"  detach               remove the programs and pins (enforcement stops)\n");
@@ -472,6 +475,8 @@ int main(int argc, char **argv)
 		for (int i = optind; i < argc; i++) {
 			if (strcmp(argv[i], "--json") == 0) {
 				json = true;
+			} else if (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0) {
+				follow = true;
 			} else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) {
 				errno = 0;
 				top = strtol(argv[++i], &end, 10);
@@ -502,6 +507,8 @@ int main(int argc, char **argv)
 		r = cmd_consumers(cfg, top);
 	else if (strcmp(cmd, "keys") == 0 && optind == argc)
 		r = cmd_keys(cfg);
+	else if (strcmp(cmd, "events") == 0 && optind == argc)
+		r = evtail_run(cfg, follow, json, err, sizeof(err)) ? die(0, "%s", err) : 0;
 	else if (strcmp(cmd, "digest") == 0 && optind + 1 == argc)
 		r = cmd_digest(cfg, argv[optind]);
 	else if (strcmp(cmd, "secret") == 0 && optind + 1 == argc && strcmp(argv[optind], "new") == 0)

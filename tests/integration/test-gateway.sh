@@ -212,6 +212,12 @@ assert_ge "latency_us of /v1/slow on the kept-alive connection" 100000 \
 	"$(tg_events 3 '{endpoint} {latency_us}' | awk '$1 == "/v1/slow" { print $2 }' | head -1)"
 assert_eq "keep-alive events flagged" "" "$(tg_events 3 '{flags}' | grep -v '^-$')"
 
+table=$(tg_ctl events 2>&1)
+assert_eq "tollgatectl events: a header and one row per line of events_file" \
+	"$(($(wc -l <"$TG_EVENTS") + 1))" "$(wc -l <<<"$table")"
+assert_true "tollgatectl events shows the keep-alive events" "seen: $(tail -2 <<<"$table")" \
+	grep -q '/v1/slow' <<<"$table"
+
 # ---------------------------------------------------------------------------
 tg_log "3b. a request the server never answers"
 tg_counters "$TG_DIR/c-hang0.json"

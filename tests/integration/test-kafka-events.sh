@@ -132,6 +132,24 @@ assert_eq "latest snapshot of consumer 5, api 1: requests = the kernel counter" 
 print([r["requests"] for r in json.load(sys.stdin) if r["consumer_id"] == "5" and r["api_id"] == "1"][0])')" \
 	"${req:-none}"
 
+tg_log "5. tollgatectl events reads the topic (both encodings)"
+tg_ctl events --json >"$TG_DIR/ctl-events.jsonl" 2>"$TG_DIR/ctl-events.err"
+assert_eq "tollgatectl events --json: every id of consumer 5 (40)" 40 \
+	"$("$PYTHON" "$TG_CLIENT_PY" events "$TG_DIR/ctl-events.jsonl" --key-id 1 --format '{id}' | sort -u | wc -l)"
+tg_ctl events --follow --json >"$TG_DIR/follow.jsonl" 2>&1 &
+follow_pid=$!
+sleep 2
+requests 3 >/dev/null
+for ((i = 0; i < 50; i++)); do
+	[ "$(wc -l <"$TG_DIR/follow.jsonl")" -ge 3 ] && break
+	sleep 0.2
+done
+kill "$follow_pid"
+wait "$follow_pid" 2>/dev/null
+assert_eq "tollgatectl events --follow: the 3 new events only" 3 "$(wc -l <"$TG_DIR/follow.jsonl")"
+assert_eq "... decoded from binary v1" "/v1/ok 200" \
+	"$("$PYTHON" "$TG_CLIENT_PY" events "$TG_DIR/follow.jsonl" --key-id 1 --format '{endpoint} {status}' | sort -u)"
+
 tg_agent_stop
 assert_eq "a clean stop leaves an empty spool" "" "$(ls "$TG_DIR/spool")"
 
