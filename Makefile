@@ -7,7 +7,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
 AGENT_COMMON := agent/bpfload.c agent/keyfile.c agent/hostid.c
-AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c agent/spool.c agent/kafkaout.c $(AGENT_COMMON)
+AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c agent/spool.c agent/kafkaout.c \
+	agent/redissync.c $(AGENT_COMMON)
 CTL_SRCS := agent/tollgatectl.c agent/evtail.c $(AGENT_COMMON)
 
 BPF_OBJ := $(BUILD)/tollgate.bpf.o
@@ -68,7 +69,7 @@ $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(CTL_SRCS:%.c=$(BUILD)/%.o): $(BPF_SKEL)
 
 $(BUILD)/tollgate-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lrdkafka -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lrdkafka -lhiredis -lm
 
 $(BUILD)/tollgatectl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)

@@ -28,6 +28,7 @@
 #include "agent/kafkaout.h"
 #include "agent/keyfile.h"
 #include "agent/metrics.h"
+#include "agent/redissync.h"
 #include "agent/spool.h"
 #include "lib/config.h"
 #include "lib/keydigest.h"
@@ -45,6 +46,7 @@ struct agent {
 	struct drain *drain;
 	struct spool *spool;	  /* with kafka.brokers: the write-ahead log */
 	struct kafkaout *kafka;	  /* and its producer */
+	struct redissync *redis;  /* with redis.url: keys, plans and routes */
 	struct metrics_server *metrics;
 	uint32_t host_id;
 	uint32_t epoch;
@@ -82,9 +84,6 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 /* What this build cannot do yet is refused by name, never ignored. */
 static int check_supported(const struct config *cfg)
 {
-	if (cfg->redis.url[0])
-		return log_error_errno(-ENOTSUP, "redis.url: Redis sync is not in this build; leave it "
-						 "empty to run standalone (agent.keys_file)");
 	if (cfg->agent.geoip_db[0])
 		return log_error_errno(-ENOTSUP, "agent.geoip_db: country lookup is not in this build; "
 						 "leave it empty (events carry country \"--\")");
@@ -145,14 +144,22 @@ static void reload(struct agent *a)
 	if (memcmp(cfg->agent.actions, a->cfg->agent.actions, sizeof(cfg->agent.actions)) ||
 	    cfg->agent.n_interfaces != a->cfg->agent.n_interfaces)
 		log_warn("reload: agent.action_* and agent.interfaces take effect at the next start");
-	r = read_keys(cfg, &kf);
-	if (r == 0) {
+	if (a->redis) {
+		/* keys come from Redis: resync everything at the next tick */
 		r = bpfload_sync_config(a->bl, cfg, &secrets, err, sizeof(err));
-		if (r == 0)
-			r = apply_keys(a, cfg, &kf);
-		else
+		if (r)
 			log_error_errno(r, "reload: %s", err);
-		keyfile_free(&kf);
+		redissync_resync(a->redis);
+	} else {
+		r = read_keys(cfg, &kf);
+		if (r == 0) {
+			r = bpfload_sync_config(a->bl, cfg, &secrets, err, sizeof(err));
+			if (r == 0)
+				r = apply_keys(a, cfg, &kf);
+			else
+				log_error_errno(r, "reload: %s", err);
+			keyfile_free(&kf);
+		}
 	}
 	if (r) {
 		a->reload_failures++;
@@ -209,6 +216,20 @@ static void render_metrics(FILE *out, void *userdata)
 	fprintf(out, "# TYPE tollgate_drain_held_back_total counter\n"
 		     "tollgate_drain_held_back_total %llu\n",
 		(unsigned long long)ds->held_back);
+	if (a->redis) {
+		const struct redissync_stats *rst = redissync_stats(a->redis);
+
+		fprintf(out, "# TYPE tollgate_redis_up gauge\ntollgate_redis_up %d\n", rst->up);
+		fprintf(out, "# TYPE tollgate_redis_full_syncs_total counter\n"
+			     "tollgate_redis_full_syncs_total %llu\n",
+			(unsigned long long)rst->full_syncs);
+		fprintf(out, "# TYPE tollgate_redis_updates_total counter\n"
+			     "tollgate_redis_updates_total %llu\n",
+			(unsigned long long)rst->messages);
+		fprintf(out, "# TYPE tollgate_redis_failures_total counter\n"
+			     "tollgate_redis_failures_total %llu\n",
+			(unsigned long long)rst->failures);
+	}
 	if (a->spool) {
 		const struct spool_stats *ss = spool_stats(a->spool);
 		const struct kafkaout_stats *ks = kafkaout_stats(a->kafka);
@@ -305,9 +326,18 @@ static int setup(struct agent *a)
 	r = keydigest_load_secrets(a->cfg->security.key_secret_file, &a->secrets, err, sizeof(err));
 	if (r)
 		return log_error_errno(r, "%s", err);
-	r = read_keys(a->cfg, &kf);
-	if (r)
-		return r;
+	if (!a->cfg->redis.url[0]) {
+		r = read_keys(a->cfg, &kf);
+		if (r)
+			return r;
+	} else {
+		/* only to check redis.url before the kernel is touched */
+		r = redissync_new(a->cfg, NULL, &a->secrets, &a->redis, err, sizeof(err));
+		if (r)
+			return log_error_errno(r, "%s", err);
+		redissync_free(a->redis);
+		a->redis = NULL;
+	}
 	for (int i = 0; i < a->cfg->agent.n_interfaces; i++) {
 		if (!if_nametoindex(a->cfg->agent.interfaces[i])) {
 			r = log_error_errno(-ENODEV, "agent.interfaces: no interface '%s'",
@@ -364,8 +394,18 @@ static int setup(struct agent *a)
 		if (r)
 			log_error_errno(r, "%s", err);
 	}
-	if (r == 0)
+	if (r == 0 && !a->cfg->redis.url[0])
 		r = apply_keys(a, a->cfg, &kf);
+	if (r == 0 && a->cfg->redis.url[0]) {
+		r = redissync_new(a->cfg, a->bl, &a->secrets, &a->redis, err, sizeof(err));
+		if (r)
+			log_error_errno(r, "%s", err);
+		else if (redissync_tick(a->redis, time(NULL)) < 0)
+			log_warn("redis: %s unreachable; enforcing from the maps as they are, retrying",
+				 a->cfg->redis.url);
+		else
+			a->n_keys = redissync_stats(a->redis)->keys;
+	}
 	if (r == 0) {
 		r = drain_new(a->cfg, bpfload_map_fd(a->bl, "tg_events"),
 			      bpfload_map_fd(a->bl, "tg_counters"), a->host_id, a->epoch,
@@ -393,6 +433,7 @@ static int run(struct agent *a)
 	sigset_t mask;
 	int ep, sfd, tfd, n;
 	bool stop = false;
+	int redis_fd = -1; /* the subscriber socket registered with epoll */
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -455,6 +496,9 @@ static int run(struct agent *a)
 				drain_consume(a->drain);
 				if (a->spool)
 					spool_sync(a->spool); /* at most one tick lost to a power cut */
+				if (a->redis && redissync_tick(a->redis, now) == 0)
+					a->n_keys = bpfload_map_count(bpfload_map_fd(a->bl, "tg_keys"),
+								      sizeof(struct tg_key_digest));
 				if (now - last_summary >= (time_t)a->cfg->agent.snapshot_interval) {
 					drain_summaries(a->drain);
 					if (a->kafka)
@@ -467,8 +511,21 @@ static int run(struct agent *a)
 				}
 			} else if (a->metrics && fd == metrics_fd(a->metrics)) {
 				metrics_serve(a->metrics, render_metrics, a);
+			} else if (a->redis && fd == redis_fd) {
+				redissync_readable(a->redis);
 			} else {
 				drain_consume(a->drain);
+			}
+		}
+		if (a->redis && redissync_fd(a->redis) != redis_fd) {
+			/* the subscriber connection came or went */
+			if (redis_fd >= 0)
+				epoll_ctl(ep, EPOLL_CTL_DEL, redis_fd, NULL);
+			redis_fd = redissync_fd(a->redis);
+			if (redis_fd >= 0) {
+				ev.events = EPOLLIN;
+				ev.data.fd = redis_fd;
+				epoll_ctl(ep, EPOLL_CTL_ADD, redis_fd, &ev);
 			}
 		}
 		if (a->kafka && kafkaout_pump(a->kafka) < 0) {
@@ -557,6 +614,7 @@ int main(int argc, char **argv)
 	}
 	drain_free(a.drain);
 	kafkaout_free(a.kafka);
+	redissync_free(a.redis);
 	spool_free(a.spool);
 	metrics_free(a.metrics);
 	bpfload_free(a.bl);

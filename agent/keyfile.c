@@ -127,6 +127,15 @@ out:
 	return 0;
 }
 
+int keyfile_sort(struct keyfile *kf)
+{
+	qsort(kf->entries, kf->n, sizeof(*kf->entries), cmp_digest);
+	for (size_t i = 1; i < kf->n; i++)
+		if (cmp_digest(&kf->entries[i - 1], &kf->entries[i]) == 0)
+			return -EINVAL;
+	return 0;
+}
+
 void keyfile_free(struct keyfile *kf)
 {
 	if (!kf)

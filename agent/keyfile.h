@@ -34,10 +34,14 @@ int keyfile_load(const char *path, struct keyfile *ret, char *err, size_t err_le
 
 void keyfile_free(struct keyfile *kf);
 
+/* keyfile_sort() - order entries by digest, as keyfile_apply() needs;
+ * -EINVAL if a digest is listed twice. */
+int keyfile_sort(struct keyfile *kf);
+
 /*
  * keyfile_apply() - make the tg_keys map behind map_fd hold exactly kf's
- * entries. Returns the number of keys or -errno (-E2BIG when the map is
- * full: agent.max_keys).
+ * entries (sorted: keyfile_load() and keyfile_sort() do it). Returns the
+ * number of keys or -errno (-E2BIG when the map is full: agent.max_keys).
  */
 int keyfile_apply(const struct keyfile *kf, int map_fd);
 

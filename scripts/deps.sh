@@ -7,10 +7,10 @@ PKGS=(
 	# build
 	make gcc clang llvm pkg-config libc6-dev
 	libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
-	libinih-dev libsystemd-dev librdkafka-dev
+	libinih-dev libsystemd-dev librdkafka-dev libhiredis-dev
 	# tests
 	libcmocka-dev libjansson-dev libclang-rt-14-dev
-	iproute2 ethtool curl python3 procps util-linux kcat
+	iproute2 ethtool curl python3 procps util-linux kcat redis-server
 	# benchmarks
 	wrk xdp-tools nginx
 )

@@ -72,7 +72,7 @@ echo "not-a-digest 1 2 3" > "$dir/keys"
 expect_refusal "bad keys_file line" "$dir/keys:1" ""
 : > "$dir/keys"
 
-expect_refusal "redis.url not in this build" "redis.url" "[redis]\nurl = redis://127.0.0.1:6379\n"
+expect_refusal "bad redis.url" "redis.url" "[redis]\nurl = http://127.0.0.1:6379\n"
 expect_refusal "unusable kafka.spool_dir" "kafka.spool_dir" \
 	"[kafka]\nbrokers = 127.0.0.1:9\nspool_dir = /proc/tollgate-no-such/spool\n"
 expect_refusal "geoip_db not in this build" "agent.geoip_db" "[agent]\ngeoip_db = /usr/share/GeoIP/x.mmdb\n"

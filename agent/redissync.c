@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <hiredis/hiredis.h>
+
+#include "agent/keyfile.h"
+#include "agent/redissync.h"
+
+#define BACKOFF_MIN 1
+#define BACKOFF_MAX 30
+#define PIPELINE 256 /* HGETALLs in flight during a full sync */
+
+struct redissync {
+	const struct config *cfg;
+	struct bpfload *bl;
+	const struct key_secrets *secrets;
+	char host[256];
+	int port;
+	int db;
+	redisContext *cmd; /* commands */
+	redisContext *sub; /* SUBSCRIBE */
+	time_t next_connect;
+	int backoff;
+	time_t next_full;
+	struct redissync_stats stats;
+};
+
+int redissync_new(const struct config *cfg, struct bpfload *bl, const struct key_secrets *secrets,
+		  struct redissync **ret, char *err, size_t err_len)
+{
+	const char *url = cfg->redis.url, *p, *colon, *slash;
+	struct redissync *rs;
+	char *end;
+	long v;
+
+	if (strncmp(url, "redis://", 8) != 0) {
+		snprintf(err, err_len, "redis.url: '%s' is not redis://HOST[:PORT][/DB]", url);
+		return -EINVAL;
+	}
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	rs->cfg = cfg;
+	rs->bl = bl;
+	rs->secrets = secrets;
+	rs->port = 6379;
+	p = url + 8;
+	slash = strchr(p, '/');
+	colon = strchr(p, ':');
+	if (colon && slash && colon > slash)
+		colon = NULL;
+	if ((size_t)((colon ? colon : slash ? slash : p + strlen(p)) - p) >= sizeof(rs->host) ||
+	    (colon ? colon : slash ? slash : p + strlen(p)) == p)
+		goto bad;
+	snprintf(rs->host, sizeof(rs->host), "%.*s", (int)((colon ? colon : slash ? slash : p + strlen(p)) - p), p);
+	if (colon) {
+		errno = 0;
+		v = strtol(colon + 1, &end, 10);
+		if (errno || v < 1 || v > 65535 || (*end && *end != '/'))
+			goto bad;
+		rs->port = (int)v;
+	}
+	if (slash && slash[1]) {
+		errno = 0;
+		v = strtol(slash + 1, &end, 10);
+		if (errno || v < 0 || v > 1000 || *end)
+			goto bad;
+		rs->db = (int)v;
+	}
+	*ret = rs;
+	return 0;
+bad:
+	snprintf(err, err_len, "redis.url: '%s' is not redis://HOST[:PORT][/DB]", url);
+	free(rs);
+	return -EINVAL;
+}
+
+static void disconnect(struct redissync *rs, time_t now)
+{
+	if (rs->cmd)
+		redisFree(rs->cmd);
+	if (rs->sub)
+		redisFree(rs->sub);
+	rs->cmd = rs->sub = NULL;
+	if (rs->stats.up)
+		rs->backoff = 0;
+	rs->stats.up = false;
+	rs->stats.failures++;
+	rs->backoff = rs->backoff ? (rs->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : rs->backoff * 2)
+				  : BACKOFF_MIN;
+	rs->next_connect = now + rs->backoff;
+}
+
+static redisContext *open_ctx(struct redissync *rs)
+{
+	struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
+	redisContext *c = redisConnectWithTimeout(rs->host, rs->port, tv);
+	redisReply *r;
+
+	if (!c || c->err) {
+		if (c)
+			redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	if (rs->db) {
+		r = redisCommand(c, "SELECT %d", rs->db);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			if (r)
+				freeReplyObject(r);
+			redisFree(c);
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+}
+
+static int do_connect(struct redissync *rs)
+{
+	redisReply *r;
+
+	rs->cmd = open_ctx(rs);
+	rs->sub = rs->cmd ? open_ctx(rs) : NULL;
+	if (!rs->sub)
+		return -ECONNREFUSED;
+	r = redisCommand(rs->sub, "SUBSCRIBE tollgate:keys tollgate:plans tollgate:routes");
+	if (!r)
+		return -EIO;
+	freeReplyObject(r);
+	for (int i = 0; i < 2; i++) { /* one confirmation per channel */
+		if (redisGetReply(rs->sub, (void **)&r) != REDIS_OK)
+			return -EIO;
+		freeReplyObject(r);
+	}
+	rs->stats.up = true;
+	rs->backoff = 0;
+	return 0;
+}
+
+/* --- reading hashes ------------------------------------------------------------ */
+
+static const char *field(const redisReply *h, const char *name)
+{
+	if (!h || h->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	for (size_t i = 0; i + 1 < h->elements; i += 2)
+		if (h->element[i]->type == REDIS_REPLY_STRING && strcmp(h->element[i]->str, name) == 0 &&
+		    h->element[i + 1]->type == REDIS_REPLY_STRING)
+			return h->element[i + 1]->str;
+	return NULL;
+}
+
+static bool u32_field(const redisReply *h, const char *name, uint32_t min, uint32_t *ret)
+{
+	const char *s = field(h, name);
+	unsigned long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > UINT32_MAX)
+		return false;
+	*ret = (uint32_t)v;
+	return true;
+}
+
+static bool bool_field(const redisReply *h, const char *name)
+{
+	const char *s = field(h, name);
+
+	return s && (strcmp(s, "1") == 0 || strcmp(s, "true") == 0);
+}
+
+/* apikey:{digest} hash -> tg_key; false when the hash is not a valid key. */
+static bool parse_key(const redisReply *h, struct tg_key *ret)
+{
+	struct tg_key k = { 0 };
+
+	if (!h || h->type != REDIS_REPLY_ARRAY || h->elements == 0 ||
+	    !u32_field(h, "key_id", 1, &k.key_id) || !u32_field(h, "consumer_id", 1, &k.consumer_id) ||
+	    !u32_field(h, "plan_id", 1, &k.plan_id))
+		return false;
+	if (bool_field(h, "is_active"))
+		k.flags |= TG_KEY_ACTIVE;
+	if (bool_field(h, "suspended"))
+		k.flags |= TG_KEY_SUSPENDED;
+	*ret = k;
+	return true;
+}
+
+/* SCAN for a pattern: every matching name into *ret (malloc'd array of
+ * strdup'd names). */
+static int scan(struct redissync *rs, const char *pattern, char ***ret, size_t *ret_n)
+{
+	char cursor[32] = "0", **names = NULL;
+	size_t n = 0, cap = 0;
+
+	do {
+		redisReply *r = redisCommand(rs->cmd, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING) {
+			if (r)
+				freeReplyObject(r);
+			goto fail;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements; i++) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 256;
+				char **nn = reallocarray(names, ncap, sizeof(*nn));
+
+				if (!nn) {
+					freeReplyObject(r);
+					goto fail;
+				}
+				names = nn;
+				cap = ncap;
+			}
+			names[n] = strdup(r->element[1]->element[i]->str);
+			if (!names[n]) {
+				freeReplyObject(r);
+				goto fail;
+			}
+			n++;
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	*ret = names;
+	*ret_n = n;
+	return 0;
+fail:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return -EIO;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* HGETALL of every name, PIPELINE at a time; fn gets each hash. */
+static int hgetall_each(struct redissync *rs, char **names, size_t n,
+			void (*fn)(void *ctx, const char *name, const redisReply *h), void *ctx)
+{
+	for (size_t start = 0; start < n; start += PIPELINE) {
+		size_t end = start + PIPELINE < n ? start + PIPELINE : n;
+
+		for (size_t i = start; i < end; i++)
+			redisAppendCommand(rs->cmd, "HGETALL %s", names[i]);
+		for (size_t i = start; i < end; i++) {
+			redisReply *h;
+
+			if (redisGetReply(rs->cmd, (void **)&h) != REDIS_OK)
+				return -EIO;
+			fn(ctx, names[i], h);
+			freeReplyObject(h);
+		}
+	}
+	return 0;
+}
+
+/* --- full sync ------------------------------------------------------------------ */
+
+struct key_ctx {
+	struct keyfile kf;
+	size_t cap;
+	bool oom;
+};
+
+static void add_key(void *ctx, const char *name, const redisReply *h)
+{
+	struct key_ctx *kc = ctx;
+	struct keyfile_entry e;
+
+	if (keydigest_parse_hex(name + strlen("apikey:"), e.digest.bytes) < 0 || !parse_key(h, &e.key))
+		return; /* not one of ours, or malformed: left out */
+	if (kc->kf.n == kc->cap) {
+		size_t ncap = kc->cap ? kc->cap * 2 : 256;
+		struct keyfile_entry *ne = reallocarray(kc->kf.entries, ncap, sizeof(*ne));
+
+		if (!ne) {
+			kc->oom = true;
+			return;
+		}
+		kc->kf.entries = ne;
+		kc->cap = ncap;
+	}
+	kc->kf.entries[kc->kf.n++] = e;
+}
+
+static int sync_keys(struct redissync *rs)
+{
+	struct key_ctx kc = { 0 };
+	char **names;
+	size_t n;
+	int fd = bpfload_map_fd(rs->bl, "tg_keys"), r;
+
+	r = scan(rs, "apikey:*", &names, &n);
+	if (r)
+		return r;
+	r = hgetall_each(rs, names, n, add_key, &kc);
+	free_names(names, n);
+	if (r || kc.oom) {
+		keyfile_free(&kc.kf);
+		return r ? r : -ENOMEM;
+	}
+	keyfile_sort(&kc.kf);
+	rs->stats.empty_kept_now = kc.kf.n == 0 && bpfload_map_count(fd, sizeof(struct tg_key_digest)) > 0;
+	if (rs->stats.empty_kept_now) {
+		rs->stats.empty_kept++;
+		r = 0;
+	} else {
+		r = keyfile_apply(&kc.kf, fd);
+		if (r >= 0) {
+			rs->stats.keys = (uint64_t)r;
+			r = 0;
+		}
+	}
+	keyfile_free(&kc.kf);
+	return r;
+}
+
+static void add_plan(void *ctx, const char *name, const redisReply *h)
+{
+	struct config *c = ctx;
+	struct config_plan p = { 0 };
+	const char *rate = field(h, "rate_per_sec");
+	unsigned long long quota;
+	char *end;
+	int i;
+
+	if (sscanf(name, "plan:%u", &p.id) != 1 || p.id == 0 || !rate)
+		return;
+	p.rate_per_sec = strtod(rate, &end);
+	if (*end || !(p.rate_per_sec > 0) || p.rate_per_sec > 1e8)
+		return;
+	if (!u32_field(h, "api_id", 0, &p.api_id))
+		p.api_id = 0;
+	if (!u32_field(h, "burst", 1, &p.burst))
+		p.burst = (uint32_t)ceil(p.rate_per_sec);
+	if (field(h, "monthly_quota") && sscanf(field(h, "monthly_quota"), "%llu", &quota) == 1)
+		p.monthly_quota = quota;
+	snprintf(p.name, sizeof(p.name), "redis-%u", p.id);
+	for (i = 0; i < c->n_plans && c->plans[i].id != p.id; i++)
+		;
+	if (i == c->n_plans && c->n_plans == CONFIG_MAX_PLANS)
+		return;
+	c->plans[i] = p;
+	if (i == c->n_plans)
+		c->n_plans++;
+}
+
+static void add_route(void *ctx, const char *name, const redisReply *h)
+{
+	struct config *c = ctx;
+	struct config_route rt = { 0 };
+	const char *prefix = field(h, "prefix"), *flags = field(h, "flags");
+	size_t len;
+	int i;
+
+	if (sscanf(name, "route:%u", &rt.id) != 1 || rt.id == 0 || !prefix || prefix[0] != '/' ||
+	    !u32_field(h, "api_id", 1, &rt.api_id))
+		return;
+	len = strlen(prefix);
+	while (len > 1 && prefix[len - 1] == '/')
+		len--;
+	if (len >= TG_ROUTE_MAX - 1)
+		return;
+	memcpy(rt.prefix, prefix, len);
+	if (flags) {
+		char *end;
+		unsigned long bits = strtoul(flags, &end, 10);
+
+		if (*flags >= '0' && *flags <= '9' && !*end) {
+			rt.public_route = bits & TG_ROUTE_PUBLIC;
+			rt.deprecated = bits & TG_ROUTE_DEPRECATED;
+		} else {
+			rt.public_route = strstr(flags, "public") != NULL;
+			rt.deprecated = strstr(flags, "deprecated") != NULL;
+		}
+	}
+	snprintf(rt.name, sizeof(rt.name), "redis-%u", rt.id);
+	for (i = 0; i < c->n_routes && c->routes[i].id != rt.id; i++)
+		;
+	if (i == c->n_routes && c->n_routes == CONFIG_MAX_ROUTES)
+		return;
+	c->routes[i] = rt;
+	if (i == c->n_routes)
+		c->n_routes++;
+}
+
+/* The config's plans and routes with Redis's added (Redis wins on an id). */
+static int sync_plans_routes(struct redissync *rs)
+{
+	struct config *merged = malloc(sizeof(*merged));
+	char **names = NULL, err[256];
+	size_t n = 0;
+	int r;
+
+	if (!merged)
+		return -ENOMEM;
+	*merged = *rs->cfg;
+	r = scan(rs, "plan:*", &names, &n);
+	if (!r) {
+		r = hgetall_each(rs, names, n, add_plan, merged);
+		free_names(names, n);
+	}
+	if (!r)
+		r = scan(rs, "route:*", &names, &n);
+	if (!r) {
+		r = hgetall_each(rs, names, n, add_route, merged);
+		free_names(names, n);
+	}
+	if (!r)
+		r = bpfload_sync_config(rs->bl, merged, rs->secrets, err, sizeof(err));
+	free(merged);
+	return r;
+}
+
+/* Returns 1 when Redis holds no key at all while the map does: a cache that
+ * restarted empty and is being rebuilt; nothing is changed then. */
+static int full_sync(struct redissync *rs)
+{
+	int r = sync_keys(rs);
+
+	if (r)
+		return r;
+	if (rs->stats.empty_kept_now)
+		return 1;
+	r = sync_plans_routes(rs);
+	if (!r)
+		rs->stats.full_syncs++;
+	return r;
+}
+
+int redissync_tick(struct redissync *rs, time_t now)
+{
+	int r;
+
+	if (!rs->stats.up) {
+		if (now < rs->next_connect)
+			return -ENOTCONN;
+		r = do_connect(rs);
+		if (r) {
+			disconnect(rs, now);
+			return r;
+		}
+		rs->next_full = 0; /* resync whatever changed while away */
+	}
+	if (now >= rs->next_full) {
+		r = full_sync(rs);
+		if (r < 0) {
+			disconnect(rs, now);
+			return r;
+		}
+		/* an empty Redis is looked at again soon: it is being refilled */
+		rs->next_full = now + (r ? REDISSYNC_EMPTY_RETRY : REDISSYNC_FULL_EVERY);
+	}
+	return 0;
+}
+
+int redissync_fd(const struct redissync *rs)
+{
+	return rs->stats.up && rs->sub ? rs->sub->fd : -1;
+}
+
+/* One key changed: its hash now, or its removal. */
+static int apply_key(struct redissync *rs, const char *digest_hex)
+{
+	struct tg_key_digest d;
+	struct tg_key k;
+	redisReply *h;
+	int fd = bpfload_map_fd(rs->bl, "tg_keys");
+
+	if (keydigest_parse_hex(digest_hex, d.bytes) < 0)
+		return 0;
+	h = redisCommand(rs->cmd, "HGETALL apikey:%s", digest_hex);
+	if (!h)
+		return -EIO;
+	if (parse_key(h, &k))
+		bpf_map_update_elem(fd, &d, &k, BPF_ANY);
+	else if (h->type == REDIS_REPLY_ARRAY && h->elements == 0)
+		bpf_map_delete_elem(fd, &d); /* the key is gone */
+	freeReplyObject(h);
+	return 0;
+}
+
+void redissync_readable(struct redissync *rs)
+{
+	redisReply *m;
+	int r = 0;
+
+	if (!rs->sub)
+		return;
+	if (redisBufferRead(rs->sub) != REDIS_OK) {
+		disconnect(rs, time(NULL));
+		return;
+	}
+	while (r == 0 && redisGetReplyFromReader(rs->sub, (void **)&m) == REDIS_OK && m) {
+		if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 &&
+		    m->element[0]->type == REDIS_REPLY_STRING && strcmp(m->element[0]->str, "message") == 0 &&
+		    m->element[1]->type == REDIS_REPLY_STRING && m->element[2]->type == REDIS_REPLY_STRING) {
+			if (strcmp(m->element[1]->str, "tollgate:keys") == 0)
+				r = apply_key(rs, m->element[2]->str);
+			else
+				r = sync_plans_routes(rs);
+			rs->stats.messages++;
+		}
+		freeReplyObject(m);
+	}
+	if (r)
+		disconnect(rs, time(NULL));
+}
+
+void redissync_resync(struct redissync *rs)
+{
+	rs->next_full = 0;
+}
+
+const struct redissync_stats *redissync_stats(const struct redissync *rs)
+{
+	return &rs->stats;
+}
+
+void redissync_free(struct redissync *rs)
+{
+	if (!rs)
+		return;
+	if (rs->cmd)
+		redisFree(rs->cmd);
+	if (rs->sub)
+		redisFree(rs->sub);
+	free(rs);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * redissync.h - keys, plans and routes from Redis into the kernel maps
+ * (DESIGN §4, §8): a full sync (SCAN apikey:*, plan:*, route:*) at start,
+ * every REDISSYNC_FULL_EVERY seconds and whenever the connection comes
+ * back, and incremental updates from the channels tollgate:keys (message =
+ * digest), tollgate:plans and tollgate:routes.
+ *
+ * Redis hashes: apikey:{digest} {key_id, consumer_id, plan_id, is_active,
+ * suspended}; plan:{id} {api_id, rate_per_sec, burst, monthly_quota};
+ * route:{id} {api_id, prefix, flags ("public", "deprecated", comma separated,
+ * or the TG_ROUTE_* bits as a number)}. Plans and routes of the config file
+ * stay; Redis adds to them and wins on the same id.
+ *
+ * While Redis is down, enforcement goes on from the maps as they are, and
+ * the agent reconnects with backoff (1 s doubling to 30 s). A full sync that
+ * finds no apikey:* at all while the map holds keys keeps them (a Redis that
+ * restarted empty is a cache to rebuild, not a revocation of every key)
+ * and leaves plans and routes as they are too, looking again every
+ * REDISSYNC_EMPTY_RETRY seconds;
+ * keys are revoked one by one (is_active 0) or deleted with their PUBLISH.
+ */
+#ifndef TG_AGENT_REDISSYNC_H
+#define TG_AGENT_REDISSYNC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "agent/bpfload.h"
+#include "lib/config.h"
+#include "lib/keydigest.h"
+
+#define REDISSYNC_FULL_EVERY 300
+#define REDISSYNC_EMPTY_RETRY 5
+
+struct redissync_stats {
+	bool up;
+	uint64_t full_syncs;
+	uint64_t failures;	   /* connections or syncs that failed */
+	uint64_t messages;	   /* pub/sub updates applied */
+	uint64_t keys;		   /* in tg_keys after the last full sync */
+	uint64_t empty_kept;	   /* full syncs that found no key and kept the maps */
+	bool empty_kept_now;	   /* the last one did */
+};
+
+struct redissync;
+
+/*
+ * redissync_new() - parse redis.url ("redis://HOST[:PORT][/DB]") and keep
+ * what the syncs need (not owned). Connects nothing yet. -EINVAL with the
+ * reason in err for a bad URL.
+ */
+int redissync_new(const struct config *cfg, struct bpfload *bl, const struct key_secrets *secrets,
+		  struct redissync **ret, char *err, size_t err_len);
+
+/* redissync_tick() - connect when due (backoff) and run a full sync when due.
+ * Returns 0, or -errno when Redis is (still) out of reach. */
+int redissync_tick(struct redissync *rs, time_t now);
+
+/* redissync_fd() - the subscriber connection's socket, -1 while down. */
+int redissync_fd(const struct redissync *rs);
+
+/* redissync_readable() - apply the pub/sub messages waiting on redissync_fd(). */
+void redissync_readable(struct redissync *rs);
+
+/* redissync_resync() - run a full sync at the next tick (SIGHUP). */
+void redissync_resync(struct redissync *rs);
+
+const struct redissync_stats *redissync_stats(const struct redissync *rs);
+
+void redissync_free(struct redissync *rs);
+
+#endif /* TG_AGENT_REDISSYNC_H */

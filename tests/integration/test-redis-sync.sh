@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# test-redis-sync.sh - keys, plans and routes from a real Redis (DESIGN §4,
+# §8): a full sync at start, then PUBLISHed changes on tollgate:keys and
+# tollgate:plans; revocation and suspension; Redis stopped (enforcement goes
+# on from the maps) and back (resynced, a key added meanwhile works).
+#
+# Run: BUILD=/abs/build bash tests/integration/test-redis-sync.sh (as root).
+set -u -o pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+tg_init redis
+tg_need redis-server
+tg_need redis-cli
+
+RPORT=$(tg_free_port)
+start_redis() {
+	redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$TG_DIR" >"$TG_DIR/redis.log" 2>&1 &
+	REDIS_PID=$!
+	TG_PIDS+=("$REDIS_PID")
+	for ((i = 0; i < 50; i++)); do rcli PING >/dev/null 2>&1 && return 0; sleep 0.1; done
+	tg_fatal "redis-server did not start"
+}
+rcli() { redis-cli -p "$RPORT" "$@"; }
+
+tg_topology_up rd
+tg_cgroup_up tg-rd
+tg_server_up "$(tg_free_port)"
+PORT=$TG_PORT
+URL="http://$TG_HOST_IP:$PORT"
+tg_secrets_up
+start_redis
+tg_config_write "$PORT" "snapshot_interval = 1" "$(printf '[redis]\nurl = redis://127.0.0.1:%s\n' "$RPORT")"
+
+# Redis as tollgate-api would fill it: one plan, one route, one key
+newkey() { "$PYTHON" "$TG_CLIENT_PY" newkey; }
+put_key() { # KEY KEY_ID CONSUMER PLAN IS_ACTIVE SUSPENDED
+	rcli HSET "apikey:$(tg_digest "$1")" key_id "$2" consumer_id "$3" plan_id "$4" \
+		is_active "$5" suspended "$6" >/dev/null
+}
+rcli HSET plan:7 api_id 1 rate_per_sec 1000 burst 1000 >/dev/null
+rcli HSET route:1 api_id 1 prefix /v1 flags "" >/dev/null
+K1=$(newkey)
+put_key "$K1" 1 10 7 1 0
+
+tg_agent_start 30
+ccurl() { tg_client curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$@"; }
+# until CODE (or 2 s): PUBLISHed changes take effect within milliseconds
+expect_code() { # WHAT CODE KEY
+	local got i
+	for ((i = 0; i < 20; i++)); do
+		got=$(ccurl -H "X-API-Key: $3" "$URL/v1/ok")
+		[ "$got" = "$2" ] && break
+		sleep 0.1
+	done
+	assert_eq "$1" "$2" "$got"
+}
+
+expect_code "a key in Redis at start is admitted" 200 "$K1"
+K2=$(newkey)
+assert_eq "a key not in Redis is refused" 401 "$(ccurl -H "X-API-Key: $K2" "$URL/v1/ok")"
+put_key "$K2" 2 11 7 1 0
+rcli PUBLISH tollgate:keys "$(tg_digest "$K2")" >/dev/null
+expect_code "a key added and PUBLISHed is admitted" 200 "$K2"
+
+rcli HSET "apikey:$(tg_digest "$K1")" is_active 0 >/dev/null
+rcli PUBLISH tollgate:keys "$(tg_digest "$K1")" >/dev/null
+expect_code "a revoked key is refused (401)" 401 "$K1"
+rcli HSET "apikey:$(tg_digest "$K2")" suspended 1 >/dev/null
+rcli PUBLISH tollgate:keys "$(tg_digest "$K2")" >/dev/null
+expect_code "a suspended consumer is refused (403)" 403 "$K2"
+rcli HSET "apikey:$(tg_digest "$K2")" suspended 0 >/dev/null
+rcli PUBLISH tollgate:keys "$(tg_digest "$K2")" >/dev/null
+expect_code "... and admitted again when reinstated" 200 "$K2"
+
+# a plan change: plan 7 now covers API 2 only, so API 1 is forbidden
+rcli HSET plan:7 api_id 2 >/dev/null
+rcli PUBLISH tollgate:plans 7 >/dev/null
+expect_code "a plan PUBLISHed with another API: forbidden_api (403)" 403 "$K2"
+rcli HSET plan:7 api_id 1 >/dev/null
+rcli PUBLISH tollgate:plans 7 >/dev/null
+expect_code "... and back" 200 "$K2"
+
+tg_log "Redis stopped"
+kill "$REDIS_PID"
+wait "$REDIS_PID" 2>/dev/null
+expect_code "Redis down: an admitted key still admitted" 200 "$K2"
+expect_code "Redis down: a revoked key still refused" 401 "$K1"
+assert_true "the agent keeps running" "agent gone" kill -0 "$TG_AGENT_PID"
+
+tg_log "Redis back, empty (a restarted cache), then refilled"
+start_redis
+sleep 2
+expect_code "an empty Redis does not revoke every key" 200 "$K2"
+rcli HSET plan:7 api_id 1 rate_per_sec 1000 burst 1000 >/dev/null
+rcli HSET route:1 api_id 1 prefix /v1 >/dev/null
+put_key "$K2" 2 11 7 1 0
+K3=$(newkey)
+put_key "$K3" 3 12 7 1 0
+rcli PUBLISH tollgate:keys "$(tg_digest "$K3")" >/dev/null
+expect_code "after the reconnection a new key is admitted" 200 "$K3"
+up=$(curl -s "http://127.0.0.1:$TG_METRICS_PORT/metrics" | awk '$1 == "tollgate_redis_up" { print $2 }')
+assert_eq "metrics: tollgate_redis_up" 1 "$up"
+
+tg_summary
