@@ -412,6 +412,8 @@ static int setup(struct agent *a)
 			      a->bl->pin_generation, a->spool, &a->drain, err, sizeof(err));
 		if (r)
 			log_error_errno(r, "%s", err);
+		else if (a->redis)
+			drain_observe(a->drain, redissync_note, a->redis);
 	}
 	if (r && !a->bl->adopted) {
 		if (bpfload_detach(a->cfg, err, sizeof(err)))

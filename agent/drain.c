@@ -39,6 +39,8 @@ struct drain {
 	uint64_t seq;
 	uint64_t pin_generation;
 	int64_t mono_to_real; /* taken once per batch of records */
+	void (*observe)(void *ctx, const struct usage_event *ev);
+	void *observe_ctx;
 	struct refused_entry *base;
 	size_t n_base, cap_base;
 	char base_path[CONFIG_PATH_MAX + 32];
@@ -94,7 +96,15 @@ static int sink_write(struct drain *d, struct usage_event *ev)
 	}
 	d->seq++; /* ids go only to events that were kept */
 	d->stats.written++;
+	if (d->observe)
+		d->observe(d->observe_ctx, ev);
 	return 0;
+}
+
+void drain_observe(struct drain *d, void (*fn)(void *ctx, const struct usage_event *ev), void *ctx)
+{
+	d->observe = fn;
+	d->observe_ctx = ctx;
 }
 
 static int on_record(void *ctx, void *data, size_t size)

@@ -55,6 +55,11 @@ int drain_consume(struct drain *d);
  * summary events written. */
 int drain_summaries(struct drain *d);
 
+/* drain_observe() - call fn for every event written (the Redis usage
+ * counters watch them). */
+struct usage_event;
+void drain_observe(struct drain *d, void (*fn)(void *ctx, const struct usage_event *ev), void *ctx);
+
 const struct drain_stats *drain_stats(const struct drain *d);
 
 void drain_free(struct drain *d);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <hiredis/hiredis.h>
@@ -14,6 +15,21 @@
 #define BACKOFF_MIN 1
 #define BACKOFF_MAX 30
 #define PIPELINE 256 /* HGETALLs in flight during a full sync */
+#define USAGE_SLOTS 4096 /* distinct (consumer, api, day) counted between sends */
+#define LASTUSED_SLOTS 4096
+#define USAGE_TTL (40 * 86400)
+
+struct usage_slot {
+	uint32_t consumer_id, api_id, day; /* day as YYYYMMDD; 0 = free slot */
+	uint64_t count;
+};
+
+struct lastused_slot {
+	uint32_t key_id;
+	uint32_t minute;  /* the minute last stamped */
+	uint64_t unix_s;  /* the latest request, to send */
+	bool dirty;
+};
 
 struct redissync {
 	const struct config *cfg;
@@ -28,7 +44,12 @@ struct redissync {
 	int backoff;
 	time_t next_full;
 	struct redissync_stats stats;
+	struct usage_slot usage[USAGE_SLOTS];
+	size_t n_usage;
+	struct lastused_slot lastused[LASTUSED_SLOTS];
 };
+
+static int send_usage(struct redissync *rs);
 
 int redissync_new(const struct config *cfg, struct bpfload *bl, const struct key_secrets *secrets,
 		  struct redissync **ret, char *err, size_t err_len)
@@ -469,6 +490,10 @@ int redissync_tick(struct redissync *rs, time_t now)
 		/* an empty Redis is looked at again soon: it is being refilled */
 		rs->next_full = now + (r ? REDISSYNC_EMPTY_RETRY : REDISSYNC_FULL_EVERY);
 	}
+	if (send_usage(rs) < 0) {
+		disconnect(rs, now);
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -523,6 +548,94 @@ void redissync_readable(struct redissync *rs)
 	}
 	if (r)
 		disconnect(rs, time(NULL));
+}
+
+static uint32_t utc_day(uint64_t time_ns)
+{
+	time_t secs = (time_t)(time_ns / 1000000000);
+	struct tm tm;
+
+	if (!gmtime_r(&secs, &tm))
+		return 0;
+	return (uint32_t)((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+}
+
+void redissync_note(void *ctx, const struct usage_event *ev)
+{
+	struct redissync *rs = ctx;
+	uint32_t day, h, minute;
+
+	if (ev->verdict != TG_V_ADMITTED || !ev->consumer_id)
+		return;
+	day = utc_day(ev->time_ns);
+	h = (ev->consumer_id * 2654435761u ^ ev->api_id * 40503u ^ day) % USAGE_SLOTS;
+	for (uint32_t i = 0; i < USAGE_SLOTS; i++) {
+		struct usage_slot *u = &rs->usage[(h + i) % USAGE_SLOTS];
+
+		if (u->day == day && u->consumer_id == ev->consumer_id && u->api_id == ev->api_id) {
+			u->count += ev->count;
+			break;
+		}
+		if (!u->day) {
+			*u = (struct usage_slot){ ev->consumer_id, ev->api_id, day, ev->count };
+			rs->n_usage++;
+			break;
+		}
+		if (i == USAGE_SLOTS - 1)
+			rs->stats.usage_dropped += ev->count;
+	}
+	if (!ev->key_id)
+		return;
+	minute = (uint32_t)(ev->time_ns / 60000000000ULL);
+	{
+		struct lastused_slot *l = &rs->lastused[ev->key_id % LASTUSED_SLOTS];
+
+		if (l->key_id != ev->key_id || l->minute != minute) {
+			l->key_id = ev->key_id;
+			l->minute = minute;
+			l->unix_s = ev->time_ns / 1000000000ULL;
+			l->dirty = true;
+		}
+	}
+}
+
+/* Send what redissync_note() counted: pipelined, then forgotten once
+ * written (a reply lost with the connection does not resend it). */
+static int send_usage(struct redissync *rs)
+{
+	size_t cmds = 0;
+	redisReply *r;
+
+	for (size_t i = 0; i < USAGE_SLOTS; i++) {
+		struct usage_slot *u = &rs->usage[i];
+
+		if (!u->day)
+			continue;
+		redisAppendCommand(rs->cmd, "INCRBY usage:%u:%u:%u %llu", u->consumer_id, u->api_id,
+				   u->day, (unsigned long long)u->count);
+		redisAppendCommand(rs->cmd, "EXPIRE usage:%u:%u:%u %d", u->consumer_id, u->api_id,
+				   u->day, USAGE_TTL);
+		cmds += 2;
+		u->day = 0;
+	}
+	rs->n_usage = 0;
+	for (size_t i = 0; i < LASTUSED_SLOTS; i++) {
+		struct lastused_slot *l = &rs->lastused[i];
+
+		if (!l->dirty)
+			continue;
+		redisAppendCommand(rs->cmd, "SET lastused:%u %llu EX %d", l->key_id,
+				   (unsigned long long)l->unix_s, USAGE_TTL);
+		cmds++;
+		l->dirty = false;
+	}
+	rs->stats.usage_sent += cmds;
+	for (size_t i = 0; i < cmds; i++) {
+		if (redisGetReply(rs->cmd, (void **)&r) != REDIS_OK)
+			return -EIO;
+		freeReplyObject(r);
+	}
+	return 0;
 }
 
 void redissync_resync(struct redissync *rs)

@@ -29,6 +29,7 @@
 
 #include "agent/bpfload.h"
 #include "lib/config.h"
+#include "lib/event.h"
 #include "lib/keydigest.h"
 
 #define REDISSYNC_FULL_EVERY 300
@@ -41,6 +42,8 @@ struct redissync_stats {
 	uint64_t messages;	   /* pub/sub updates applied */
 	uint64_t keys;		   /* in tg_keys after the last full sync */
 	uint64_t empty_kept;	   /* full syncs that found no key and kept the maps */
+	uint64_t usage_sent;	   /* INCRBY commands sent */
+	uint64_t usage_dropped;	   /* counts dropped: the table was full while Redis was down */
 	bool empty_kept_now;	   /* the last one did */
 };
 
@@ -63,6 +66,17 @@ int redissync_fd(const struct redissync *rs);
 
 /* redissync_readable() - apply the pub/sub messages waiting on redissync_fd(). */
 void redissync_readable(struct redissync *rs);
+
+/*
+ * redissync_note() - count an event into the real-time counters (DESIGN §4):
+ * usage:{consumer}:{api}:{YYYYMMDD} (UTC day of the request) grows by the
+ * count of every admitted event, and lastused:{key_id} holds the Unix time
+ * of the key's latest request, stamped at most once a minute. Counts are
+ * kept in memory and sent by redissync_tick() (pipelined INCRBY, 40-day
+ * TTL); while Redis is down they accumulate. A usage_event * as void *, to
+ * serve as a drain observer.
+ */
+void redissync_note(void *rs, const struct usage_event *ev);
 
 /* redissync_resync() - run a full sync at the next tick (SIGHUP). */
 void redissync_resync(struct redissync *rs);

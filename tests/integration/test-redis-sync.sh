@@ -83,6 +83,27 @@ rcli HSET plan:7 api_id 1 >/dev/null
 rcli PUBLISH tollgate:plans 7 >/dev/null
 expect_code "... and back" 200 "$K2"
 
+tg_log "real-time counters"
+day=$(date -u +%Y%m%d)
+for ((i = 0; i < 5; i++)); do ccurl -H "X-API-Key: $K2" "$URL/v1/ok" >/dev/null; done
+kernel_requests() { # CONSUMER: the kernel's admitted count for API 1
+	tg_ctl counters --json | "$PYTHON" -c 'import json, sys
+print(sum(r["requests"] for r in json.load(sys.stdin) if r["consumer_id"] == sys.argv[1] and r["api_id"] == "1"))' "$1"
+}
+for ((i = 0; i < 50; i++)); do
+	[ "$(rcli GET "usage:11:1:$day")" = "$(kernel_requests 11)" ] && break
+	sleep 0.2
+done
+assert_eq "usage:11:1:$day = the kernel's admitted count of consumer 11" \
+	"$(kernel_requests 11)" "$(rcli GET "usage:11:1:$day")"
+assert_eq "usage:10:1:$day = the kernel's count of consumer 10 (its refusals not counted)" \
+	"$(kernel_requests 10)" "$(rcli GET "usage:10:1:$day")"
+ttl=$(rcli TTL "usage:11:1:$day")
+assert_true "... with a 40-day TTL ($ttl s)" "ttl $ttl" test "$ttl" -gt $((39 * 86400))
+stamp=$(rcli GET lastused:2)
+assert_true "lastused:2 holds the time of the key's latest request ($stamp)" "stamp '$stamp'" \
+	test "${stamp:-0}" -ge $(($(date +%s) - 120))
+
 tg_log "Redis stopped"
 kill "$REDIS_PID"
 wait "$REDIS_PID" 2>/dev/null
