@@ -229,6 +229,9 @@ static void render_metrics(FILE *out, void *userdata)
 		fprintf(out, "# TYPE tollgate_redis_failures_total counter\n"
 			     "tollgate_redis_failures_total %llu\n",
 			(unsigned long long)rst->failures);
+		fprintf(out, "# TYPE tollgate_quota_exhausted_buckets gauge\n"
+			     "tollgate_quota_exhausted_buckets %llu\n",
+			(unsigned long long)rst->quota_exhausted);
 	}
 	if (a->spool) {
 		const struct spool_stats *ss = spool_stats(a->spool);

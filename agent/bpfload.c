@@ -532,6 +532,7 @@ static int sync_plans(struct bpfload *bl, const struct config *cfg)
 			.burst_fp = (uint64_t)cp->burst << TG_TOKEN_SHIFT,
 			.rate_per_sec = (uint32_t)ceil(cp->rate_per_sec),
 			.burst = cp->burst,
+			.monthly_quota = cp->monthly_quota,
 		};
 
 		id = cp->id;

@@ -43,6 +43,7 @@ struct redissync {
 	time_t next_connect;
 	int backoff;
 	time_t next_full;
+	time_t next_quota;
 	struct redissync_stats stats;
 	struct usage_slot usage[USAGE_SLOTS];
 	size_t n_usage;
@@ -50,6 +51,7 @@ struct redissync {
 };
 
 static int send_usage(struct redissync *rs);
+static int check_quotas(struct redissync *rs, time_t now);
 
 int redissync_new(const struct config *cfg, struct bpfload *bl, const struct key_secrets *secrets,
 		  struct redissync **ret, char *err, size_t err_len)
@@ -494,6 +496,13 @@ int redissync_tick(struct redissync *rs, time_t now)
 		disconnect(rs, now);
 		return -EIO;
 	}
+	if (now >= rs->next_quota) {
+		if (check_quotas(rs, now) < 0) {
+			disconnect(rs, now);
+			return -EIO;
+		}
+		rs->next_quota = now + REDISSYNC_QUOTA_EVERY;
+	}
 	return 0;
 }
 
@@ -635,6 +644,92 @@ static int send_usage(struct redissync *rs)
 			return -EIO;
 		freeReplyObject(r);
 	}
+	return 0;
+}
+
+/* The consumer's usage this month on api (0 = every API): the sum of its
+ * daily counters. */
+static int month_usage(struct redissync *rs, uint32_t consumer, uint32_t api, const struct tm *now,
+		       uint64_t *ret)
+{
+	char pattern[96];
+	char **names = NULL;
+	size_t n = 0;
+	uint64_t sum = 0;
+	int r;
+
+	if (api)
+		snprintf(pattern, sizeof(pattern), "usage:%u:%u:%04d%02d*", consumer, api,
+			 now->tm_year + 1900, now->tm_mon + 1);
+	else
+		snprintf(pattern, sizeof(pattern), "usage:%u:*:%04d%02d*", consumer,
+			 now->tm_year + 1900, now->tm_mon + 1);
+	r = scan(rs, pattern, &names, &n);
+	if (r)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		redisAppendCommand(rs->cmd, "GET %s", names[i]);
+	for (size_t i = 0; i < n; i++) {
+		redisReply *v;
+
+		if (redisGetReply(rs->cmd, (void **)&v) != REDIS_OK) {
+			free_names(names, n);
+			return -EIO;
+		}
+		if (v->type == REDIS_REPLY_STRING)
+			sum += strtoull(v->str, NULL, 10);
+		freeReplyObject(v);
+	}
+	free_names(names, n);
+	*ret = sum;
+	return 0;
+}
+
+static int check_quotas(struct redissync *rs, time_t now)
+{
+	int buckets_fd = bpfload_map_fd(rs->bl, "tg_buckets");
+	int plans_fd = bpfload_map_fd(rs->bl, "tg_plans");
+	struct tg_bucket_key key, next;
+	uint64_t exhausted = 0;
+	struct tm tm, nm;
+	time_t month_end;
+
+	gmtime_r(&now, &tm);
+	nm = tm;
+	nm.tm_mday = 1;
+	nm.tm_hour = nm.tm_min = nm.tm_sec = 0;
+	nm.tm_mon += 1;
+	month_end = timegm(&nm);
+	if (bpf_map_get_next_key(buckets_fd, NULL, &next) < 0)
+		return 0;
+	do {
+		struct tg_plan plan;
+		struct tg_bucket b;
+		uint64_t used = 0;
+		bool over;
+		int r;
+
+		key = next;
+		if (bpf_map_lookup_elem(plans_fd, &key.plan_id, &plan) < 0 ||
+		    bpf_map_lookup_elem_flags(buckets_fd, &key, &b, BPF_F_LOCK) < 0)
+			continue;
+		if (plan.monthly_quota) {
+			r = month_usage(rs, key.consumer_id, plan.api_id, &tm, &used);
+			if (r)
+				return r;
+		}
+		over = plan.monthly_quota && used >= plan.monthly_quota;
+		exhausted += over;
+		if (over == !!(b.flags & TG_BUCKET_QUOTA_EXHAUSTED))
+			continue;
+		if (over)
+			b.flags |= TG_BUCKET_QUOTA_EXHAUSTED;
+		else
+			b.flags &= ~TG_BUCKET_QUOTA_EXHAUSTED;
+		b.quota_retry_s = month_end > now ? (__u32)(month_end - now) : 1;
+		bpf_map_update_elem(buckets_fd, &key, &b, BPF_F_LOCK | BPF_EXIST);
+	} while (bpf_map_get_next_key(buckets_fd, &key, &next) == 0);
+	rs->stats.quota_exhausted = exhausted;
 	return 0;
 }
 

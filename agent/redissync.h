@@ -44,6 +44,7 @@ struct redissync_stats {
 	uint64_t empty_kept;	   /* full syncs that found no key and kept the maps */
 	uint64_t usage_sent;	   /* INCRBY commands sent */
 	uint64_t usage_dropped;	   /* counts dropped: the table was full while Redis was down */
+	uint64_t quota_exhausted;  /* buckets flagged quota_exhausted now */
 	bool empty_kept_now;	   /* the last one did */
 };
 
@@ -77,6 +78,18 @@ void redissync_readable(struct redissync *rs);
  * serve as a drain observer.
  */
 void redissync_note(void *rs, const struct usage_event *ev);
+
+/*
+ * Monthly quotas (DESIGN §4): every REDISSYNC_QUOTA_EVERY seconds, for each
+ * (consumer, plan) in tg_buckets whose plan has a monthly_quota, the month's
+ * usage is summed from the usage:{consumer}:{api}:{day} counters of the
+ * plan's API (every API for a plan of any); at or over the quota the bucket
+ * gets TG_BUCKET_QUOTA_EXHAUSTED and a Retry-After up to the next month,
+ * below it loses the flag. The flag is written (lookup and update under the
+ * bucket's lock) only when it changes: the kernel's own updates between the
+ * two are lost then, a few tokens at most, at most twice a month per bucket.
+ */
+#define REDISSYNC_QUOTA_EVERY 5
 
 /* redissync_resync() - run a full sync at the next tick (SIGHUP). */
 void redissync_resync(struct redissync *rs);

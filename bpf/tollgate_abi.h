@@ -119,8 +119,10 @@ struct tg_plan {
 	__u64 burst_fp; /* bucket capacity, fixed point */
 	__u32 rate_per_sec; /* rounded, for RateLimit-Policy */
 	__u32 burst;	    /* for RateLimit-Policy */
+	__u64 monthly_quota; /* requests per calendar month (UTC), 0 = none; the agent
+			      * enforces it through TG_BUCKET_QUOTA_EXHAUSTED */
 };
-_Static_assert(sizeof(struct tg_plan) == 32, "tg_plan layout");
+_Static_assert(sizeof(struct tg_plan) == 40, "tg_plan layout");
 
 /* tg_buckets: (consumer, plan) -> bucket. */
 struct tg_bucket_key {

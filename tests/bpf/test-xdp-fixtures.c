@@ -102,10 +102,10 @@ struct fixture_plan {
 };
 
 static const struct fixture_plan fixture_plans[] = {
-	{ PLAN_ORDERS, { API_ORDERS, 0, 100 * TG_TOKEN_ONE, 100 * TG_TOKEN_ONE, 100, 100 } },
-	{ PLAN_ANY, { 0, 0, 100 * TG_TOKEN_ONE, 100 * TG_TOKEN_ONE, 100, 100 } },
-	{ PLAN_GLOBAL, { 0, TG_PLAN_GLOBAL, 50 * TG_TOKEN_ONE, 50 * TG_TOKEN_ONE, 50, 50 } },
-	{ PLAN_TIGHT, { API_ORDERS, 0, 10 * TG_TOKEN_ONE, 2 * TG_TOKEN_ONE, 10, 2 } },
+	{ PLAN_ORDERS, { API_ORDERS, 0, 100 * TG_TOKEN_ONE, 100 * TG_TOKEN_ONE, 100, 100, 0 } },
+	{ PLAN_ANY, { 0, 0, 100 * TG_TOKEN_ONE, 100 * TG_TOKEN_ONE, 100, 100, 0 } },
+	{ PLAN_GLOBAL, { 0, TG_PLAN_GLOBAL, 50 * TG_TOKEN_ONE, 50 * TG_TOKEN_ONE, 50, 50, 0 } },
+	{ PLAN_TIGHT, { API_ORDERS, 0, 10 * TG_TOKEN_ONE, 2 * TG_TOKEN_ONE, 10, 2, 0 } },
 };
 
 struct fixture_route {

@@ -48,9 +48,9 @@ put_key "$K1" 1 10 7 1 0
 tg_agent_start 30
 ccurl() { tg_client curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$@"; }
 # until CODE (or 2 s): PUBLISHed changes take effect within milliseconds
-expect_code() { # WHAT CODE KEY
+expect_code() { # WHAT CODE KEY [TRIES]
 	local got i
-	for ((i = 0; i < 20; i++)); do
+	for ((i = 0; i < ${4:-20}; i++)); do
 		got=$(ccurl -H "X-API-Key: $3" "$URL/v1/ok")
 		[ "$got" = "$2" ] && break
 		sleep 0.1
@@ -103,6 +103,25 @@ assert_true "... with a 40-day TTL ($ttl s)" "ttl $ttl" test "$ttl" -gt $((39 * 
 stamp=$(rcli GET lastused:2)
 assert_true "lastused:2 holds the time of the key's latest request ($stamp)" "stamp '$stamp'" \
 	test "${stamp:-0}" -ge $(($(date +%s) - 120))
+
+tg_log "monthly quota"
+rcli HSET plan:8 api_id 1 rate_per_sec 1000 burst 1000 monthly_quota 6 >/dev/null
+rcli PUBLISH tollgate:plans 8 >/dev/null
+KQ=$(newkey)
+put_key "$KQ" 4 13 8 1 0
+rcli PUBLISH tollgate:keys "$(tg_digest "$KQ")" >/dev/null
+expect_code "a key on a plan with a quota of 6 a month is admitted" 200 "$KQ"
+for ((i = 0; i < 5; i++)); do ccurl -H "X-API-Key: $KQ" "$URL/v1/ok" >/dev/null; done
+# quotas are looked at every 5 s: up to 10 s of requests until the flag is set
+expect_code "over its quota: 429" 429 "$KQ" 100
+body=$(tg_client curl -s --max-time 5 -D "$TG_DIR/quota.h" -H "X-API-Key: $KQ" "$URL/v1/ok")
+assert_eq "... answered quota_exhausted" '{"error":"quota_exhausted"}' "$body"
+retry=$(awk 'tolower($1) == "retry-after:" { print $2 + 0 }' "$TG_DIR/quota.h")
+assert_true "... with Retry-After up to the next month ($retry s)" "Retry-After $retry" \
+	test "${retry:-0}" -gt 0 -a "${retry:-0}" -le $((31 * 86400))
+rcli HSET plan:8 monthly_quota 1000 >/dev/null
+rcli PUBLISH tollgate:plans 8 >/dev/null
+expect_code "a quota raised in Redis: admitted again" 200 "$KQ" 100
 
 tg_log "Redis stopped"
 kill "$REDIS_PID"
