@@ -646,6 +646,17 @@ void bpfload_free(struct bpfload *bl)
 	free(bl);
 }
 
+int bpfload_bucket_op(struct bpfload *bl, struct tg_bucket_op *op)
+{
+	/* a syscall program writes its result back into ctx_in */
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = op, .ctx_size_in = sizeof(*op));
+
+	op->result = 0;
+	if (bpf_prog_test_run_opts(bpf_program__fd(bl->skel->progs.tg_bucket_op), &opts) < 0)
+		return -errno;
+	return op->result;
+}
+
 unsigned long long bpfload_map_count(int fd, size_t key_size)
 {
 	char key[256], next[256];

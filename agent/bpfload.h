@@ -60,6 +60,11 @@ int bpfload_sync_config(struct bpfload *bl, const struct config *cfg,
 /* bpfload_map_fd() - fd of the named map of the loaded object, or -ENOENT. */
 int bpfload_map_fd(struct bpfload *bl, const char *name);
 
+/* bpfload_bucket_op() - apply op to its bucket atomically in the kernel
+ * (tg_bucket_op): leases and flags never overwrite the kernel's counts.
+ * Returns 0, -ENOENT (no such bucket) or -errno. */
+int bpfload_bucket_op(struct bpfload *bl, struct tg_bucket_op *op);
+
 /* bpfload_free() - close fds; programs stay attached and maps pinned. */
 void bpfload_free(struct bpfload *bl);
 

@@ -722,12 +722,16 @@ static int check_quotas(struct redissync *rs, time_t now)
 		exhausted += over;
 		if (over == !!(b.flags & TG_BUCKET_QUOTA_EXHAUSTED))
 			continue;
-		if (over)
-			b.flags |= TG_BUCKET_QUOTA_EXHAUSTED;
-		else
-			b.flags &= ~TG_BUCKET_QUOTA_EXHAUSTED;
-		b.quota_retry_s = month_end > now ? (__u32)(month_end - now) : 1;
-		bpf_map_update_elem(buckets_fd, &key, &b, BPF_F_LOCK | BPF_EXIST);
+		{
+			struct tg_bucket_op op = {
+				.key = key,
+				.set_flags = over ? TG_BUCKET_QUOTA_EXHAUSTED : 0,
+				.clear_flags = over ? 0 : TG_BUCKET_QUOTA_EXHAUSTED,
+				.quota_retry_s = month_end > now ? (__u32)(month_end - now) : 1,
+			};
+
+			bpfload_bucket_op(rs->bl, &op);
+		}
 	} while (bpf_map_get_next_key(buckets_fd, &key, &next) == 0);
 	rs->stats.quota_exhausted = exhausted;
 	return 0;

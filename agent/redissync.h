@@ -85,9 +85,8 @@ void redissync_note(void *rs, const struct usage_event *ev);
  * usage is summed from the usage:{consumer}:{api}:{day} counters of the
  * plan's API (every API for a plan of any); at or over the quota the bucket
  * gets TG_BUCKET_QUOTA_EXHAUSTED and a Retry-After up to the next month,
- * below it loses the flag. The flag is written (lookup and update under the
- * bucket's lock) only when it changes: the kernel's own updates between the
- * two are lost then, a few tokens at most, at most twice a month per bucket.
+ * below it loses the flag, set and cleared in the kernel by tg_bucket_op
+ * so that none of the kernel's own updates to the bucket is lost.
  */
 #define REDISSYNC_QUOTA_EVERY 5
 

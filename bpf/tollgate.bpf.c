@@ -1208,3 +1208,35 @@ int tg_skmsg(struct sk_msg_md *msg)
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* --- the agent's writes into buckets ------------------------------------------- */
+
+/*
+ * Run by the agent (BPF_PROG_RUN with a struct tg_bucket_op as context), so
+ * that what it changes in a bucket is changed atomically in place: a map
+ * update from userspace would write the whole value back and lose the
+ * kernel's own updates made since the agent read it (DESIGN §3: "kernel and
+ * agent never overwrite each other").
+ */
+SEC("syscall")
+int tg_bucket_op(struct tg_bucket_op *op)
+{
+	struct tg_bucket_key key = op->key; /* a map key cannot be the context */
+	struct tg_bucket *b = bpf_map_lookup_elem(&tg_buckets, &key);
+
+	if (!b) {
+		op->result = -2; /* -ENOENT */
+		return 0;
+	}
+	if (op->grant)
+		__sync_fetch_and_add(&b->granted_total, op->grant);
+	if (op->set_flags || op->clear_flags) {
+		bpf_spin_lock(&b->lock);
+		b->flags = (b->flags & ~op->clear_flags) | op->set_flags;
+		if (op->quota_retry_s)
+			b->quota_retry_s = op->quota_retry_s;
+		bpf_spin_unlock(&b->lock);
+	}
+	op->result = 0;
+	return 0;
+}

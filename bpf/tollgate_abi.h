@@ -145,6 +145,17 @@ struct tg_bucket {
 };
 _Static_assert(sizeof(struct tg_bucket) == 48, "tg_bucket layout");
 
+/* The context of tg_bucket_op, the agent's atomic writes into a bucket. */
+struct tg_bucket_op {
+	struct tg_bucket_key key;
+	__u64 grant;	    /* added to granted_total (global scope leases) */
+	__u32 set_flags;    /* TG_BUCKET_* to set, */
+	__u32 clear_flags;  /* and to clear */
+	__u32 quota_retry_s; /* when set_flags has QUOTA_EXHAUSTED: Retry-After */
+	__s32 result;	    /* 0, or -ENOENT when there is no such bucket */
+};
+_Static_assert(sizeof(struct tg_bucket_op) == 32, "tg_bucket_op layout");
+
 /* tg_routes: LPM trie over the path; prefixes are stored with a trailing '/'
  * and paths are looked up with one appended, so routes match at '/'
  * boundaries. */

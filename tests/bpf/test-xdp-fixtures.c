@@ -1398,6 +1398,66 @@ static void test_clock_backwards_two_tokens(void **state)
 	assert_int_equal(b.consumed_total, 2);
 }
 
+/* The agent's writes go through tg_bucket_op: a lease adds to granted_total
+ * and flags change in place, leaving the kernel's counts alone. */
+static __s32 bucket_op(struct fixture *f, struct tg_bucket_op *op)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = op, .ctx_size_in = sizeof(*op));
+
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.tg_bucket_op), &opts), 0);
+	return op->result;
+}
+
+static void test_bucket_op(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_bucket_op op = { .key = { C_GLOBAL, PLAN_GLOBAL }, .grant = 3 };
+	struct tg_bucket b;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_GLOBAL);
+	/* no bucket yet: the op says so and creates nothing */
+	assert_int_equal(bucket_op(f, &op), -2);
+	assert_false(bucket_get(f, C_GLOBAL, PLAN_GLOBAL, &b));
+	/* the first request makes the bucket (nothing granted: refused) */
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_refused(f, &r, C_GLOBAL, API_USERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+	/* a lease of 3: three admitted, the fourth refused */
+	assert_int_equal(bucket_op(f, &op), 0);
+	for (int i = 0; i < 3; i++) {
+		req_init(f, &r, false, "GET", "/v2/users/1", h);
+		assert_admitted(f, &r, C_GLOBAL, PLAN_GLOBAL, 5, API_USERS, ROUTE_USERS, TG_M_GET,
+				"/v2/users/1");
+	}
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_refused(f, &r, C_GLOBAL, API_USERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+	assert_true(bucket_get(f, C_GLOBAL, PLAN_GLOBAL, &b));
+	assert_int_equal(b.granted_total, 3);
+	assert_int_equal(b.consumed_total, 3);
+	/* quota_exhausted set in place: refused with its own verdict, counts kept */
+	memset(&op, 0, sizeof(op));
+	op.key = (struct tg_bucket_key){ C_GLOBAL, PLAN_GLOBAL };
+	op.grant = 10;
+	op.set_flags = TG_BUCKET_QUOTA_EXHAUSTED;
+	op.quota_retry_s = 7200;
+	assert_int_equal(bucket_op(f, &op), 0);
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_refused(f, &r, C_GLOBAL, API_USERS, TG_V_QUOTA_EXHAUSTED, XDP_TX, 429, NULL);
+	assert_true(bucket_get(f, C_GLOBAL, PLAN_GLOBAL, &b));
+	assert_int_equal(b.granted_total, 13);
+	assert_int_equal(b.consumed_total, 3);
+	assert_int_equal(b.quota_retry_s, 7200);
+	/* and cleared */
+	memset(&op, 0, sizeof(op));
+	op.key = (struct tg_bucket_key){ C_GLOBAL, PLAN_GLOBAL };
+	op.clear_flags = TG_BUCKET_QUOTA_EXHAUSTED;
+	assert_int_equal(bucket_op(f, &op), 0);
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_admitted(f, &r, C_GLOBAL, PLAN_GLOBAL, 5, API_USERS, ROUTE_USERS, TG_M_GET,
+			"/v2/users/1");
+}
+
 static void test_global_plan(void **state)
 {
 	struct fixture *f = *state;
@@ -2096,6 +2156,7 @@ int main(void)
 		T(test_clock_backwards_empty),
 		T(test_clock_backwards_two_tokens),
 		T(test_global_plan),
+		T(test_bucket_op),
 		T_SRC(test_source_limit),
 		T(test_answer_401),
 		T(test_answer_ipv4_options),
