@@ -27,6 +27,7 @@
 #include "agent/hostid.h"
 #include "agent/kafkaout.h"
 #include "agent/keyfile.h"
+#include "agent/lease.h"
 #include "agent/metrics.h"
 #include "agent/redissync.h"
 #include "agent/spool.h"
@@ -47,6 +48,7 @@ struct agent {
 	struct spool *spool;	  /* with kafka.brokers: the write-ahead log */
 	struct kafkaout *kafka;	  /* and its producer */
 	struct redissync *redis;  /* with redis.url: keys, plans and routes */
+	struct lease *lease;	  /* with ratelimit.scope = global */
 	struct metrics_server *metrics;
 	uint32_t host_id;
 	uint32_t epoch;
@@ -87,8 +89,8 @@ static int check_supported(const struct config *cfg)
 	if (cfg->agent.geoip_db[0])
 		return log_error_errno(-ENOTSUP, "agent.geoip_db: country lookup is not in this build; "
 						 "leave it empty (events carry country \"--\")");
-	if (cfg->ratelimit.scope == CONFIG_SCOPE_GLOBAL)
-		return log_error_errno(-ENOTSUP, "ratelimit.scope: global needs redis.url; use host");
+	if (cfg->ratelimit.scope == CONFIG_SCOPE_GLOBAL && !cfg->redis.url[0])
+		return log_error_errno(-EINVAL, "ratelimit.scope: global needs redis.url; use host");
 	if (cfg->agent.mode != CONFIG_MODE_XDP)
 		return log_error_errno(-ENOTSUP, "agent.mode: only xdp is in this build");
 	if (cfg->agent.n_interfaces == 0)
@@ -232,6 +234,19 @@ static void render_metrics(FILE *out, void *userdata)
 		fprintf(out, "# TYPE tollgate_quota_exhausted_buckets gauge\n"
 			     "tollgate_quota_exhausted_buckets %llu\n",
 			(unsigned long long)rst->quota_exhausted);
+	}
+	if (a->lease) {
+		const struct lease_stats *ls = lease_stats(a->lease);
+
+		fprintf(out, "# TYPE tollgate_lease_round_trips_total counter\n"
+			     "tollgate_lease_round_trips_total %llu\n",
+			(unsigned long long)ls->round_trips);
+		fprintf(out, "# TYPE tollgate_lease_tokens_total counter\n"
+			     "tollgate_lease_tokens_total %llu\n",
+			(unsigned long long)ls->granted);
+		fprintf(out, "# TYPE tollgate_lease_failures_total counter\n"
+			     "tollgate_lease_failures_total %llu\n",
+			(unsigned long long)ls->failures);
 	}
 	if (a->spool) {
 		const struct spool_stats *ss = spool_stats(a->spool);
@@ -399,6 +414,11 @@ static int setup(struct agent *a)
 	}
 	if (r == 0 && !a->cfg->redis.url[0])
 		r = apply_keys(a, a->cfg, &kf);
+	if (r == 0 && a->cfg->ratelimit.scope == CONFIG_SCOPE_GLOBAL) {
+		r = lease_new(a->cfg, a->bl, &a->lease, err, sizeof(err));
+		if (r)
+			log_error_errno(r, "%s", err);
+	}
 	if (r == 0 && a->cfg->redis.url[0]) {
 		r = redissync_new(a->cfg, a->bl, &a->secrets, &a->redis, err, sizeof(err));
 		if (r)
@@ -533,6 +553,12 @@ static int run(struct agent *a)
 				epoll_ctl(ep, EPOLL_CTL_ADD, redis_fd, &ev);
 			}
 		}
+		if (a->lease) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			lease_tick(a->lease, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+		}
 		if (a->kafka && kafkaout_pump(a->kafka) < 0) {
 			/* the producer cannot go on; a restart resends from the spool */
 			log_error("kafka: fatal producer error; exiting so that the spool is resent");
@@ -608,6 +634,8 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = run(&a);
 
+	if (a.cfg->agent.detach_on_exit && a.lease)
+		lease_return(a.lease); /* enforcement ends: the leases go back */
 	if (a.cfg->agent.detach_on_exit && a.bl) {
 		if (bpfload_detach(a.cfg, err, sizeof(err)))
 			log_error("detach: %s", err);
@@ -620,6 +648,7 @@ int main(int argc, char **argv)
 	drain_free(a.drain);
 	kafkaout_free(a.kafka);
 	redissync_free(a.redis);
+	lease_free(a.lease);
 	spool_free(a.spool);
 	metrics_free(a.metrics);
 	bpfload_free(a.bl);
