@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <hiredis/hiredis.h>
 
 #include "agent/keyfile.h"
@@ -22,6 +23,13 @@
 struct usage_slot {
 	uint32_t consumer_id, api_id, day; /* day as YYYYMMDD; 0 = free slot */
 	uint64_t count;
+};
+
+#define NEGATIVE_SLOTS 4096
+
+struct negative {
+	struct tg_key_digest digest;
+	time_t expires; /* 0 = free */
 };
 
 struct lastused_slot {
@@ -48,10 +56,16 @@ struct redissync {
 	struct usage_slot usage[USAGE_SLOTS];
 	size_t n_usage;
 	struct lastused_slot lastused[LASTUSED_SLOTS];
+	struct ring_buffer *misses;
+	struct tg_key_digest pending[REDISSYNC_MISSES_PER_TICK];
+	size_t n_pending;
+	struct negative negatives[NEGATIVE_SLOTS];
 };
 
 static int send_usage(struct redissync *rs);
 static int check_quotas(struct redissync *rs, time_t now);
+static int on_miss(void *ctx, void *data, size_t size);
+static int handle_misses(struct redissync *rs, time_t now);
 
 int redissync_new(const struct config *cfg, struct bpfload *bl, const struct key_secrets *secrets,
 		  struct redissync **ret, char *err, size_t err_len)
@@ -94,6 +108,12 @@ int redissync_new(const struct config *cfg, struct bpfload *bl, const struct key
 		if (errno || v < 0 || v > 1000 || *end)
 			goto bad;
 		rs->db = (int)v;
+	}
+	if (bl) {
+		int fd = bpfload_map_fd(bl, "tg_misses");
+
+		if (fd >= 0)
+			rs->misses = ring_buffer__new(fd, on_miss, rs, NULL);
 	}
 	*ret = rs;
 	return 0;
@@ -496,6 +516,10 @@ int redissync_tick(struct redissync *rs, time_t now)
 		disconnect(rs, now);
 		return -EIO;
 	}
+	if (handle_misses(rs, now) < 0) {
+		disconnect(rs, now);
+		return -EIO;
+	}
 	if (now >= rs->next_quota) {
 		if (check_quotas(rs, now) < 0) {
 			disconnect(rs, now);
@@ -737,6 +761,71 @@ static int check_quotas(struct redissync *rs, time_t now)
 	return 0;
 }
 
+static int on_miss(void *ctx, void *data, size_t size)
+{
+	struct redissync *rs = ctx;
+
+	if (size < sizeof(struct tg_key_digest))
+		return 0;
+	if (rs->n_pending == REDISSYNC_MISSES_PER_TICK) {
+		rs->stats.misses_skipped++;
+		return 0;
+	}
+	memcpy(&rs->pending[rs->n_pending++], data, sizeof(struct tg_key_digest));
+	return 0;
+}
+
+/* Look the reported digests up; install keys or negative entries; expire
+ * old negative entries (unless a key replaced them meanwhile). */
+static int handle_misses(struct redissync *rs, time_t now)
+{
+	int fd = bpfload_map_fd(rs->bl, "tg_keys");
+	char hex[KEYDIGEST_HEX_LEN + 1];
+	struct tg_key k;
+
+	for (size_t i = 0; i < NEGATIVE_SLOTS; i++) {
+		struct negative *n = &rs->negatives[i];
+
+		if (!n->expires || n->expires > now)
+			continue;
+		if (bpf_map_lookup_elem(fd, &n->digest, &k) == 0 && (k.flags & TG_KEY_NEGATIVE))
+			bpf_map_delete_elem(fd, &n->digest);
+		n->expires = 0;
+	}
+	if (!rs->misses)
+		return 0;
+	rs->n_pending = 0;
+	ring_buffer__consume(rs->misses);
+	for (size_t i = 0; i < rs->n_pending; i++) {
+		redisReply *h;
+
+		keydigest_hex(rs->pending[i].bytes, hex);
+		h = redisCommand(rs->cmd, "HGETALL apikey:%s", hex);
+		if (!h)
+			return -EIO;
+		if (parse_key(h, &k)) {
+			bpf_map_update_elem(fd, &rs->pending[i], &k, BPF_ANY);
+			rs->stats.misses_found++;
+		} else {
+			struct negative *n = &rs->negatives[rs->pending[i].bytes[0] % NEGATIVE_SLOTS];
+			struct tg_key neg = { .flags = TG_KEY_NEGATIVE };
+
+			/* BPF_NOEXIST: a key that a PUBLISH installed meanwhile stays */
+			if (bpf_map_update_elem(fd, &rs->pending[i], &neg, BPF_NOEXIST) == 0) {
+				if (n->expires && bpf_map_lookup_elem(fd, &n->digest, &k) == 0 &&
+				    (k.flags & TG_KEY_NEGATIVE))
+					bpf_map_delete_elem(fd, &n->digest); /* slot taken over */
+				n->digest = rs->pending[i];
+				n->expires = now + REDISSYNC_NEGATIVE_TTL;
+				rs->stats.misses_negative++;
+			}
+		}
+		freeReplyObject(h);
+	}
+	rs->n_pending = 0;
+	return 0;
+}
+
 void redissync_resync(struct redissync *rs)
 {
 	rs->next_full = 0;
@@ -755,5 +844,6 @@ void redissync_free(struct redissync *rs)
 		redisFree(rs->cmd);
 	if (rs->sub)
 		redisFree(rs->sub);
+	ring_buffer__free(rs->misses);
 	free(rs);
 }

@@ -45,6 +45,9 @@ struct redissync_stats {
 	uint64_t usage_sent;	   /* INCRBY commands sent */
 	uint64_t usage_dropped;	   /* counts dropped: the table was full while Redis was down */
 	uint64_t quota_exhausted;  /* buckets flagged quota_exhausted now */
+	uint64_t misses_found;	   /* unknown digests that Redis knew */
+	uint64_t misses_negative;  /* negative entries installed */
+	uint64_t misses_skipped;   /* beyond REDISSYNC_MISSES_PER_TICK */
 	bool empty_kept_now;	   /* the last one did */
 };
 
@@ -89,6 +92,16 @@ void redissync_note(void *rs, const struct usage_event *ev);
  * so that none of the kernel's own updates to the bucket is lost.
  */
 #define REDISSYNC_QUOTA_EVERY 5
+
+/*
+ * The miss path: digests the kernel did not find (tg_misses) are looked up
+ * at the next tick, at most REDISSYNC_MISSES_PER_TICK of them. Found: the key
+ * is installed. Not found: a negative entry (TG_KEY_NEGATIVE) keeps the
+ * kernel from asking again for REDISSYNC_NEGATIVE_TTL seconds; a PUBLISH of
+ * the digest replaces it at once.
+ */
+#define REDISSYNC_MISSES_PER_TICK 100
+#define REDISSYNC_NEGATIVE_TTL 10
 
 /* redissync_resync() - run a full sync at the next tick (SIGHUP). */
 void redissync_resync(struct redissync *rs);

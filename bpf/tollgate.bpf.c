@@ -47,6 +47,8 @@ const volatile __u64 tg_reject_ttl_ns = 60 * TG_NSEC_PER_SEC;
 /* agent.unanswered_after, and how often each flow's timer looks */
 const volatile __u64 tg_unanswered_ns = 30 * TG_NSEC_PER_SEC;
 const volatile __u64 tg_flow_timer_ns = 7500 * 1000000ULL;
+/* report unknown digests to the agent (it has Redis to ask) */
+const volatile __u8 tg_miss_path = 0;
 
 /* --- maps (DESIGN §3) ------------------------------------------------------ */
 
@@ -118,6 +120,26 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } tg_events SEC(".maps");
+
+/* Digests of keys the kernel did not know (the miss path, DESIGN §4): the
+ * agent looks them up in Redis and installs a key or a negative entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 10);
+} tg_misses SEC(".maps");
+
+/* Tell the agent about an unknown digest. The negative entry the agent then
+ * installs keeps the same digest from being reported again; a flood of new
+ * digests only fills this small ring. */
+static __always_inline void tg_report_miss(const struct tg_key_digest *d)
+{
+	struct tg_key_digest *m = bpf_ringbuf_reserve(&tg_misses, sizeof(*m), 0);
+
+	if (!m)
+		return;
+	*m = *d;
+	bpf_ringbuf_submit(m, 0);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -666,6 +688,7 @@ static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 
 						    const struct tg_flow *flow)
 {
 	struct tg_secret *secret;
+	struct tg_key *key;
 	__u32 version;
 	__u64 *kw = (__u64 *)s->key;
 
@@ -691,7 +714,10 @@ static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 
 		s->digest = flow->key_digest;
 	else
 		tg_siphash(secret->key, s->key, TG_KEY_LEN, 1, s->digest.bytes);
-	return bpf_map_lookup_elem(&tg_keys, &s->digest);
+	key = bpf_map_lookup_elem(&tg_keys, &s->digest);
+	if (!key && tg_miss_path)
+		tg_report_miss(&s->digest);
+	return key;
 }
 
 static __always_inline const struct tg_route *tg_route_lookup(struct tg_scratch *s,

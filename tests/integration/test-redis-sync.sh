@@ -83,6 +83,26 @@ rcli HSET plan:7 api_id 1 >/dev/null
 rcli PUBLISH tollgate:plans 7 >/dev/null
 expect_code "... and back" 200 "$K2"
 
+tg_log "the miss path"
+KM=$(newkey)
+put_key "$KM" 5 14 7 1 0 # in Redis, never PUBLISHed: the kernel does not know it
+assert_eq "a key the kernel does not know yet: refused first" 401 \
+	"$(ccurl -H "X-API-Key: $KM" "$URL/v1/ok")"
+expect_code "... then found through the miss path and admitted" 200 "$KM"
+KN=$(newkey)
+assert_eq "a key Redis does not know either: 401" 401 "$(ccurl -H "X-API-Key: $KN" "$URL/v1/ok")"
+neg=""
+for ((i = 0; i < 20; i++)); do
+	neg=$(tg_ctl keys --json | "$PYTHON" -c 'import json, sys
+print([k["state"] for k in json.load(sys.stdin) if k["digest"] == sys.argv[1]])' "$(tg_digest "$KN")")
+	[ "$neg" = "['negative']" ] && break
+	sleep 0.1
+done
+assert_eq "... and a negative entry for it in tg_keys" "['negative']" "$neg"
+put_key "$KN" 6 15 7 1 0
+rcli PUBLISH tollgate:keys "$(tg_digest "$KN")" >/dev/null
+expect_code "a PUBLISH replaces the negative entry: admitted" 200 "$KN"
+
 tg_log "real-time counters"
 day=$(date -u +%Y%m%d)
 for ((i = 0; i < 5; i++)); do ccurl -H "X-API-Key: $K2" "$URL/v1/ok" >/dev/null; done
