@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # test-redis-sync.sh - keys, plans and routes from a real Redis (DESIGN §4,
 # §8): a full sync at start, then PUBLISHed changes on tollgate:keys and
-# tollgate:plans; revocation and suspension; Redis stopped (enforcement goes
-# on from the maps) and back (resynced, a key added meanwhile works).
+# tollgate:plans; revocation and suspension; the miss path; real-time
+# counters; a monthly quota; Redis stopped (enforcement goes on from the
+# maps) and back empty, then refilled: a new key works and a revocation
+# made meanwhile takes effect.
 #
 # Run: BUILD=/abs/build bash tests/integration/test-redis-sync.sh (as root).
 set -u -o pipefail
@@ -150,17 +152,21 @@ expect_code "Redis down: an admitted key still admitted" 200 "$K2"
 expect_code "Redis down: a revoked key still refused" 401 "$K1"
 assert_true "the agent keeps running" "agent gone" kill -0 "$TG_AGENT_PID"
 
-tg_log "Redis back, empty (a restarted cache), then refilled"
+tg_log "Redis back, empty (a restarted cache), then refilled with a revocation made meanwhile"
 start_redis
 sleep 2
 expect_code "an empty Redis does not revoke every key" 200 "$K2"
+# what tollgate-api's outbox relay writes back: K2 was revoked while Redis was
+# away (no PUBLISH reaches the agent for it), K3 is new
 rcli HSET plan:7 api_id 1 rate_per_sec 1000 burst 1000 >/dev/null
 rcli HSET route:1 api_id 1 prefix /v1 >/dev/null
-put_key "$K2" 2 11 7 1 0
+put_key "$K2" 2 11 7 0 0
 K3=$(newkey)
 put_key "$K3" 3 12 7 1 0
 rcli PUBLISH tollgate:keys "$(tg_digest "$K3")" >/dev/null
 expect_code "after the reconnection a new key is admitted" 200 "$K3"
+# the empty Redis is looked at again every 5 s: then the full sync applies it
+expect_code "the revocation made while Redis was away takes effect" 401 "$K2" 100
 up=$(curl -s "http://127.0.0.1:$TG_METRICS_PORT/metrics" | awk '$1 == "tollgate_redis_up" { print $2 }')
 assert_eq "metrics: tollgate_redis_up" 1 "$up"
 
