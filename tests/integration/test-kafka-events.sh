@@ -10,6 +10,8 @@
 #      spool; the agent is killed (SIGKILL) meanwhile; a new agent sends the
 #      spool first; brokers up: every request's event arrives, none missing,
 #      any duplicate carrying the same id
+#  2b. the same under steady traffic, brokers down for 20 s: every request
+#      answered, as many distinct ids in Kafka as requests the server saw
 #   3. kafka.format = binary: the v1 records (92-byte header + endpoint) with
 #      their content-type
 #   4. kernel counter snapshots on tollgate.counters, keyed
@@ -98,6 +100,49 @@ assert_eq "every request's event arrived (35 distinct ids)" 35 "$(wait_distinct 
 total=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_DIR/kafka.jsonl" --key-id 1 --format '{id}' | wc -l)
 tg_log "messages of the key on the topic: $total (duplicates carry the same id)"
 assert_eq "the server saw 35 requests" 35 "$(tg_server_count " $KEY\$")"
+
+tg_log "2b. under traffic: brokers down 20 s, the agent SIGKILLed meanwhile"
+KT=$(tg_key_add 2 6 2)
+kill -HUP "$TG_AGENT_PID" # the new key
+sleep 0.5
+traffic() { # until $TG_DIR/stop: one request every 50 ms; statuses to $TG_DIR/traffic
+	while [ ! -e "$TG_DIR/stop" ]; do
+		tg_client curl -s --max-time 5 -o /dev/null -w '%{http_code}\n' -H "X-API-Key: $KT" \
+			"$URL/v1/ok" >>"$TG_DIR/traffic"
+		sleep 0.05
+	done
+}
+traffic &
+traffic_pid=$!
+sleep 2
+brokers down
+sleep 8
+kill -9 "$TG_AGENT_PID"
+wait "$TG_AGENT_PID" 2>/dev/null
+TG_AGENT_PID=""
+sleep 2 # requests keep being served with no agent at all
+tg_agent_start 30
+sleep 8
+brokers up
+sleep 3
+touch "$TG_DIR/stop"
+wait "$traffic_pid"
+served=$(wc -l <"$TG_DIR/traffic")
+tg_log "$served requests during the outage and the kill"
+assert_eq "enforcement never stopped: every request answered 200" "$served" \
+	"$(grep -c '^200$' "$TG_DIR/traffic")"
+assert_eq "the server answered each of them" "$served" "$(tg_server_count " $KT\$")"
+n=0
+for ((i = 0; i < 100; i++)); do
+	consume | cut -f3 >"$TG_DIR/kafka2.jsonl"
+	n=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_DIR/kafka2.jsonl" --key-id 2 --format '{id}' | sort -u | wc -l)
+	[ "$n" -ge "$served" ] && break
+	sleep 0.2
+done
+assert_eq "distinct event ids in Kafka = requests the server answered (none lost)" "$served" "$n"
+dups=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_DIR/kafka2.jsonl" --key-id 2 --format '{id} {time}' |
+	sort | uniq | awk '{ print $1 }' | uniq -d | wc -l)
+assert_eq "a replayed duplicate carries the same id and time" 0 "$dups"
 
 tg_log "3. binary v1 records"
 tg_agent_stop
