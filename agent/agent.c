@@ -265,6 +265,7 @@ static void render_metrics(FILE *out, void *userdata)
 		fprintf(out, "# TYPE tollgate_events_delivered_total counter\n"
 			     "tollgate_events_delivered_total %llu\n",
 			(unsigned long long)ks->delivered);
+		fprintf(out, "# TYPE tollgate_kafka_up gauge\ntollgate_kafka_up %d\n", ks->broker_up);
 		fprintf(out, "# TYPE tollgate_counter_snapshots_total counter\n"
 			     "tollgate_counter_snapshots_total %llu\n",
 			(unsigned long long)ks->snapshots);

@@ -32,6 +32,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		return;
 	}
 	ko->stats.delivered++;
+	ko->stats.broker_up = true;
 	spool_delivered(ko->sp, (uint64_t)(uintptr_t)m->_private);
 }
 
@@ -136,8 +137,6 @@ int kafkaout_pump(struct kafkaout *ko)
 		n++;
 	}
 	rd_kafka_poll(ko->rk, 0);
-	if (n)
-		ko->stats.broker_up = true;
 	return n;
 }
 

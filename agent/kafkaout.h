@@ -30,7 +30,7 @@ struct kafkaout_stats {
 	uint64_t snapshots;	    /* counter snapshots handed to librdkafka */
 	uint64_t snapshots_dropped; /* not even queued (the next one supersedes) */
 	bool fatal;
-	bool broker_up;	    /* at least one broker connection is up */
+	bool broker_up;	    /* false from "all brokers down" to the next delivery */
 };
 
 struct kafkaout;

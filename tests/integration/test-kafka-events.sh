@@ -88,6 +88,8 @@ sleep 1
 # down, so a few events can get through; the rest must wait)
 pending=$(curl -s "http://127.0.0.1:$TG_METRICS_PORT/metrics" | awk '$1 == "tollgate_spool_pending" { print $2 }')
 assert_true "events wait in the spool (pending $pending)" "pending $pending" test "${pending:-0}" -ge 1
+kup=$(curl -s "http://127.0.0.1:$TG_METRICS_PORT/metrics" | awk '$1 == "tollgate_kafka_up" { print $2 }')
+assert_eq "metrics: tollgate_kafka_up with every broker down" 0 "$kup"
 kill -9 "$TG_AGENT_PID"
 wait "$TG_AGENT_PID" 2>/dev/null
 TG_AGENT_PID=""
