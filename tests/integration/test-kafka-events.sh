@@ -183,8 +183,11 @@ tg_log "5. tollgatectl events reads the topic (both encodings)"
 tg_ctl events --json >"$TG_DIR/ctl-events.jsonl" 2>"$TG_DIR/ctl-events.err"
 assert_eq "tollgatectl events --json: every id of consumer 5 (40)" 40 \
 	"$("$PYTHON" "$TG_CLIENT_PY" events "$TG_DIR/ctl-events.jsonl" --key-id 1 --format '{id}' | sort -u | wc -l)"
-tg_ctl events --follow --json >"$TG_DIR/follow.jsonl" 2>&1 &
+# the binary itself in the background (not a shell function, whose $! would
+# be a subshell that a kill leaves the process behind)
+"$BUILD/tollgatectl" --config "$TG_CONFIG" events --follow --json >"$TG_DIR/follow.jsonl" 2>&1 &
 follow_pid=$!
+TG_PIDS+=("$follow_pid")
 sleep 2
 requests 3 >/dev/null
 for ((i = 0; i < 50; i++)); do
