@@ -174,6 +174,12 @@ static void reload(struct agent *a)
 	log_info("reloaded: %zu keys, %d plans, %d routes", a->n_keys, cfg->n_plans, cfg->n_routes);
 }
 
+/* One Prometheus sample with its TYPE line. */
+static void metric(FILE *out, const char *name, const char *type, unsigned long long value)
+{
+	fprintf(out, "# TYPE %s %s\n%s %llu\n", name, type, name, value);
+}
+
 static void render_metrics(FILE *out, void *userdata)
 {
 	struct agent *a = userdata;
@@ -193,82 +199,44 @@ static void render_metrics(FILE *out, void *userdata)
 		{ "tg_counters", sizeof(struct tg_counter_key) },
 	};
 
-	fprintf(out, "# TYPE tollgate_agent_up gauge\ntollgate_agent_up 1\n");
-	fprintf(out, "# TYPE tollgate_agent_start_time_seconds gauge\n"
-		     "tollgate_agent_start_time_seconds %lld\n",
-		(long long)a->started);
-	fprintf(out, "# TYPE tollgate_events_drained_total counter\ntollgate_events_drained_total %llu\n",
-		(unsigned long long)ds->drained);
-	fprintf(out, "# TYPE tollgate_events_written_total counter\ntollgate_events_written_total %llu\n",
-		(unsigned long long)ds->written);
-	fprintf(out, "# TYPE tollgate_summary_events_total counter\ntollgate_summary_events_total %llu\n",
-		(unsigned long long)ds->summaries);
-	fprintf(out, "# TYPE tollgate_summarized_requests_total counter\n"
-		     "tollgate_summarized_requests_total %llu\n",
-		(unsigned long long)ds->summarized);
-	fprintf(out, "# TYPE tollgate_event_write_errors_total counter\n"
-		     "tollgate_event_write_errors_total %llu\n",
-		(unsigned long long)ds->write_errors);
-	fprintf(out, "# TYPE tollgate_reloads_total counter\ntollgate_reloads_total %llu\n",
-		(unsigned long long)a->reloads);
-	fprintf(out, "# TYPE tollgate_reload_failures_total counter\n"
-		     "tollgate_reload_failures_total %llu\n",
-		(unsigned long long)a->reload_failures);
-	fprintf(out, "# TYPE tollgate_keys gauge\ntollgate_keys %zu\n", a->n_keys);
-	fprintf(out, "# TYPE tollgate_drain_held_back_total counter\n"
-		     "tollgate_drain_held_back_total %llu\n",
-		(unsigned long long)ds->held_back);
+	metric(out, "tollgate_agent_up", "gauge", 1);
+	metric(out, "tollgate_agent_start_time_seconds", "gauge", a->started);
+	metric(out, "tollgate_events_drained_total", "counter", ds->drained);
+	metric(out, "tollgate_events_written_total", "counter", ds->written);
+	metric(out, "tollgate_summary_events_total", "counter", ds->summaries);
+	metric(out, "tollgate_summarized_requests_total", "counter", ds->summarized);
+	metric(out, "tollgate_event_write_errors_total", "counter", ds->write_errors);
+	metric(out, "tollgate_reloads_total", "counter", a->reloads);
+	metric(out, "tollgate_reload_failures_total", "counter", a->reload_failures);
+	metric(out, "tollgate_keys", "gauge", a->n_keys);
+	metric(out, "tollgate_drain_held_back_total", "counter", ds->held_back);
 	if (a->redis) {
 		const struct redissync_stats *rst = redissync_stats(a->redis);
 
-		fprintf(out, "# TYPE tollgate_redis_up gauge\ntollgate_redis_up %d\n", rst->up);
-		fprintf(out, "# TYPE tollgate_redis_full_syncs_total counter\n"
-			     "tollgate_redis_full_syncs_total %llu\n",
-			(unsigned long long)rst->full_syncs);
-		fprintf(out, "# TYPE tollgate_redis_updates_total counter\n"
-			     "tollgate_redis_updates_total %llu\n",
-			(unsigned long long)rst->messages);
-		fprintf(out, "# TYPE tollgate_redis_failures_total counter\n"
-			     "tollgate_redis_failures_total %llu\n",
-			(unsigned long long)rst->failures);
-		fprintf(out, "# TYPE tollgate_quota_exhausted_buckets gauge\n"
-			     "tollgate_quota_exhausted_buckets %llu\n",
-			(unsigned long long)rst->quota_exhausted);
+		metric(out, "tollgate_redis_up", "gauge", rst->up);
+		metric(out, "tollgate_redis_full_syncs_total", "counter", rst->full_syncs);
+		metric(out, "tollgate_redis_updates_total", "counter", rst->messages);
+		metric(out, "tollgate_redis_failures_total", "counter", rst->failures);
+		metric(out, "tollgate_quota_exhausted_buckets", "gauge", rst->quota_exhausted);
 	}
 	if (a->lease) {
 		const struct lease_stats *ls = lease_stats(a->lease);
 
-		fprintf(out, "# TYPE tollgate_lease_round_trips_total counter\n"
-			     "tollgate_lease_round_trips_total %llu\n",
-			(unsigned long long)ls->round_trips);
-		fprintf(out, "# TYPE tollgate_lease_tokens_total counter\n"
-			     "tollgate_lease_tokens_total %llu\n",
-			(unsigned long long)ls->granted);
-		fprintf(out, "# TYPE tollgate_lease_failures_total counter\n"
-			     "tollgate_lease_failures_total %llu\n",
-			(unsigned long long)ls->failures);
+		metric(out, "tollgate_lease_round_trips_total", "counter", ls->round_trips);
+		metric(out, "tollgate_lease_tokens_total", "counter", ls->granted);
+		metric(out, "tollgate_lease_failures_total", "counter", ls->failures);
 	}
 	if (a->spool) {
 		const struct spool_stats *ss = spool_stats(a->spool);
 		const struct kafkaout_stats *ks = kafkaout_stats(a->kafka);
 
-		fprintf(out, "# TYPE tollgate_spool_bytes gauge\ntollgate_spool_bytes %llu\n",
-			(unsigned long long)ss->bytes);
-		fprintf(out, "# TYPE tollgate_spool_pending gauge\ntollgate_spool_pending %llu\n",
-			(unsigned long long)spool_pending(a->spool));
-		fprintf(out, "# TYPE tollgate_events_replayed_total counter\n"
-			     "tollgate_events_replayed_total %llu\n",
-			(unsigned long long)ss->recovered);
-		fprintf(out, "# TYPE tollgate_events_produced_total counter\n"
-			     "tollgate_events_produced_total %llu\n",
-			(unsigned long long)ks->produced);
-		fprintf(out, "# TYPE tollgate_events_delivered_total counter\n"
-			     "tollgate_events_delivered_total %llu\n",
-			(unsigned long long)ks->delivered);
-		fprintf(out, "# TYPE tollgate_kafka_up gauge\ntollgate_kafka_up %d\n", ks->broker_up);
-		fprintf(out, "# TYPE tollgate_counter_snapshots_total counter\n"
-			     "tollgate_counter_snapshots_total %llu\n",
-			(unsigned long long)ks->snapshots);
+		metric(out, "tollgate_spool_bytes", "gauge", ss->bytes);
+		metric(out, "tollgate_spool_pending", "gauge", spool_pending(a->spool));
+		metric(out, "tollgate_events_replayed_total", "counter", ss->recovered);
+		metric(out, "tollgate_events_produced_total", "counter", ks->produced);
+		metric(out, "tollgate_events_delivered_total", "counter", ks->delivered);
+		metric(out, "tollgate_kafka_up", "gauge", ks->broker_up);
+		metric(out, "tollgate_counter_snapshots_total", "counter", ks->snapshots);
 	}
 
 	if (stats_fd >= 0 && bpfload_read_stats(stats_fd, stats) == 0) {
