@@ -111,7 +111,12 @@ $(BUILD)/bench-xdp-cost: scripts/bench-xdp-cost.c tests/bpf/packet.c tests/bpf/p
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/bpf -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) -lm
 
-bench: deps all $(BUILD)/bench-xdp-cost
+$(BUILD)/bench-events: scripts/bench-events.c agent/drain.c agent/spool.c agent/kafkaout.c $(BUILD)/libtollgate.a
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) \
+		-lrdkafka -lm
+
+bench: deps all $(BUILD)/bench-xdp-cost $(BUILD)/bench-events
 	$(Q)BUILD=$(abspath $(BUILD)) bash scripts/bench.sh
 
 # the whole marketplace on one host needs Redis, Kafka, billing and the API

@@ -110,15 +110,22 @@ void drain_observe(struct drain *d, void (*fn)(void *ctx, const struct usage_eve
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct drain *d = ctx;
-	const struct tg_event *k = data;
+
+	if (size < sizeof(struct tg_event)) {
+		d->stats.drained++;
+		d->stats.bad_records++;
+		return 0;
+	}
+	drain_record(d, data); /* errors are counted; the drain goes on */
+	return 0;
+}
+
+int drain_record(struct drain *d, const struct tg_event *k)
+{
 	struct usage_event ev = { 0 };
 	int64_t offset = d->mono_to_real;
 
 	d->stats.drained++;
-	if (size < sizeof(*k)) {
-		d->stats.bad_records++;
-		return 0;
-	}
 	ev.time_ns = (uint64_t)((int64_t)k->start_ns + offset);
 	ev.consumer_id = k->consumer_id;
 	ev.plan_id = k->plan_id;
@@ -138,8 +145,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	ev.endpoint_len = (uint8_t)endpoint_normalize(
 		k->path, k->path_len < TG_PATH_MAX ? k->path_len : TG_PATH_MAX, ev.endpoint,
 		sizeof(ev.endpoint));
-	sink_write(d, &ev);
-	return 0;
+	return sink_write(d, &ev);
 }
 
 int drain_epoll_fd(struct drain *d)

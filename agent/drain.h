@@ -50,6 +50,13 @@ int drain_epoll_fd(struct drain *d);
 /* drain_consume() - write out every record waiting; returns how many. */
 int drain_consume(struct drain *d);
 
+/* drain_record() - one ring-buffer record through the drain (what
+ * drain_consume() does for each; benchmarks feed synthetic ones). Times are
+ * converted with the clock pair of the last drain_consume(). Returns 0 or
+ * the sink's -errno. */
+struct tg_event;
+int drain_record(struct drain *d, const struct tg_event *k);
+
 /* drain_summaries() - summary events for refusals counted since the last
  * call; the baseline is then saved to agent.state_dir. Returns the number of
  * summary events written. */

@@ -4,6 +4,8 @@
 #
 #  1. per packet: build/bench-xdp-cost (BPF_PROG_TEST_RUN, difference to the
 #     no-op XDP program, header sizes stated)
+# 1b. events per second through the agent's drain: build/bench-events, to a
+#     null sink (JSON), to the write-ahead log (binary) and to the dev broker
 #  2. end to end: nginx serving a fixed 200 on the API host (root namespace,
 #     in a cgroup), wrk at saturation from a client namespace with an API key;
 #     BENCH_RUNS (default 5) interleaved rounds of
@@ -31,7 +33,7 @@ REPEAT=${BENCH_REPEAT:-1000000}
 
 tg_init bench
 tg_need wrk nginx
-for f in bench-xdp-cost tollgate-agent tollgatectl noop.bpf.o; do
+for f in bench-xdp-cost bench-events kafka-dev-broker tollgate-agent tollgatectl noop.bpf.o; do
 	[ -e "$BUILD/$f" ] || tg_fatal "$BUILD/$f missing (make all build/bench-xdp-cost)"
 done
 RESULTS_DIR="$TG_ROOT/results"
@@ -44,6 +46,22 @@ echo "## per-packet cost of tg_xdp (BPF_PROG_TEST_RUN, difference to the no-op p
 echo
 "$BUILD/bench-xdp-cost" --repeat "$REPEAT" --noop "$BUILD/noop.bpf.o" --json "$TG_DIR/xdp-cost.json" ||
 	tg_fatal "bench-xdp-cost failed"
+echo
+
+# --- 1b. events through the agent's drain ----------------------------------------
+echo "## usage events per second through the agent's drain (one core, synthetic records)"
+echo
+mkfifo "$TG_DIR/broker.ctl"
+"$BUILD/kafka-dev-broker" --brokers 3 --topic tollgate.usage:4 --bootstrap-file "$TG_DIR/bootstrap" \
+	<"$TG_DIR/broker.ctl" >"$TG_DIR/broker.out" 2>&1 &
+TG_PIDS+=("$!")
+exec 8>"$TG_DIR/broker.ctl"
+for ((i = 0; i < 50; i++)); do [ -s "$TG_DIR/bootstrap" ] && break; sleep 0.1; done
+"$BUILD/bench-events" --count 1000000 --brokers "$(cat "$TG_DIR/bootstrap")" |
+	tee "$TG_DIR/events.md" || tg_fatal "bench-events failed"
+echo quit >&8
+exec 8>&-
+echo "(target: >= 1,000,000 events/s binary to a null sink)"
 echo
 
 # --- 2. end to end -------------------------------------------------------------
