@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "agent/lease.h"
+#include "agent/redisconn.h"
 
 /*
  * The cluster-wide token bucket: KEYS[1] = rl:{consumer}:{plan}; ARGV =
@@ -53,8 +54,7 @@ struct bucket_state {
 struct lease {
 	const struct config *cfg;
 	struct bpfload *bl;
-	char host[256];
-	int port;
+	struct redis_addr addr; /* the same server and database as the key sync */
 	redisContext *c;
 	char sha[48];
 	uint64_t next_ms;
@@ -66,7 +66,7 @@ int lease_new(const struct config *cfg, struct bpfload *bl, struct lease **ret, 
 	      size_t err_len)
 {
 	struct lease *l = calloc(1, sizeof(*l));
-	const char *p;
+	int r;
 
 	if (!l)
 		return -ENOMEM;
@@ -77,13 +77,10 @@ int lease_new(const struct config *cfg, struct bpfload *bl, struct lease **ret, 
 	}
 	l->cfg = cfg;
 	l->bl = bl;
-	l->port = 6379;
-	p = cfg->redis.url + strlen("redis://");
-	if (strncmp(cfg->redis.url, "redis://", 8) != 0 ||
-	    sscanf(p, "%255[^:/]:%d", l->host, &l->port) < 1) {
-		snprintf(err, err_len, "redis.url: '%s' is not redis://HOST[:PORT][/DB]", cfg->redis.url);
+	r = redisconn_parse(cfg->redis.url, &l->addr, err, err_len);
+	if (r) {
 		lease_free(l);
-		return -EINVAL;
+		return r;
 	}
 	*ret = l;
 	return 0;
@@ -99,17 +96,15 @@ static void drop_conn(struct lease *l)
 
 static int ensure_conn(struct lease *l)
 {
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 300000 };
 	redisReply *r;
 
 	if (l->c)
 		return 0;
-	l->c = redisConnectWithTimeout(l->host, l->port, tv);
-	if (!l->c || l->c->err) {
+	l->c = redisconn_open(&l->addr, 300);
+	if (!l->c) {
 		drop_conn(l);
 		return -ECONNREFUSED;
 	}
-	redisSetTimeout(l->c, tv);
 	r = redisCommand(l->c, "SCRIPT LOAD %s", LUA_BUCKET);
 	if (!r || r->type != REDIS_REPLY_STRING) {
 		if (r)

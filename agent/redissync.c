@@ -11,6 +11,7 @@
 #include <hiredis/hiredis.h>
 
 #include "agent/keyfile.h"
+#include "agent/redisconn.h"
 #include "agent/redissync.h"
 
 #define BACKOFF_MIN 1
@@ -43,9 +44,7 @@ struct redissync {
 	const struct config *cfg;
 	struct bpfload *bl;
 	const struct key_secrets *secrets;
-	char host[256];
-	int port;
-	int db;
+	struct redis_addr addr;
 	redisContext *cmd; /* commands */
 	redisContext *sub; /* SUBSCRIBE */
 	time_t next_connect;
@@ -70,45 +69,19 @@ static int handle_misses(struct redissync *rs, time_t now);
 int redissync_new(const struct config *cfg, struct bpfload *bl, const struct key_secrets *secrets,
 		  struct redissync **ret, char *err, size_t err_len)
 {
-	const char *url = cfg->redis.url, *p, *colon, *slash;
+	struct redis_addr addr;
 	struct redissync *rs;
-	char *end;
-	long v;
+	int r = redisconn_parse(cfg->redis.url, &addr, err, err_len);
 
-	if (strncmp(url, "redis://", 8) != 0) {
-		snprintf(err, err_len, "redis.url: '%s' is not redis://HOST[:PORT][/DB]", url);
-		return -EINVAL;
-	}
+	if (r)
+		return r;
 	rs = calloc(1, sizeof(*rs));
 	if (!rs)
 		return -ENOMEM;
 	rs->cfg = cfg;
 	rs->bl = bl;
 	rs->secrets = secrets;
-	rs->port = 6379;
-	p = url + 8;
-	slash = strchr(p, '/');
-	colon = strchr(p, ':');
-	if (colon && slash && colon > slash)
-		colon = NULL;
-	if ((size_t)((colon ? colon : slash ? slash : p + strlen(p)) - p) >= sizeof(rs->host) ||
-	    (colon ? colon : slash ? slash : p + strlen(p)) == p)
-		goto bad;
-	snprintf(rs->host, sizeof(rs->host), "%.*s", (int)((colon ? colon : slash ? slash : p + strlen(p)) - p), p);
-	if (colon) {
-		errno = 0;
-		v = strtol(colon + 1, &end, 10);
-		if (errno || v < 1 || v > 65535 || (*end && *end != '/'))
-			goto bad;
-		rs->port = (int)v;
-	}
-	if (slash && slash[1]) {
-		errno = 0;
-		v = strtol(slash + 1, &end, 10);
-		if (errno || v < 0 || v > 1000 || *end)
-			goto bad;
-		rs->db = (int)v;
-	}
+	rs->addr = addr;
 	if (bl) {
 		int fd = bpfload_map_fd(bl, "tg_misses");
 
@@ -117,10 +90,6 @@ int redissync_new(const struct config *cfg, struct bpfload *bl, const struct key
 	}
 	*ret = rs;
 	return 0;
-bad:
-	snprintf(err, err_len, "redis.url: '%s' is not redis://HOST[:PORT][/DB]", url);
-	free(rs);
-	return -EINVAL;
 }
 
 static void disconnect(struct redissync *rs, time_t now)
@@ -139,37 +108,12 @@ static void disconnect(struct redissync *rs, time_t now)
 	rs->next_connect = now + rs->backoff;
 }
 
-static redisContext *open_ctx(struct redissync *rs)
-{
-	struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
-	redisContext *c = redisConnectWithTimeout(rs->host, rs->port, tv);
-	redisReply *r;
-
-	if (!c || c->err) {
-		if (c)
-			redisFree(c);
-		return NULL;
-	}
-	redisSetTimeout(c, tv);
-	if (rs->db) {
-		r = redisCommand(c, "SELECT %d", rs->db);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			if (r)
-				freeReplyObject(r);
-			redisFree(c);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
-	return c;
-}
-
 static int do_connect(struct redissync *rs)
 {
 	redisReply *r;
 
-	rs->cmd = open_ctx(rs);
-	rs->sub = rs->cmd ? open_ctx(rs) : NULL;
+	rs->cmd = redisconn_open(&rs->addr, 1000);
+	rs->sub = rs->cmd ? redisconn_open(&rs->addr, 1000) : NULL;
 	if (!rs->sub)
 		return -ECONNREFUSED;
 	r = redisCommand(rs->sub, "SUBSCRIBE tollgate:keys tollgate:plans tollgate:routes");
