@@ -241,6 +241,7 @@ struct tg_scratch {
 	struct tg_http_buf buf;
 	__u8 key[TG_KEY_MAX + 8];
 	struct tg_key_digest digest;
+	__u32 key_cached; /* digest came from the flow's cache */
 	struct tg_route_key rkey;
 	__u8 pad[4];
 	struct tg_request req;
@@ -650,8 +651,10 @@ static __always_inline void tg_flow_admit(const struct tg_pkt *p, const struct t
 			return;
 	}
 	f->next_seq = p->seq + p->payload_len;
-	__builtin_memcpy(f->key_raw, s->key, sizeof(f->key_raw));
-	f->key_digest = s->digest;
+	if (!s->key_cached) { /* a new key on this connection (or a new flow) */
+		__builtin_memcpy(f->key_raw, s->key, sizeof(f->key_raw));
+		f->key_digest = s->digest;
+	}
 	f->consumer_id = rq->consumer_id;
 	f->plan_id = rq->plan_id;
 	f->key_id = rq->key_id;
@@ -708,9 +711,10 @@ static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 
 	secret = bpf_map_lookup_elem(&tg_secrets, &version);
 	if (!secret || !secret->valid)
 		return NULL;
-	if (flow && flow->key_raw[0] == kw[0] && flow->key_raw[1] == kw[1] &&
-	    flow->key_raw[2] == kw[2] && flow->key_raw[3] == kw[3] && flow->key_raw[4] == kw[4] &&
-	    flow->key_raw[5] == kw[5])
+	s->key_cached = flow && flow->key_raw[0] == kw[0] && flow->key_raw[1] == kw[1] &&
+			flow->key_raw[2] == kw[2] && flow->key_raw[3] == kw[3] &&
+			flow->key_raw[4] == kw[4] && flow->key_raw[5] == kw[5];
+	if (s->key_cached)
 		s->digest = flow->key_digest;
 	else
 		tg_siphash(secret->key, s->key, TG_KEY_LEN, 1, s->digest.bytes);

@@ -1021,6 +1021,30 @@ static void test_keepalive_second_request(void **state)
 	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 2);
 }
 
+/* The connection caches its last key's digest: another key on the same
+ * connection must be looked up afresh, not take the cached one. */
+static void test_keepalive_key_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	char h[128];
+	__u32 seq;
+	__u16 sport;
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/1", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/1");
+	seq = r.spec.seq + (__u32)r.len;
+	sport = r.spec.sport;
+
+	header_key(h, sizeof(h), KEY_REVOKED);
+	req_init(f, &r, false, "GET", "/v1/orders/2", h);
+	r.spec.sport = sport;
+	r.spec.seq = seq;
+	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
+}
+
 static void test_retransmission_not_charged(void **state)
 {
 	struct fixture *f = *state;
@@ -2137,6 +2161,7 @@ int main(void)
 		T(test_x_api_key_preferred_over_bearer),
 		T(test_leading_crlf),
 		T(test_keepalive_second_request),
+		T(test_keepalive_key_changes),
 		T(test_retransmission_not_charged),
 		T(test_retransmission_across_seq_wrap),
 		T(test_body_in_second_segment),
