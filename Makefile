@@ -69,7 +69,7 @@ $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(CTL_SRCS:%.c=$(BUILD)/%.o): $(BPF_SKEL)
 
 $(BUILD)/tollgate-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lrdkafka -lhiredis -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lrdkafka -lhiredis -ljansson -lm
 
 $(BUILD)/tollgatectl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
@@ -91,7 +91,7 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(BUILD)/libtollgate-san.a
 $(BPF_TEST_BIN): tests/bpf/test-xdp-fixtures.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) $(BUILD)/libtollgate.a
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a -lcmocka $(PKG_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a -lcmocka $(PKG_LIBS) -ljansson -lm
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPF_TEST_BIN)
@@ -109,12 +109,12 @@ integration-test: all
 
 $(BUILD)/bench-xdp-cost: scripts/bench-xdp-cost.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) $(BUILD)/libtollgate.a
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/bpf -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/bpf -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) -ljansson -lm
 
 $(BUILD)/bench-events: scripts/bench-events.c agent/drain.c agent/spool.c agent/kafkaout.c $(BUILD)/libtollgate.a
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) \
-		-lrdkafka -lm
+		-lrdkafka -ljansson -lm
 
 bench: deps all $(BUILD)/bench-xdp-cost $(BUILD)/bench-events
 	$(Q)BUILD=$(abspath $(BUILD)) bash scripts/bench.sh

@@ -419,3 +419,236 @@ int event_decode_v1(const uint8_t *buf, size_t len, struct usage_event *ret)
 	memcpy(ret, &ev, sizeof(ev));
 	return 0;
 }
+
+/* --- CloudEvents JSON, read back ----------------------------------------- */
+
+#include <jansson.h>
+
+struct json_in {
+	char *err;
+	size_t err_len;
+};
+
+static __attribute__((format(printf, 2, 3))) int json_fail(struct json_in *in, const char *fmt,
+							   ...)
+{
+	va_list ap;
+
+	if (in->err_len) {
+		va_start(ap, fmt);
+		vsnprintf(in->err, in->err_len, fmt, ap);
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
+static int json_decimal(const char *s, uint64_t max, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!*s || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+static int json_id_field(struct json_in *in, json_t *data, const char *name, uint32_t *ret)
+{
+	json_t *v = json_object_get(data, name);
+	uint64_t n;
+
+	if (!json_is_string(v) || json_decimal(json_string_value(v), UINT32_MAX, &n))
+		return json_fail(in, "data.%s: not a decimal string id", name);
+	*ret = (uint32_t)n;
+	return 0;
+}
+
+static int json_num_field(struct json_in *in, json_t *data, const char *name, uint64_t max,
+			  uint64_t *ret)
+{
+	json_t *v = json_object_get(data, name);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) > max)
+		return json_fail(in, "data.%s: not a number 0..%" PRIu64, name, max);
+	*ret = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+/* "2026-11-28T20:01:02.123456789Z" -> ns since the epoch */
+static int json_time(const char *s, uint64_t *ret)
+{
+	struct tm tm = { 0 };
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	uint64_t ns = 0;
+	int digits = 0;
+	time_t t;
+
+	if (!p || tm.tm_year < 70 || tm.tm_year > 362)
+		return -EINVAL;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (++digits > 9)
+				return -EINVAL;
+			ns = ns * 10 + (uint64_t)(*p - '0');
+		}
+		if (!digits)
+			return -EINVAL;
+		for (int i = digits; i < 9; i++)
+			ns *= 10;
+	}
+	if (strcmp(p, "Z"))
+		return -EINVAL;
+	t = timegm(&tm);
+	if (t < 0 || (uint64_t)t > UINT64_MAX / 1000000000ull - 1)
+		return -EINVAL;
+	*ret = (uint64_t)t * 1000000000ull + ns;
+	return 0;
+}
+
+static int json_method(const char *name)
+{
+	for (unsigned int i = 0; i < N_METHODS; i++)
+		if (!strcmp(name, method_names[i]))
+			return (int)i;
+	return -1;
+}
+
+static int json_verdict(const char *name)
+{
+	for (unsigned int i = 0; i < TG_V_COUNT; i++)
+		if (!strcmp(name, config_verdict_name(i)))
+			return (int)i;
+	return -1;
+}
+
+static int event_from_object(struct json_in *in, json_t *root, struct usage_event *ev)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} flag_names[] = {
+		{ "unanswered", TG_EF_UNANSWERED },
+		{ "summary", TG_EF_SUMMARY },
+		{ "unattributed", TG_EF_UNATTRIBUTED },
+	};
+	const char *id, *s;
+	json_t *data, *v, *flags;
+	unsigned int host, epoch;
+	unsigned long long seq;
+	uint64_t n;
+	int pos = 0, m;
+
+	if (!json_is_object(root))
+		return json_fail(in, "not a JSON object");
+	s = json_string_value(json_object_get(root, "specversion"));
+	if (!s || strcmp(s, "1.0"))
+		return json_fail(in, "specversion: not \"1.0\"");
+	s = json_string_value(json_object_get(root, "type"));
+	if (!s || strcmp(s, "tollgate.request"))
+		return json_fail(in, "type: not \"tollgate.request\"");
+	id = json_string_value(json_object_get(root, "id"));
+	if (!id || sscanf(id, "%u-%u-%llu%n", &host, &epoch, &seq, &pos) != 3 || id[pos] ||
+	    !(id[0] >= '0' && id[0] <= '9'))
+		return json_fail(in, "id: not \"{host_id}-{epoch}-{seq}\"");
+	ev->host_id = host;
+	ev->epoch = epoch;
+	ev->seq = seq;
+	s = json_string_value(json_object_get(root, "time"));
+	if (!s || json_time(s, &ev->time_ns))
+		return json_fail(in, "time: not an RFC 3339 UTC time");
+	data = json_object_get(root, "data");
+	if (!json_is_object(data))
+		return json_fail(in, "data: not an object");
+	if (json_id_field(in, data, "consumer_id", &ev->consumer_id) ||
+	    json_id_field(in, data, "plan_id", &ev->plan_id) ||
+	    json_id_field(in, data, "api_id", &ev->api_id) ||
+	    json_id_field(in, data, "route_id", &ev->route_id) ||
+	    json_id_field(in, data, "key_id", &ev->key_id))
+		return -EBADMSG;
+	if (json_num_field(in, data, "status", UINT16_MAX, &n))
+		return -EBADMSG;
+	ev->status = (uint16_t)n;
+	if (json_num_field(in, data, "latency_us", UINT32_MAX, &n))
+		return -EBADMSG;
+	ev->latency_us = (uint32_t)n;
+	if (json_num_field(in, data, "req_bytes", UINT32_MAX, &n))
+		return -EBADMSG;
+	ev->req_bytes = (uint32_t)n;
+	if (json_num_field(in, data, "resp_bytes", UINT32_MAX, &n))
+		return -EBADMSG;
+	ev->resp_bytes = (uint32_t)n;
+	if (json_num_field(in, data, "count", UINT32_MAX, &n))
+		return -EBADMSG;
+	ev->count = (uint32_t)n;
+	s = json_string_value(json_object_get(data, "method"));
+	if (!s || (m = json_method(s)) < 0)
+		return json_fail(in, "data.method: not a method name");
+	ev->method = (uint8_t)m;
+	s = json_string_value(json_object_get(data, "verdict"));
+	if (!s || (m = json_verdict(s)) < 0)
+		return json_fail(in, "data.verdict: not a verdict name");
+	ev->verdict = (uint8_t)m;
+	v = json_object_get(data, "endpoint");
+	if (!json_is_string(v) || json_string_length(v) > EVENT_ENDPOINT_MAX ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return json_fail(in, "data.endpoint: not a string of at most %d bytes",
+				 EVENT_ENDPOINT_MAX);
+	ev->endpoint_len = (uint8_t)json_string_length(v);
+	memcpy(ev->endpoint, json_string_value(v), ev->endpoint_len);
+	ev->endpoint[ev->endpoint_len] = '\0';
+	s = json_string_value(json_object_get(data, "client_ip"));
+	if (!s)
+		return json_fail(in, "data.client_ip: not an address");
+	if (inet_pton(AF_INET6, s, ev->client_ip) != 1) {
+		struct in_addr a4;
+
+		if (inet_pton(AF_INET, s, &a4) != 1)
+			return json_fail(in, "data.client_ip: not an address");
+		memset(ev->client_ip, 0, 10);
+		ev->client_ip[10] = ev->client_ip[11] = 0xff;
+		memcpy(ev->client_ip + 12, &a4, 4);
+	}
+	s = json_string_value(json_object_get(data, "country"));
+	if (!s || strlen(s) != 2)
+		return json_fail(in, "data.country: not 2 letters");
+	memcpy(ev->country, s, 2);
+	flags = json_object_get(data, "flags");
+	if (!json_is_object(flags))
+		return json_fail(in, "data.flags: not an object");
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+		v = json_object_get(flags, flag_names[i].name);
+		if (!json_is_boolean(v))
+			return json_fail(in, "data.flags.%s: not a boolean", flag_names[i].name);
+		if (json_is_true(v))
+			ev->flags |= flag_names[i].bit;
+	}
+	return 0;
+}
+
+int event_from_json(const char *json, size_t len, struct usage_event *ret, char *err,
+		    size_t err_len)
+{
+	struct json_in in = { err, err_len };
+	struct usage_event ev = { 0 };
+	json_error_t jerr;
+	json_t *root;
+	int r;
+
+	if (err_len)
+		err[0] = '\0';
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return json_fail(&in, "not JSON: %s", jerr.text);
+	r = event_from_object(&in, root, &ev);
+	json_decref(root);
+	if (r)
+		return r;
+	*ret = ev;
+	return 0;
+}

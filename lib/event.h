@@ -147,4 +147,20 @@ int event_encode_v1(const struct usage_event *ev, uint8_t *buf, size_t size);
  */
 int event_decode_v1(const uint8_t *buf, size_t len, struct usage_event *ret);
 
+/*
+ * event_from_json() - parse the CloudEvents JSON of one event, as
+ * event_to_json() writes it (@len bytes, not necessarily NUL-terminated).
+ * Required: specversion "1.0", type "tollgate.request", id
+ * "{host_id}-{epoch}-{seq}", time (RFC 3339 UTC with 'Z', up to 9 fractional
+ * digits, 1970..2262), and data with every field of event_to_json() (ids as
+ * decimal strings, numbers in range, method and verdict by name, flags as
+ * booleans, endpoint at most EVENT_ENDPOINT_MAX bytes). Unknown attributes
+ * and data fields are ignored, so later versions can add some.
+ * Returns 0 with @ret filled; -EBADMSG with a one-line reason in @err
+ * (@err_len bytes; "data.status: not a number 0..65535") for anything else;
+ * -ENOMEM. @ret is written only on success.
+ */
+int event_from_json(const char *json, size_t len, struct usage_event *ret, char *err,
+		    size_t err_len);
+
 #endif /* TG_LIB_EVENT_H */

@@ -696,6 +696,78 @@ static void test_v1_round_trip(void **state)
 	}
 }
 
+/* JSON read back: what the agent writes, billing reads, field for field */
+static void test_json_round_trip(void **state)
+{
+	struct usage_event ev, back;
+	char buf[EVENT_JSON_MAX], err[256];
+	int n;
+
+	(void)state;
+	wide_event(&ev);
+	n = event_to_json(&ev, buf, sizeof(buf));
+	assert_true(n > 0);
+	memset(&back, 0x55, sizeof(back));
+	assert_int_equal(event_from_json(buf, (size_t)n, &back, err, sizeof(err)), 0);
+	assert_events_equal(&ev, &back);
+
+	example_event(&ev);
+	ev.flags = TG_EF_UNANSWERED | TG_EF_UNATTRIBUTED;
+	ev.client_ip[10] = 0x20; /* an IPv6 client */
+	n = event_to_json(&ev, buf, sizeof(buf));
+	assert_int_equal(event_from_json(buf, (size_t)n, &back, err, sizeof(err)), 0);
+	assert_events_equal(&ev, &back);
+}
+
+static void test_json_read_rejects(void **state)
+{
+	static const struct {
+		const char *from, *to, *why;
+	} edits[] = {
+		{ "\"specversion\":\"1.0\"", "\"specversion\":\"0.3\"", "specversion" },
+		{ "\"type\":\"tollgate.request\"", "\"type\":\"x\"", "type" },
+		{ "\"id\":\"7-3-42\"", "\"id\":\"7-3\"", "id" },
+		{ "\"id\":\"7-3-42\"", "\"id\":\"-7-3-42\"", "id" },
+		{ "22:13:20.123456789Z", "22:13:20.1234567891Z", "time" },
+		{ "22:13:20.123456789Z", "22:13:20.123456789+01:00", "time" },
+		{ "\"consumer_id\":\"12\"", "\"consumer_id\":12", "data.consumer_id" },
+		{ "\"plan_id\":\"2\"", "\"plan_id\":\"4294967296\"", "data.plan_id" },
+		{ "\"plan_id\":\"2\"", "\"plan_id\":\"02\"", "data.plan_id" },
+		{ "\"status\":200", "\"status\":70000", "data.status" },
+		{ "\"status\":200", "\"status\":-1", "data.status" },
+		{ "\"latency_us\":1834", "\"latency_us\":\"1834\"", "data.latency_us" },
+		{ "\"method\":\"GET\"", "\"method\":\"BREW\"", "data.method" },
+		{ "\"verdict\":\"admitted\"", "\"verdict\":\"maybe\"", "data.verdict" },
+		{ "\"client_ip\":\"192.0.2.1\"", "\"client_ip\":\"192.0.2\"", "data.client_ip" },
+		{ "\"country\":\"DE\"", "\"country\":\"DEU\"", "data.country" },
+		{ "\"unanswered\":false", "\"unanswered\":0", "data.flags.unanswered" },
+		{ ",\"count\":1", "", "data.count" },
+		{ "\"specversion\"", "\"specversion\":\"1.0\",\"specversion\"", "not JSON" },
+	};
+	struct usage_event ev, back;
+	char buf[EVENT_JSON_MAX], edited[EVENT_JSON_MAX + 64], err[256];
+
+	(void)state;
+	example_event(&ev);
+	assert_true(event_to_json(&ev, buf, sizeof(buf)) > 0);
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		const char *at = strstr(buf, edits[i].from);
+
+		assert_non_null(at);
+		snprintf(edited, sizeof(edited), "%.*s%s%s", (int)(at - buf), buf, edits[i].to,
+			 at + strlen(edits[i].from));
+		memset(&back, 0x55, sizeof(back));
+		assert_int_equal(event_from_json(edited, strlen(edited), &back, err, sizeof(err)),
+				 -EBADMSG);
+		if (!strstr(err, edits[i].why))
+			fail_msg("edit %zu: '%s' does not name %s", i, err, edits[i].why);
+	}
+	assert_int_equal(event_from_json("[]", 2, &back, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(event_from_json("{", 1, &back, err, sizeof(err)), -EBADMSG);
+	/* a prefix only: the length given is what is read */
+	assert_int_equal(event_from_json(buf, 10, &back, err, sizeof(err)), -EBADMSG);
+}
+
 static void test_v1_encode_errors(void **state)
 {
 	struct usage_event ev;
@@ -817,6 +889,8 @@ int main(void)
 		cmocka_unit_test(test_v1_layout),
 		cmocka_unit_test(test_v1_golden_bytes),
 		cmocka_unit_test(test_v1_round_trip),
+		cmocka_unit_test(test_json_round_trip),
+		cmocka_unit_test(test_json_read_rejects),
 		cmocka_unit_test(test_v1_encode_errors),
 		cmocka_unit_test(test_v1_decode_rejects),
 	};
