@@ -10,6 +10,7 @@ AGENT_COMMON := agent/bpfload.c agent/keyfile.c agent/hostid.c
 AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c agent/spool.c agent/kafkaout.c \
 	agent/redissync.c agent/redisconn.c agent/lease.c $(AGENT_COMMON)
 CTL_SRCS := agent/tollgatectl.c agent/evtail.c $(AGENT_COMMON)
+BILLING_SRCS := $(wildcard billing/*.c)
 
 BPF_OBJ := $(BUILD)/tollgate.bpf.o
 BPF_SKEL := $(BUILD)/tollgate.skel.h
@@ -20,7 +21,7 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BPF_TEST_BIN := $(BUILD)/tests/test-xdp-fixtures
 
-BINS := $(BUILD)/tollgate-agent $(BUILD)/tollgatectl $(BUILD)/kafka-dev-broker
+BINS := $(BUILD)/tollgate-agent $(BUILD)/tollgatectl $(BUILD)/kafka-dev-broker $(BUILD)/tollgate-billing
 
 .PHONY: all test unit-test bpf-test integration-test bench install clean deps demo
 all: $(BINS) $(BPF_OBJ) $(BPF_NOOP)
@@ -75,6 +76,22 @@ $(BUILD)/tollgatectl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lrdkafka -ljansson -lm
 
+$(BUILD)/billing/%.o: PKG_CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
+
+BILLING_SQL := $(sort $(wildcard billing/sql/*.sql))
+$(BUILD)/billing/sql.S: $(BILLING_SQL) scripts/gen-sql-embed.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/gen-sql-embed.sh $(abspath $(BILLING_SQL)) > $@
+
+$(BUILD)/billing/sql.o: $(BUILD)/billing/sql.S
+	$(call msg,AS,$@)
+	$(Q)$(CC) -c $< -o $@
+
+$(BUILD)/tollgate-billing: $(BILLING_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/billing/sql.o $(BUILD)/libtollgate.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpq -lrdkafka -lcurl -ljansson -lm
+
 # the development Kafka broker (librdkafka's mock cluster), DESIGN §10
 $(BUILD)/kafka-dev-broker: scripts/kafka-dev-broker.c
 	$(call msg,CC,$@)
@@ -88,13 +105,26 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(BUILD)/libtollgate-san.a
 	$(Q)$(CC) $(filter-out -O2,$(CFLAGS)) $(SAN_CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c %.a,$^) \
 		-lcmocka $(PKG_LIBS) -ljansson -lm
 
+# synthetic usage events with their ground truth, for billing's tests and bench
+$(BUILD)/tests/produce-usage: tests/integration/produce-usage.c $(BUILD)/libtollgate.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lrdkafka -ljansson -lm
+
+# the Stripe provider's test talks HTTP to a fake Stripe of its own
+$(BUILD)/tests/test-stripe: tests/unit/test-stripe.c billing/stripe.c $(BUILD)/libtollgate-san.a
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -O2,$(CFLAGS)) $(SAN_CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c %.a,$^) \
+		-lcmocka $(PKG_LIBS) -lcurl -ljansson -lm
+
 $(BPF_TEST_BIN): tests/bpf/test-xdp-fixtures.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) $(BUILD)/libtollgate.a
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a -lcmocka $(PKG_LIBS) -ljansson -lm
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPF_TEST_BIN)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPF_TEST_BIN) $(BUILD)/tests/produce-usage
 	$(Q)$(MAKE) --no-print-directory unit-test bpf-test integration-test
 
 unit-test: $(UNIT_BINS)
@@ -103,7 +133,7 @@ unit-test: $(UNIT_BINS)
 bpf-test: $(BPF_TEST_BIN)
 	$(Q)echo "== $(BPF_TEST_BIN)"; $(BPF_TEST_BIN)
 
-integration-test: all
+integration-test: all $(BUILD)/tests/produce-usage
 	$(Q)set -e; for t in tests/integration/test-*.sh; do echo "== $$t"; \
 		BUILD=$(abspath $(BUILD)) bash $$t; done
 

@@ -146,6 +146,7 @@ static const struct option options[] = {
 	STR("kafka", "brokers", kafka.brokers),
 	OPT("kafka", "topic_usage", OPT_TOPIC, kafka.topic_usage, 0, 0, NULL),
 	OPT("kafka", "topic_counters", OPT_TOPIC, kafka.topic_counters, 0, 0, NULL),
+	OPT("kafka", "group", OPT_TOPIC, kafka.group, 0, 0, NULL),
 	ENUM("kafka", "format", kafka.format, format_names),
 	STR("kafka", "spool_dir", kafka.spool_dir),
 	U32("kafka", "spool_max_mb", kafka.spool_max_mb, 1, 1U << 20),
@@ -156,6 +157,7 @@ static const struct option options[] = {
 	U32("billing", "grace_period", billing.grace_period, 0, 31 * 86400),
 	U32("billing", "sla_window", billing.sla_window, 10, 86400),
 	U32("billing", "minute_retention", billing.minute_retention, 1, 400),
+	U32("billing", "batch_max_events", billing.batch_max_events, 1000, 100000000),
 	STR("billing", "alert_webhook_url", billing.alert_webhook_url),
 	STR("billing", "notify_webhook_url", billing.notify_webhook_url),
 	OPT("billing", "payment_provider", OPT_CHOICE, billing.payment_provider, 0, 0,
@@ -260,6 +262,7 @@ void config_init(struct config *cfg)
 	set_string(cfg->kafka.topic_usage, sizeof(cfg->kafka.topic_usage), "tollgate.usage");
 	set_string(cfg->kafka.topic_counters, sizeof(cfg->kafka.topic_counters),
 		   "tollgate.counters");
+	set_string(cfg->kafka.group, sizeof(cfg->kafka.group), "tollgate-billing");
 	cfg->kafka.format = CONFIG_FORMAT_BINARY;
 	set_string(cfg->kafka.spool_dir, sizeof(cfg->kafka.spool_dir), "/var/lib/tollgate/spool");
 	cfg->kafka.spool_max_mb = 1024;
@@ -268,6 +271,7 @@ void config_init(struct config *cfg)
 	cfg->billing.grace_period = 3600;
 	cfg->billing.sla_window = 300;
 	cfg->billing.minute_retention = 14;
+	cfg->billing.batch_max_events = 1000000;
 	set_string(cfg->billing.payment_provider, sizeof(cfg->billing.payment_provider), "none");
 	set_string(cfg->billing.stripe_base_url, sizeof(cfg->billing.stripe_base_url),
 		   "https://api.stripe.com");

@@ -111,6 +111,7 @@ struct config {
 		char brokers[CONFIG_PATH_MAX];	/* kafka.brokers, "" = events_file */
 		char topic_usage[128];		/* kafka.topic_usage */
 		char topic_counters[128];	/* kafka.topic_counters */
+		char group[128];		/* kafka.group: billing's consumer group */
 		enum config_format format;	/* kafka.format = binary|cloudevents */
 		char spool_dir[CONFIG_PATH_MAX]; /* kafka.spool_dir */
 		uint32_t spool_max_mb;		/* kafka.spool_max_mb */
@@ -123,6 +124,7 @@ struct config {
 		uint32_t grace_period;	   /* billing.grace_period, seconds */
 		uint32_t sla_window;	   /* billing.sla_window, seconds */
 		uint32_t minute_retention; /* billing.minute_retention, days */
+		uint32_t batch_max_events; /* billing.batch_max_events: a batch ends here too */
 		char alert_webhook_url[CONFIG_PATH_MAX];
 		char notify_webhook_url[CONFIG_PATH_MAX];
 		char payment_provider[32]; /* billing.payment_provider = none|stripe */

@@ -8,9 +8,11 @@ PKGS=(
 	make gcc clang llvm pkg-config libc6-dev
 	libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
 	libinih-dev libsystemd-dev librdkafka-dev libhiredis-dev
+	libpq-dev libcurl4-openssl-dev libjansson-dev
 	# tests
 	libcmocka-dev libjansson-dev libclang-rt-14-dev
 	iproute2 ethtool curl python3 procps util-linux kcat redis-server
+	postgresql
 	# benchmarks
 	wrk xdp-tools nginx
 )

@@ -41,6 +41,8 @@ TG_CGROUP=""
 TG_PIN_DIR=""
 TG_DIR=""
 TG_CONFIG=""
+TG_PG_PID=""     # our Postgres (tg_postgres_up), stopped with SIGINT at cleanup
+TG_BROKER_PID="" # our dev Kafka broker (tg_broker_up)
 
 # --- output and assertions ---------------------------------------------------
 
@@ -138,6 +140,75 @@ tg_init() {
 	TG_T0=$(date +%s.%N)
 }
 
+# --- Postgres and the dev Kafka broker ------------------------------------------
+
+# tg_postgres_up: a Postgres of our own under $TG_DIR/pg (initdb as the
+# unprivileged user postgres, trust auth on 127.0.0.1, a free port, fsync off:
+# tests need no durability against power loss). Sets TG_PG_DSN, TG_PG_PORT.
+tg_postgres_up() {
+	local bin
+	bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+	[ -x "$bin/initdb" ] || tg_fatal "Postgres is not installed (scripts/deps.sh)"
+	id postgres >/dev/null 2>&1 || tg_fatal "no 'postgres' user to run Postgres as"
+	TG_PG_BIN=$bin
+	TG_PG_DIR=$TG_DIR/pg
+	chmod 0711 "$TG_DIR"
+	mkdir -p "$TG_PG_DIR"
+	chown postgres: "$TG_PG_DIR"
+	setpriv --reuid=postgres --regid=postgres --init-groups \
+		"$bin/initdb" -D "$TG_PG_DIR/data" -U tollgate --auth=trust -E UTF8 --no-locale \
+		>"$TG_DIR/initdb.log" 2>&1 || { cat "$TG_DIR/initdb.log"; tg_fatal "initdb failed"; }
+	TG_PG_PORT=$(tg_free_port)
+	TG_PG_DSN="postgresql://tollgate@127.0.0.1:$TG_PG_PORT/postgres"
+	tg_postgres_start
+}
+
+# tg_postgres_start: (re)start the Postgres of tg_postgres_up on its port.
+tg_postgres_start() {
+	local i
+	setpriv --reuid=postgres --regid=postgres --init-groups \
+		"$TG_PG_BIN/postgres" -D "$TG_PG_DIR/data" -p "$TG_PG_PORT" -k "$TG_PG_DIR" \
+		-c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
+		>>"$TG_DIR/postgres.log" 2>&1 &
+	TG_PG_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		"$TG_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$TG_PG_PORT" && return 0
+		kill -0 "$TG_PG_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -5 "$TG_DIR/postgres.log"
+	tg_fatal "Postgres did not start"
+}
+
+# tg_postgres_stop: fast shutdown (SIGINT: clients are cut, nothing is lost).
+tg_postgres_stop() {
+	[ -n "$TG_PG_PID" ] || return 0
+	tg_stop_pid "$TG_PG_PID" 20 INT
+	TG_PG_PID=""
+}
+
+# tg_psql SQL [ARGS...]: run SQL on our Postgres, unaligned, tuples only.
+tg_psql() {
+	local sql=$1
+	shift
+	psql -X -q -A -t -v ON_ERROR_STOP=1 "$TG_PG_DSN" -c "$sql" "$@"
+}
+
+# tg_broker_up TOPIC:PARTITIONS...: the dev Kafka broker (three brokers),
+# controlled through fd 7 ("down N", "up N"). Sets TG_BROKERS.
+tg_broker_up() {
+	local args=() t i
+	for t in "$@"; do args+=(--topic "$t"); done
+	mkfifo "$TG_DIR/broker.ctl"
+	"$BUILD/kafka-dev-broker" --brokers 3 "${args[@]}" --bootstrap-file "$TG_DIR/bootstrap" \
+		<"$TG_DIR/broker.ctl" >"$TG_DIR/broker.out" 2>&1 &
+	TG_BROKER_PID=$!
+	exec 7>"$TG_DIR/broker.ctl"
+	for ((i = 0; i < 50; i++)); do [ -s "$TG_DIR/bootstrap" ] && break; sleep 0.1; done
+	TG_BROKERS=$(cat "$TG_DIR/bootstrap" 2>/dev/null)
+	[ -n "$TG_BROKERS" ] || tg_fatal "the dev broker did not start"
+}
+
 # --- processes ---------------------------------------------------------------
 
 # tg_spawn LOGFILE CMD...: start CMD in the background, remember its pid in
@@ -150,12 +221,12 @@ tg_spawn() {
 	TG_PIDS+=("$TG_SPAWNED")
 }
 
-# tg_stop_pid PID [TIMEOUT]: SIGTERM, then SIGKILL after TIMEOUT s (default 5);
-# returns the exit status when the process is our child.
+# tg_stop_pid PID [TIMEOUT] [SIGNAL]: SIGNAL (default TERM), then SIGKILL after
+# TIMEOUT s (default 5); returns the exit status when the process is our child.
 tg_stop_pid() {
-	local pid=$1 timeout=${2:-5} i
+	local pid=$1 timeout=${2:-5} sig=${3:-TERM} i
 	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return $?; }
-	kill -TERM "$pid" 2>/dev/null
+	kill -"$sig" "$pid" 2>/dev/null
 	for ((i = 0; i < timeout * 10; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
@@ -434,7 +505,7 @@ tg_cleanup() {
 	set +e
 	if [ "$rc" -ne 0 ] || [ "$TG_FAILED" -ne 0 ]; then
 		local f
-		for f in "$TG_DIR"/agent.*.log "$TG_DIR/server.out"; do
+		for f in "$TG_DIR"/agent.*.log "$TG_DIR"/billing*.log "$TG_DIR/server.out"; do
 			[ -s "$f" ] || continue
 			tg_log "--- last lines of $f"
 			tail -25 "$f" | sed 's/^/#   /'
@@ -454,6 +525,11 @@ tg_cleanup() {
 	for ((i = ${#TG_PIDS[@]} - 1; i >= 0; i--)); do
 		tg_stop_pid "${TG_PIDS[$i]}" 5
 	done
+	[ -n "$TG_PG_PID" ] && tg_stop_pid "$TG_PG_PID" 20 INT
+	if [ -n "$TG_BROKER_PID" ]; then
+		exec 7>&- 2>/dev/null
+		tg_stop_pid "$TG_BROKER_PID" 5
+	fi
 	if [ -n "$TG_CGROUP" ] && [ -d "$TG_CGROUP" ]; then
 		# anything left inside (children of our servers) moves to the root
 		while read -r pid; do

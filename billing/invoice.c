@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Why one transaction for a whole run: an invoice run is idempotent (the
+ * same rollups give the same lines), so all-or-nothing is the simplest
+ * correct unit, and runs of several members are serialised by an advisory
+ * lock. Invoices that would not change are not written at all, so re-running
+ * changes nothing, not even updated_at.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "billing/invoice.h"
+#include "billing/pg.h"
+#include "lib/log.h"
+#include "lib/pricing.h"
+
+#define INVOICE_LOCK_ID "7310258410662392"
+#define MAX_LINES 64 /* per invoice: plans x tiers and adjustments */
+
+struct plan_entry {
+	struct pricing_plan plan;
+	bool ok; /* parsed; a plan that does not parse is reported once */
+};
+
+struct plans {
+	struct plan_entry *v;
+	size_t n;
+};
+
+struct adjustment {
+	int64_t id;
+	uint32_t plan_id;
+	uint64_t units;
+	int64_t amount_minor;
+	__int128 unit_price;
+	unsigned int tier;
+	char period[8]; /* of the source invoice, "YYYY-MM" */
+};
+
+struct existing {
+	int64_t id;
+	char status[16];
+	char *fingerprint; /* the stored lines, as fingerprint() writes them */
+	int64_t total_minor;
+};
+
+struct consumer_usage {
+	uint32_t consumer_id;
+	uint32_t plan_ids[16];
+	uint64_t units[16];
+	unsigned int n;
+};
+
+static const struct plan_entry *plan_get(const struct plans *p, uint32_t id)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].plan.plan_id == id)
+			return p->v[i].ok ? &p->v[i] : NULL;
+	return NULL;
+}
+
+static int load_plans(PGconn *c, struct plans *ret)
+{
+	PGresult *res = pg_exec(
+		c, "read plans",
+		"SELECT id, json_build_object('id', id::text, 'name', name, 'currency', currency,"
+		" 'tiers_mode', tiers_mode, 'tiers', tiers, 'period_fee', trim_scale(period_fee)::text,"
+		" 'bill_server_errors', bill_server_errors)::text FROM plans ORDER BY id",
+		0, NULL);
+	struct plans p = { 0 };
+
+	if (!res)
+		return -EIO;
+	p.n = (size_t)PQntuples(res);
+	p.v = calloc(p.n ? p.n : 1, sizeof(*p.v));
+	if (!p.v) {
+		PQclear(res);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < p.n; i++) {
+		char err[PRICING_ERR_MAX];
+
+		p.v[i].plan.plan_id = (uint32_t)strtoul(PQgetvalue(res, (int)i, 0), NULL, 10);
+		if (pricing_plan_from_json(PQgetvalue(res, (int)i, 1), &p.v[i].plan, err,
+					   sizeof(err))) {
+			log_error("plan %s cannot be priced: %s", PQgetvalue(res, (int)i, 0), err);
+			continue;
+		}
+		p.v[i].ok = true;
+	}
+	PQclear(res);
+	*ret = p;
+	return 0;
+}
+
+/* a line as it is compared with the stored one: kind|plan|tier|qty|price|amount */
+static int fingerprint_line(char **fp, size_t *len, const struct invoice_line *l)
+{
+	char price[64], line[256];
+	int n;
+
+	if (money_format(l->unit_price, 12, price, sizeof(price)) < 0)
+		return -ERANGE;
+	n = snprintf(line, sizeof(line), "%s%s|%" PRIu32 "|%u|%" PRIu64 "|%s|%" PRId64,
+		     *len ? ";" : "", pricing_line_kind_name(l->kind), l->plan_id, l->tier,
+		     l->quantity, price, l->amount_minor);
+	char *p = realloc(*fp, *len + (size_t)n + 1);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p + *len, line, (size_t)n + 1);
+	*fp = p;
+	*len += (size_t)n;
+	return 0;
+}
+
+struct run {
+	PGconn *c;
+	const char *period;  /* "YYYY-MM" */
+	char period_date[24]; /* "YYYY-MM-01" */
+	char start[48], end[48];
+	bool finalize;
+	struct plans plans;
+	int written, finalized, adjusted, skipped;
+};
+
+static int period_bounds(struct run *run, const struct config *cfg)
+{
+	int y, m, pos = 0;
+	struct tm tm = { 0 };
+	time_t end;
+
+	if (sscanf(run->period, "%4d-%2d%n", &y, &m, &pos) != 2 || run->period[pos] ||
+	    strlen(run->period) != 7 || y < 2000 || m < 1 || m > 12) {
+		log_error("--period: '%s' is not YYYY-MM", run->period);
+		return -EINVAL;
+	}
+	snprintf(run->period_date, sizeof(run->period_date), "%04d-%02d-01", y, m);
+	snprintf(run->start, sizeof(run->start), "%04d-%02d-01 00:00:00+00", y, m);
+	snprintf(run->end, sizeof(run->end), "%04d-%02d-01 00:00:00+00", m == 12 ? y + 1 : y,
+		 m == 12 ? 1 : m + 1);
+	tm.tm_year = (m == 12 ? y + 1 : y) - 1900;
+	tm.tm_mon = m == 12 ? 0 : m;
+	tm.tm_mday = 1;
+	end = timegm(&tm);
+	run->finalize = time(NULL) >= end + (time_t)cfg->billing.grace_period;
+	return 0;
+}
+
+/* Billable units per (consumer, plan) in the period (DESIGN §6 "Billable"),
+ * and every plan a consumer held a key on then, with 0 units. */
+static PGresult *query_usage(struct run *run)
+{
+	const char *params[] = { run->start, run->end };
+
+	return pg_exec(run->c, "read billable usage",
+		       "WITH u AS ("
+		       " SELECT r.consumer_id, r.plan_id, sum(CASE"
+		       "  WHEN r.status_class BETWEEN 1 AND 4 THEN r.requests"
+		       "  WHEN r.status_class = 5 AND p.bill_server_errors THEN r.requests"
+		       "  ELSE r.summarized END) AS units"
+		       " FROM rollup_day r JOIN plans p ON p.id = r.plan_id"
+		       " WHERE r.ts >= $1 AND r.ts < $2 AND r.verdict = 0"
+		       " GROUP BY 1, 2"
+		       " UNION ALL"
+		       " SELECT DISTINCT k.consumer_id, k.plan_id, 0 FROM api_keys k"
+		       " WHERE k.created_at < $2 AND (k.revoked_at IS NULL OR k.revoked_at >= $1))"
+		       " SELECT u.consumer_id, u.plan_id, sum(u.units)::text FROM u"
+		       " JOIN consumers c ON c.id = u.consumer_id"
+		       " GROUP BY 1, 2 ORDER BY 1, 2",
+		       2, params);
+}
+
+static int load_existing(struct run *run, uint32_t consumer_id, struct existing *ret)
+{
+	char cid[16];
+	const char *params[] = { cid, run->period_date };
+	PGresult *res;
+
+	snprintf(cid, sizeof(cid), "%" PRIu32, consumer_id);
+	res = pg_exec(run->c, "read the invoice",
+		      "SELECT i.id, i.status, i.total_minor, coalesce((SELECT string_agg(l.kind || '|'"
+		      " || l.plan_id || '|' || l.tier || '|' || l.quantity || '|' || l.unit_price"
+		      " || '|' || l.amount_minor, ';' ORDER BY l.line_no) FROM invoice_lines l"
+		      " WHERE l.invoice_id = i.id), '')"
+		      " FROM invoices i WHERE i.consumer_id = $1 AND i.period = $2 FOR UPDATE",
+		      2, params);
+	if (!res)
+		return -EIO;
+	memset(ret, 0, sizeof(*ret));
+	if (PQntuples(res) == 1) {
+		ret->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		snprintf(ret->status, sizeof(ret->status), "%s", PQgetvalue(res, 0, 1));
+		ret->total_minor = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+		ret->fingerprint = strdup(PQgetvalue(res, 0, 3));
+		if (!ret->fingerprint) {
+			PQclear(res);
+			return -ENOMEM;
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Late units of a finalized invoice: what the rollups hold beyond what it and
+ * its earlier adjustments charged becomes a new adjustment. */
+static int carry_late_units(struct run *run, const struct consumer_usage *u,
+			    const struct existing *inv)
+{
+	for (unsigned int i = 0; i < u->n; i++) {
+		const struct plan_entry *pe = plan_get(&run->plans, u->plan_ids[i]);
+		char iid[24], pid[16], units[24], amount[24], price[64], tier[8];
+		const char *params[] = { iid, pid, units, amount, price, tier };
+		struct invoice_line line;
+		uint64_t charged;
+		PGresult *res;
+
+		if (!pe)
+			continue;
+		snprintf(iid, sizeof(iid), "%" PRId64, inv->id);
+		snprintf(pid, sizeof(pid), "%" PRIu32, u->plan_ids[i]);
+		res = pg_exec(run->c, "read charged units",
+			      "SELECT (coalesce((SELECT quantity FROM invoice_usage WHERE"
+			      " invoice_id = $1 AND plan_id = $2), 0) + coalesce((SELECT sum(units)"
+			      " FROM invoice_adjustments WHERE source_invoice_id = $1 AND"
+			      " plan_id = $2), 0))::text",
+			      2, params);
+		if (!res)
+			return -EIO;
+		charged = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		if (u->units[i] <= charged)
+			continue;
+		if (pricing_adjustment(&pe->plan, charged, u->units[i] - charged, run->period,
+				       &line))
+			return -ERANGE;
+		snprintf(units, sizeof(units), "%" PRIu64, line.quantity);
+		snprintf(amount, sizeof(amount), "%" PRId64, line.amount_minor);
+		money_format(line.unit_price, 12, price, sizeof(price));
+		snprintf(tier, sizeof(tier), "%u", line.tier);
+		if (pg_command(run->c, "record an adjustment",
+			       "INSERT INTO invoice_adjustments (source_invoice_id, plan_id, units,"
+			       " amount_minor, unit_price, tier) VALUES ($1, $2, $3, $4, $5, $6)",
+			       6, params))
+			return -EIO;
+		log_info("consumer %" PRIu32 ": %" PRIu64 " late units of %s on plan %" PRIu32
+			 " for the next invoice",
+			 u->consumer_id, line.quantity, run->period, u->plan_ids[i]);
+		run->adjusted++;
+	}
+	return 0;
+}
+
+/* adjustments not yet charged, or charged on this (draft) invoice */
+static int load_adjustments(struct run *run, uint32_t consumer_id, int64_t invoice_id,
+			    struct adjustment *adj, size_t max, size_t *ret_n)
+{
+	char cid[16], iid[24];
+	const char *params[] = { cid, run->period_date, iid };
+	PGresult *res;
+	size_t n = 0;
+
+	snprintf(cid, sizeof(cid), "%" PRIu32, consumer_id);
+	snprintf(iid, sizeof(iid), "%" PRId64, invoice_id);
+	res = pg_exec(run->c, "read adjustments",
+		      "SELECT a.id, a.plan_id, a.units::text, a.amount_minor, a.unit_price::text,"
+		      " a.tier, to_char(s.period, 'YYYY-MM') FROM invoice_adjustments a"
+		      " JOIN invoices s ON s.id = a.source_invoice_id"
+		      " WHERE s.consumer_id = $1 AND s.period < $2"
+		      " AND (a.charged_invoice_id IS NULL OR a.charged_invoice_id = $3)"
+		      " ORDER BY a.id",
+		      3, params);
+	if (!res)
+		return -EIO;
+	for (int i = 0; i < PQntuples(res) && n < max; i++) {
+		struct adjustment *a = &adj[n++];
+
+		a->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		a->plan_id = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+		a->units = strtoull(PQgetvalue(res, i, 2), NULL, 10);
+		a->amount_minor = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		if (money_parse(PQgetvalue(res, i, 4), &a->unit_price))
+			a->unit_price = 0;
+		a->tier = (unsigned int)strtoul(PQgetvalue(res, i, 5), NULL, 10);
+		snprintf(a->period, sizeof(a->period), "%s", PQgetvalue(res, i, 6));
+	}
+	PQclear(res);
+	*ret_n = n;
+	return 0;
+}
+
+static int write_invoice(struct run *run, uint32_t consumer_id, const struct existing *inv,
+			 const char *currency, const struct invoice_line *lines, size_t n_lines,
+			 int64_t total, const struct consumer_usage *u, const struct adjustment *adj,
+			 size_t n_adj, const char *status)
+{
+	char cid[16], total_s[24], iid[24];
+	const char *params[] = { cid, run->period_date, run->start, run->end, currency, total_s,
+				 status };
+	PGresult *res;
+	int64_t id;
+
+	snprintf(cid, sizeof(cid), "%" PRIu32, consumer_id);
+	snprintf(total_s, sizeof(total_s), "%" PRId64, total);
+	res = pg_exec(run->c, "write the invoice",
+		      "INSERT INTO invoices (consumer_id, period, period_start, period_end,"
+		      " currency, total_minor, status, finalized_at) VALUES ($1, $2, $3, $4, $5,"
+		      " $6, $7, CASE WHEN $7 = 'finalized' THEN now() END)"
+		      " ON CONFLICT (consumer_id, period) DO UPDATE SET currency = $5,"
+		      " total_minor = $6, status = $7, updated_at = now(),"
+		      " finalized_at = CASE WHEN $7 = 'finalized' THEN now() END RETURNING id",
+		      7, params);
+	if (!res)
+		return -EIO;
+	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	snprintf(iid, sizeof(iid), "%" PRId64, id);
+	{
+		const char *p[] = { iid };
+
+		if (inv->id &&
+		    (pg_command(run->c, "replace lines",
+				"DELETE FROM invoice_lines WHERE invoice_id = $1", 1, p) ||
+		     pg_command(run->c, "replace usage",
+				"DELETE FROM invoice_usage WHERE invoice_id = $1", 1, p) ||
+		     pg_command(run->c, "release adjustments",
+				"UPDATE invoice_adjustments SET charged_invoice_id = NULL"
+				" WHERE charged_invoice_id = $1",
+				1, p)))
+			return -EIO;
+	}
+	for (size_t i = 0; i < n_lines; i++) {
+		const struct invoice_line *l = &lines[i];
+		char no[24], pid[16], tier[16], qty[24], price[64], amount[24];
+		const char *p[] = { iid,
+				    no,
+				    pid,
+				    pricing_line_kind_name(l->kind),
+				    tier,
+				    l->description,
+				    qty,
+				    price,
+				    amount };
+
+		snprintf(no, sizeof(no), "%zu", i + 1);
+		snprintf(pid, sizeof(pid), "%" PRIu32, l->plan_id);
+		snprintf(tier, sizeof(tier), "%u", l->tier);
+		snprintf(qty, sizeof(qty), "%" PRIu64, l->quantity);
+		money_format(l->unit_price, 12, price, sizeof(price));
+		snprintf(amount, sizeof(amount), "%" PRId64, l->amount_minor);
+		if (pg_command(run->c, "write a line",
+			       "INSERT INTO invoice_lines (invoice_id, line_no, plan_id, kind, tier,"
+			       " description, quantity, unit_price, amount_minor)"
+			       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			       9, p))
+			return -EIO;
+	}
+	for (unsigned int i = 0; i < u->n; i++) {
+		char pid[16], qty[24];
+		const char *p[] = { iid, pid, qty };
+
+		snprintf(pid, sizeof(pid), "%" PRIu32, u->plan_ids[i]);
+		snprintf(qty, sizeof(qty), "%" PRIu64, u->units[i]);
+		if (pg_command(run->c, "write invoiced usage",
+			       "INSERT INTO invoice_usage (invoice_id, plan_id, quantity)"
+			       " VALUES ($1, $2, $3)",
+			       3, p))
+			return -EIO;
+	}
+	for (size_t i = 0; i < n_adj; i++) {
+		char aid[24];
+		const char *p[] = { iid, aid };
+
+		snprintf(aid, sizeof(aid), "%" PRId64, adj[i].id);
+		if (pg_command(run->c, "charge an adjustment",
+			       "UPDATE invoice_adjustments SET charged_invoice_id = $1 WHERE id = $2",
+			       2, p))
+			return -EIO;
+	}
+	return 0;
+}
+
+static int invoice_consumer(struct run *run, const struct consumer_usage *u)
+{
+	struct invoice_line lines[MAX_LINES];
+	struct adjustment adj[MAX_LINES / 2];
+	struct existing inv;
+	const char *currency = NULL;
+	unsigned int digits = 2;
+	char *fp = NULL;
+	size_t n_lines = 0, n_adj = 0, fp_len = 0;
+	const char *status;
+	int64_t total = 0;
+	int r;
+
+	r = load_existing(run, u->consumer_id, &inv);
+	if (r)
+		return r;
+	if (inv.id && strcmp(inv.status, "draft")) {
+		r = carry_late_units(run, u, &inv);
+		free(inv.fingerprint);
+		return r;
+	}
+	for (unsigned int i = 0; i < u->n; i++) {
+		const struct plan_entry *pe = plan_get(&run->plans, u->plan_ids[i]);
+		size_t n;
+
+		if (!pe) {
+			log_error("consumer %" PRIu32 ": plan %" PRIu32 " cannot be priced; its "
+				  "%" PRIu64 " units are left out of the %s invoice",
+				  u->consumer_id, u->plan_ids[i], u->units[i], run->period);
+			continue;
+		}
+		if (currency && strcmp(currency, pe->plan.currency.code)) {
+			log_error("consumer %" PRIu32 ": plans in %s and %s; one invoice holds "
+				  "one currency, plan %" PRIu32 " is left out",
+				  u->consumer_id, currency, pe->plan.currency.code, u->plan_ids[i]);
+			continue;
+		}
+		currency = pe->plan.currency.code;
+		digits = pe->plan.currency.minor_digits;
+		if (MAX_LINES - n_lines < PRICING_MAX_LINES) {
+			r = -ENOSPC;
+			goto out;
+		}
+		r = pricing_price(&pe->plan, u->units[i], lines + n_lines, MAX_LINES - n_lines, &n);
+		if (r)
+			goto out;
+		n_lines += n;
+	}
+	r = load_adjustments(run, u->consumer_id, inv.id, adj, sizeof(adj) / sizeof(adj[0]),
+			     &n_adj);
+	if (r)
+		goto out;
+	for (size_t i = 0; i < n_adj && n_lines < MAX_LINES; i++) {
+		struct invoice_line *l = &lines[n_lines++];
+
+		memset(l, 0, sizeof(*l));
+		l->plan_id = adj[i].plan_id;
+		l->kind = INVOICE_LINE_ADJUSTMENT;
+		l->tier = adj[i].tier;
+		l->quantity = adj[i].units;
+		l->unit_price = adj[i].unit_price;
+		l->amount_minor = adj[i].amount_minor;
+		snprintf(l->description, sizeof(l->description), "adjustment %s", adj[i].period);
+	}
+	if (!currency) {
+		r = 0; /* nothing this consumer can be invoiced for */
+		goto out;
+	}
+	r = pricing_total(lines, n_lines, &total);
+	if (r)
+		goto out;
+	for (size_t i = 0; i < n_lines && !r; i++)
+		r = fingerprint_line(&fp, &fp_len, &lines[i]);
+	if (r)
+		goto out;
+	status = run->finalize ? "finalized" : "draft";
+	if (inv.id && !strcmp(inv.fingerprint, fp ? fp : "") && total == inv.total_minor &&
+	    !strcmp(status, inv.status)) {
+		run->skipped++;
+		goto out;
+	}
+	r = write_invoice(run, u->consumer_id, &inv, currency, lines, n_lines, total, u, adj, n_adj,
+			  status);
+	if (!r) {
+		char amount[32];
+
+		money_format_minor(total, digits, amount, sizeof(amount));
+		log_debug("consumer %" PRIu32 ": %s invoice %s %s", u->consumer_id, status, amount,
+			  currency);
+		run->written++;
+		if (run->finalize)
+			run->finalized++;
+	}
+out:
+	free(fp);
+	free(inv.fingerprint);
+	return r;
+}
+
+int invoice_run(PGconn *c, const struct config *cfg, const char *period)
+{
+	struct run run = { .c = c, .period = period };
+	struct consumer_usage u = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	r = period_bounds(&run, cfg);
+	if (r)
+		return r;
+	if (pg_command(c, "begin", "BEGIN", 0, NULL))
+		return -EIO;
+	r = pg_command(c, "take the invoice lock", "SELECT pg_advisory_xact_lock(" INVOICE_LOCK_ID ")",
+		       0, NULL);
+	if (!r)
+		r = load_plans(c, &run.plans);
+	if (!r) {
+		res = query_usage(&run);
+		if (!res)
+			r = -EIO;
+	}
+	for (int i = 0; !r && res && i <= PQntuples(res); i++) {
+		uint32_t cid = i < PQntuples(res) ? (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10)
+						  : 0;
+
+		if (u.n && cid != u.consumer_id) {
+			r = invoice_consumer(&run, &u);
+			u.n = 0;
+		}
+		if (r || i == PQntuples(res))
+			break;
+		u.consumer_id = cid;
+		if (u.n == sizeof(u.plan_ids) / sizeof(u.plan_ids[0])) {
+			log_error("consumer %" PRIu32 ": more than %zu plans; the rest are left out",
+				  cid, sizeof(u.plan_ids) / sizeof(u.plan_ids[0]));
+			continue;
+		}
+		u.plan_ids[u.n] = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+		u.units[u.n] = strtoull(PQgetvalue(res, i, 2), NULL, 10);
+		u.n++;
+	}
+	PQclear(res);
+	free(run.plans.v);
+	if (!r)
+		r = pg_command(c, "commit", "COMMIT", 0, NULL);
+	if (r) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		log_error("invoice run for %s failed; nothing was written", period);
+		return r < 0 ? r : -EIO;
+	}
+	log_info("invoices for %s: %d written (%d finalized), %d unchanged, %d late-unit "
+		 "adjustments",
+		 period, run.written, run.finalized, run.skipped, run.adjusted);
+	return run.written;
+}

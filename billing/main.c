@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * tollgate-billing - the money side of tollgate (DESIGN §6).
+ *
+ *   tollgate-billing [--config FILE] migrate
+ *   tollgate-billing [--config FILE] run
+ *   tollgate-billing [--config FILE] invoice --period YYYY-MM
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "billing/invoice.h"
+#include "billing/migrate.h"
+#include "billing/pg.h"
+#include "billing/run.h"
+#include "lib/config.h"
+#include "lib/log.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tollgate-billing [--config FILE] [--log-level LEVEL] COMMAND\n"
+		"\n"
+		"commands:\n"
+		"  migrate                 apply the SQL migrations the database lacks\n"
+		"  run                     consume usage into Postgres (consumer group member)\n"
+		"  invoice --period YYYY-MM  create or update the invoices of a month\n"
+		"\n"
+		"--config defaults to " CONFIG_DEFAULT_PATH ".\n");
+}
+
+static int cmd_migrate(const struct config *cfg)
+{
+	PGconn *c;
+	int r = pg_connect(cfg->postgres.dsn, &c);
+
+	if (r)
+		return r;
+	r = migrate_apply(c);
+	PQfinish(c);
+	if (r < 0)
+		return r;
+	log_info("database up to date (%d migration(s) applied now)", r);
+	return 0;
+}
+
+static int cmd_invoice(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "period", required_argument, NULL, 'p' },
+		{ 0 },
+	};
+	const char *period = NULL;
+	PGconn *c;
+	int opt, r;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
+		if (opt != 'p') {
+			usage(stderr);
+			return -EINVAL;
+		}
+		period = optarg;
+	}
+	if (!period) {
+		log_error("invoice: --period YYYY-MM is required");
+		return -EINVAL;
+	}
+	r = pg_connect(cfg->postgres.dsn, &c);
+	if (r)
+		return r;
+	r = migrate_check(c);
+	if (!r)
+		r = invoice_run(c, cfg, period);
+	PQfinish(c);
+	return r < 0 ? r : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config_path = CONFIG_DEFAULT_PATH, *cmd;
+	struct config *cfg;
+	char err[512];
+	int opt, r, level;
+
+	log_init("tollgate-billing", LOG_INFO);
+	while ((opt = getopt_long(argc, argv, "+c:l:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'l':
+			level = log_parse_level(optarg);
+			if (level < 0) {
+				log_error("--log-level: '%s' is not error, warning, info or debug",
+					  optarg);
+				return 2;
+			}
+			log_set_level(level);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+
+	cfg = malloc(sizeof(*cfg));
+	if (!cfg)
+		return 1;
+	r = config_load(cfg, config_path, err, sizeof(err));
+	if (r) {
+		log_error("%s: %s", config_path, err[0] ? err : strerror(-r));
+		free(cfg);
+		return 1;
+	}
+
+	if (!strcmp(cmd, "migrate"))
+		r = cmd_migrate(cfg);
+	else if (!strcmp(cmd, "run"))
+		r = run_main(cfg);
+	else if (!strcmp(cmd, "invoice"))
+		r = cmd_invoice(cfg, argc - optind, argv + optind);
+	else {
+		log_error("unknown command '%s'", cmd);
+		usage(stderr);
+		free(cfg);
+		return 2;
+	}
+	free(cfg);
+	return r ? 1 : 0;
+}

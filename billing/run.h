@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * run.h - `tollgate-billing run`: a member of the consumer group kafka.group
+ * on kafka.topic_usage and kafka.topic_counters that writes micro-batches to
+ * Postgres exactly once (billing/usage.h), every billing.batch_interval
+ * seconds or billing.batch_max_events events, whichever comes first.
+ *
+ * Offsets live in Postgres (consumer_offsets), never in Kafka: on assignment
+ * the member reads them and seeks there; a batch that fails to commit is
+ * dropped and its partitions are read again from the committed offsets. So
+ * SIGKILL at any moment, a Postgres restart or a rebalance costs re-reading,
+ * never a lost or doubled count.
+ */
+#ifndef TG_BILLING_RUN_H
+#define TG_BILLING_RUN_H
+
+#include "lib/config.h"
+
+/*
+ * run_main() - run until SIGTERM or SIGINT (the open batch is committed
+ * first). Returns 0, or -errno for a setup failure (logged).
+ */
+int run_main(const struct config *cfg);
+
+#endif /* TG_BILLING_RUN_H */
