@@ -539,3 +539,46 @@ int invoice_run(PGconn *c, const struct config *cfg, const char *period)
 		 period, run.written, run.finalized, run.skipped, run.adjusted);
 	return run.written;
 }
+
+int invoice_run_requests(PGconn *c, const struct config *cfg)
+{
+	int n = 0;
+
+	for (;;) {
+		char id[24], period[16], count[16];
+		PGresult *res;
+		int r;
+
+		res = pg_exec(c, "claim an invoice run request",
+			      "UPDATE invoice_runs SET status = 'running', started_at = now()"
+			      " WHERE id = (SELECT id FROM invoice_runs WHERE status = 'pending'"
+			      " OR (status = 'running' AND started_at < now() - interval '15 minutes')"
+			      " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+			      " RETURNING id, to_char(period, 'YYYY-MM')",
+			      0, NULL);
+		if (!res)
+			return -EIO;
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			return n;
+		}
+		snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+		snprintf(period, sizeof(period), "%s", PQgetvalue(res, 0, 1));
+		PQclear(res);
+		log_info("invoice run %s for %s requested", id, period);
+		r = invoice_run(c, cfg, period);
+		snprintf(count, sizeof(count), "%d", r < 0 ? 0 : r);
+		{
+			const char *p[] = { id, r < 0 ? "failed" : "done", count,
+					    r < 0 ? "the invoice run failed; see the billing log"
+						  : NULL };
+
+			if (pg_command(c, "finish an invoice run request",
+				       "UPDATE invoice_runs SET status = $2, invoices = $3, error = $4,"
+				       " finished_at = now() WHERE id = $1",
+				       4, p))
+				return -EIO;
+		}
+		n++;
+	}
+}

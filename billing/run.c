@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 #include <systemd/sd-daemon.h>
 
+#include "billing/invoice.h"
 #include "billing/migrate.h"
 #include "billing/pg.h"
 #include "billing/run.h"
@@ -29,6 +30,8 @@ struct run {
 	struct usage_batch *batch;
 	struct timespec batch_start;
 	struct usage_stats at_commit; /* usage_batch_stats() after the last commit */
+	time_t last_requests_check, last_invoicing;
+	bool notified; /* an invoice run was requested (NOTIFY) */
 	uint64_t committed_events;
 };
 
@@ -68,9 +71,11 @@ static int pg_reconnect(struct run *run, bool serve_group)
 			return 0;
 		PQfinish(run->pg);
 		run->pg = NULL;
-		if (pg_connect(run->cfg->postgres.dsn, &run->pg) == 0) {
+		if (pg_connect(run->cfg->postgres.dsn, &run->pg) == 0 &&
+		    pg_command(run->pg, "listen", "LISTEN " INVOICE_CHANNEL, 0, NULL) == 0) {
 			if (failed)
 				log_info("postgres: connected");
+			run->notified = true; /* requests may have come meanwhile */
 			return 0;
 		}
 		failed = true;
@@ -355,6 +360,51 @@ static int kafka_open(struct run *run)
 	return 0;
 }
 
+/* "YYYY-MM" of the month before @now, UTC */
+static void previous_month(time_t now, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	tm.tm_mday = 1;
+	tm.tm_mon--;
+	now = timegm(&tm);
+	gmtime_r(&now, &tm);
+	strftime(buf, size, "%Y-%m", &tm);
+}
+
+/*
+ * The periodic work of a member, between batches (never inside one): invoice
+ * run requests (at once on NOTIFY, and every 10 s in case one was missed),
+ * and every hour the previous month's invoices, so they are finalized after
+ * the grace period and late units become adjustments.
+ */
+static void run_jobs(struct run *run)
+{
+	time_t now = time(NULL);
+	PGnotify *n;
+
+	if (pg_broken(run->pg))
+		return;
+	if (PQconsumeInput(run->pg))
+		while ((n = PQnotifies(run->pg))) {
+			run->notified = true;
+			PQfreemem(n);
+		}
+	if (run->notified || now - run->last_requests_check >= 10) {
+		run->notified = false;
+		run->last_requests_check = now;
+		invoice_run_requests(run->pg, run->cfg);
+	}
+	if (now - run->last_invoicing >= 3600) {
+		char period[16];
+
+		run->last_invoicing = now;
+		previous_month(now, period, sizeof(period));
+		invoice_run(run->pg, run->cfg, period);
+	}
+}
+
 int run_main(const struct config *cfg)
 {
 	struct run run = { .cfg = cfg };
@@ -416,6 +466,7 @@ int run_main(const struct config *cfg)
 			commit(&run);
 		else if (!usage_batch_messages(run.batch))
 			clock_gettime(CLOCK_MONOTONIC, &run.batch_start);
+		run_jobs(&run);
 		if (watchdog_usec && since(&last_ping) * 1e6 > (double)watchdog_usec / 2) {
 			sd_notify(0, "WATCHDOG=1");
 			clock_gettime(CLOCK_MONOTONIC, &last_ping);

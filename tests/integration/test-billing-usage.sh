@@ -157,4 +157,14 @@ assert_eq "no offsets skipped (none lost to retention)" 0 \
 assert_match "a dead letter says why" "not a binary v1 usage record|not JSON" \
 	"$(tg_psql "SELECT reason FROM dead_letters ORDER BY id LIMIT 3")"
 
+# --- invoice run requests (POST /v1/invoices/run inserts one and NOTIFYs) -------
+tg_psql "INSERT INTO invoice_runs (period) VALUES ('2026-10-01'); NOTIFY tollgate_invoice_run" \
+	>/dev/null
+for ((i = 0; i < 50; i++)); do
+	[ "$(tg_psql "SELECT status FROM invoice_runs")" = done ] && break
+	sleep 0.1
+done
+assert_eq "a requested invoice run is taken at once and done" "done" \
+	"$(tg_psql "SELECT status FROM invoice_runs")"
+
 tg_summary
