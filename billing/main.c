@@ -5,6 +5,8 @@
  *   tollgate-billing [--config FILE] migrate
  *   tollgate-billing [--config FILE] run
  *   tollgate-billing [--config FILE] invoice --period YYYY-MM
+ *   tollgate-billing [--config FILE] pay [--now UNIX-SECONDS]
+ *   tollgate-billing [--config FILE] jobs [--now UNIX-SECONDS]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,10 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
+#include "billing/deprecation.h"
 #include "billing/invoice.h"
 #include "billing/migrate.h"
+#include "billing/payments.h"
 #include "billing/pg.h"
 #include "billing/run.h"
+#include "billing/sla.h"
+#include "billing/webhook.h"
 #include "lib/config.h"
 #include "lib/log.h"
 
@@ -28,6 +36,11 @@ static void usage(FILE *out)
 		"  migrate                 apply the SQL migrations the database lacks\n"
 		"  run                     consume usage into Postgres (consumer group member)\n"
 		"  invoice --period YYYY-MM  create or update the invoices of a month\n"
+		"  pay [--now UNIX-SECONDS]  charge finalized invoices once, then exit (--now:\n"
+		"                          the time dunning sees; default the clock)\n"
+		"  jobs [--now UNIX-SECONDS]  run the SLA evaluation, deprecation notices and\n"
+		"                          webhook deliveries once, then exit (--now: default the\n"
+		"                          clock)\n"
 		"\n"
 		"--config defaults to " CONFIG_DEFAULT_PATH ".\n");
 }
@@ -77,6 +90,93 @@ static int cmd_invoice(const struct config *cfg, int argc, char **argv)
 		r = invoice_run(c, cfg, period);
 	PQfinish(c);
 	return r < 0 ? r : 0;
+}
+
+static int cmd_pay(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "now", required_argument, NULL, 'n' },
+		{ 0 },
+	};
+	time_t now = time(NULL);
+	long long v;
+	char *end;
+	PGconn *c;
+	int opt, r;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		if (opt != 'n') {
+			usage(stderr);
+			return -EINVAL;
+		}
+		errno = 0;
+		v = strtoll(optarg, &end, 10);
+		if (optarg[0] < '0' || optarg[0] > '9' || *end || errno) {
+			log_error("pay: --now '%s' is not a number of seconds since the epoch",
+				  optarg);
+			return -EINVAL;
+		}
+		now = (time_t)v;
+	}
+	r = pg_connect(cfg->postgres.dsn, &c);
+	if (r)
+		return r;
+	r = migrate_check(c);
+	if (!r)
+		r = payments_run(c, cfg, now);
+	PQfinish(c);
+	return r < 0 ? r : 0;
+}
+
+static int cmd_jobs(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "now", required_argument, NULL, 'n' },
+		{ 0 },
+	};
+	time_t now = time(NULL);
+	int opt, r, alerts, notices, delivered;
+	long long v;
+	char *end;
+	PGconn *c;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		if (opt != 'n') {
+			usage(stderr);
+			return -EINVAL;
+		}
+		errno = 0;
+		v = strtoll(optarg, &end, 10);
+		if (optarg[0] < '0' || optarg[0] > '9' || *end || errno) {
+			log_error("jobs: --now '%s' is not a number of seconds since the epoch",
+				  optarg);
+			return -EINVAL;
+		}
+		now = (time_t)v;
+	}
+	r = pg_connect(cfg->postgres.dsn, &c);
+	if (r)
+		return r;
+	r = migrate_check(c);
+	if (r)
+		goto out_finish;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		r = log_error_errno(-ENOMEM, "jobs: cannot initialise libcurl");
+		goto out_finish;
+	}
+	/* each job runs even when another failed; new webhooks go out in this run */
+	alerts = sla_evaluate(c, cfg, now);
+	notices = deprecation_notify(c, cfg, now);
+	delivered = webhook_deliver(c, cfg, now);
+	curl_global_cleanup();
+	log_info("jobs: %d SLA alert change(s), %d deprecation notice(s), %d webhook(s) delivered",
+		 alerts < 0 ? 0 : alerts, notices < 0 ? 0 : notices, delivered < 0 ? 0 : delivered);
+	r = alerts < 0 ? alerts : notices < 0 ? notices : delivered < 0 ? delivered : 0;
+out_finish:
+	PQfinish(c);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -137,6 +237,10 @@ int main(int argc, char **argv)
 		r = run_main(cfg);
 	else if (!strcmp(cmd, "invoice"))
 		r = cmd_invoice(cfg, argc - optind, argv + optind);
+	else if (!strcmp(cmd, "jobs"))
+		r = cmd_jobs(cfg, argc - optind, argv + optind);
+	else if (!strcmp(cmd, "pay"))
+		r = cmd_pay(cfg, argc - optind, argv + optind);
 	else {
 		log_error("unknown command '%s'", cmd);
 		usage(stderr);
