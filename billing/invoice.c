@@ -126,6 +126,8 @@ struct run {
 	char start[48], end[48];
 	bool finalize;
 	struct plans plans;
+	PGresult *existing;    /* this period's invoices, by consumer_id (prefetched) */
+	PGresult *adjustments; /* adjustments it may charge, by consumer_id */
 	int written, finalized, adjusted, skipped;
 };
 
@@ -176,35 +178,68 @@ static PGresult *query_usage(struct run *run)
 		       2, params);
 }
 
+/*
+ * One query each for what a run needs to know per consumer, instead of one
+ * per consumer: this period's invoices (locked) with their lines as
+ * fingerprints, and the adjustments of earlier months not yet charged or
+ * charged on one of this period's drafts. Both ordered by consumer_id.
+ */
+static int prefetch(struct run *run)
+{
+	const char *params[] = { run->period_date };
+
+	run->existing = pg_exec(
+		run->c, "read this period's invoices",
+		"SELECT i.consumer_id, i.id, i.status, i.total_minor, coalesce((SELECT"
+		" string_agg(l.kind || '|' || l.plan_id || '|' || l.tier || '|' || l.quantity"
+		" || '|' || l.unit_price || '|' || l.amount_minor, ';' ORDER BY l.line_no)"
+		" FROM invoice_lines l WHERE l.invoice_id = i.id), '')"
+		" FROM invoices i WHERE i.period = $1 ORDER BY i.consumer_id FOR UPDATE",
+		1, params);
+	if (!run->existing)
+		return -EIO;
+	run->adjustments = pg_exec(
+		run->c, "read adjustments",
+		"SELECT s.consumer_id, a.id, a.plan_id, a.units::text, a.amount_minor,"
+		" a.unit_price::text, a.tier, to_char(s.period, 'YYYY-MM'),"
+		" coalesce(a.charged_invoice_id, 0) FROM invoice_adjustments a"
+		" JOIN invoices s ON s.id = a.source_invoice_id"
+		" WHERE s.period < $1 AND (a.charged_invoice_id IS NULL OR a.charged_invoice_id IN"
+		" (SELECT id FROM invoices WHERE period = $1)) ORDER BY s.consumer_id, a.id",
+		1, params);
+	return run->adjustments ? 0 : -EIO;
+}
+
+/* the first row of @res (ordered by its column 0) for @consumer_id, or -1 */
+static int find_row(PGresult *res, uint32_t consumer_id)
+{
+	int lo = 0, hi = PQntuples(res);
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (strtoul(PQgetvalue(res, mid, 0), NULL, 10) < consumer_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < PQntuples(res) && strtoul(PQgetvalue(res, lo, 0), NULL, 10) == consumer_id
+		       ? lo
+		       : -1;
+}
+
 static int load_existing(struct run *run, uint32_t consumer_id, struct existing *ret)
 {
-	char cid[16];
-	const char *params[] = { cid, run->period_date };
-	PGresult *res;
+	int i = find_row(run->existing, consumer_id);
 
-	snprintf(cid, sizeof(cid), "%" PRIu32, consumer_id);
-	res = pg_exec(run->c, "read the invoice",
-		      "SELECT i.id, i.status, i.total_minor, coalesce((SELECT string_agg(l.kind || '|'"
-		      " || l.plan_id || '|' || l.tier || '|' || l.quantity || '|' || l.unit_price"
-		      " || '|' || l.amount_minor, ';' ORDER BY l.line_no) FROM invoice_lines l"
-		      " WHERE l.invoice_id = i.id), '')"
-		      " FROM invoices i WHERE i.consumer_id = $1 AND i.period = $2 FOR UPDATE",
-		      2, params);
-	if (!res)
-		return -EIO;
 	memset(ret, 0, sizeof(*ret));
-	if (PQntuples(res) == 1) {
-		ret->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		snprintf(ret->status, sizeof(ret->status), "%s", PQgetvalue(res, 0, 1));
-		ret->total_minor = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-		ret->fingerprint = strdup(PQgetvalue(res, 0, 3));
-		if (!ret->fingerprint) {
-			PQclear(res);
-			return -ENOMEM;
-		}
-	}
-	PQclear(res);
-	return 0;
+	if (i < 0)
+		return 0;
+	ret->id = strtoll(PQgetvalue(run->existing, i, 1), NULL, 10);
+	snprintf(ret->status, sizeof(ret->status), "%s", PQgetvalue(run->existing, i, 2));
+	ret->total_minor = strtoll(PQgetvalue(run->existing, i, 3), NULL, 10);
+	ret->fingerprint = strdup(PQgetvalue(run->existing, i, 4));
+	return ret->fingerprint ? 0 : -ENOMEM;
 }
 
 /* Late units of a finalized invoice: what the rollups hold beyond what it and
@@ -260,38 +295,163 @@ static int carry_late_units(struct run *run, const struct consumer_usage *u,
 static int load_adjustments(struct run *run, uint32_t consumer_id, int64_t invoice_id,
 			    struct adjustment *adj, size_t max, size_t *ret_n)
 {
-	char cid[16], iid[24];
-	const char *params[] = { cid, run->period_date, iid };
-	PGresult *res;
+	PGresult *res = run->adjustments;
 	size_t n = 0;
+	int i = find_row(res, consumer_id);
 
-	snprintf(cid, sizeof(cid), "%" PRIu32, consumer_id);
-	snprintf(iid, sizeof(iid), "%" PRId64, invoice_id);
-	res = pg_exec(run->c, "read adjustments",
-		      "SELECT a.id, a.plan_id, a.units::text, a.amount_minor, a.unit_price::text,"
-		      " a.tier, to_char(s.period, 'YYYY-MM') FROM invoice_adjustments a"
-		      " JOIN invoices s ON s.id = a.source_invoice_id"
-		      " WHERE s.consumer_id = $1 AND s.period < $2"
-		      " AND (a.charged_invoice_id IS NULL OR a.charged_invoice_id = $3)"
-		      " ORDER BY a.id",
-		      3, params);
-	if (!res)
-		return -EIO;
-	for (int i = 0; i < PQntuples(res) && n < max; i++) {
-		struct adjustment *a = &adj[n++];
+	for (; i >= 0 && i < PQntuples(res) && n < max &&
+	       strtoul(PQgetvalue(res, i, 0), NULL, 10) == consumer_id;
+	     i++) {
+		int64_t charged = strtoll(PQgetvalue(res, i, 8), NULL, 10);
+		struct adjustment *a = &adj[n];
 
-		a->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		a->plan_id = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
-		a->units = strtoull(PQgetvalue(res, i, 2), NULL, 10);
-		a->amount_minor = strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		if (money_parse(PQgetvalue(res, i, 4), &a->unit_price))
+		if (charged && charged != invoice_id)
+			continue;
+		a->id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		a->plan_id = (uint32_t)strtoul(PQgetvalue(res, i, 2), NULL, 10);
+		a->units = strtoull(PQgetvalue(res, i, 3), NULL, 10);
+		a->amount_minor = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+		if (money_parse(PQgetvalue(res, i, 5), &a->unit_price))
 			a->unit_price = 0;
-		a->tier = (unsigned int)strtoul(PQgetvalue(res, i, 5), NULL, 10);
-		snprintf(a->period, sizeof(a->period), "%s", PQgetvalue(res, i, 6));
+		a->tier = (unsigned int)strtoul(PQgetvalue(res, i, 6), NULL, 10);
+		snprintf(a->period, sizeof(a->period), "%s", PQgetvalue(res, i, 7));
+		n++;
 	}
-	PQclear(res);
 	*ret_n = n;
 	return 0;
+}
+
+/* a Postgres array literal "{a,b,c}" built value by value, for unnest() */
+struct pg_array {
+	char *text;
+	size_t len, cap;
+};
+
+static int array_add(struct pg_array *a, const char *value, bool quote)
+{
+	size_t need = a->len + 2 * strlen(value) + 6; /* , "" and 2 spare */
+
+	if (need > a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 256;
+		char *t;
+
+		while (cap < need)
+			cap *= 2;
+		t = realloc(a->text, cap);
+		if (!t)
+			return -ENOMEM;
+		a->text = t;
+		a->cap = cap;
+	}
+	char sep = a->len ? ',' : '{';
+
+	a->text[a->len++] = sep;
+	if (quote)
+		a->text[a->len++] = '"';
+	for (const char *p = value; *p; p++) {
+		if (quote && (*p == '"' || *p == '\\'))
+			a->text[a->len++] = '\\';
+		a->text[a->len++] = *p;
+	}
+	if (quote)
+		a->text[a->len++] = '"';
+	a->text[a->len] = '\0';
+	return 0;
+}
+
+/* the literal, closed in the two bytes array_add() always leaves free */
+static const char *array_text(struct pg_array *a)
+{
+	if (!a->len)
+		return "{}";
+	a->text[a->len] = '}';
+	a->text[a->len + 1] = '\0';
+	return a->text;
+}
+
+/* every line of one invoice in one statement */
+static int insert_lines(struct run *run, const char *iid, const struct invoice_line *lines,
+			size_t n)
+{
+	struct pg_array no = { 0 }, pid = { 0 }, kind = { 0 }, tier = { 0 }, desc = { 0 },
+			qty = { 0 }, price = { 0 }, amount = { 0 };
+	int r = 0;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n && !r; i++) {
+		const struct invoice_line *l = &lines[i];
+		char v[8][64];
+
+		snprintf(v[0], sizeof(v[0]), "%zu", i + 1);
+		snprintf(v[1], sizeof(v[1]), "%" PRIu32, l->plan_id);
+		snprintf(v[2], sizeof(v[2]), "%u", l->tier);
+		snprintf(v[3], sizeof(v[3]), "%" PRIu64, l->quantity);
+		if (money_format(l->unit_price, 12, v[4], sizeof(v[4])) < 0)
+			r = -ERANGE;
+		snprintf(v[5], sizeof(v[5]), "%" PRId64, l->amount_minor);
+		if (!r)
+			r = array_add(&no, v[0], false) || array_add(&pid, v[1], false) ||
+					    array_add(&kind, pricing_line_kind_name(l->kind), true) ||
+					    array_add(&tier, v[2], false) ||
+					    array_add(&desc, l->description, true) ||
+					    array_add(&qty, v[3], false) || array_add(&price, v[4], false) ||
+					    array_add(&amount, v[5], false)
+				    ? -ENOMEM
+				    : 0;
+	}
+	if (!r) {
+		const char *p[] = { iid,
+				    array_text(&no),
+				    array_text(&pid),
+				    array_text(&kind),
+				    array_text(&tier),
+				    array_text(&desc),
+				    array_text(&qty),
+				    array_text(&price),
+				    array_text(&amount) };
+
+		r = pg_command(run->c, "write the lines",
+			       "INSERT INTO invoice_lines (invoice_id, line_no, plan_id, kind, tier,"
+			       " description, quantity, unit_price, amount_minor)"
+			       " SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[],"
+			       " $5::int[], $6::text[], $7::numeric[], $8::numeric[], $9::bigint[])",
+			       9, p);
+	}
+	free(no.text);
+	free(pid.text);
+	free(kind.text);
+	free(tier.text);
+	free(desc.text);
+	free(qty.text);
+	free(price.text);
+	free(amount.text);
+	return r;
+}
+
+static int insert_usage(struct run *run, const char *iid, const struct consumer_usage *u)
+{
+	struct pg_array pid = { 0 }, qty = { 0 };
+	int r = 0;
+
+	for (unsigned int i = 0; i < u->n && !r; i++) {
+		char a[24], b[24];
+
+		snprintf(a, sizeof(a), "%" PRIu32, u->plan_ids[i]);
+		snprintf(b, sizeof(b), "%" PRIu64, u->units[i]);
+		r = array_add(&pid, a, false) || array_add(&qty, b, false) ? -ENOMEM : 0;
+	}
+	if (!r && u->n) {
+		const char *p[] = { iid, array_text(&pid), array_text(&qty) };
+
+		r = pg_command(run->c, "write invoiced usage",
+			       "INSERT INTO invoice_usage (invoice_id, plan_id, quantity)"
+			       " SELECT $1, * FROM unnest($2::bigint[], $3::numeric[])",
+			       3, p);
+	}
+	free(pid.text);
+	free(qty.text);
+	return r;
 }
 
 static int write_invoice(struct run *run, uint32_t consumer_id, const struct existing *inv,
@@ -304,6 +464,7 @@ static int write_invoice(struct run *run, uint32_t consumer_id, const struct exi
 				 status };
 	PGresult *res;
 	int64_t id;
+	int r;
 
 	snprintf(cid, sizeof(cid), "%" PRIu32, consumer_id);
 	snprintf(total_s, sizeof(total_s), "%" PRId64, total);
@@ -334,44 +495,11 @@ static int write_invoice(struct run *run, uint32_t consumer_id, const struct exi
 				1, p)))
 			return -EIO;
 	}
-	for (size_t i = 0; i < n_lines; i++) {
-		const struct invoice_line *l = &lines[i];
-		char no[24], pid[16], tier[16], qty[24], price[64], amount[24];
-		const char *p[] = { iid,
-				    no,
-				    pid,
-				    pricing_line_kind_name(l->kind),
-				    tier,
-				    l->description,
-				    qty,
-				    price,
-				    amount };
-
-		snprintf(no, sizeof(no), "%zu", i + 1);
-		snprintf(pid, sizeof(pid), "%" PRIu32, l->plan_id);
-		snprintf(tier, sizeof(tier), "%u", l->tier);
-		snprintf(qty, sizeof(qty), "%" PRIu64, l->quantity);
-		money_format(l->unit_price, 12, price, sizeof(price));
-		snprintf(amount, sizeof(amount), "%" PRId64, l->amount_minor);
-		if (pg_command(run->c, "write a line",
-			       "INSERT INTO invoice_lines (invoice_id, line_no, plan_id, kind, tier,"
-			       " description, quantity, unit_price, amount_minor)"
-			       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-			       9, p))
-			return -EIO;
-	}
-	for (unsigned int i = 0; i < u->n; i++) {
-		char pid[16], qty[24];
-		const char *p[] = { iid, pid, qty };
-
-		snprintf(pid, sizeof(pid), "%" PRIu32, u->plan_ids[i]);
-		snprintf(qty, sizeof(qty), "%" PRIu64, u->units[i]);
-		if (pg_command(run->c, "write invoiced usage",
-			       "INSERT INTO invoice_usage (invoice_id, plan_id, quantity)"
-			       " VALUES ($1, $2, $3)",
-			       3, p))
-			return -EIO;
-	}
+	r = insert_lines(run, iid, lines, n_lines);
+	if (!r)
+		r = insert_usage(run, iid, u);
+	if (r)
+		return r;
 	for (size_t i = 0; i < n_adj; i++) {
 		char aid[24];
 		const char *p[] = { iid, aid };
@@ -500,6 +628,8 @@ int invoice_run(PGconn *c, const struct config *cfg, const char *period)
 		       0, NULL);
 	if (!r)
 		r = load_plans(c, &run.plans);
+	if (!r)
+		r = prefetch(&run);
 	if (!r) {
 		res = query_usage(&run);
 		if (!res)
@@ -526,6 +656,8 @@ int invoice_run(PGconn *c, const struct config *cfg, const char *period)
 		u.n++;
 	}
 	PQclear(res);
+	PQclear(run.existing);
+	PQclear(run.adjustments);
 	free(run.plans.v);
 	if (!r)
 		r = pg_command(c, "commit", "COMMIT", 0, NULL);

@@ -9,14 +9,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 #include <systemd/sd-daemon.h>
 
+#include "billing/deprecation.h"
 #include "billing/invoice.h"
 #include "billing/migrate.h"
+#include "billing/payments.h"
 #include "billing/pg.h"
 #include "billing/run.h"
+#include "billing/sla.h"
 #include "billing/usage.h"
+#include "billing/webhook.h"
 #include "lib/event.h"
 #include "lib/log.h"
 
@@ -30,7 +35,8 @@ struct run {
 	struct usage_batch *batch;
 	struct timespec batch_start;
 	struct usage_stats at_commit; /* usage_batch_stats() after the last commit */
-	time_t last_requests_check, last_invoicing;
+	time_t last_requests_check, last_invoicing, last_sla, last_deprecation, last_webhooks;
+	time_t last_payments;
 	bool notified; /* an invoice run was requested (NOTIFY) */
 	uint64_t committed_events;
 };
@@ -213,14 +219,16 @@ static int commit(struct run *run)
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double age = since(&run->batch_start);
+
 	r = usage_batch_commit(run->batch, run->pg);
 	clock_gettime(CLOCK_MONOTONIC, &run->batch_start);
 	run->at_commit = *st; /* what failed is read again and counted again */
 	if (r == 0) {
 		if (msgs)
-			log_info("batch: %" PRIu64 " messages, %" PRIu64 " events, %" PRIu64
+			log_info("batch: %" PRIu64 " messages in %.1f s: %" PRIu64 " events, %" PRIu64
 				 " duplicates, %" PRIu64 " dead letters; written in %.3f s",
-				 msgs, st->events - events0, st->duplicates - dup0,
+				 msgs, age, st->events - events0, st->duplicates - dup0,
 				 st->dead - dead0, since(&t0));
 		run->committed_events += st->events - events0;
 		return 0;
@@ -374,10 +382,13 @@ static void previous_month(time_t now, char *buf, size_t size)
 }
 
 /*
- * The periodic work of a member, between batches (never inside one): invoice
- * run requests (at once on NOTIFY, and every 10 s in case one was missed),
- * and every hour the previous month's invoices, so they are finalized after
- * the grace period and late units become adjustments.
+ * The periodic work of a member, between batches (never inside one, so a
+ * slow job delays consumption but never splits a transaction): invoice run
+ * requests (at once on NOTIFY, and every 10 s in case one was missed); every
+ * hour the previous month's invoices, so they are finalized after the grace
+ * period and late units become adjustments; SLA windows every minute and
+ * deprecation notices every hour (both safe on several members: they lock
+ * and are idempotent); webhooks due every 30 s; payments every 5 minutes.
  */
 static void run_jobs(struct run *run)
 {
@@ -403,6 +414,24 @@ static void run_jobs(struct run *run)
 		previous_month(now, period, sizeof(period));
 		invoice_run(run->pg, run->cfg, period);
 	}
+	if (now - run->last_sla >= 60) {
+		run->last_sla = now;
+		if (sla_evaluate(run->pg, run->cfg, now) > 0)
+			run->last_webhooks = 0; /* send them now */
+	}
+	if (now - run->last_deprecation >= 3600) {
+		run->last_deprecation = now;
+		if (deprecation_notify(run->pg, run->cfg, now) > 0)
+			run->last_webhooks = 0;
+	}
+	if (now - run->last_webhooks >= 30) {
+		run->last_webhooks = now;
+		webhook_deliver(run->pg, run->cfg, now);
+	}
+	if (now - run->last_payments >= 300) {
+		run->last_payments = now;
+		payments_run(run->pg, run->cfg, now);
+	}
 }
 
 int run_main(const struct config *cfg)
@@ -411,11 +440,16 @@ int run_main(const struct config *cfg)
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t watchdog_usec = 0;
 	struct timespec last_ping = { 0 };
+	rd_kafka_queue_t *queue = NULL;
 	int r;
 
 	if (!cfg->kafka.brokers[0]) {
 		log_error("kafka.brokers: tollgate-billing run needs a Kafka cluster");
 		return -EINVAL;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("cannot initialise libcurl");
+		return -ENOMEM;
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -440,25 +474,30 @@ int run_main(const struct config *cfg)
 		 cfg->kafka.topic_counters, cfg->kafka.group);
 	clock_gettime(CLOCK_MONOTONIC, &run.batch_start);
 
+	queue = rd_kafka_queue_get_consumer(run.rk);
 	while (!stop_signal) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(run.rk, 100);
+		rd_kafka_message_t *msgs[1024];
+		ssize_t n = rd_kafka_consume_batch_queue(queue, 100, msgs, 1024);
 
-		if (m) {
-			if (!m->err) {
+		r = 0;
+		for (ssize_t i = 0; i < n; i++) {
+			rd_kafka_message_t *m = msgs[i];
+
+			if (r == 0 && !m->err) {
 				r = handle(&run, m);
-			} else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			} else if (r == 0 && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 				log_warn("kafka: %s", rd_kafka_message_errstr(m));
-				r = 0;
 			}
+			/* after an error the rest of the batch is read again */
 			rd_kafka_message_destroy(m);
-			if (r == -EIO) {
-				/* Postgres went away while reading dedupe state */
-				usage_batch_release(run.batch);
-				rewind_partitions(&run, true);
-			} else if (r) {
-				log_error_errno(r, "cannot apply a message");
-				break;
-			}
+		}
+		if (r == -EIO) {
+			/* Postgres went away while reading dedupe state */
+			usage_batch_release(run.batch);
+			rewind_partitions(&run, true);
+		} else if (r) {
+			log_error_errno(r, "cannot apply a message");
+			break;
 		}
 		if (usage_batch_messages(run.batch) &&
 		    (usage_batch_messages(run.batch) >= cfg->billing.batch_max_events ||
@@ -475,6 +514,7 @@ int run_main(const struct config *cfg)
 	sd_notify(0, "STOPPING=1");
 	if (usage_batch_messages(run.batch))
 		commit(&run);
+	rd_kafka_queue_destroy(queue);
 	rd_kafka_consumer_close(run.rk);
 	r = 0;
 	log_info("stopped; %" PRIu64 " events written", run.committed_events);
@@ -483,5 +523,6 @@ out:
 		rd_kafka_destroy(run.rk);
 	usage_batch_free(run.batch);
 	PQfinish(run.pg);
+	curl_global_cleanup();
 	return r;
 }

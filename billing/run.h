@@ -10,6 +10,10 @@
  * dropped and its partitions are read again from the committed offsets. So
  * SIGKILL at any moment, a Postgres restart or a rebalance costs re-reading,
  * never a lost or doubled count.
+ *
+ * Between batches a member also takes invoice run requests, invoices the
+ * previous month, evaluates SLA windows, sends deprecation notices and
+ * webhooks, and charges finalized invoices (billing/run.c: run_jobs()).
  */
 #ifndef TG_BILLING_RUN_H
 #define TG_BILLING_RUN_H

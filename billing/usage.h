@@ -31,7 +31,7 @@
 
 #include "lib/event.h"
 
-#define USAGE_DEDUPE_WINDOW (1u << 20) /* seqs; 128 KiB of bitmap per stream */
+#define USAGE_DEDUPE_WINDOW (1u << 17) /* seqs; 16 KiB of bitmap per stream */
 
 struct usage_batch;
 

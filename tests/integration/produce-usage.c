@@ -90,14 +90,16 @@ static void make_event(struct usage_event *ev, uint32_t host, uint32_t epoch, ui
 	ev->api_id = 1 + ev->consumer_id % 2;
 	ev->route_id = 10 + ev->api_id;
 	ev->key_id = 5000 + ev->consumer_id;
-	ev->method = (uint8_t)(1 + rnd_below(7));
+	/* mostly one method per endpoint, as real APIs have */
+	ev->method = (uint8_t)(rnd_below(10) ? 1 + ep % 3 : 1 + rnd_below(7));
 	ev->count = 1;
 	ev->client_ip[10] = ev->client_ip[11] = 0xff;
 	ev->client_ip[12] = 198;
 	ev->client_ip[13] = 51;
 	ev->client_ip[14] = 100;
 	ev->client_ip[15] = (uint8_t)rnd_below(256);
-	memcpy(ev->country, countries[rnd_below(5)], 2);
+	/* mostly from the consumer's home country */
+	memcpy(ev->country, countries[rnd_below(10) ? ev->consumer_id % 5 : rnd_below(5)], 2);
 	ev->endpoint_len = (uint8_t)strlen(endpoints[ep]);
 	memcpy(ev->endpoint, endpoints[ep], ev->endpoint_len);
 	ev->req_bytes = 100 + rnd_below(900);
