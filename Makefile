@@ -8,7 +8,7 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
 AGENT_COMMON := agent/bpfload.c agent/keyfile.c agent/hostid.c
 AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c agent/spool.c agent/kafkaout.c \
-	agent/redissync.c agent/redisconn.c agent/lease.c $(AGENT_COMMON)
+	agent/redissync.c agent/lease.c $(AGENT_COMMON)
 CTL_SRCS := agent/tollgatectl.c agent/evtail.c $(AGENT_COMMON)
 BILLING_SRCS := $(wildcard billing/*.c)
 
@@ -90,7 +90,7 @@ $(BUILD)/billing/sql.o: $(BUILD)/billing/sql.S
 
 $(BUILD)/tollgate-billing: $(BILLING_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/billing/sql.o $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpq -lrdkafka -lcurl -ljansson -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpq -lrdkafka -lcurl -lhiredis -ljansson -lm
 
 # the development Kafka broker (librdkafka's mock cluster), DESIGN §10
 $(BUILD)/kafka-dev-broker: scripts/kafka-dev-broker.c

@@ -10,7 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "agent/lease.h"
-#include "agent/redisconn.h"
+#include "lib/redisconn.h"
 
 /*
  * The cluster-wide token bucket: KEYS[1] = rl:{consumer}:{plan}; ARGV =

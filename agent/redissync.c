@@ -11,7 +11,7 @@
 #include <hiredis/hiredis.h>
 
 #include "agent/keyfile.h"
-#include "agent/redisconn.h"
+#include "lib/redisconn.h"
 #include "agent/redissync.h"
 
 #define BACKOFF_MIN 1

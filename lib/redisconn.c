@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/redisconn.h"
+#include "lib/redisconn.h"
 
 int redisconn_parse(const char *url, struct redis_addr *ret, char *err, size_t err_len)
 {

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * redisconn.h - redis.url and connections to it, shared by the key sync and
- * the lease loop so that both talk to the same server and database.
+ * redisconn.h - redis.url and connections to it, shared by the agent's key
+ * sync and lease loop and by billing's reconciliation, so that all talk to the
+ * same server and database.
  */
-#ifndef TG_AGENT_REDISCONN_H
-#define TG_AGENT_REDISCONN_H
+#ifndef TG_LIB_REDISCONN_H
+#define TG_LIB_REDISCONN_H
 
 #include <stddef.h>
 
@@ -24,4 +25,4 @@ int redisconn_parse(const char *url, struct redis_addr *ret, char *err, size_t e
  * command, and the database selected; NULL when Redis is out of reach. */
 redisContext *redisconn_open(const struct redis_addr *addr, int timeout_ms);
 
-#endif /* TG_AGENT_REDISCONN_H */
+#endif /* TG_LIB_REDISCONN_H */
