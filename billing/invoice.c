@@ -47,6 +47,8 @@ struct existing {
 	char status[16];
 	char *fingerprint; /* the stored lines, as fingerprint() writes them */
 	int64_t total_minor;
+	bool reconciled; /* reconcile_period() found the sources agree */
+	bool mismatch;	 /* it found they disagree */
 };
 
 struct consumer_usage {
@@ -131,26 +133,43 @@ struct run {
 	int written, finalized, adjusted, skipped;
 };
 
+int invoice_period_parse(const char *period, struct invoice_period *ret)
+{
+	struct invoice_period p = { 0 };
+	int pos = 0, ny, nm;
+	struct tm tm = { 0 };
+
+	if (strlen(period) != 7 || sscanf(period, "%4d-%2d%n", &p.year, &p.month, &pos) != 2 ||
+	    period[pos] || period[4] != '-' || p.year < 2000 || p.month < 1 || p.month > 12)
+		return -EINVAL;
+	ny = p.month == 12 ? p.year + 1 : p.year;
+	nm = p.month == 12 ? 1 : p.month + 1;
+	snprintf(p.date, sizeof(p.date), "%04d-%02d-01", p.year, p.month);
+	snprintf(p.start, sizeof(p.start), "%04d-%02d-01 00:00:00+00", p.year, p.month);
+	snprintf(p.end, sizeof(p.end), "%04d-%02d-01 00:00:00+00", ny, nm);
+	tm.tm_year = ny - 1900;
+	tm.tm_mon = nm - 1;
+	tm.tm_mday = 1;
+	p.end_time = timegm(&tm);
+	tm.tm_year = p.year - 1900;
+	tm.tm_mon = p.month - 1;
+	p.days = (unsigned int)((p.end_time - timegm(&tm)) / 86400);
+	*ret = p;
+	return 0;
+}
+
 static int period_bounds(struct run *run, const struct config *cfg)
 {
-	int y, m, pos = 0;
-	struct tm tm = { 0 };
-	time_t end;
+	struct invoice_period p;
 
-	if (sscanf(run->period, "%4d-%2d%n", &y, &m, &pos) != 2 || run->period[pos] ||
-	    strlen(run->period) != 7 || y < 2000 || m < 1 || m > 12) {
+	if (invoice_period_parse(run->period, &p)) {
 		log_error("--period: '%s' is not YYYY-MM", run->period);
 		return -EINVAL;
 	}
-	snprintf(run->period_date, sizeof(run->period_date), "%04d-%02d-01", y, m);
-	snprintf(run->start, sizeof(run->start), "%04d-%02d-01 00:00:00+00", y, m);
-	snprintf(run->end, sizeof(run->end), "%04d-%02d-01 00:00:00+00", m == 12 ? y + 1 : y,
-		 m == 12 ? 1 : m + 1);
-	tm.tm_year = (m == 12 ? y + 1 : y) - 1900;
-	tm.tm_mon = m == 12 ? 0 : m;
-	tm.tm_mday = 1;
-	end = timegm(&tm);
-	run->finalize = time(NULL) >= end + (time_t)cfg->billing.grace_period;
+	snprintf(run->period_date, sizeof(run->period_date), "%s", p.date);
+	snprintf(run->start, sizeof(run->start), "%s", p.start);
+	snprintf(run->end, sizeof(run->end), "%s", p.end);
+	run->finalize = time(NULL) >= p.end_time + (time_t)cfg->billing.grace_period;
 	return 0;
 }
 
@@ -193,7 +212,8 @@ static int prefetch(struct run *run)
 		"SELECT i.consumer_id, i.id, i.status, i.total_minor, coalesce((SELECT"
 		" string_agg(l.kind || '|' || l.plan_id || '|' || l.tier || '|' || l.quantity"
 		" || '|' || l.unit_price || '|' || l.amount_minor, ';' ORDER BY l.line_no)"
-		" FROM invoice_lines l WHERE l.invoice_id = i.id), '')"
+		" FROM invoice_lines l WHERE l.invoice_id = i.id), ''),"
+		" coalesce(i.reconciliation->>'status', '')"
 		" FROM invoices i WHERE i.period = $1 ORDER BY i.consumer_id FOR UPDATE",
 		1, params);
 	if (!run->existing)
@@ -239,6 +259,8 @@ static int load_existing(struct run *run, uint32_t consumer_id, struct existing 
 	snprintf(ret->status, sizeof(ret->status), "%s", PQgetvalue(run->existing, i, 2));
 	ret->total_minor = strtoll(PQgetvalue(run->existing, i, 3), NULL, 10);
 	ret->fingerprint = strdup(PQgetvalue(run->existing, i, 4));
+	ret->reconciled = !strcmp(PQgetvalue(run->existing, i, 5), "ok");
+	ret->mismatch = !strcmp(PQgetvalue(run->existing, i, 5), "mismatch");
 	return ret->fingerprint ? 0 : -ENOMEM;
 }
 
@@ -588,7 +610,13 @@ static int invoice_consumer(struct run *run, const struct consumer_usage *u)
 		r = fingerprint_line(&fp, &fp_len, &lines[i]);
 	if (r)
 		goto out;
-	status = run->finalize ? "finalized" : "draft";
+	/* only a reconciled invoice is finalized; a mismatch holds it back
+	 * (DESIGN §6), so does not having been reconciled yet */
+	status = run->finalize && inv.reconciled ? "finalized" : "draft";
+	if (run->finalize && inv.mismatch)
+		log_warn("consumer %" PRIu32 ": the %s invoice stays a draft: its reconciliation "
+			 "found a mismatch",
+			 u->consumer_id, run->period);
 	if (inv.id && !strcmp(inv.fingerprint, fp ? fp : "") && total == inv.total_minor &&
 	    !strcmp(status, inv.status)) {
 		run->skipped++;
@@ -603,7 +631,7 @@ static int invoice_consumer(struct run *run, const struct consumer_usage *u)
 		log_debug("consumer %" PRIu32 ": %s invoice %s %s", u->consumer_id, status, amount,
 			  currency);
 		run->written++;
-		if (run->finalize)
+		if (!strcmp(status, "finalized"))
 			run->finalized++;
 	}
 out:

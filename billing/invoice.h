@@ -6,9 +6,24 @@
 #ifndef TG_BILLING_INVOICE_H
 #define TG_BILLING_INVOICE_H
 
+#include <time.h>
+
 #include <libpq-fe.h>
 
 #include "lib/config.h"
+
+/* a calendar month UTC, [start, end) */
+struct invoice_period {
+	int year, month;
+	unsigned int days;  /* in the month */
+	char date[24];	    /* "YYYY-MM-01", the invoices.period value */
+	char start[48];	    /* "YYYY-MM-01 00:00:00+00" */
+	char end[48];	    /* the next month's start */
+	time_t end_time;
+};
+
+/* invoice_period_parse() - "YYYY-MM" (2000..9999, 01..12). 0 or -EINVAL. */
+int invoice_period_parse(const char *period, struct invoice_period *ret);
 
 /*
  * invoice_run() - create or update the invoices of @period ("YYYY-MM").

@@ -5,6 +5,7 @@
  *   tollgate-billing [--config FILE] migrate
  *   tollgate-billing [--config FILE] run
  *   tollgate-billing [--config FILE] invoice --period YYYY-MM
+ *   tollgate-billing [--config FILE] reconcile --period YYYY-MM
  *   tollgate-billing [--config FILE] pay [--now UNIX-SECONDS]
  *   tollgate-billing [--config FILE] jobs [--now UNIX-SECONDS]
  */
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -21,6 +23,7 @@
 #include "billing/migrate.h"
 #include "billing/payments.h"
 #include "billing/pg.h"
+#include "billing/reconcile.h"
 #include "billing/run.h"
 #include "billing/sla.h"
 #include "billing/webhook.h"
@@ -36,6 +39,7 @@ static void usage(FILE *out)
 		"  migrate                 apply the SQL migrations the database lacks\n"
 		"  run                     consume usage into Postgres (consumer group member)\n"
 		"  invoice --period YYYY-MM  create or update the invoices of a month\n"
+		"  reconcile --period YYYY-MM  compare its rollups, Redis and kernel counts\n"
 		"  pay [--now UNIX-SECONDS]  charge finalized invoices once, then exit (--now:\n"
 		"                          the time dunning sees; default the clock)\n"
 		"  jobs [--now UNIX-SECONDS]  run the SLA evaluation, deprecation notices and\n"
@@ -60,28 +64,55 @@ static int cmd_migrate(const struct config *cfg)
 	return 0;
 }
 
-static int cmd_invoice(const struct config *cfg, int argc, char **argv)
+/* "--period YYYY-MM", the one option of invoice and reconcile */
+static const char *period_arg(const char *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "period", required_argument, NULL, 'p' },
 		{ 0 },
 	};
 	const char *period = NULL;
-	PGconn *c;
-	int opt, r;
+	int opt;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
 		if (opt != 'p') {
 			usage(stderr);
-			return -EINVAL;
+			return NULL;
 		}
 		period = optarg;
 	}
-	if (!period) {
-		log_error("invoice: --period YYYY-MM is required");
+	if (!period)
+		log_error("%s: --period YYYY-MM is required", cmd);
+	return period;
+}
+
+static int cmd_reconcile(const struct config *cfg, int argc, char **argv)
+{
+	const char *period = period_arg("reconcile", argc, argv);
+	PGconn *c;
+	int r;
+
+	if (!period)
 		return -EINVAL;
-	}
+	r = pg_connect(cfg->postgres.dsn, &c);
+	if (r)
+		return r;
+	r = migrate_check(c);
+	if (!r)
+		r = reconcile_period(c, cfg, period, time(NULL));
+	PQfinish(c);
+	return r < 0 ? r : 0;
+}
+
+static int cmd_invoice(const struct config *cfg, int argc, char **argv)
+{
+	const char *period = period_arg("invoice", argc, argv);
+	PGconn *c;
+	int r;
+
+	if (!period)
+		return -EINVAL;
 	r = pg_connect(cfg->postgres.dsn, &c);
 	if (r)
 		return r;
@@ -237,6 +268,8 @@ int main(int argc, char **argv)
 		r = run_main(cfg);
 	else if (!strcmp(cmd, "invoice"))
 		r = cmd_invoice(cfg, argc - optind, argv + optind);
+	else if (!strcmp(cmd, "reconcile"))
+		r = cmd_reconcile(cfg, argc - optind, argv + optind);
 	else if (!strcmp(cmd, "jobs"))
 		r = cmd_jobs(cfg, argc - optind, argv + optind);
 	else if (!strcmp(cmd, "pay"))

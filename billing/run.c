@@ -18,6 +18,7 @@
 #include "billing/migrate.h"
 #include "billing/payments.h"
 #include "billing/pg.h"
+#include "billing/reconcile.h"
 #include "billing/run.h"
 #include "billing/sla.h"
 #include "billing/usage.h"
@@ -36,7 +37,7 @@ struct run {
 	struct timespec batch_start;
 	struct usage_stats at_commit; /* usage_batch_stats() after the last commit */
 	time_t last_requests_check, last_invoicing, last_sla, last_deprecation, last_webhooks;
-	time_t last_payments;
+	time_t last_payments, last_retention;
 	bool notified; /* an invoice run was requested (NOTIFY) */
 	uint64_t committed_events;
 };
@@ -388,7 +389,8 @@ static void previous_month(time_t now, char *buf, size_t size)
  * hour the previous month's invoices, so they are finalized after the grace
  * period and late units become adjustments; SLA windows every minute and
  * deprecation notices every hour (both safe on several members: they lock
- * and are idempotent); webhooks due every 30 s; payments every 5 minutes.
+ * and are idempotent); webhooks due every 30 s; payments every 5 minutes;
+ * every hour, rollup partitions past their retention are dropped.
  */
 static void run_jobs(struct run *run)
 {
@@ -410,9 +412,12 @@ static void run_jobs(struct run *run)
 	if (now - run->last_invoicing >= 3600) {
 		char period[16];
 
+		/* drafts, their reconciliation, then the ones that may be final */
 		run->last_invoicing = now;
 		previous_month(now, period, sizeof(period));
-		invoice_run(run->pg, run->cfg, period);
+		if (invoice_run(run->pg, run->cfg, period) >= 0 &&
+		    reconcile_period(run->pg, run->cfg, period, now) >= 0)
+			invoice_run(run->pg, run->cfg, period);
 	}
 	if (now - run->last_sla >= 60) {
 		run->last_sla = now;
@@ -427,6 +432,10 @@ static void run_jobs(struct run *run)
 	if (now - run->last_webhooks >= 30) {
 		run->last_webhooks = now;
 		webhook_deliver(run->pg, run->cfg, now);
+	}
+	if (now - run->last_retention >= 3600) {
+		run->last_retention = now;
+		usage_drop_expired(run->pg, run->cfg->billing.minute_retention, now);
 	}
 	if (now - run->last_payments >= 300) {
 		run->last_payments = now;

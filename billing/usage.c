@@ -1163,3 +1163,41 @@ out_fail:
 	after_failure(b);
 	return r == -ESTALE ? -ESTALE : r == -ENOMEM ? -ENOMEM : -EIO;
 }
+
+int usage_drop_expired(PGconn *c, unsigned int minute_retention_days, time_t now)
+{
+	char now_s[24], days[16];
+	const char *params[] = { now_s, days };
+	PGresult *res;
+	int n = 0;
+
+	snprintf(now_s, sizeof(now_s), "%lld", (long long)now);
+	snprintf(days, sizeof(days), "%u", minute_retention_days);
+	/* names only as this file makes them; the range end is the day (month)
+	 * after the one in the name */
+	res = pg_exec(c, "find expired partitions",
+		      "SELECT quote_ident(c.relname) FROM pg_inherits i"
+		      " JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent"
+		      " WHERE (p.relname = 'rollup_minute' AND c.relname ~ '^rollup_minute_p[0-9]{8}$'"
+		      "  AND to_date(substr(c.relname, 16), 'YYYYMMDD') + 1"
+		      "   <= (to_timestamp($1::bigint) AT TIME ZONE 'UTC')::date - $2::integer)"
+		      " OR (p.relname = 'rollup_hour' AND c.relname ~ '^rollup_hour_p[0-9]{6}$'"
+		      "  AND to_date(substr(c.relname, 14), 'YYYYMM') + interval '1 month'"
+		      "   <= (to_timestamp($1::bigint) AT TIME ZONE 'UTC') - interval '13 months')",
+		      2, params);
+	if (!res)
+		return -EIO;
+	for (int i = 0; i < PQntuples(res); i++) {
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", PQgetvalue(res, i, 0));
+		if (pg_command(c, "drop an expired partition", sql, 0, NULL)) {
+			PQclear(res);
+			return -EIO;
+		}
+		log_info("dropped %s: past its retention", PQgetvalue(res, i, 0));
+		n++;
+	}
+	PQclear(res);
+	return n;
+}

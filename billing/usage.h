@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -123,6 +124,15 @@ int usage_batch_next_offset(const struct usage_batch *b, const char *topic, int3
  */
 int usage_batch_expected_offset(const struct usage_batch *b, const char *topic, int32_t partition,
 				int64_t *ret);
+
+/*
+ * usage_drop_expired() - drop the rollup partitions past their retention
+ * (DESIGN §6): minute partitions (a day each) ending more than
+ * @minute_retention_days before @now, hour partitions (a month each) ending
+ * more than 13 months before it. Day rows are kept for ever. Returns the
+ * number of partitions dropped, or -EIO.
+ */
+int usage_drop_expired(PGconn *c, unsigned int minute_retention_days, time_t now);
 
 /* usage_batch_stats() - cumulative counts since usage_batch_new(). */
 const struct usage_stats *usage_batch_stats(const struct usage_batch *b);

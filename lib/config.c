@@ -159,6 +159,7 @@ static const struct option options[] = {
 	U32("billing", "minute_retention", billing.minute_retention, 1, 400),
 	U32("billing", "batch_max_events", billing.batch_max_events, 1000, 100000000),
 	U32("billing", "deprecation_threshold", billing.deprecation_threshold, 1, 1000000000),
+	OPT("billing", "reconcile_tolerance", OPT_RATE, billing.reconcile_tolerance, 0, 0, NULL),
 	STR("billing", "alert_webhook_url", billing.alert_webhook_url),
 	STR("billing", "notify_webhook_url", billing.notify_webhook_url),
 	OPT("billing", "payment_provider", OPT_CHOICE, billing.payment_provider, 0, 0,
@@ -274,6 +275,7 @@ void config_init(struct config *cfg)
 	cfg->billing.minute_retention = 14;
 	cfg->billing.batch_max_events = 1000000;
 	cfg->billing.deprecation_threshold = 1;
+	cfg->billing.reconcile_tolerance = 0.5;
 	set_string(cfg->billing.payment_provider, sizeof(cfg->billing.payment_provider), "none");
 	set_string(cfg->billing.stripe_base_url, sizeof(cfg->billing.stripe_base_url),
 		   "https://api.stripe.com");

@@ -126,6 +126,7 @@ struct config {
 		uint32_t minute_retention; /* billing.minute_retention, days */
 		uint32_t batch_max_events; /* billing.batch_max_events: a batch ends here too */
 		uint32_t deprecation_threshold; /* billing.deprecation_threshold: requests in 7 days */
+		double reconcile_tolerance;	/* billing.reconcile_tolerance, percent, > 0 */
 		char alert_webhook_url[CONFIG_PATH_MAX];
 		char notify_webhook_url[CONFIG_PATH_MAX];
 		char payment_provider[32]; /* billing.payment_provider = none|stripe */

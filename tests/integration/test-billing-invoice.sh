@@ -10,6 +10,10 @@
 #     draft; after the grace period invoices are finalized;
 #   - units arriving after finalization leave the invoice alone and appear
 #     once as an "adjustment YYYY-MM" line on the next month's invoice;
+#   - reconciliation: the rollups agree with the Redis day counters and the
+#     kernel counter snapshots, or the invoice stays a draft and one
+#     'reconciliation' alert opens; once they agree it resolves and the
+#     invoice is finalized;
 #   - a bad period is a clear error.
 # Run: BUILD=/abs/build bash tests/integration/test-billing-invoice.sh (as root).
 set -u -o pipefail
@@ -17,15 +21,22 @@ set -u -o pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tg_init invoice
-tg_need psql
+tg_need psql redis-server redis-cli
 tg_postgres_up
+RPORT=$(tg_free_port)
+tg_spawn "$TG_DIR/redis.log" redis-server --port "$RPORT" --bind 127.0.0.1 --save '' \
+	--appendonly no --dir "$TG_DIR"
+for ((i = 0; i < 50; i++)); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 conf() { # GRACE_SECONDS
 	cat >"$TG_DIR/tollgate.conf" <<EOF
 [postgres]
 dsn = $TG_PG_DSN
+[redis]
+url = redis://127.0.0.1:$RPORT
 [billing]
 grace_period = $1
+reconcile_tolerance = 0.5
 EOF
 }
 conf 2678400
@@ -114,10 +125,64 @@ billing invoice --period 2026-10 >"$TG_DIR/billing-invoice3.log" 2>&1
 assert_eq "a draft follows new usage: 14,345 units = 0 + 9.00 + 2.17" \
 	"draft USD 1117 | tier:1000:0 tier:9000:900 tier:4345:217" "$(lines 100 2026-10)"
 
-# after the grace period the invoices are finalized
+# --- reconciliation: admitted requests in October, three ways --------------
+# Ada 15,145 (all verdict-0 rows), Bo 2,000, Chiyo 401, Dee none
+for kv in 100:03:6000 100:20:6000 100:21:800 100:22:345 100:25:2000 101:10:2000 102:11:401; do
+	IFS=: read -r c d n <<<"$kv"
+	redis-cli -p "$RPORT" SET "usage:$c:1:202610$d" "$n" >/dev/null
+done
+redis-cli -p "$RPORT" SET "usage:100:1:20260930" 777 >/dev/null # September: not counted
+snapshot() { # HOST GENERATION CONSUMER HOUR REQUESTS
+	tg_psql "INSERT INTO counter_snapshots VALUES ($1, '$2', $3, 1, '$4', '$4',
+		'{\"requests\": $5}') ON CONFLICT (host_id, pin_generation, consumer_id, api_id, hour)
+		DO UPDATE SET body = EXCLUDED.body" >/dev/null
+}
+snapshot 7 g1 100 '2026-10-01 00:00:00+00' 1000  # Ada on host 7 since September
+snapshot 7 g1 100 '2026-11-01 00:00:00+00' 13145 # ... 12,145 in October
+snapshot 8 g2 100 '2026-10-15 06:00:00+00' 2500  # host 8 new in October: from 0
+snapshot 8 g2 100 '2026-10-30 00:00:00+00' 3000  # ... its last snapshot: 3,000
+snapshot 7 g1 101 '2026-10-01 00:00:00+00' 0
+snapshot 7 g1 101 '2026-11-01 00:00:00+00' 2500  # Bo: 2,500 by the kernel, 2,000 billed
+
+# after the grace period the invoices are finalized, once reconciled
 conf 0
 billing invoice --period 2026-10 >"$TG_DIR/billing-invoice4.log" 2>&1
-assert_eq "after the grace period: finalized" "4" \
+assert_eq "not reconciled yet: nothing is finalized" "0" \
+	"$(tg_psql "SELECT count(*) FROM invoices WHERE status = 'finalized'")"
+billing reconcile --period 2026-10 >"$TG_DIR/billing-reconcile1.log" 2>&1
+assert_eq "reconcile succeeds" 0 $?
+assert_eq "Ada: rollups, Redis and kernel (two hosts) all say 15,145" \
+	'ok 15145 15145 15145 true' \
+	"$(tg_psql "SELECT reconciliation->>'status' || ' ' || (reconciliation->'apis'->0->>'postgres')
+		|| ' ' || (reconciliation->'apis'->0->>'redis') || ' ' ||
+		(reconciliation->'apis'->0->>'kernel') || ' ' || (reconciliation->'apis'->0->>'ok')
+		FROM invoices WHERE consumer_id = 100 AND period = '2026-10-01'")"
+assert_eq "Bo: the kernel's 2,500 against 2,000 is a mismatch" \
+	'mismatch 2000 2000 2500' \
+	"$(tg_psql "SELECT reconciliation->>'status' || ' ' || (reconciliation->'apis'->0->>'postgres')
+		|| ' ' || (reconciliation->'apis'->0->>'redis') || ' ' ||
+		(reconciliation->'apis'->0->>'kernel') FROM invoices WHERE consumer_id = 101
+		AND period = '2026-10-01'")"
+assert_eq "Dee: no counts anywhere is not a mismatch" "ok []" \
+	"$(tg_psql "SELECT reconciliation->>'status' || ' ' || (reconciliation->'apis')::text
+		FROM invoices WHERE consumer_id = 103 AND period = '2026-10-01'")"
+assert_eq "one open reconciliation alert, Bo's" "101" \
+	"$(tg_psql "SELECT string_agg(consumer_id::text, ',') FROM alerts
+		WHERE kind = 'reconciliation' AND state = 'open'")"
+billing invoice --period 2026-10 >"$TG_DIR/billing-invoice4b.log" 2>&1
+assert_eq "after the grace period: the reconciled ones are finalized, Bo's is held" \
+	"100:finalized 101:draft 102:finalized 103:finalized" \
+	"$(tg_psql "SELECT string_agg(consumer_id || ':' || status, ' ' ORDER BY consumer_id)
+		FROM invoices WHERE period = '2026-10-01'")"
+billing reconcile --period 2026-10 >"$TG_DIR/billing-reconcile2.log" 2>&1
+assert_eq "reconciling again keeps one alert" "1" \
+	"$(tg_psql "SELECT count(*) FROM alerts WHERE kind = 'reconciliation'")"
+snapshot 7 g1 101 '2026-11-01 00:00:00+00' 2001 # the kernel count corrected: within 1
+billing reconcile --period 2026-10 >"$TG_DIR/billing-reconcile3.log" 2>&1
+assert_eq "agreeing again resolves the alert" "resolved" \
+	"$(tg_psql "SELECT state FROM alerts WHERE kind = 'reconciliation'")"
+billing invoice --period 2026-10 >"$TG_DIR/billing-invoice4c.log" 2>&1
+assert_eq "and Bo's invoice is finalized" "4" \
 	"$(tg_psql "SELECT count(*) FROM invoices WHERE status = 'finalized' AND finalized_at IS NOT NULL")"
 
 # late units for October: the finalized invoice stays, November carries them

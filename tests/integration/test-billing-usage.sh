@@ -48,6 +48,13 @@ assert_eq "each migration applied once" "$n_files" "$(tg_psql 'SELECT count(*) F
 "$BUILD/tollgate-billing" --config "$CONF" migrate >"$TG_DIR/billing-migrate3.log" 2>&1
 assert_match "a third run has nothing to do" "0 migration" "$(cat "$TG_DIR/billing-migrate3.log")"
 
+# partitions past their retention (minute: 14 days, hour: 13 months), for the
+# service to drop
+tg_psql "CREATE TABLE rollup_minute_p20200101 PARTITION OF rollup_minute
+	FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-01-02 00:00:00+00');
+	CREATE TABLE rollup_hour_p202001 PARTITION OF rollup_hour
+	FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00')" >/dev/null
+
 # --- produce -----------------------------------------------------------------------
 N=${TG_BILLING_EVENTS:-1000000}
 "$BUILD/tests/produce-usage" --brokers "$TG_BROKERS" --events "$N" --dup-pct 5 --json-pct 10 \
@@ -156,6 +163,13 @@ assert_eq "no offsets skipped (none lost to retention)" 0 \
 	"$(tg_psql "SELECT count(*) FROM dead_letters WHERE reason LIKE '%gone from Kafka%'")"
 assert_match "a dead letter says why" "not a binary v1 usage record|not JSON" \
 	"$(tg_psql "SELECT reason FROM dead_letters ORDER BY id LIMIT 3")"
+
+assert_eq "minute and hour partitions past their retention are dropped" "" \
+	"$(tg_psql "SELECT string_agg(relname, ',') FROM pg_class WHERE relname IN
+		('rollup_minute_p20200101', 'rollup_hour_p202001')")"
+assert_ge "the current ones are kept" 3 \
+	"$(tg_psql "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+		WHERE p.relname IN ('rollup_minute', 'rollup_hour', 'rollup_day')")"
 
 # --- invoice run requests (POST /v1/invoices/run inserts one and NOTIFYs) -------
 tg_psql "INSERT INTO invoice_runs (period) VALUES ('2026-10-01'); NOTIFY tollgate_invoice_run" \
