@@ -11,6 +11,11 @@ AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c agent/spool.c agent/ka
 	agent/redissync.c agent/lease.c $(AGENT_COMMON)
 CTL_SRCS := agent/tollgatectl.c agent/evtail.c $(AGENT_COMMON)
 BILLING_SRCS := $(wildcard billing/*.c)
+API_SRCS := $(wildcard dashboard-api/*.c)
+API_LIBS := -lmicrohttpd -lpq -lhiredis -lcurl -ljansson -lpthread -lm
+# built once their sources exist (issue 5 is under way)
+API_BIN := $(if $(wildcard dashboard-api/main.c),$(BUILD)/tollgate-api)
+API_TEST_BINS := $(if $(wildcard tests/integration/analytics-driver.c),$(BUILD)/tests/analytics-driver)
 
 BPF_OBJ := $(BUILD)/tollgate.bpf.o
 BPF_SKEL := $(BUILD)/tollgate.skel.h
@@ -21,7 +26,8 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BPF_TEST_BIN := $(BUILD)/tests/test-xdp-fixtures
 
-BINS := $(BUILD)/tollgate-agent $(BUILD)/tollgatectl $(BUILD)/kafka-dev-broker $(BUILD)/tollgate-billing
+BINS := $(BUILD)/tollgate-agent $(BUILD)/tollgatectl $(BUILD)/kafka-dev-broker $(BUILD)/tollgate-billing \
+	$(API_BIN)
 
 .PHONY: all test unit-test bpf-test integration-test bench install clean deps demo
 all: $(BINS) $(BPF_OBJ) $(BPF_NOOP)
@@ -92,6 +98,20 @@ $(BUILD)/tollgate-billing: $(BILLING_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/billing/sql
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpq -lrdkafka -lcurl -lhiredis -ljansson -lm
 
+# tollgate-api, the dashboard REST API (DESIGN §7); it shares billing's libpq helpers
+$(BUILD)/dashboard-api/%.o: PKG_CFLAGS += $(shell pkg-config --cflags libpq libmicrohttpd 2>/dev/null)
+
+$(BUILD)/tollgate-api: $(API_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/billing/pg.o $(BUILD)/libtollgate.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(API_LIBS)
+
+# the analytics queries of the API, driven from a test without HTTP
+$(BUILD)/tests/analytics-driver: tests/integration/analytics-driver.c $(BUILD)/dashboard-api/analytics.o \
+		$(BUILD)/billing/pg.o $(BUILD)/libtollgate.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) $(shell pkg-config --cflags libpq) -o $@ $^ $(PKG_LIBS) $(API_LIBS)
+
 # the development Kafka broker (librdkafka's mock cluster), DESIGN §10
 $(BUILD)/kafka-dev-broker: scripts/kafka-dev-broker.c
 	$(call msg,CC,$@)
@@ -124,7 +144,8 @@ $(BPF_TEST_BIN): tests/bpf/test-xdp-fixtures.c tests/bpf/packet.c tests/bpf/pack
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a -lcmocka $(PKG_LIBS) -ljansson -lm
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPF_TEST_BIN) $(BUILD)/tests/produce-usage
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPF_TEST_BIN) $(BUILD)/tests/produce-usage \
+		$(API_TEST_BINS)
 	$(Q)$(MAKE) --no-print-directory unit-test bpf-test integration-test
 
 unit-test: $(UNIT_BINS)
@@ -133,7 +154,7 @@ unit-test: $(UNIT_BINS)
 bpf-test: $(BPF_TEST_BIN)
 	$(Q)echo "== $(BPF_TEST_BIN)"; $(BPF_TEST_BIN)
 
-integration-test: all $(BUILD)/tests/produce-usage
+integration-test: all $(BUILD)/tests/produce-usage $(API_TEST_BINS)
 	$(Q)set -e; for t in tests/integration/test-*.sh; do echo "== $$t"; \
 		BUILD=$(abspath $(BUILD)) bash $$t; done
 

@@ -8,7 +8,7 @@ PKGS=(
 	make gcc clang llvm pkg-config libc6-dev
 	libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
 	libinih-dev libsystemd-dev librdkafka-dev libhiredis-dev
-	libpq-dev libcurl4-openssl-dev libjansson-dev
+	libpq-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev
 	# tests
 	libcmocka-dev libjansson-dev libclang-rt-14-dev
 	iproute2 ethtool curl python3 procps util-linux kcat redis-server
