@@ -6,11 +6,13 @@
  *   tollgate-billing [--config FILE] run
  *   tollgate-billing [--config FILE] invoice --period YYYY-MM
  *   tollgate-billing [--config FILE] reconcile --period YYYY-MM
+ *   tollgate-billing [--config FILE] replay --from TIME
  *   tollgate-billing [--config FILE] pay [--now UNIX-SECONDS]
  *   tollgate-billing [--config FILE] jobs [--now UNIX-SECONDS]
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 #include "billing/payments.h"
 #include "billing/pg.h"
 #include "billing/reconcile.h"
+#include "billing/replay.h"
 #include "billing/run.h"
 #include "billing/sla.h"
 #include "billing/webhook.h"
@@ -40,6 +43,8 @@ static void usage(FILE *out)
 		"  run                     consume usage into Postgres (consumer group member)\n"
 		"  invoice --period YYYY-MM  create or update the invoices of a month\n"
 		"  reconcile --period YYYY-MM  compare its rollups, Redis and kernel counts\n"
+		"  replay --from TIME      rebuild the rollups from TIME's day on out of Kafka\n"
+		"                          (TIME: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds)\n"
 		"  pay [--now UNIX-SECONDS]  charge finalized invoices once, then exit (--now:\n"
 		"                          the time dunning sees; default the clock)\n"
 		"  jobs [--now UNIX-SECONDS]  run the SLA evaluation, deprecation notices and\n"
@@ -103,6 +108,41 @@ static int cmd_reconcile(const struct config *cfg, int argc, char **argv)
 		r = reconcile_period(c, cfg, period, time(NULL));
 	PQfinish(c);
 	return r < 0 ? r : 0;
+}
+
+static int cmd_replay(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ 0 },
+	};
+	time_t from = 0;
+	bool have = false;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+		if (opt != 'f') {
+			usage(stderr);
+			return -EINVAL;
+		}
+		if (replay_parse_time(optarg, &from)) {
+			log_error("replay: --from '%s' is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or "
+				  "Unix seconds",
+				  optarg);
+			return -EINVAL;
+		}
+		have = true;
+	}
+	if (!have) {
+		log_error("replay: --from TIME is required");
+		return -EINVAL;
+	}
+	if (from > time(NULL)) {
+		log_error("replay: --from is in the future");
+		return -EINVAL;
+	}
+	return replay_main(cfg, from);
 }
 
 static int cmd_invoice(const struct config *cfg, int argc, char **argv)
@@ -270,6 +310,8 @@ int main(int argc, char **argv)
 		r = cmd_invoice(cfg, argc - optind, argv + optind);
 	else if (!strcmp(cmd, "reconcile"))
 		r = cmd_reconcile(cfg, argc - optind, argv + optind);
+	else if (!strcmp(cmd, "replay"))
+		r = cmd_replay(cfg, argc - optind, argv + optind);
 	else if (!strcmp(cmd, "jobs"))
 		r = cmd_jobs(cfg, argc - optind, argv + optind);
 	else if (!strcmp(cmd, "pay"))

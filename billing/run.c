@@ -252,20 +252,27 @@ static bool is_json(const rd_kafka_message_t *m)
 	return m->len > 0 && ((const char *)m->payload)[0] == '{';
 }
 
+int run_decode_usage(const rd_kafka_message_t *m, struct usage_event *ret, char *reason,
+		     size_t reason_len)
+{
+	int r;
+
+	if (is_json(m))
+		return event_from_json(m->payload, m->len, ret, reason, reason_len);
+	r = event_decode_v1(m->payload, m->len, ret);
+	if (r)
+		snprintf(reason, reason_len,
+			 "not a binary v1 usage record (bad magic, version, length or code)");
+	return r;
+}
+
 static int handle_usage(struct run *run, const rd_kafka_message_t *m, const char *topic)
 {
 	struct usage_event ev;
 	char reason[256];
 	int r;
 
-	if (is_json(m)) {
-		r = event_from_json(m->payload, m->len, &ev, reason, sizeof(reason));
-	} else {
-		r = event_decode_v1(m->payload, m->len, &ev);
-		if (r)
-			snprintf(reason, sizeof(reason),
-				 "not a binary v1 usage record (bad magic, version, length or code)");
-	}
+	r = run_decode_usage(m, &ev, reason, sizeof(reason));
 	if (r == -ENOMEM)
 		return r;
 	if (r)

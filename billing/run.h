@@ -18,12 +18,23 @@
 #ifndef TG_BILLING_RUN_H
 #define TG_BILLING_RUN_H
 
+#include <librdkafka/rdkafka.h>
+
 #include "lib/config.h"
+#include "lib/event.h"
 
 /*
  * run_main() - run until SIGTERM or SIGINT (the open batch is committed
  * first). Returns 0, or -errno for a setup failure (logged).
  */
 int run_main(const struct config *cfg);
+
+/*
+ * run_decode_usage() - one message of the usage topic, binary v1 or
+ * CloudEvents JSON by its content-type header (by its first byte without
+ * one). 0; -EBADMSG with the reason in @reason; -ENOMEM.
+ */
+int run_decode_usage(const rd_kafka_message_t *m, struct usage_event *ret, char *reason,
+		     size_t reason_len);
 
 #endif /* TG_BILLING_RUN_H */

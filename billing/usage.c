@@ -184,6 +184,7 @@ struct partition_state {
 
 struct usage_batch {
 	unsigned int minute_retention_days;
+	int64_t replay_from; /* replay mode: events from this second on; -1: live */
 	struct row_table minute, hour;
 	struct stream *streams, *last_stream;
 	struct dead_letter *dead;
@@ -203,8 +204,19 @@ int usage_batch_new(unsigned int minute_retention_days, struct usage_batch **ret
 	if (!b)
 		return -ENOMEM;
 	b->minute_retention_days = minute_retention_days;
+	b->replay_from = -1;
 	*ret = b;
 	return 0;
+}
+
+int usage_batch_new_replay(unsigned int minute_retention_days, time_t from,
+			   struct usage_batch **ret)
+{
+	int r = usage_batch_new(minute_retention_days, ret);
+
+	if (!r)
+		(*ret)->replay_from = (int64_t)from;
+	return r;
 }
 
 static void forget_streams(struct usage_batch *b)
@@ -441,7 +453,8 @@ static int stream_get(struct usage_batch *b, PGconn *c, int32_t partition,
 		s->host_id = ev->host_id;
 		s->epoch = ev->epoch;
 		s->high_seq = -1;
-		r = stream_load(c, s);
+		/* a replay counts from nothing: the live state is not its own */
+		r = b->replay_from < 0 ? stream_load(c, s) : 0;
 		if (r) {
 			free(s);
 			return r;
@@ -594,6 +607,8 @@ int usage_batch_add_event(struct usage_batch *b, PGconn *c, const char *topic, i
 					 n > 0 ? (size_t)n : 0);
 		return r ? r : -EBADMSG;
 	}
+	if (b->replay_from >= 0 && (int64_t)sec < b->replay_from)
+		return 0; /* before the window a replay rebuilds */
 	r = stream_get(b, c, partition, ev, &s);
 	if (r)
 		return r;
@@ -1200,4 +1215,47 @@ int usage_drop_expired(PGconn *c, unsigned int minute_retention_days, time_t now
 	}
 	PQclear(res);
 	return n;
+}
+
+int usage_batch_replace(struct usage_batch *b, PGconn *c)
+{
+	struct row_table day = { 0 };
+	char from[24];
+	const char *params[] = { from };
+	int r;
+
+	if (b->replay_from < 0)
+		return -EINVAL;
+	snprintf(from, sizeof(from), "%lld", (long long)b->replay_from);
+	r = fold_days(&b->hour, &day);
+	if (!r)
+		r = pg_command(c, "clear the minute rollups",
+			       "DELETE FROM rollup_minute WHERE ts >= to_timestamp($1::bigint)", 1,
+			       params);
+	if (!r)
+		r = pg_command(c, "clear the hour rollups",
+			       "DELETE FROM rollup_hour WHERE ts >= to_timestamp($1::bigint)", 1,
+			       params);
+	if (!r)
+		r = pg_command(c, "clear the day rollups",
+			       "DELETE FROM rollup_day WHERE ts >= to_timestamp($1::bigint)", 1,
+			       params);
+	if (!r)
+		r = upsert_rollup(c, "rollup_minute", &b->minute, false);
+	if (!r)
+		r = upsert_rollup(c, "rollup_hour", &b->hour, true);
+	if (!r)
+		r = upsert_rollup(c, "rollup_day", &day, true);
+	if (!r) {
+		b->stats.rows_minute += b->minute.len;
+		b->stats.rows_hour += b->hour.len;
+		b->stats.rows_day += day.len;
+	}
+	table_clear(&day);
+	return r < 0 ? r : 0;
+}
+
+int usage_batch_prepare_partitions(struct usage_batch *b, PGconn *c)
+{
+	return ensure_partitions(c, b);
 }

@@ -50,6 +50,28 @@ struct usage_stats {
  */
 int usage_batch_new(unsigned int minute_retention_days, struct usage_batch **ret);
 
+/*
+ * usage_batch_new_replay() - a batch for `replay`: events before @from
+ * (seconds, the start of a UTC day) are skipped, dedupe starts empty rather
+ * than from the live state, and it is written with usage_batch_replace().
+ */
+int usage_batch_new_replay(unsigned int minute_retention_days, time_t from,
+			   struct usage_batch **ret);
+
+/*
+ * usage_batch_prepare_partitions() - create the rollup partitions the batch's
+ * rows need (outside a transaction: it takes strong locks). 0 or -EIO.
+ */
+int usage_batch_prepare_partitions(struct usage_batch *b, PGconn *c);
+
+/*
+ * usage_batch_replace() - inside the caller's transaction, delete every
+ * rollup row from the replay's start on and write the batch's rows instead.
+ * Offsets and dedupe state are not touched. 0, -EINVAL for a live batch, or
+ * -EIO.
+ */
+int usage_batch_replace(struct usage_batch *b, PGconn *c);
+
 /* usage_batch_free() - @b may be NULL. */
 void usage_batch_free(struct usage_batch *b);
 

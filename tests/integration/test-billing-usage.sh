@@ -76,13 +76,17 @@ billing_start() { # NAME
 billing_start a
 MEMBER_A=$LAST_BILLING
 kills=0
+last_kill_at=0
 member_b=""
 restarted_pg=0
 for ((round = 0; round < 400; round++)); do
 	sleep 0.$((RANDOM % 9 + 1))
 	c=$(consumed 2>/dev/null || echo 0)
 	[ "$c" -ge "$MESSAGES" ] && break
-	if [ "$kills" -lt 5 ] && [ "$c" -gt $((kills * MESSAGES / 7)) ]; then
+	# a kill once a batch more was committed since the last one, at random
+	# moments of reading the next: five while it consumes
+	if [ "$kills" -lt 5 ] && [ "$c" -gt "$last_kill_at" ] && [ $((RANDOM % 2)) -eq 0 ]; then
+		last_kill_at=$c
 		kill -KILL "$MEMBER_A" 2>/dev/null
 		wait "$MEMBER_A" 2>/dev/null
 		kills=$((kills + 1))
@@ -163,6 +167,33 @@ assert_eq "no offsets skipped (none lost to retention)" 0 \
 	"$(tg_psql "SELECT count(*) FROM dead_letters WHERE reason LIKE '%gone from Kafka%'")"
 assert_match "a dead letter says why" "not a binary v1 usage record|not JSON" \
 	"$(tg_psql "SELECT reason FROM dead_letters ORDER BY id LIMIT 3")"
+
+# --- replay: rebuild damaged rollups from Kafka while a member is running ---------
+check_rollups() { # WHEN
+	local tier
+	for tier in minute hour day; do
+		assert_eq "$1: $tier rollups: total requests" "$(cat "$TG_DIR/want.total")" \
+			"$(tg_psql "SELECT 'total ' || sum(requests) FROM rollup_$tier")"
+	done
+	tg_psql "SELECT 'consumer ' || consumer_id || ' ' || sum(requests) || ' ' ||
+		sum(CASE WHEN verdict = 0 AND status_class BETWEEN 1 AND 4 THEN requests
+			 WHEN verdict = 0 THEN summarized ELSE 0 END) || ' ' ||
+		sum(bytes_in) || ' ' || sum(bytes_out) || ' ' || sum(unanswered) || ' ' || sum(summarized)
+		FROM rollup_day GROUP BY consumer_id" | sort_c >"$TG_DIR/got.consumer2"
+	assert_true "$1: per consumer (day rows)" \
+		"$(diff "$TG_DIR/want.consumer" "$TG_DIR/got.consumer2" | head -5)" \
+		cmp -s "$TG_DIR/want.consumer" "$TG_DIR/got.consumer2"
+}
+tg_psql "DELETE FROM rollup_hour WHERE consumer_id = 5;
+	UPDATE rollup_day SET requests = requests + 1000 WHERE consumer_id = 7;
+	DELETE FROM rollup_minute WHERE consumer_id = 9" >/dev/null
+"$BUILD/tollgate-billing" --config "$CONF" replay --from "$(date -u -d '2 days ago' +%F)" \
+	>"$TG_DIR/billing-replay.log" 2>&1
+assert_eq "replay --from succeeds beside a running member" 0 $?
+check_rollups "after replay"
+"$BUILD/tollgate-billing" --config "$CONF" replay --from tomorrowish >"$TG_DIR/billing-replay2.log" 2>&1
+assert_eq "replay with a bad time fails" 1 $?
+assert_match "and says why" "--from 'tomorrowish' is not" "$(cat "$TG_DIR/billing-replay2.log")"
 
 assert_eq "minute and hour partitions past their retention are dropped" "" \
 	"$(tg_psql "SELECT string_agg(relname, ',') FROM pg_class WHERE relname IN
