@@ -69,6 +69,53 @@ static int cmd_migrate(const struct config *cfg)
 	return 0;
 }
 
+/* "[--now UNIX-SECONDS]", the one option of pay and jobs; 0 or -EINVAL */
+static int now_arg(const char *cmd, int argc, char **argv, time_t *ret)
+{
+	static const struct option opts[] = {
+		{ "now", required_argument, NULL, 'n' },
+		{ 0 },
+	};
+	long long v;
+	char *end;
+	int opt;
+
+	*ret = time(NULL);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		if (opt != 'n') {
+			usage(stderr);
+			return -EINVAL;
+		}
+		errno = 0;
+		v = strtoll(optarg, &end, 10);
+		if (optarg[0] < '0' || optarg[0] > '9' || *end || errno) {
+			log_error("%s: --now '%s' is not a number of seconds since the epoch", cmd,
+				  optarg);
+			return -EINVAL;
+		}
+		*ret = (time_t)v;
+	}
+	return 0;
+}
+
+/* a connection to a database with every migration applied */
+static int connect_migrated(const struct config *cfg, PGconn **ret)
+{
+	PGconn *c;
+	int r = pg_connect(cfg->postgres.dsn, &c);
+
+	if (r)
+		return r;
+	r = migrate_check(c);
+	if (r) {
+		PQfinish(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
 /* "--period YYYY-MM", the one option of invoice and reconcile */
 static const char *period_arg(const char *cmd, int argc, char **argv)
 {
@@ -100,12 +147,10 @@ static int cmd_reconcile(const struct config *cfg, int argc, char **argv)
 
 	if (!period)
 		return -EINVAL;
-	r = pg_connect(cfg->postgres.dsn, &c);
+	r = connect_migrated(cfg, &c);
 	if (r)
 		return r;
-	r = migrate_check(c);
-	if (!r)
-		r = reconcile_period(c, cfg, period, time(NULL));
+	r = reconcile_period(c, cfg, period, time(NULL));
 	PQfinish(c);
 	return r < 0 ? r : 0;
 }
@@ -153,86 +198,42 @@ static int cmd_invoice(const struct config *cfg, int argc, char **argv)
 
 	if (!period)
 		return -EINVAL;
-	r = pg_connect(cfg->postgres.dsn, &c);
+	r = connect_migrated(cfg, &c);
 	if (r)
 		return r;
-	r = migrate_check(c);
-	if (!r)
-		r = invoice_run(c, cfg, period);
+	r = invoice_run(c, cfg, period);
 	PQfinish(c);
 	return r < 0 ? r : 0;
 }
 
 static int cmd_pay(const struct config *cfg, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "now", required_argument, NULL, 'n' },
-		{ 0 },
-	};
-	time_t now = time(NULL);
-	long long v;
-	char *end;
+	time_t now;
 	PGconn *c;
-	int opt, r;
+	int r = now_arg("pay", argc, argv, &now);
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
-		if (opt != 'n') {
-			usage(stderr);
-			return -EINVAL;
-		}
-		errno = 0;
-		v = strtoll(optarg, &end, 10);
-		if (optarg[0] < '0' || optarg[0] > '9' || *end || errno) {
-			log_error("pay: --now '%s' is not a number of seconds since the epoch",
-				  optarg);
-			return -EINVAL;
-		}
-		now = (time_t)v;
-	}
-	r = pg_connect(cfg->postgres.dsn, &c);
 	if (r)
 		return r;
-	r = migrate_check(c);
-	if (!r)
-		r = payments_run(c, cfg, now);
+	r = connect_migrated(cfg, &c);
+	if (r)
+		return r;
+	r = payments_run(c, cfg, now);
 	PQfinish(c);
 	return r < 0 ? r : 0;
 }
 
 static int cmd_jobs(const struct config *cfg, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "now", required_argument, NULL, 'n' },
-		{ 0 },
-	};
-	time_t now = time(NULL);
-	int opt, r, alerts, notices, delivered;
-	long long v;
-	char *end;
+	int r, alerts, notices, delivered;
+	time_t now;
 	PGconn *c;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
-		if (opt != 'n') {
-			usage(stderr);
-			return -EINVAL;
-		}
-		errno = 0;
-		v = strtoll(optarg, &end, 10);
-		if (optarg[0] < '0' || optarg[0] > '9' || *end || errno) {
-			log_error("jobs: --now '%s' is not a number of seconds since the epoch",
-				  optarg);
-			return -EINVAL;
-		}
-		now = (time_t)v;
-	}
-	r = pg_connect(cfg->postgres.dsn, &c);
+	r = now_arg("jobs", argc, argv, &now);
 	if (r)
 		return r;
-	r = migrate_check(c);
+	r = connect_migrated(cfg, &c);
 	if (r)
-		goto out_finish;
+		return r;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		r = log_error_errno(-ENOMEM, "jobs: cannot initialise libcurl");
 		goto out_finish;
