@@ -49,6 +49,7 @@ struct bucket_state {
 	uint64_t last_consumed;
 	uint64_t last_ms;
 	double rate; /* recent consumption on this host, per second */
+	double size; /* the lease asked for last time */
 };
 
 struct lease {
@@ -179,6 +180,7 @@ int lease_tick(struct lease *l, uint64_t now_ms)
 		struct tg_plan plan;
 		struct tg_bucket b;
 		long long avail, size, got;
+		uint64_t period_ms;
 
 		key = next;
 		if (bpf_map_lookup_elem(plans_fd, &key.plan_id, &plan) < 0 ||
@@ -188,21 +190,33 @@ int lease_tick(struct lease *l, uint64_t now_ms)
 		st = state_get(l, &key);
 		if (!st)
 			continue;
+		/* the real time between two ticks: the agent's loop may run this
+		 * less often than lease_interval_ms */
+		period_ms = st->last_ms && now_ms > st->last_ms ? now_ms - st->last_ms : interval;
 		if (st->last_ms && now_ms > st->last_ms) {
 			double inst = (double)(b.consumed_total - st->last_consumed) * 1000.0 /
-				      (double)(now_ms - st->last_ms);
+				      (double)period_ms;
 
 			st->rate = st->rate * 0.7 + inst * 0.3;
 		}
 		st->last_consumed = b.consumed_total;
 		st->last_ms = now_ms;
-		/* two intervals' worth at the recent rate, within the configured bounds */
-		size = (long long)(st->rate * 2.0 * interval / 1000.0);
-		if (size < l->cfg->ratelimit.lease_min)
-			size = l->cfg->ratelimit.lease_min;
-		if (size > l->cfg->ratelimit.lease_max)
-			size = l->cfg->ratelimit.lease_max;
 		avail = (long long)(b.granted_total - b.consumed_total);
+		/*
+		 * Two ticks' worth at the recent rate, within the configured bounds.
+		 * The rate seen here is what the host was granted, not what its
+		 * clients want: a lease used up before this tick means they wanted
+		 * more, so it doubles instead (what Redis has left bounds the rest).
+		 */
+		if (avail <= 0 && st->size > 0)
+			st->size *= 2;
+		else
+			st->size = st->rate * 2.0 * (double)period_ms / 1000.0;
+		if (st->size < l->cfg->ratelimit.lease_min)
+			st->size = l->cfg->ratelimit.lease_min;
+		if (st->size > l->cfg->ratelimit.lease_max)
+			st->size = l->cfg->ratelimit.lease_max;
+		size = (long long)st->size;
 		if (avail * 2 >= size)
 			continue;
 		got = take(l, &key, &plan, size - avail, now_ms);

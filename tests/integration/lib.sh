@@ -14,7 +14,9 @@
 # agent (SIGTERM by pid), the tollgate attachments (tollgatectl detach, then
 # `ip link set dev X xdp off`), every process started with tg_spawn (by pid),
 # the cgroup, the pin dir, the veth, the namespace and the temp dir; on
-# failure too. TG_KEEP=1 keeps the temp dir for a post-mortem.
+# failure too. TG_KEEP=1 keeps the temp dir for a post-mortem. A test with
+# more than one host registers the others' teardown in TG_CLEANUP_HOOKS
+# (commands run once the processes are stopped).
 #
 # Assertions (assert_*) never exit: they print "ok - what" or "FAIL - what"
 # with the expected and seen values, and count; tg_summary prints the closing
@@ -41,6 +43,7 @@ TG_CGROUP=""
 TG_PIN_DIR=""
 TG_DIR=""
 TG_CONFIG=""
+TG_CLEANUP_HOOKS=() # commands run at cleanup once processes are stopped (tg_cleanup)
 TG_PG_PID=""     # our Postgres (tg_postgres_up), stopped with SIGINT at cleanup
 TG_BROKER_PID="" # our dev Kafka broker (tg_broker_up)
 
@@ -261,9 +264,13 @@ tg_topology_up() {
 	TG_HOST_IF="${p}h$$"
 	TG_CLIENT_IF="${p}c$$"
 	# a 10.77.X.0/24 that no interface uses yet
+	# (the addresses read first: under pipefail, grep -q leaving early would
+	# make ip's SIGPIPE look like "not in use")
+	local addrs
+	addrs=$(ip -o addr show)
 	for ((x = 10 + $$ % 200; x < 10 + $$ % 200 + 250; x++)); do
 		TG_SUBNET=$((x % 250 + 1))
-		ip -o addr show | grep -q " 10\.77\.$TG_SUBNET\." || break
+		grep -q " 10\.77\.$TG_SUBNET\." <<<"$addrs" || break
 	done
 	TG_HOST_IP="10.77.$TG_SUBNET.1"
 	TG_CLIENT_IP="10.77.$TG_SUBNET.2"
@@ -524,6 +531,9 @@ tg_cleanup() {
 	fi
 	for ((i = ${#TG_PIDS[@]} - 1; i >= 0; i--)); do
 		tg_stop_pid "${TG_PIDS[$i]}" 5
+	done
+	for ((i = ${#TG_CLEANUP_HOOKS[@]} - 1; i >= 0; i--)); do
+		eval "${TG_CLEANUP_HOOKS[$i]}"
 	done
 	[ -n "$TG_PG_PID" ] && tg_stop_pid "$TG_PG_PID" 20 INT
 	if [ -n "$TG_BROKER_PID" ]; then

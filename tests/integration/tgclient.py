@@ -10,6 +10,12 @@ Subcommands (all print to stdout; exit 0 unless the arguments are wrong):
             "headers": {lower-case name: value}}]}. status 0 = no response
             (timeout, reset); fin = the server side closed after the response.
 
+  rate      --addr A --port P --path /v1/ok --key K --rps R --seconds S
+            R requests a second for S seconds, each on a NEW connection, sent
+            on schedule from a pool of threads whatever the answers; prints
+            {"sent", "elapsed_s", "by_status": {"200": n, ...}} (status 0 = no
+            response).
+
   pipeline  --addr A --port P --key K PATH...
             opens one connection, sends every request in ONE sendall (one TCP
             segment for small requests), reads as many responses; prints the
@@ -146,6 +152,40 @@ def cmd_flood(args):
             res["ms"] = round((time.monotonic() - t) * 1000, 3)
         results.append(res)
     json.dump({"elapsed_s": round(time.monotonic() - t0, 4), "results": results}, sys.stdout)
+    print()
+    return 0
+
+
+def one_request(addr, port, path, key, timeout):
+    try:
+        with socket.socket(family_of(addr), socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect((addr, port))
+            s.sendall(request_bytes(addr, port, path, key))
+            return Reader(s).response()[0]
+    except (ConnectionError, OSError):
+        return 0
+
+
+def cmd_rate(args):
+    from concurrent.futures import ThreadPoolExecutor
+
+    total = int(args.rps * args.seconds)
+    futures = []
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=args.threads) as pool:
+        for i in range(total):
+            delay = t0 + i / args.rps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(one_request, args.addr, args.port, args.path, args.key,
+                                       args.timeout))
+        statuses = [f.result() for f in futures]
+    by_status = {}
+    for st in statuses:
+        by_status[str(st)] = by_status.get(str(st), 0) + 1
+    json.dump({"sent": total, "elapsed_s": round(time.monotonic() - t0, 3),
+               "by_status": by_status}, sys.stdout)
     print()
     return 0
 
@@ -341,6 +381,17 @@ def main():
     p.add_argument("--header", action="append", default=[], help="extra 'Name: value' line")
     p.add_argument("--timeout", type=float, default=3.0)
     p.set_defaults(fn=cmd_flood)
+
+    p = sub.add_parser("rate")
+    p.add_argument("--addr", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--path", default="/v1/ok")
+    p.add_argument("--key", default="")
+    p.add_argument("--rps", type=float, required=True)
+    p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--timeout", type=float, default=3.0)
+    p.set_defaults(fn=cmd_rate)
 
     p = sub.add_parser("pipeline")
     p.add_argument("--addr", required=True)
