@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * consumers.h - /v1/consumers (DESIGN §7): a consumer is {id, name, email,
+ * created_at, suspended}. Handlers as request.h describes.
+ */
+#ifndef TG_API_CONSUMERS_H
+#define TG_API_CONSUMERS_H
+
+#include "dashboard-api/request.h"
+
+int consumers_list(struct request *req, struct reply *rep);
+int consumers_get(struct request *req, struct reply *rep);
+int consumers_create(struct request *req, struct reply *rep);
+
+#endif /* TG_API_CONSUMERS_H */
