@@ -194,28 +194,6 @@ out_close:
 	return r;
 }
 
-static int stripe_timeout_ms(unsigned int *ret_ms)
-{
-	const char *s = getenv("TOLLGATE_STRIPE_TIMEOUT_MS");
-	unsigned long v;
-	char *end;
-
-	if (!s || !s[0]) {
-		*ret_ms = PAYMENTS_TIMEOUT_MS;
-		return 0;
-	}
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || s[0] < '0' || s[0] > '9' || v < 1 || v > 600000) {
-		log_error("TOLLGATE_STRIPE_TIMEOUT_MS: '%s' is not a number of milliseconds "
-			  "from 1 to 600000",
-			  s);
-		return -EINVAL;
-	}
-	*ret_ms = (unsigned int)v;
-	return 0;
-}
-
 /* ---- recording outcomes ------------------------------------------------- */
 
 /* Stop charging @invoice_id until an operator clears invoices.payment_hold. */
@@ -718,17 +696,14 @@ static int run_stripe(struct pay_run *run, const struct config *cfg)
 {
 	const char *p[] = { run->now_s };
 	char secret[SECRET_FILE_MAX];
-	unsigned int timeout_ms;
 	PGresult *q;
 	int r;
 
-	r = stripe_timeout_ms(&timeout_ms);
-	if (r)
-		return r;
 	r = read_secret_key(cfg->billing.stripe_key_file, secret, sizeof(secret));
 	if (r)
 		return r;
-	r = stripe_new(cfg->billing.stripe_base_url, secret, timeout_ms, &run->stripe);
+	r = stripe_new(cfg->billing.stripe_base_url, secret, cfg->billing.stripe_timeout_ms,
+		       &run->stripe);
 	explicit_bzero(secret, sizeof(secret));
 	if (r == -EINVAL) {
 		log_error("billing.stripe_base_url '%s' is not an http(s):// URL, or "

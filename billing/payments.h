@@ -68,8 +68,7 @@
  * Time. Every timestamp written (payments.created_at, updated_at,
  * next_attempt_at, invoices.paid_at, updated_at) is @now, so a test can drive
  * the dunning schedule (tollgate-billing pay --now). Each Stripe exchange is
- * bounded by PAYMENTS_TIMEOUT_MS, or by the environment variable
- * TOLLGATE_STRIPE_TIMEOUT_MS (1..600000) when it is set (tests, slow links).
+ * bounded by billing.stripe_timeout_ms.
  */
 #ifndef TG_BILLING_PAYMENTS_H
 #define TG_BILLING_PAYMENTS_H
@@ -82,7 +81,6 @@
 
 #define PAYMENTS_MAX_ATTEMPTS 4
 #define PAYMENTS_KEY_TTL (23 * 3600) /* an unknown attempt is resent up to this age, s */
-#define PAYMENTS_TIMEOUT_MS 30000    /* per Stripe exchange, connection included */
 
 /*
  * payments_run() - act on every invoice whose payment is due at @now (unix

@@ -166,6 +166,7 @@ static const struct option options[] = {
 	    payment_provider_names),
 	STR("billing", "stripe_base_url", billing.stripe_base_url),
 	STR("billing", "stripe_key_file", billing.stripe_key_file),
+	U32("billing", "stripe_timeout_ms", billing.stripe_timeout_ms, 1, 600000),
 
 	OPT("api", "listen", OPT_LISTEN, api.listen, 0, 0, NULL),
 	STR("api", "admin_token_file", api.admin_token_file),
@@ -279,6 +280,7 @@ void config_init(struct config *cfg)
 	set_string(cfg->billing.payment_provider, sizeof(cfg->billing.payment_provider), "none");
 	set_string(cfg->billing.stripe_base_url, sizeof(cfg->billing.stripe_base_url),
 		   "https://api.stripe.com");
+	cfg->billing.stripe_timeout_ms = 30000;
 	set_string(cfg->billing.stripe_key_file, sizeof(cfg->billing.stripe_key_file),
 		   "/etc/tollgate/stripe-key");
 

@@ -132,6 +132,7 @@ struct config {
 		char payment_provider[32]; /* billing.payment_provider = none|stripe */
 		char stripe_base_url[CONFIG_PATH_MAX];
 		char stripe_key_file[CONFIG_PATH_MAX];
+		uint32_t stripe_timeout_ms; /* billing.stripe_timeout_ms: per Stripe exchange */
 	} billing;
 	struct {
 		char listen[128];		      /* api.listen */

@@ -94,13 +94,13 @@ conf() { # FILE PROVIDER KEYFILE
 		payment_provider = $2
 		stripe_base_url = $STRIPE
 		stripe_key_file = $3
+		stripe_timeout_ms = 1000
 	EOF
 }
 CONF=$TG_DIR/tollgate.conf
 conf "$CONF" stripe "$KEYFILE"
 conf "$TG_DIR/none.conf" none "$KEYFILE"
 # the client gives up after 1 s; the fake's timeout_next sleeps 3 s
-export TOLLGATE_STRIPE_TIMEOUT_MS=1000
 
 "$BUILD/tollgate-billing" --config "$CONF" migrate >"$TG_DIR/billing-migrate.log" 2>&1 ||
 	tg_fatal "migrate failed: $(tail -5 "$TG_DIR/billing-migrate.log")"
