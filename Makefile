@@ -184,11 +184,15 @@ install: all
 	install -m 0755 $(BUILD)/tollgate-agent $(DESTDIR)$(SBINDIR)/tollgate-agent
 	install -m 0755 $(BUILD)/tollgatectl $(DESTDIR)$(BINDIR)/tollgatectl
 	install -m 0755 $(BUILD)/tollgate-billing $(DESTDIR)$(SBINDIR)/tollgate-billing
+	install -m 0755 $(BUILD)/tollgate-api $(DESTDIR)$(SBINDIR)/tollgate-api
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(BINDIR)|g' agent/tollgate-agent.service \
 		> $(DESTDIR)$(UNITDIR)/tollgate-agent.service
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(BINDIR)|g' billing/tollgate-billing.service \
 		> $(DESTDIR)$(UNITDIR)/tollgate-billing.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/tollgate-agent.service $(DESTDIR)$(UNITDIR)/tollgate-billing.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(BINDIR)|g' dashboard-api/tollgate-api.service \
+		> $(DESTDIR)$(UNITDIR)/tollgate-api.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tollgate-agent.service \
+		$(DESTDIR)$(UNITDIR)/tollgate-billing.service $(DESTDIR)$(UNITDIR)/tollgate-api.service
 	install -m 0644 README.md docs/event-format.md $(DESTDIR)$(DATADIR)/doc/tollgate/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf ]; then \
 		install -m 0644 docs/tollgate.conf.example $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf.example; \
