@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "dashboard-api/auth.h"
 #include "dashboard-api/db.h"
+#include "dashboard-api/limiter.h"
 #include "lib/log.h"
 
 int auth_load_admin_token(const char *path, char **ret, char *err, size_t err_len)
@@ -79,48 +79,6 @@ out_free:
 
 /* --- failure limiter ------------------------------------------------------- */
 
-struct limiter_slot {
-	unsigned char addr[16];
-	bool used;
-	double tokens;
-	double at; /* monotonic seconds of the last update */
-};
-
-struct auth_limiter {
-	pthread_mutex_t lock;
-	double burst;
-	double per_sec;
-	struct limiter_slot slots[AUTH_LIMITER_SLOTS];
-};
-
-struct auth_limiter *auth_limiter_new(unsigned int burst, unsigned int per_minute)
-{
-	struct auth_limiter *l = calloc(1, sizeof(*l));
-
-	if (!l)
-		return NULL;
-	pthread_mutex_init(&l->lock, NULL);
-	l->burst = burst ? burst : 1;
-	l->per_sec = per_minute / 60.0;
-	return l;
-}
-
-void auth_limiter_free(struct auth_limiter *l)
-{
-	if (!l)
-		return;
-	pthread_mutex_destroy(&l->lock);
-	free(l);
-}
-
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* the address as 16 bytes (IPv4 mapped) */
 static void addr_bytes(const struct sockaddr *sa, unsigned char out[16])
 {
@@ -131,67 +89,6 @@ static void addr_bytes(const struct sockaddr *sa, unsigned char out[16])
 	} else if (sa && sa->sa_family == AF_INET6) {
 		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	}
-}
-
-/* the slot of @addr (lock held): found, or a free or the least recently used one */
-static struct limiter_slot *slot_of(struct auth_limiter *l, const unsigned char addr[16],
-				    double now)
-{
-	uint32_t h = 2166136261u;
-	struct limiter_slot *victim = NULL;
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	/* 8-way probe: a bounded search; a free or the stalest slot makes room */
-	for (int i = 0; i < 8; i++) {
-		struct limiter_slot *s = &l->slots[(h + (uint32_t)i) % AUTH_LIMITER_SLOTS];
-
-		if (s->used && !memcmp(s->addr, addr, 16))
-			return s;
-		if (!victim || (victim->used && (!s->used || s->at < victim->at)))
-			victim = s;
-	}
-	memcpy(victim->addr, addr, 16);
-	victim->used = true;
-	victim->tokens = l->burst;
-	victim->at = now;
-	return victim;
-}
-
-static void refill(struct auth_limiter *l, struct limiter_slot *s, double now)
-{
-	s->tokens += (now - s->at) * l->per_sec;
-	if (s->tokens > l->burst)
-		s->tokens = l->burst;
-	s->at = now;
-}
-
-/* seconds until a failure is allowed again, 0 = allowed now */
-static unsigned int limiter_wait(struct auth_limiter *l, const unsigned char addr[16])
-{
-	double now = now_mono(), wait = 0;
-	struct limiter_slot *s;
-
-	pthread_mutex_lock(&l->lock);
-	s = slot_of(l, addr, now);
-	refill(l, s, now);
-	if (s->tokens < 1)
-		wait = l->per_sec > 0 ? (1 - s->tokens) / l->per_sec : 3600;
-	pthread_mutex_unlock(&l->lock);
-	return wait > 0 ? (unsigned int)wait + 1 : 0;
-}
-
-static void limiter_fail(struct auth_limiter *l, const unsigned char addr[16])
-{
-	double now = now_mono();
-	struct limiter_slot *s;
-
-	pthread_mutex_lock(&l->lock);
-	s = slot_of(l, addr, now);
-	refill(l, s, now);
-	if (s->tokens >= 1)
-		s->tokens -= 1;
-	pthread_mutex_unlock(&l->lock);
 }
 
 /* --- credentials ------------------------------------------------------------ */
@@ -209,7 +106,7 @@ static bool equal_const_time(const char *a, size_t alen, const char *b, size_t b
 static int fail(struct request *req, struct reply *rep, const unsigned char addr[16],
 		const char *why)
 {
-	limiter_fail(req->ctx->limiter, addr);
+	limiter_take(req->ctx->limiter, addr);
 	reply_error(rep, 401, "authentication", NULL, "%s", why);
 	return -EACCES;
 }
@@ -302,4 +199,19 @@ int auth_authenticate(struct request *req, struct reply *rep, const struct socka
 		return 0;
 	}
 	return fail(req, rep, ab, "invalid credentials");
+}
+
+const char *auth_caller_key(const struct request *req)
+{
+	const char *authz = request_header(req, "Authorization");
+	const char *cred = request_header(req, "X-API-Key");
+
+	if (!req->caller.consumer_id)
+		return NULL;
+	if (!cred && authz && strncasecmp(authz, "Bearer ", 7) == 0) {
+		cred = authz + 7;
+		while (*cred == ' ')
+			cred++;
+	}
+	return cred && keydigest_key_valid(cred, strlen(cred)) ? cred : NULL;
 }

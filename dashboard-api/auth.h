@@ -7,8 +7,8 @@
  * secrets (DESIGN §8) and looked up in api_keys, where it must be neither
  * revoked nor past its rotation grace period, and its consumer not suspended.
  *
- * Failed authentications are limited per client address: a token bucket
- * of AUTH_FAIL_BURST failures refilled at a configurable rate; an address
+ * Failed authentications are limited per client address (limiter.h, in
+ * ctx->limiter): a token bucket of failures refilled at a configurable rate; an address
  * with an empty bucket gets 429 rate_limited with Retry-After for every
  * request carrying credentials, good or bad, until it refills (so guessing
  * keys or the token costs time), while requests without credentials to
@@ -25,7 +25,6 @@
 
 #define AUTH_TOKEN_MIN 16   /* bytes of an admin token, at least */
 #define AUTH_TOKEN_MAX 4096
-#define AUTH_LIMITER_SLOTS 4096 /* addresses tracked; the least recent is forgotten */
 
 /*
  * auth_load_admin_token() - the token in @path, trailing whitespace removed,
@@ -37,13 +36,6 @@
 int auth_load_admin_token(const char *path, char **ret, char *err, size_t err_len);
 
 /*
- * auth_limiter_new() - a limiter allowing @burst failures per address,
- * refilled at @per_minute per minute. NULL on -ENOMEM.
- */
-struct auth_limiter *auth_limiter_new(unsigned int burst, unsigned int per_minute);
-void auth_limiter_free(struct auth_limiter *l);
-
-/*
  * auth_authenticate() - fill req->caller and req->caller_scope from the
  * request's credentials. Returns 0 (no credentials: anonymous; or a valid
  * admin token or key), or -EACCES with @rep set to 401 authentication (bad
@@ -51,5 +43,13 @@ void auth_limiter_free(struct auth_limiter *l);
  * over its limit); -EIO with 500 set when Postgres failed.
  */
 int auth_authenticate(struct request *req, struct reply *rep, const struct sockaddr *addr);
+
+/*
+ * auth_caller_key() - the raw key the consumer of @req authenticated with
+ * (from X-API-Key or "Authorization: Bearer"), pointing into the request's
+ * headers; NULL when the caller is not a consumer. For the sandbox, which
+ * sends it on (never the admin token).
+ */
+const char *auth_caller_key(const struct request *req);
 
 #endif /* TG_API_AUTH_H */

@@ -73,7 +73,7 @@ static int read_input(struct request *req, struct reply *rep, bool create, struc
 		if (!json_is_object(doc))
 			return reply_error(rep, 400, "invalid_request", "openapi",
 					   "openapi: must be a JSON object (an OpenAPI document)");
-		in->openapi = json_dumps(doc, JSON_COMPACT);
+		in->openapi = json_dumps(doc, REPLY_JSON_FLAGS);
 		if (!in->openapi)
 			return -ENOMEM;
 	}

@@ -4,7 +4,7 @@
  * (DESIGN §7).
  *
  *   tollgate-api [--config FILE] [serve] [--threads N] [--auth-fail-burst N]
- *                [--auth-fail-per-min N]
+ *                [--auth-fail-per-min N] [--sandbox-burst N] [--sandbox-per-min N]
  *   tollgate-api [--config FILE] sync-redis
  *   tollgate-api routes
  */
@@ -15,13 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 
 #include "dashboard-api/auth.h"
 #include "dashboard-api/keys.h"
+#include "dashboard-api/limiter.h"
 #include "dashboard-api/metrics.h"
 #include "dashboard-api/relay.h"
 #include "dashboard-api/routes.h"
+#include "dashboard-api/sandbox.h"
 #include "dashboard-api/server.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -43,12 +46,17 @@ static void usage(FILE *out)
 		"                            (default %d)\n"
 		"      --auth-fail-per-min N how fast that allowance refills (default %d a "
 		"minute)\n"
+		"      --sandbox-burst N     sandbox calls a consumer may make at once (default "
+		"%d)\n"
+		"      --sandbox-per-min N   how fast that allowance refills (default %d a "
+		"minute)\n"
 		"  sync-redis            rebuild apikey:*, plan:* and route:* in Redis from "
 		"Postgres\n"
 		"  routes                print the routing table: METHOD PATH ACCESS\n"
 		"\n"
 		"--config defaults to " CONFIG_DEFAULT_PATH ".\n",
-		SERVER_THREADS_DEFAULT, AUTH_FAIL_BURST_DEFAULT, AUTH_FAIL_PER_MIN_DEFAULT);
+		SERVER_THREADS_DEFAULT, AUTH_FAIL_BURST_DEFAULT, AUTH_FAIL_PER_MIN_DEFAULT,
+		SANDBOX_BURST_DEFAULT, SANDBOX_PER_MIN_DEFAULT);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned int min, unsigned int max,
@@ -115,7 +123,8 @@ static void ctx_clear(struct api_ctx *ctx)
 		free(ctx->admin_token);
 	}
 	explicit_bzero(&ctx->secrets, sizeof(ctx->secrets));
-	auth_limiter_free(ctx->limiter);
+	limiter_free(ctx->limiter);
+	limiter_free(ctx->sandbox_limiter);
 	metrics_free(ctx->metrics);
 }
 
@@ -125,10 +134,14 @@ static int cmd_serve(const struct config *cfg, int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "auth-fail-burst", required_argument, NULL, 'b' },
 		{ "auth-fail-per-min", required_argument, NULL, 'm' },
+		{ "sandbox-burst", required_argument, NULL, 'B' },
+		{ "sandbox-per-min", required_argument, NULL, 'M' },
 		{ 0 },
 	};
 	unsigned int threads = SERVER_THREADS_DEFAULT, burst = AUTH_FAIL_BURST_DEFAULT;
 	unsigned int per_min = AUTH_FAIL_PER_MIN_DEFAULT;
+	unsigned int sandbox_burst = SANDBOX_BURST_DEFAULT;
+	unsigned int sandbox_per_min = SANDBOX_PER_MIN_DEFAULT;
 	struct server *srv = NULL;
 	struct relay *relay = NULL;
 	struct api_ctx ctx;
@@ -136,7 +149,7 @@ static int cmd_serve(const struct config *cfg, int argc, char **argv)
 	int opt, sig, r;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "t:b:m:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:b:m:B:M:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			r = parse_uint("--threads", optarg, 1, 256, &threads);
@@ -146,6 +159,12 @@ static int cmd_serve(const struct config *cfg, int argc, char **argv)
 			break;
 		case 'm':
 			r = parse_uint("--auth-fail-per-min", optarg, 0, 1000000, &per_min);
+			break;
+		case 'B':
+			r = parse_uint("--sandbox-burst", optarg, 1, 1000000, &sandbox_burst);
+			break;
+		case 'M':
+			r = parse_uint("--sandbox-per-min", optarg, 0, 1000000, &sandbox_per_min);
 			break;
 		default:
 			usage(stderr);
@@ -157,10 +176,16 @@ static int cmd_serve(const struct config *cfg, int argc, char **argv)
 	r = ctx_init(&ctx, cfg, true);
 	if (r)
 		goto out_clear;
-	ctx.limiter = auth_limiter_new(burst, per_min);
+	ctx.limiter = limiter_new(burst, per_min);
+	ctx.sandbox_limiter = limiter_new(sandbox_burst, sandbox_per_min);
 	ctx.metrics = metrics_new(n_routes);
-	if (!ctx.limiter || !ctx.metrics) {
+	if (!ctx.limiter || !ctx.sandbox_limiter || !ctx.metrics) {
 		r = -ENOMEM;
+		goto out_clear;
+	}
+	/* before any thread: curl_global_init() is not thread-safe (the sandbox's libcurl) */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		r = log_error_errno(-ENOMEM, "cannot initialise libcurl");
 		goto out_clear;
 	}
 	/* signals go to this thread's sigwait(), never to a worker */
@@ -172,7 +197,7 @@ static int cmd_serve(const struct config *cfg, int argc, char **argv)
 
 	r = server_start(&ctx, threads, &srv);
 	if (r)
-		goto out_clear;
+		goto out_stop;
 	if (ctx.redis_enabled) {
 		r = relay_start(&ctx, &relay);
 		if (r) {
@@ -191,6 +216,7 @@ static int cmd_serve(const struct config *cfg, int argc, char **argv)
 	relay_stop(relay);
 out_stop:
 	server_stop(srv);
+	curl_global_cleanup();
 out_clear:
 	ctx_clear(&ctx);
 	return r;

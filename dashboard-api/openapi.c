@@ -136,6 +136,153 @@ static const char components[] =
 	"\"target\": {\"type\": \"string\"}, \"details\": {\"type\": \"object\"},"
 	"\"remote_addr\": {\"type\": [\"string\", \"null\"]},"
 	"\"at\": {\"$ref\": \"#/components/schemas/Time\"}}}"
+	",\"UsagePoint\": {\"type\": \"object\", \"description\": \"one step of a usage series: "
+	"requests counts every request (refused ones and summaries included); refused: gateway "
+	"verdict != admitted; errors_4xx/5xx: admitted and answered; unanswered: admitted, "
+	"never answered; percentiles of answered requests in ms, null without a sample\", "
+	"\"properties\": {"
+	"\"ts\": {\"$ref\": \"#/components/schemas/Time\"}, \"requests\": {\"type\": "
+	"\"integer\"}, \"refused\": {\"type\": \"integer\"},"
+	"\"errors_4xx\": {\"type\": \"integer\"}, \"errors_5xx\": {\"type\": \"integer\"}, "
+	"\"unanswered\": {\"type\": \"integer\"},"
+	"\"p50_ms\": {\"type\": [\"number\", \"null\"]}, \"p99_ms\": {\"type\": [\"number\", "
+	"\"null\"]},"
+	"\"bytes_in\": {\"type\": \"integer\"}, \"bytes_out\": {\"type\": \"integer\"}}},"
+	"\"UsageSeries\": {\"type\": \"object\", \"description\": \"a list of DESIGN 7 that is "
+	"never paged (has_more is always false): one point per granularity step of [from, to) "
+	"rounded out to the step, zeros where nothing happened; from and to as asked (default: "
+	"the last 24 hours)\", \"required\": [\"object\", \"data\", \"has_more\"], "
+	"\"properties\": {"
+	"\"object\": {\"const\": \"list\"}, \"data\": {\"type\": \"array\", \"items\": "
+	"{\"$ref\": \"#/components/schemas/UsagePoint\"}},"
+	"\"has_more\": {\"const\": false}, \"from\": {\"$ref\": \"#/components/schemas/Time\"}, "
+	"\"to\": {\"$ref\": \"#/components/schemas/Time\"},"
+	"\"granularity\": {\"enum\": [\"minute\", \"hour\", \"day\"]}}},"
+	"\"EndpointUsage\": {\"type\": \"object\", \"properties\": {"
+	"\"method\": {\"type\": \"string\", \"description\": \"empty when the gateway knew "
+	"none\"}, \"endpoint\": {\"type\": \"string\"},"
+	"\"requests\": {\"type\": \"integer\"}, \"refused\": {\"type\": \"integer\"}, "
+	"\"errors_4xx\": {\"type\": \"integer\"},"
+	"\"errors_5xx\": {\"type\": \"integer\"}, \"unanswered\": {\"type\": \"integer\"},"
+	"\"error_rate\": {\"type\": \"number\", \"description\": \"(4xx + 5xx + unanswered) / "
+	"admitted requests, 4 decimals\"},"
+	"\"p50_ms\": {\"type\": [\"number\", \"null\"]}, \"p99_ms\": {\"type\": [\"number\", "
+	"\"null\"]}}},"
+	"\"EndpointUsageList\": {\"type\": \"object\", \"description\": \"the busiest "
+	"endpoints, busiest first, at most limit of them; never paged (has_more is always "
+	"false); the range is rounded out to whole hours\", \"required\": [\"object\", "
+	"\"data\", \"has_more\"], \"properties\": {"
+	"\"object\": {\"const\": \"list\"}, \"data\": {\"type\": \"array\", \"items\": "
+	"{\"$ref\": \"#/components/schemas/EndpointUsage\"}},"
+	"\"has_more\": {\"const\": false}, \"from\": {\"$ref\": \"#/components/schemas/Time\"}, "
+	"\"to\": {\"$ref\": \"#/components/schemas/Time\"}}},"
+	"\"CountryUsage\": {\"type\": \"object\", \"properties\": {\"country\": {\"type\": "
+	"\"string\", \"description\": \"ISO 3166 alpha-2; -- unknown\"}, \"requests\": "
+	"{\"type\": \"integer\"}}},"
+	"\"CountryUsageList\": {\"type\": \"object\", \"description\": \"requests by client "
+	"country, busiest first; never paged (has_more is always false); the range is rounded "
+	"out to whole hours\", \"required\": [\"object\", \"data\", \"has_more\"], "
+	"\"properties\": {"
+	"\"object\": {\"const\": \"list\"}, \"data\": {\"type\": \"array\", \"items\": "
+	"{\"$ref\": \"#/components/schemas/CountryUsage\"}},"
+	"\"has_more\": {\"const\": false}, \"from\": {\"$ref\": \"#/components/schemas/Time\"}, "
+	"\"to\": {\"$ref\": \"#/components/schemas/Time\"}}},"
+	"\"RealtimeUsage\": {\"type\": \"object\", \"description\": \"today's (UTC) admitted "
+	"requests per API from the gateway's Redis counters, ahead of the rollups; 503 while "
+	"Redis is unavailable\", \"properties\": {"
+	"\"object\": {\"const\": \"realtime_usage\"}, \"consumer_id\": {\"$ref\": "
+	"\"#/components/schemas/Id\"},"
+	"\"day\": {\"type\": \"string\", \"format\": \"date\"}, \"as_of\": {\"$ref\": "
+	"\"#/components/schemas/Time\"}, \"requests\": {\"type\": \"integer\"},"
+	"\"apis\": {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": "
+	"{\"api_id\": {\"type\": [\"string\", \"null\"]},"
+	"\"name\": {\"type\": [\"string\", \"null\"]}, \"requests\": {\"type\": "
+	"\"integer\"}}}}}},"
+	"\"SlaWindow\": {\"type\": \"object\", \"properties\": {\"window_start\": {\"$ref\": "
+	"\"#/components/schemas/Time\"},"
+	"\"window_end\": {\"$ref\": \"#/components/schemas/Time\"}, \"requests\": {\"type\": "
+	"\"integer\"}, \"failures\": {\"type\": \"integer\"},"
+	"\"unanswered\": {\"type\": \"integer\"}, \"uptime\": {\"type\": [\"number\", "
+	"\"null\"]}, \"latency_requests\": {\"type\": \"integer\"},"
+	"\"p99_ms\": {\"type\": [\"number\", \"null\"]}, \"uptime_met\": {\"type\": "
+	"[\"boolean\", \"null\"]}, \"latency_met\": {\"type\": [\"boolean\", \"null\"]}}},"
+	"\"ApiSla\": {\"type\": \"object\", \"description\": \"SLA figures of admitted requests "
+	"(uptime in percent, failures = 5xx + unanswered) per window, against the API's "
+	"targets; the SLA alerts meeting the range\", \"properties\": {"
+	"\"object\": {\"const\": \"api_sla\"}, \"api_id\": {\"$ref\": "
+	"\"#/components/schemas/Id\"},"
+	"\"from\": {\"$ref\": \"#/components/schemas/Time\"}, \"to\": {\"$ref\": "
+	"\"#/components/schemas/Time\"},"
+	"\"window_seconds\": {\"type\": \"integer\"}, \"target_uptime\": {\"type\": "
+	"[\"number\", \"null\"]},"
+	"\"target_p99_ms\": {\"type\": [\"number\", \"null\"]}, \"min_requests\": {\"type\": "
+	"\"integer\"},"
+	"\"requests\": {\"type\": \"integer\"}, \"failures\": {\"type\": \"integer\"}, "
+	"\"uptime\": {\"type\": [\"number\", \"null\"]},"
+	"\"p99_ms\": {\"type\": [\"number\", \"null\"]}, \"windows\": {\"type\": \"array\", "
+	"\"items\": {\"$ref\": \"#/components/schemas/SlaWindow\"}},"
+	"\"breaches\": {\"type\": \"array\", \"items\": {\"type\": \"object\"}}}},"
+	"\"ApiDeprecation\": {\"type\": \"object\", \"description\": \"the consumers that made "
+	"admitted requests to the API in the 7 days before now, busiest first\", "
+	"\"properties\": {"
+	"\"object\": {\"const\": \"api_deprecation\"}, \"api_id\": {\"$ref\": "
+	"\"#/components/schemas/Id\"}, \"name\": {\"type\": \"string\"},"
+	"\"version\": {\"type\": \"string\"}, \"deprecated_at\": {\"type\": [\"string\", "
+	"\"null\"], \"format\": \"date-time\"},"
+	"\"sunset_at\": {\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}, "
+	"\"since\": {\"$ref\": \"#/components/schemas/Time\"},"
+	"\"until\": {\"$ref\": \"#/components/schemas/Time\"}, \"consumers\": {\"type\": "
+	"\"array\", \"items\": {\"type\": \"object\", \"properties\": {"
+	"\"consumer_id\": {\"$ref\": \"#/components/schemas/Id\"}, \"name\": {\"type\": "
+	"\"string\"}, \"email\": {\"type\": \"string\"},"
+	"\"requests\": {\"type\": \"integer\"}, \"last_seen_at\": {\"$ref\": "
+	"\"#/components/schemas/Time\"},"
+	"\"notified_at\": {\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}}}}}},"
+	"\"UpcomingInvoice\": {\"type\": \"object\", \"description\": \"the invoice of the "
+	"current calendar month (UTC) priced on the usage so far, as billing would write it "
+	"now; 404 when there is nothing to invoice\", \"properties\": {"
+	"\"object\": {\"const\": \"invoice\"}, \"id\": {\"type\": \"null\"}, \"consumer_id\": "
+	"{\"$ref\": \"#/components/schemas/Id\"},"
+	"\"period\": {\"type\": \"string\", \"pattern\": \"^[0-9]{4}-[0-9]{2}$\"}, "
+	"\"period_start\": {\"$ref\": \"#/components/schemas/Time\"},"
+	"\"period_end\": {\"$ref\": \"#/components/schemas/Time\"}, \"currency\": {\"type\": "
+	"\"string\"}, \"status\": {\"const\": \"upcoming\"},"
+	"\"reconciliation\": {\"type\": \"null\"}, \"as_of\": {\"$ref\": "
+	"\"#/components/schemas/Time\"},"
+	"\"lines\": {\"type\": \"array\", \"items\": {\"$ref\": "
+	"\"#/components/schemas/InvoiceLine\"}},"
+	"\"total\": {\"type\": \"string\"}, \"total_minor\": {\"type\": \"integer\"}}},"
+	"\"SandboxRequest\": {\"type\": \"object\", \"additionalProperties\": false, "
+	"\"required\": [\"api_id\", \"method\", \"path\"], \"description\": \"sent to the API's "
+	"sandbox_url + path with the caller's key in X-API-Key; only consumers may call it (the "
+	"admin token is never sent)\", \"properties\": {"
+	"\"api_id\": {\"$ref\": \"#/components/schemas/Id\"}, \"method\": {\"enum\": [\"GET\", "
+	"\"HEAD\", \"POST\", \"PUT\", \"PATCH\", \"DELETE\", \"OPTIONS\"]},"
+	"\"path\": {\"type\": \"string\", \"pattern\": \"^/\", \"maxLength\": 2048, "
+	"\"description\": \"path and query, URL characters only\"},"
+	"\"headers\": {\"type\": \"object\", \"maxProperties\": 50, \"additionalProperties\": "
+	"{\"type\": \"string\", \"maxLength\": 4096}, \"description\": \"not Host, X-API-Key, "
+	"Authorization, Content-Length, Transfer-Encoding, Connection, Expect, Upgrade, TE, "
+	"Trailer, Keep-Alive or Proxy-*\"},"
+	"\"body\": {\"description\": \"a string is sent as is; other JSON as compact JSON "
+	"(Content-Type: application/json unless given); at most 256 KiB\"}}},"
+	"\"SandboxResponse\": {\"type\": \"object\", \"description\": \"the API's answer; "
+	"verdict is admitted for an answer of the API, the gateway's verdict when the answer is "
+	"the tollgate kernel's refusal, no_response when nothing usable came back (status null, "
+	"error says why); at most 5 s, no redirects followed, the body cut at 64 KiB\", "
+	"\"properties\": {"
+	"\"object\": {\"const\": \"sandbox_response\"}, \"api_id\": {\"$ref\": "
+	"\"#/components/schemas/Id\"}, \"method\": {\"type\": \"string\"},"
+	"\"url\": {\"type\": \"string\"}, \"status\": {\"type\": [\"integer\", \"null\"]},"
+	"\"headers\": {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\"}, "
+	"\"description\": \"names in lower case; repeated ones joined with comma\"},"
+	"\"headers_truncated\": {\"type\": \"boolean\"}, \"body\": {\"type\": \"string\", "
+	"\"description\": \"UTF-8 text; invalid bytes become U+FFFD\"},"
+	"\"body_truncated\": {\"type\": \"boolean\"}, \"latency_ms\": {\"type\": \"number\"},"
+	"\"verdict\": {\"enum\": [\"admitted\", \"missing_key\", \"unknown_key\", "
+	"\"revoked_key\", \"suspended\", \"forbidden_api\", \"over_limit\", "
+	"\"quota_exhausted\", \"no_response\"]},"
+	"\"error\": {\"type\": \"string\"}}}"
 	"}";
 
 /* query parameters the routes may name */
@@ -149,12 +296,15 @@ static const struct {
 	{ "starting_after", "the id of the last object of the previous page",
 	  "{\"type\": \"string\", \"pattern\": \"^[1-9][0-9]*$\"}" },
 	{ "state", "only alerts in this state", "{\"enum\": [\"open\", \"resolved\"]}" },
-	{ "from", "start of the range, RFC 3339 (inclusive)",
+	{ "from", "start of the range, RFC 3339 (inclusive; default: 24 hours before to)",
 	  "{\"type\": \"string\", \"format\": \"date-time\"}" },
-	{ "to", "end of the range, RFC 3339 (exclusive)",
+	{ "to", "end of the range, RFC 3339 (exclusive; default: now)",
 	  "{\"type\": \"string\", \"format\": \"date-time\"}" },
-	{ "granularity", "bucket size", "{\"enum\": [\"minute\", \"hour\", \"day\"]}" },
+	{ "granularity", "bucket size (default hour)",
+	  "{\"enum\": [\"minute\", \"hour\", \"day\"], \"default\": \"hour\"}" },
 	{ "api_id", "only this API", "{\"type\": \"string\", \"pattern\": \"^[1-9][0-9]*$\"}" },
+	{ "window", "SLA window in seconds, a multiple of 60 (default: the granularity's step)",
+	  "{\"type\": \"integer\", \"minimum\": 60, \"multipleOf\": 60}" },
 };
 
 static json_t *ref(const char *schema)
@@ -303,8 +453,12 @@ static int add_operation(json_t *paths, json_t *schemas, const struct route *rt)
 				    error_response("invalid_request: the body is over 1 MiB"));
 	}
 	json_object_set_new(responses, "429",
-			    error_response("rate_limited: too many failed authentications"));
+			    error_response("rate_limited: too many failed authentications (or, for "
+					   "the sandbox, calls)"));
 	json_object_set_new(responses, "500", error_response("internal"));
+	json_object_set_new(responses, "503",
+			    error_response("internal: a dependency (Postgres; Redis for realtime) "
+					   "is unavailable; see Retry-After"));
 
 	op = json_pack("{s:s, s:s, s:[s], s:o, s:o, s:o}", "operationId", opid, "summary",
 		       rt->summary, "tags", rt->tag, "parameters", params, "responses", responses,
@@ -352,7 +506,9 @@ int openapi_document(char **ret, size_t *ret_len)
 		"description",
 		"The developer portal's backend and the provider's admin API (DESIGN §7). Errors "
 		"are {\"error\": {\"type\", \"message\", \"param\"}}; lists take limit and "
-		"starting_after and answer {\"object\": \"list\", \"data\", \"has_more\"}; ids "
+		"starting_after and answer {\"object\": \"list\", \"data\", \"has_more\"}; the "
+		"analytics series (usage, endpoints, geo) use the same list shape, never paged "
+		"(has_more false), with the range they cover; ids "
 		"are decimal strings and times RFC 3339 UTC.",
 		"jsonSchemaDialect", "https://spec.openapis.org/oas/3.1/dialect/base", "paths",
 		paths, "components", "schemas", schemas, "securitySchemes", "adminToken", "type",
@@ -363,7 +519,7 @@ int openapi_document(char **ret, size_t *ret_len)
 		json_decref(doc);
 		return r ? r : -ENOMEM;
 	}
-	s = json_dumps(doc, JSON_COMPACT);
+	s = json_dumps(doc, REPLY_JSON_FLAGS);
 	json_decref(doc);
 	if (!s)
 		return -ENOMEM;

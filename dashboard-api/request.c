@@ -57,7 +57,7 @@ int reply_json(struct reply *rep, unsigned int status, json_t *value)
 
 	if (!value)
 		return -ENOMEM;
-	s = json_dumps(value, JSON_COMPACT);
+	s = json_dumps(value, REPLY_JSON_FLAGS);
 	json_decref(value);
 	if (!s)
 		return -ENOMEM;
@@ -102,7 +102,7 @@ int reply_replay_conflict(struct reply *rep, const char *message, const char *fi
 		return -ENOMEM;
 	json_object_set_new(json_object_get(e, "error"), field, json_string(value));
 	free(rep->replay_body);
-	rep->replay_body = json_dumps(e, JSON_COMPACT);
+	rep->replay_body = json_dumps(e, REPLY_JSON_FLAGS);
 	json_decref(e);
 	if (!rep->replay_body)
 		return -ENOMEM;

@@ -42,7 +42,7 @@
 #define REQUEST_MAX_IDS 3
 #define REQUEST_ID_MAX 21 /* a uint64 in decimal with its NUL */
 
-struct auth_limiter;
+struct limiter;
 struct metrics;
 
 /* What every request may need of the server; read-only while serving. */
@@ -54,7 +54,8 @@ struct api_ctx {
 	size_t admin_token_len;
 	struct redis_addr redis; /* valid when redis_enabled */
 	bool redis_enabled;
-	struct auth_limiter *limiter;
+	struct limiter *limiter;	  /* failed authentications per address (auth.h) */
+	struct limiter *sandbox_limiter; /* sandbox calls per consumer (sandbox.h) */
 	struct metrics *metrics;
 };
 
@@ -100,6 +101,13 @@ struct reply {
 	char audit_object[64];
 	json_t *audit_details; /* owned; NULL = {} */
 };
+
+/*
+ * How every JSON reply (and what is stored from a request) is written:
+ * compact, reals with 15 significant digits, so 0.1 prints as 0.1 and not
+ * jansson's default 17-digit 0.10000000000000001.
+ */
+#define REPLY_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 typedef int (*handler_fn)(struct request *req, struct reply *rep);
 

@@ -11,14 +11,14 @@
 #include "dashboard-api/keys.h"
 #include "dashboard-api/plans.h"
 #include "dashboard-api/routes.h"
+#include "dashboard-api/sandbox.h"
 #include "dashboard-api/system.h"
+#include "dashboard-api/usage.h"
 
 #define LIST "limit,starting_after"
+#define RANGE "from,to"
 
-/*
- * The routing table (DESIGN §7). The usage/analytics routes, the upcoming
- * invoice and the sandbox join it as one row each.
- */
+/* The routing table (DESIGN §7): adding a route is one row here. */
 const struct route routes[] = {
 	/* service */
 	{ "GET", "/healthz", ROUTE_ANYONE, system_healthz, 200, NULL,
@@ -42,6 +42,15 @@ const struct route routes[] = {
 	  "ApiInput", "Api" },
 	{ "GET", "/v1/apis/{id}/openapi", ROUTE_ANYONE, catalog_openapi, 200, NULL,
 	  "The OpenAPI document stored for an API", "catalog", NULL, NULL, "Document" },
+	{ "GET", "/v1/apis/{id}/usage", ROUTE_ADMIN, usage_api_series, 200, NULL,
+	  "An API's usage series over every consumer, one point per step (never paged)",
+	  "analytics", RANGE ",granularity", NULL, "UsageSeries" },
+	{ "GET", "/v1/apis/{id}/sla", ROUTE_ADMIN, usage_api_sla, 200, NULL,
+	  "An API's SLA figures per window against its targets, and its SLA alerts in the range",
+	  "analytics", RANGE ",granularity,window", NULL, "ApiSla" },
+	{ "GET", "/v1/apis/{id}/deprecation", ROUTE_ADMIN, usage_api_deprecation, 200, NULL,
+	  "The consumers that used an API in the last 7 days (those to tell of its deprecation)",
+	  "analytics", NULL, NULL, "ApiDeprecation" },
 
 	/* plans */
 	{ "GET", "/v1/plans", ROUTE_ANYONE, plans_list, 200, NULL, "List the plans", "plans", LIST,
@@ -70,15 +79,38 @@ const struct route routes[] = {
 	  "key.rotate", "Replace a key: a new key, the old one valid for a grace period", "keys",
 	  NULL, "RotateInput", "KeyWithSecret" },
 
+	/* a consumer's usage */
+	{ "GET", "/v1/consumers/{id}/usage", ROUTE_ADMIN_SELF, usage_consumer_series, 200, NULL,
+	  "A consumer's usage series, one point per step, from the rollups (never paged)",
+	  "analytics", RANGE ",granularity,api_id", NULL, "UsageSeries" },
+	{ "GET", "/v1/consumers/{id}/usage/endpoints", ROUTE_ADMIN_SELF, usage_consumer_endpoints,
+	  200, NULL, "A consumer's busiest endpoints with error rates and latency percentiles",
+	  "analytics", RANGE ",limit,api_id", NULL, "EndpointUsageList" },
+	{ "GET", "/v1/consumers/{id}/usage/geo", ROUTE_ADMIN_SELF, usage_consumer_geo, 200, NULL,
+	  "A consumer's requests by client country, busiest first", "analytics",
+	  RANGE ",api_id", NULL, "CountryUsageList" },
+	{ "GET", "/v1/consumers/{id}/usage/realtime", ROUTE_ADMIN_SELF, usage_consumer_realtime,
+	  200, NULL, "A consumer's requests today per API, from the gateway's Redis counters",
+	  "analytics", NULL, NULL, "RealtimeUsage" },
+
 	/* invoices */
 	{ "GET", "/v1/consumers/{id}/invoices", ROUTE_ADMIN_SELF, invoices_list, 200, NULL,
 	  "List a consumer's invoices", "invoices", LIST, NULL, "InvoiceList" },
+	{ "GET", "/v1/consumers/{id}/invoices/upcoming", ROUTE_ADMIN_SELF, usage_upcoming_invoice,
+	  200, NULL, "The current month's invoice priced on the usage so far", "invoices", NULL,
+	  NULL, "UpcomingInvoice" },
 	{ "GET", "/v1/invoices/{id}", ROUTE_ADMIN_OWNER, invoices_get, 200, NULL,
 	  "An invoice with its lines, totals, status and reconciliation", "invoices", NULL, NULL,
 	  "Invoice" },
 	{ "POST", "/v1/invoices/run", ROUTE_ADMIN, invoices_run, 202, "invoice.run",
 	  "Invoice a period through billing (idempotent per period)", "invoices", NULL,
 	  "InvoiceRunInput", "InvoiceRun" },
+
+	/* the portal's "try it" */
+	{ "POST", "/v1/sandbox/requests", ROUTE_SELF, sandbox_request, 200, NULL,
+	  "Send a request to an API's sandbox_url with the caller's key; the answer and the "
+	  "gateway's verdict",
+	  "sandbox", NULL, "SandboxRequest", "SandboxResponse" },
 
 	/* operations */
 	{ "GET", "/v1/alerts", ROUTE_ADMIN, admin_alerts, 200, NULL,

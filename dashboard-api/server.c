@@ -112,6 +112,9 @@ static bool access_allowed(const struct request *req, struct reply *rep)
 	if (anonymous)
 		reply_error(rep, 401, "authentication", NULL,
 			    "credentials required: Authorization: Bearer <admin token or API key>");
+	else if (c->admin) /* a consumer-only route: it acts with the consumer's own key */
+		reply_error(rep, 404, "not_found", NULL,
+			    "no such resource for the admin: this route takes a consumer's key");
 	else /* another consumer's resource, or an admin route: nothing to see here */
 		reply_error(rep, 404, "not_found", NULL, "no such resource");
 	return false;
@@ -141,7 +144,8 @@ static int audit(struct request *req, const struct reply *rep)
 	static const char sql[] =
 		"INSERT INTO audit_log (actor, action, object, details, remote_addr)"
 		" VALUES ($1, $2, $3, $4::jsonb, $5)";
-	char *details = rep->audit_details ? json_dumps(rep->audit_details, JSON_COMPACT) : NULL;
+	char *details =
+		rep->audit_details ? json_dumps(rep->audit_details, REPLY_JSON_FLAGS) : NULL;
 	const char *params[] = { req->caller_scope, req->route->action,
 				 rep->audit_object[0] ? rep->audit_object : req->path,
 				 details ? details : "{}", req->remote_addr };

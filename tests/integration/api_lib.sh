@@ -12,6 +12,9 @@
 #                               $TG_DIR/body, the headers in $TG_DIR/headers.
 #                               AUTH: "" = none, "x:KEY" = X-API-Key, else
 #                               a bearer token. BODY "" = none, "@FILE" = a file.
+#   api_sample_server           the sample API (http_server.py) on a free
+#                               port: SAMPLE_URL, SAMPLE_LOG (one line per
+#                               request: METHOD PATH KEY), SAMPLE_PID
 #   jb FILTER                   jq -r FILTER on the last body
 #   rcli ARGS...                redis-cli on our Redis
 
@@ -66,6 +69,19 @@ api_setup() {
 		tg_fatal "migrate failed: $(tail -3 "$TG_DIR/billing-migrate.log")"
 	API_BASE="http://127.0.0.1:$API_PORT"
 	api_start "$@"
+}
+
+api_sample_server() {
+	local port
+	port=$(tg_free_port)
+	SAMPLE_LOG="$TG_DIR/sample-requests.log"
+	: >"$SAMPLE_LOG"
+	tg_spawn "$TG_DIR/sample.out" "$PYTHON" "$TG_SERVER_PY" --port "$port" --bind 127.0.0.1 \
+		--log "$SAMPLE_LOG"
+	SAMPLE_PID=$TG_SPAWNED
+	tg_wait_for_line "$TG_DIR/sample.out" '^ready' 10 "$SAMPLE_PID" ||
+		tg_fatal "sample server did not start: $(tail -5 "$TG_DIR/sample.out")"
+	SAMPLE_URL="http://127.0.0.1:$port"
 }
 
 req() {

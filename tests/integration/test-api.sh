@@ -2,7 +2,8 @@
 # test-api.sh - the dashboard REST API (DESIGN §7) against the real binary,
 # a real Postgres and a real Redis:
 #   - every route of the routing table (`tollgate-api routes`): success with
-#     admin credentials, 401 with bad credentials, 404 for another consumer's
+#     admin credentials (a consumer's key on consumer-only routes, where the
+#     admin gets 404), 401 with bad credentials, 404 for another consumer's
 #     key on admin and admin/self routes, 405 with Allow for a wrong method;
 #     every POST/PATCH: 400 naming "body" for malformed JSON and the field
 #     for a wrong type, 413 for a body over 1 MiB; unknown paths 404;
@@ -24,9 +25,10 @@ set -u -o pipefail
 
 tg_init api
 api_setup --auth-fail-burst 100000 --auth-fail-per-min 100000
+api_sample_server # the API's sandbox, for POST /v1/sandbox/requests
 
 # --- fixtures ------------------------------------------------------------------
-req "$API_ADMIN" POST /v1/apis '{"name": "orders", "base_path": "/v1/orders",
+req "$API_ADMIN" POST /v1/apis '{"name": "orders", "base_path": "/v1/orders", "sandbox_url": "'"$SAMPLE_URL"'",
 	"openapi": {"openapi": "3.1.0", "info": {"title": "orders", "version": "1"}, "paths": {}}}' \
 	>/dev/null
 API_ID=$(jb .id)
@@ -82,6 +84,7 @@ body_for() { # METHOD PATTERN
 	"POST /v1/consumers/{id}/keys") echo "{\"plan_id\": \"$PLAN_ID\"}" ;;
 	"POST /v1/consumers/{id}/keys/{key_id}/rotate") echo '{"grace_period": 3600}' ;;
 	"POST /v1/invoices/run") echo '{"period": "2026-10"}' ;;
+	"POST /v1/sandbox/requests") echo "{\"api_id\": \"$API_ID\", \"method\": \"GET\", \"path\": \"/v1/ok\"}" ;;
 	esac
 }
 # a body field of the wrong type per POST/PATCH route: "FIELD BODY"
@@ -94,6 +97,7 @@ wrong_type() { # METHOD PATTERN
 	"POST /v1/consumers/{id}/keys") echo 'plan_id {"plan_id": true}' ;;
 	"POST /v1/consumers/{id}/keys/{key_id}/rotate") echo 'grace_period {"grace_period": "1d"}' ;;
 	"POST /v1/invoices/run") echo 'period {"period": 202610}' ;;
+	"POST /v1/sandbox/requests") echo "method {\"api_id\": \"$API_ID\", \"method\": 7, \"path\": \"/v1/ok\"}" ;;
 	esac
 }
 expect_status() { # METHOD PATTERN -> the success status of the route
@@ -125,9 +129,16 @@ for line in "${ROUTES[@]}"; do
 	assert_eq "$what: 401 is an authentication error" authentication "$(jb .error.type)"
 	assert_eq "$what: unknown key -> 401" 401 \
 		"$(req "x:tg_1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$method" "$path" "$body")"
+	# who succeeds: the admin, or on consumer-only routes a consumer's own key
+	who=$API_ADMIN
+	if [ "$access" = self ]; then
+		who=$K1
+		assert_eq "$what: the admin on a consumer-only route -> 404" 404 \
+			"$(req "$API_ADMIN" "$method" "$path" "$body")"
+	fi
 	# another consumer's key
 	case "$access" in
-	anyone) ;;
+	anyone | self) ;;
 	*) assert_eq "$what: another consumer's key -> 404" 404 \
 		"$(req "$K2" "$method" "$path" "$body")"
 	   assert_eq "$what: 404 is not_found" not_found "$(jb .error.type)" ;;
@@ -141,18 +152,18 @@ for line in "${ROUTES[@]}"; do
 	assert_eq "$what: PUT -> 405" 405 "$status"
 	assert_match "$what: Allow names $method" "(^|, )$method(,|$)" "$allow"
 	if [ "$method" = POST ] || [ "$method" = PATCH ]; then
-		assert_eq "$what: malformed JSON -> 400" 400 "$(req "$API_ADMIN" "$method" "$path" '{"name": ')"
+		assert_eq "$what: malformed JSON -> 400" 400 "$(req "$who" "$method" "$path" '{"name": ')"
 		assert_eq "$what: malformed JSON names param body" "invalid_request body" \
 			"$(jb '.error.type + " " + .error.param')"
 		read -r field wrong <<<"$(wrong_type "$method" "$pattern" | tr '\n' ' ')"
-		assert_eq "$what: a wrong type -> 400" 400 "$(req "$API_ADMIN" "$method" "$path" "$wrong")"
+		assert_eq "$what: a wrong type -> 400" 400 "$(req "$who" "$method" "$path" "$wrong")"
 		assert_eq "$what: the 400 names $field" "$field" "$(jb .error.param)"
 		assert_eq "$what: a body over 1 MiB -> 413" 413 \
-			"$(req "$API_ADMIN" "$method" "$path" "@$TG_DIR/big.json")"
+			"$(req "$who" "$method" "$path" "@$TG_DIR/big.json")"
 	fi
-	# success, as admin
-	status=$(req "$API_ADMIN" "$method" "$path" "$body")
-	assert_eq "$what: admin -> $(expect_status "$method" "$pattern")" \
+	# success
+	status=$(req "$who" "$method" "$path" "$body")
+	assert_eq "$what: $([ "$access" = self ] && echo "own key" || echo admin) -> $(expect_status "$method" "$pattern")" \
 		"$(expect_status "$method" "$pattern")" "$status"
 	[ "$status" -lt 300 ] || tg_log "body: $(head -c 300 "$TG_DIR/body")"
 done
