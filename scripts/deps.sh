@@ -11,7 +11,7 @@ PKGS=(
 	libpq-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev
 	# tests
 	libcmocka-dev libjansson-dev libclang-rt-14-dev
-	iproute2 ethtool curl python3 procps util-linux kcat redis-server
+	iproute2 ethtool curl python3 procps util-linux kcat redis-server redis-tools jq openssl
 	postgresql
 	# benchmarks
 	wrk xdp-tools nginx
