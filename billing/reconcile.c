@@ -164,6 +164,13 @@ int reconcile_period(PGconn *c, const struct config *cfg, const char *period, ti
 		log_error("--period: '%s' is not YYYY-MM", period);
 		return r;
 	}
+	/* the kernel counts are kept per hour: a month still running would be
+	 * compared at its last hour boundary against rollups that go on */
+	if (now < p.end_time) {
+		log_error("reconcile: %s has not ended yet; a month is reconciled once it is over",
+			  period);
+		return -EINVAL;
+	}
 	gmtime_r(&now, &tm);
 	strftime(checked, sizeof(checked), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (cfg->redis.url[0]) {

@@ -32,9 +32,10 @@
 #include "lib/config.h"
 
 /*
- * reconcile_period() - compare the sources for @period ("YYYY-MM") and store
- * the result on each of its invoices. Returns the number of consumers with a
- * mismatch, or -errno (logged). Redis out of reach is not an error: its
+ * reconcile_period() - compare the sources for @period ("YYYY-MM", a month
+ * that has ended by @now: -EINVAL otherwise) and store the result on each of
+ * its invoices. Returns the number of consumers with a mismatch, or -errno
+ * (logged). Redis out of reach is not an error: its
  * counts are null and the log says so.
  */
 int reconcile_period(PGconn *c, const struct config *cfg, const char *period, time_t now);
