@@ -14,7 +14,8 @@
 # agent (SIGTERM by pid), the tollgate attachments (tollgatectl detach, then
 # `ip link set dev X xdp off`), every process started with tg_spawn (by pid),
 # the cgroup, the pin dir, the veth, the namespace and the temp dir; on
-# failure too. TG_KEEP=1 keeps the temp dir for a post-mortem. A test with
+# failure too (printing the last lines of the logs first, unless
+# TG_CLEANUP_LOGS=0). TG_KEEP=1 keeps the temp dir for a post-mortem. A test with
 # more than one host registers the others' teardown in TG_CLEANUP_HOOKS
 # (commands run once the processes are stopped).
 #
@@ -510,7 +511,7 @@ tg_cleanup() {
 	local rc=$? pid i
 	trap - EXIT
 	set +e
-	if [ "$rc" -ne 0 ] || [ "$TG_FAILED" -ne 0 ]; then
+	if { [ "$rc" -ne 0 ] || [ "$TG_FAILED" -ne 0 ]; } && [ "${TG_CLEANUP_LOGS:-1}" = 1 ]; then
 		local f
 		for f in "$TG_DIR"/agent.*.log "$TG_DIR"/billing*.log "$TG_DIR/server.out"; do
 			[ -s "$f" ] || continue
