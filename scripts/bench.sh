@@ -8,6 +8,10 @@
 #     null sink (JSON), to the write-ahead log (binary) and to the dev broker
 # 1c. tollgate-billing: events aggregated into Postgres per second, and an
 #     invoice run for 10,000 consumers (scripts/bench-billing.sh)
+# 1d. tollgate-api: p50/p99 of the dashboard's usage, top-endpoint and
+#     invoice reads over a generated dataset at the retention tiers for
+#     10,000 consumers, and requests per second on one core
+#     (scripts/bench-api.sh)
 #  2. end to end: nginx serving a fixed 200 on the API host (root namespace,
 #     in a cgroup), wrk at saturation from a client namespace with an API key;
 #     BENCH_RUNS (default 5) interleaved rounds of
@@ -70,6 +74,12 @@ echo
 # its own Postgres and broker, torn down before the end-to-end rounds
 BENCH_JSON="$TG_DIR/billing.json" bash "$TG_ROOT/scripts/bench-billing.sh" |
 	grep -v '^# ' || tg_fatal "bench-billing.sh failed"
+
+# --- 1d. dashboard API ------------------------------------------------------------
+# its own Postgres (a dataset of ~8 GB) and Redis, torn down before the
+# end-to-end rounds
+BENCH_JSON="$TG_DIR/api.json" bash "$TG_ROOT/scripts/bench-api.sh" |
+	grep -v '^# ' || tg_fatal "bench-api.sh failed"
 
 # --- 2. end to end -------------------------------------------------------------
 tg_topology_up tb
@@ -263,12 +273,15 @@ doc = {
     "xdp_cost": xdp,
     "billing": (json.load(open(os.path.join(tg_dir, "billing.json")))["billing"]
                 if os.path.exists(os.path.join(tg_dir, "billing.json")) else None),
+    "api": (json.load(open(os.path.join(tg_dir, "api.json")))["api"]
+            if os.path.exists(os.path.join(tg_dir, "api.json")) else None),
     "end_to_end": {"noop": data["noop"], "tollgate": data["tollgate"], "summary": agg,
                    "throughput_ratio": thr, "p50_ratio": p50, "p99_ratio": p99,
                    "events_per_round": events_lines, "agent_cpu_s_per_round": agent_cpu},
     "targets": {"request_packet_added_ns": 500, "non_request_packet_added_ns": 50,
                 "p50_added_pct": 5, "throughput_ratio": 0.95,
-                "billing_events_per_cpu_s": 500000, "invoice_run_10k_s": 10},
+                "billing_events_per_cpu_s": 500000, "invoice_run_10k_s": 10,
+                "api_read_p99_ms": 100},
 }
 with open(out, "w") as f:
     json.dump(doc, f, indent=2)
