@@ -16,6 +16,7 @@
 
 #include "billing/invoice.h"
 #include "billing/pg.h"
+#include "billing/reconcile.h"
 #include "lib/log.h"
 #include "lib/pricing.h"
 
@@ -700,6 +701,20 @@ int invoice_run(PGconn *c, const struct config *cfg, const char *period)
 	return run.written;
 }
 
+int invoice_month(PGconn *c, const struct config *cfg, const char *period, time_t now)
+{
+	struct invoice_period p;
+	int r = invoice_run(c, cfg, period);
+
+	if (r < 0 || invoice_period_parse(period, &p) || now < p.end_time)
+		return r;
+	/* an ended month: reconcile its drafts, then finalize the clean ones
+	 * whose grace period is over */
+	if (reconcile_period(c, cfg, period, now) < 0)
+		return r;
+	return invoice_run(c, cfg, period);
+}
+
 int invoice_run_requests(PGconn *c, const struct config *cfg)
 {
 	int n = 0;
@@ -726,7 +741,7 @@ int invoice_run_requests(PGconn *c, const struct config *cfg)
 		snprintf(period, sizeof(period), "%s", PQgetvalue(res, 0, 1));
 		PQclear(res);
 		log_info("invoice run %s for %s requested", id, period);
-		r = invoice_run(c, cfg, period);
+		r = invoice_month(c, cfg, period, time(NULL));
 		snprintf(count, sizeof(count), "%d", r < 0 ? 0 : r);
 		{
 			const char *p[] = { id, r < 0 ? "failed" : "done", count,

@@ -32,10 +32,19 @@ int invoice_period_parse(const char *period, struct invoice_period *ret);
 int invoice_run(PGconn *c, const struct config *cfg, const char *period);
 
 /*
+ * invoice_month() - invoice_run(); then, for a month that has ended by @now,
+ * reconcile_period() and invoice_run() again, so the invoices whose grace
+ * period is over and whose sources agree are finalized at once. Returns
+ * invoice_run()'s count, or -errno.
+ */
+int invoice_month(PGconn *c, const struct config *cfg, const char *period, time_t now);
+
+/*
  * invoice_run_requests() - run the pending rows of invoice_runs (inserted by
  * POST /v1/invoices/run, which NOTIFYs INVOICE_CHANNEL), oldest first, each
- * claimed with FOR UPDATE SKIP LOCKED so several members never run one twice;
- * a row left 'running' for 15 minutes by a member that died is taken again.
+ * claimed with FOR UPDATE SKIP LOCKED so several members never run one twice,
+ * and run through invoice_month(); a row left 'running' for 15 minutes by a
+ * member that died is taken again.
  * Each ends 'done' with its invoice count or 'failed' with the error.
  * Returns how many requests ran, or -EIO.
  */

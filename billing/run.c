@@ -18,7 +18,6 @@
 #include "billing/migrate.h"
 #include "billing/payments.h"
 #include "billing/pg.h"
-#include "billing/reconcile.h"
 #include "billing/run.h"
 #include "billing/sla.h"
 #include "billing/usage.h"
@@ -161,9 +160,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		return;
 	}
 	/* revoked (or an error): what we read so far is ours to write, if
-	 * the fence still says so; then let go */
-	if (usage_batch_messages(run->batch))
-		commit(run);
+	 * the fence still says so; then let go. A batch that cannot be written
+	 * now is not read again here (no polling inside this callback): the
+	 * partitions' next owner reads it from the fenced offsets. */
+	if (usage_batch_messages(run->batch) && usage_batch_commit(run->batch, run->pg))
+		log_warn("the batch of the revoked partitions was not written; their next "
+			 "owner reads it again");
+	run->at_commit = *usage_batch_stats(run->batch);
 	usage_batch_release(run->batch);
 	rd_kafka_assign(rk, NULL);
 	log_info("released %d partition(s)", parts->cnt);
@@ -422,9 +425,7 @@ static void run_jobs(struct run *run)
 		/* drafts, their reconciliation, then the ones that may be final */
 		run->last_invoicing = now;
 		previous_month(now, period, sizeof(period));
-		if (invoice_run(run->pg, run->cfg, period) >= 0 &&
-		    reconcile_period(run->pg, run->cfg, period, now) >= 0)
-			invoice_run(run->pg, run->cfg, period);
+		invoice_month(run->pg, run->cfg, period, now);
 	}
 	if (now - run->last_sla >= 60) {
 		run->last_sla = now;
