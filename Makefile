@@ -99,15 +99,19 @@ $(BUILD)/tollgate-billing: $(BILLING_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/billing/sql
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpq -lrdkafka -lcurl -lhiredis -ljansson -lm
 
 # tollgate-api, the dashboard REST API (DESIGN §7); it shares billing's libpq helpers
+# and invoice pricing
 $(BUILD)/dashboard-api/%.o: PKG_CFLAGS += $(shell pkg-config --cflags libpq libmicrohttpd 2>/dev/null)
 
-$(BUILD)/tollgate-api: $(API_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/billing/pg.o $(BUILD)/libtollgate.a
+# billing's invoice module prices the upcoming invoice exactly as billing will
+API_BILLING_OBJS := $(BUILD)/billing/pg.o $(BUILD)/billing/invoice.o $(BUILD)/billing/reconcile.o
+
+$(BUILD)/tollgate-api: $(API_SRCS:%.c=$(BUILD)/%.o) $(API_BILLING_OBJS) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(API_LIBS)
 
 # the analytics queries of the API, driven from a test without HTTP
 $(BUILD)/tests/analytics-driver: tests/integration/analytics-driver.c $(BUILD)/dashboard-api/analytics.o \
-		$(BUILD)/billing/pg.o $(BUILD)/libtollgate.a
+		$(API_BILLING_OBJS) $(BUILD)/libtollgate.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) $(shell pkg-config --cflags libpq) -o $@ $^ $(PKG_LIBS) $(API_LIBS)

@@ -21,7 +21,7 @@
 #include "lib/pricing.h"
 
 #define INVOICE_LOCK_ID "7310258410662392"
-#define MAX_LINES 64 /* per invoice: plans x tiers and adjustments */
+#define MAX_LINES INVOICE_MAX_LINES
 
 struct plan_entry {
 	struct pricing_plan plan;
@@ -128,7 +128,10 @@ struct run {
 	char period_date[24]; /* "YYYY-MM-01" */
 	char start[48], end[48];
 	bool finalize;
+	uint32_t only_consumer; /* 0: every consumer */
+	bool preview;		/* read only: no locks, nothing written */
 	struct plans plans;
+	struct invoice_preview *result; /* preview: where its one consumer's lines go */
 	PGresult *existing;    /* this period's invoices, by consumer_id (prefetched) */
 	PGresult *adjustments; /* adjustments it may charge, by consumer_id */
 	int written, finalized, adjusted, skipped;
@@ -178,8 +181,10 @@ static int period_bounds(struct run *run, const struct config *cfg)
  * and every plan a consumer held a key on then, with 0 units. */
 static PGresult *query_usage(struct run *run)
 {
-	const char *params[] = { run->start, run->end };
+	char cid[16];
+	const char *params[] = { run->start, run->end, cid };
 
+	snprintf(cid, sizeof(cid), "%" PRIu32, run->only_consumer);
 	return pg_exec(run->c, "read billable usage",
 		       "WITH u AS ("
 		       " SELECT r.consumer_id, r.plan_id, sum(CASE"
@@ -188,14 +193,16 @@ static PGresult *query_usage(struct run *run)
 		       "  ELSE r.summarized END) AS units"
 		       " FROM rollup_day r JOIN plans p ON p.id = r.plan_id"
 		       " WHERE r.ts >= $1 AND r.ts < $2 AND r.verdict = 0"
+		       " AND ($3::bigint = 0 OR r.consumer_id = $3::bigint)"
 		       " GROUP BY 1, 2"
 		       " UNION ALL"
 		       " SELECT DISTINCT k.consumer_id, k.plan_id, 0 FROM api_keys k"
-		       " WHERE k.created_at < $2 AND (k.revoked_at IS NULL OR k.revoked_at >= $1))"
+		       " WHERE k.created_at < $2 AND (k.revoked_at IS NULL OR k.revoked_at >= $1)"
+		       " AND ($3::bigint = 0 OR k.consumer_id = $3::bigint))"
 		       " SELECT u.consumer_id, u.plan_id, sum(u.units)::text FROM u"
 		       " JOIN consumers c ON c.id = u.consumer_id"
 		       " GROUP BY 1, 2 ORDER BY 1, 2",
-		       2, params);
+		       3, params);
 }
 
 /*
@@ -204,19 +211,24 @@ static PGresult *query_usage(struct run *run)
  * fingerprints, and the adjustments of earlier months not yet charged or
  * charged on one of this period's drafts. Both ordered by consumer_id.
  */
+#define EXISTING_SQL                                                                               \
+	"SELECT i.consumer_id, i.id, i.status, i.total_minor, coalesce((SELECT"                    \
+	" string_agg(l.kind || '|' || l.plan_id || '|' || l.tier || '|' || l.quantity"            \
+	" || '|' || l.unit_price || '|' || l.amount_minor, ';' ORDER BY l.line_no)"               \
+	" FROM invoice_lines l WHERE l.invoice_id = i.id), ''),"                                   \
+	" coalesce(i.reconciliation->>'status', '')"                                               \
+	" FROM invoices i WHERE i.period = $1 AND ($2::bigint = 0 OR i.consumer_id = $2::bigint)"  \
+	" ORDER BY i.consumer_id"
+
 static int prefetch(struct run *run)
 {
-	const char *params[] = { run->period_date };
+	char cid[16];
+	const char *params[] = { run->period_date, cid };
 
-	run->existing = pg_exec(
-		run->c, "read this period's invoices",
-		"SELECT i.consumer_id, i.id, i.status, i.total_minor, coalesce((SELECT"
-		" string_agg(l.kind || '|' || l.plan_id || '|' || l.tier || '|' || l.quantity"
-		" || '|' || l.unit_price || '|' || l.amount_minor, ';' ORDER BY l.line_no)"
-		" FROM invoice_lines l WHERE l.invoice_id = i.id), ''),"
-		" coalesce(i.reconciliation->>'status', '')"
-		" FROM invoices i WHERE i.period = $1 ORDER BY i.consumer_id FOR UPDATE",
-		1, params);
+	snprintf(cid, sizeof(cid), "%" PRIu32, run->only_consumer);
+	/* a preview reads without locking: it must not wait for a running invoice run */
+	run->existing = pg_exec(run->c, "read this period's invoices",
+				run->preview ? EXISTING_SQL : EXISTING_SQL " FOR UPDATE", 2, params);
 	if (!run->existing)
 		return -EIO;
 	run->adjustments = pg_exec(
@@ -225,9 +237,10 @@ static int prefetch(struct run *run)
 		" a.unit_price::text, a.tier, to_char(s.period, 'YYYY-MM'),"
 		" coalesce(a.charged_invoice_id, 0) FROM invoice_adjustments a"
 		" JOIN invoices s ON s.id = a.source_invoice_id"
-		" WHERE s.period < $1 AND (a.charged_invoice_id IS NULL OR a.charged_invoice_id IN"
+		" WHERE s.period < $1 AND ($2::bigint = 0 OR s.consumer_id = $2::bigint)"
+		" AND (a.charged_invoice_id IS NULL OR a.charged_invoice_id IN"
 		" (SELECT id FROM invoices WHERE period = $1)) ORDER BY s.consumer_id, a.id",
-		1, params);
+		2, params);
 	return run->adjustments ? 0 : -EIO;
 }
 
@@ -536,60 +549,56 @@ static int write_invoice(struct run *run, uint32_t consumer_id, const struct exi
 	return 0;
 }
 
-static int invoice_consumer(struct run *run, const struct consumer_usage *u)
+/*
+ * The lines of @u's invoice as they stand: each plan's billable units priced
+ * with lib/pricing (one currency per invoice: a plan in another is left out,
+ * as is a plan that cannot be priced), then the adjustments it charges
+ * (returned in @adj for write_invoice()). @ret->priced is false when no plan
+ * could be priced: there is no invoice to write.
+ */
+static int price_consumer(struct run *run, const struct consumer_usage *u, int64_t invoice_id,
+			  struct invoice_preview *ret, struct adjustment *adj, size_t max_adj,
+			  size_t *ret_n_adj)
 {
-	struct invoice_line lines[MAX_LINES];
-	struct adjustment adj[MAX_LINES / 2];
-	struct existing inv;
-	const char *currency = NULL;
-	unsigned int digits = 2;
-	char *fp = NULL;
-	size_t n_lines = 0, n_adj = 0, fp_len = 0;
-	const char *status;
-	int64_t total = 0;
+	struct invoice_preview *p = ret;
+	size_t n_adj = 0;
 	int r;
 
-	r = load_existing(run, u->consumer_id, &inv);
-	if (r)
-		return r;
-	if (inv.id && strcmp(inv.status, "draft")) {
-		r = carry_late_units(run, u, &inv);
-		free(inv.fingerprint);
-		return r;
-	}
+	memset(p, 0, sizeof(*p));
 	for (unsigned int i = 0; i < u->n; i++) {
 		const struct plan_entry *pe = plan_get(&run->plans, u->plan_ids[i]);
 		size_t n;
 
 		if (!pe) {
-			log_error("consumer %" PRIu32 ": plan %" PRIu32 " cannot be priced; its "
-				  "%" PRIu64 " units are left out of the %s invoice",
-				  u->consumer_id, u->plan_ids[i], u->units[i], run->period);
+			if (!run->preview)
+				log_error("consumer %" PRIu32 ": plan %" PRIu32 " cannot be priced; "
+					  "its %" PRIu64 " units are left out of the %s invoice",
+					  u->consumer_id, u->plan_ids[i], u->units[i], run->period);
 			continue;
 		}
-		if (currency && strcmp(currency, pe->plan.currency.code)) {
-			log_error("consumer %" PRIu32 ": plans in %s and %s; one invoice holds "
-				  "one currency, plan %" PRIu32 " is left out",
-				  u->consumer_id, currency, pe->plan.currency.code, u->plan_ids[i]);
+		if (p->priced && strcmp(p->currency.code, pe->plan.currency.code)) {
+			if (!run->preview)
+				log_error("consumer %" PRIu32 ": plans in %s and %s; one invoice "
+					  "holds one currency, plan %" PRIu32 " is left out",
+					  u->consumer_id, p->currency.code, pe->plan.currency.code,
+					  u->plan_ids[i]);
 			continue;
 		}
-		currency = pe->plan.currency.code;
-		digits = pe->plan.currency.minor_digits;
-		if (MAX_LINES - n_lines < PRICING_MAX_LINES) {
-			r = -ENOSPC;
-			goto out;
-		}
-		r = pricing_price(&pe->plan, u->units[i], lines + n_lines, MAX_LINES - n_lines, &n);
+		p->currency = pe->plan.currency;
+		p->priced = true;
+		if (MAX_LINES - p->n_lines < PRICING_MAX_LINES)
+			return -ENOSPC;
+		r = pricing_price(&pe->plan, u->units[i], p->lines + p->n_lines,
+				  MAX_LINES - p->n_lines, &n);
 		if (r)
-			goto out;
-		n_lines += n;
+			return r;
+		p->n_lines += n;
 	}
-	r = load_adjustments(run, u->consumer_id, inv.id, adj, sizeof(adj) / sizeof(adj[0]),
-			     &n_adj);
+	r = load_adjustments(run, u->consumer_id, invoice_id, adj, max_adj, &n_adj);
 	if (r)
-		goto out;
-	for (size_t i = 0; i < n_adj && n_lines < MAX_LINES; i++) {
-		struct invoice_line *l = &lines[n_lines++];
+		return r;
+	for (size_t i = 0; i < n_adj && p->n_lines < MAX_LINES; i++) {
+		struct invoice_line *l = &p->lines[p->n_lines++];
 
 		memset(l, 0, sizeof(*l));
 		l->plan_id = adj[i].plan_id;
@@ -600,15 +609,39 @@ static int invoice_consumer(struct run *run, const struct consumer_usage *u)
 		l->amount_minor = adj[i].amount_minor;
 		snprintf(l->description, sizeof(l->description), "adjustment %s", adj[i].period);
 	}
-	if (!currency) {
-		r = 0; /* nothing this consumer can be invoiced for */
-		goto out;
-	}
-	r = pricing_total(lines, n_lines, &total);
+	*ret_n_adj = n_adj;
+	return pricing_total(p->lines, p->n_lines, &p->total_minor);
+}
+
+static int invoice_consumer(struct run *run, const struct consumer_usage *u)
+{
+	struct invoice_preview *p = malloc(sizeof(*p));
+	struct adjustment adj[MAX_LINES / 2];
+	struct existing inv = { 0 };
+	char *fp = NULL;
+	size_t n_adj = 0, fp_len = 0;
+	const char *status;
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	r = load_existing(run, u->consumer_id, &inv);
 	if (r)
 		goto out;
-	for (size_t i = 0; i < n_lines && !r; i++)
-		r = fingerprint_line(&fp, &fp_len, &lines[i]);
+	if (run->preview) {
+		r = price_consumer(run, u, inv.id, run->result, adj, sizeof(adj) / sizeof(adj[0]),
+				   &n_adj);
+		goto out;
+	}
+	if (inv.id && strcmp(inv.status, "draft")) {
+		r = carry_late_units(run, u, &inv);
+		goto out;
+	}
+	r = price_consumer(run, u, inv.id, p, adj, sizeof(adj) / sizeof(adj[0]), &n_adj);
+	if (r || !p->priced)
+		goto out; /* nothing this consumer can be invoiced for */
+	for (size_t i = 0; i < p->n_lines && !r; i++)
+		r = fingerprint_line(&fp, &fp_len, &p->lines[i]);
 	if (r)
 		goto out;
 	/* only a reconciled invoice is finalized; a mismatch holds it back
@@ -618,19 +651,19 @@ static int invoice_consumer(struct run *run, const struct consumer_usage *u)
 		log_warn("consumer %" PRIu32 ": the %s invoice stays a draft: its reconciliation "
 			 "found a mismatch",
 			 u->consumer_id, run->period);
-	if (inv.id && !strcmp(inv.fingerprint, fp ? fp : "") && total == inv.total_minor &&
+	if (inv.id && !strcmp(inv.fingerprint, fp ? fp : "") && p->total_minor == inv.total_minor &&
 	    !strcmp(status, inv.status)) {
 		run->skipped++;
 		goto out;
 	}
-	r = write_invoice(run, u->consumer_id, &inv, currency, lines, n_lines, total, u, adj, n_adj,
-			  status);
+	r = write_invoice(run, u->consumer_id, &inv, p->currency.code, p->lines, p->n_lines,
+			  p->total_minor, u, adj, n_adj, status);
 	if (!r) {
 		char amount[32];
 
-		money_format_minor(total, digits, amount, sizeof(amount));
+		money_format_minor(p->total_minor, p->currency.minor_digits, amount, sizeof(amount));
 		log_debug("consumer %" PRIu32 ": %s invoice %s %s", u->consumer_id, status, amount,
-			  currency);
+			  p->currency.code);
 		run->written++;
 		if (!strcmp(status, "finalized"))
 			run->finalized++;
@@ -638,38 +671,31 @@ static int invoice_consumer(struct run *run, const struct consumer_usage *u)
 out:
 	free(fp);
 	free(inv.fingerprint);
+	free(p);
 	return r;
 }
 
-int invoice_run(PGconn *c, const struct config *cfg, const char *period)
+/* Price (and unless previewing, write) every consumer of the period's usage. */
+static int run_consumers(struct run *run)
 {
-	struct run run = { .c = c, .period = period };
 	struct consumer_usage u = { 0 };
-	PGresult *res = NULL;
+	PGresult *res;
 	int r;
 
-	r = period_bounds(&run, cfg);
+	r = load_plans(run->c, &run->plans);
+	if (!r)
+		r = prefetch(run);
 	if (r)
 		return r;
-	if (pg_command(c, "begin", "BEGIN", 0, NULL))
+	res = query_usage(run);
+	if (!res)
 		return -EIO;
-	r = pg_command(c, "take the invoice lock", "SELECT pg_advisory_xact_lock(" INVOICE_LOCK_ID ")",
-		       0, NULL);
-	if (!r)
-		r = load_plans(c, &run.plans);
-	if (!r)
-		r = prefetch(&run);
-	if (!r) {
-		res = query_usage(&run);
-		if (!res)
-			r = -EIO;
-	}
-	for (int i = 0; !r && res && i <= PQntuples(res); i++) {
+	for (int i = 0; !r && i <= PQntuples(res); i++) {
 		uint32_t cid = i < PQntuples(res) ? (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10)
 						  : 0;
 
 		if (u.n && cid != u.consumer_id) {
-			r = invoice_consumer(&run, &u);
+			r = invoice_consumer(run, &u);
 			u.n = 0;
 		}
 		if (r || i == PQntuples(res))
@@ -685,9 +711,31 @@ int invoice_run(PGconn *c, const struct config *cfg, const char *period)
 		u.n++;
 	}
 	PQclear(res);
-	PQclear(run.existing);
-	PQclear(run.adjustments);
-	free(run.plans.v);
+	return r;
+}
+
+static void run_free(struct run *run)
+{
+	PQclear(run->existing);
+	PQclear(run->adjustments);
+	free(run->plans.v);
+}
+
+int invoice_run(PGconn *c, const struct config *cfg, const char *period)
+{
+	struct run run = { .c = c, .period = period };
+	int r;
+
+	r = period_bounds(&run, cfg);
+	if (r)
+		return r;
+	if (pg_command(c, "begin", "BEGIN", 0, NULL))
+		return -EIO;
+	r = pg_command(c, "take the invoice lock", "SELECT pg_advisory_xact_lock(" INVOICE_LOCK_ID ")",
+		       0, NULL);
+	if (!r)
+		r = run_consumers(&run);
+	run_free(&run);
 	if (!r)
 		r = pg_command(c, "commit", "COMMIT", 0, NULL);
 	if (r) {
@@ -699,6 +747,25 @@ int invoice_run(PGconn *c, const struct config *cfg, const char *period)
 		 "adjustments",
 		 period, run.written, run.finalized, run.skipped, run.adjusted);
 	return run.written;
+}
+
+int invoice_preview(PGconn *c, uint32_t consumer_id, const char *period,
+		    struct invoice_preview *ret)
+{
+	struct run run = { .c = c, .period = period, .only_consumer = consumer_id,
+			   .preview = true, .result = ret };
+	struct invoice_period p;
+	int r;
+
+	if (!consumer_id || invoice_period_parse(period, &p))
+		return -EINVAL;
+	snprintf(run.period_date, sizeof(run.period_date), "%s", p.date);
+	snprintf(run.start, sizeof(run.start), "%s", p.start);
+	snprintf(run.end, sizeof(run.end), "%s", p.end);
+	memset(ret, 0, sizeof(*ret));
+	r = run_consumers(&run);
+	run_free(&run);
+	return r;
 }
 
 int invoice_month(PGconn *c, const struct config *cfg, const char *period, time_t now)

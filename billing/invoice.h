@@ -11,6 +11,18 @@
 #include <libpq-fe.h>
 
 #include "lib/config.h"
+#include "lib/pricing.h"
+
+#define INVOICE_MAX_LINES 64 /* per invoice: plans x tiers, fees and adjustments */
+
+/* an invoice's lines as invoice_run() would write them */
+struct invoice_preview {
+	bool priced; /* some plan could be priced: currency and lines are set */
+	struct currency currency;
+	struct invoice_line lines[INVOICE_MAX_LINES];
+	size_t n_lines;
+	int64_t total_minor;
+};
 
 /* a calendar month UTC, [start, end) */
 struct invoice_period {
@@ -30,6 +42,16 @@ int invoice_period_parse(const char *period, struct invoice_period *ret);
  * Returns the number of invoices written, or -errno (logged).
  */
 int invoice_run(PGconn *c, const struct config *cfg, const char *period);
+
+/*
+ * invoice_preview() - the lines @consumer_id's invoice for @period would have
+ * if invoice_run() ran now (the billable rule, lib/pricing, the adjustments it
+ * would charge), read without locking and without writing: the dashboard's
+ * upcoming invoice. @ret->priced is false when billing would write none.
+ * Returns 0, -EINVAL for a bad @period or consumer 0, or -errno.
+ */
+int invoice_preview(PGconn *c, uint32_t consumer_id, const char *period,
+		    struct invoice_preview *ret);
 
 /*
  * invoice_month() - invoice_run(); then, for a month that has ended by @now,

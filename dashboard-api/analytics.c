@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "billing/invoice.h"
 #include "billing/pg.h"
 #include "billing/sla.h"
 #include "dashboard-api/analytics.h"
@@ -36,7 +37,6 @@
 #define HOUR 3600
 #define DAY 86400
 #define TIME_MAX_SEC 253402300799LL /* 9999-12-31T23:59:59Z */
-#define INVOICE_MAX_LINES 64	    /* billing/invoice.c MAX_LINES */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -1034,101 +1034,6 @@ int analytics_api_deprecation(PGconn *c, uint32_t api_id, time_t now, json_t **r
 
 /* ---- upcoming invoice --------------------------------------------------- */
 
-/*
- * The billable units of one consumer per plan in [$2, $3), with every plan it
- * held a key on then at 0 units, and each plan's pricing JSON.
- *
- * COPIED from billing/invoice.c: query_usage() (the billable rule, DESIGN §6
- * "Billable", restricted to one consumer) and load_plans() (the plan JSON
- * that pricing_plan_from_json() reads). They must stay the same, or the
- * upcoming invoice stops predicting the real one: tests/integration/
- * test-api-analytics.sh compares this invoice with the one
- * `tollgate-billing invoice` writes for the same rollups. Copied rather than
- * shared because invoice.c keeps them static inside the billing binary.
- */
-static const char UPCOMING_USAGE_SQL[] =
-	"WITH u AS ("
-	" SELECT r.plan_id, sum(CASE"
-	"  WHEN r.status_class BETWEEN 1 AND 4 THEN r.requests"
-	"  WHEN r.status_class = 5 AND p.bill_server_errors THEN r.requests"
-	"  ELSE r.summarized END) AS units"
-	" FROM rollup_day r JOIN plans p ON p.id = r.plan_id"
-	" WHERE r.consumer_id = $1::bigint AND r.ts >= $2 AND r.ts < $3 AND r.verdict = 0"
-	" GROUP BY 1"
-	" UNION ALL"
-	" SELECT DISTINCT k.plan_id, 0 FROM api_keys k WHERE k.consumer_id = $1::bigint"
-	" AND k.created_at < $3 AND (k.revoked_at IS NULL OR k.revoked_at >= $2))"
-	" SELECT u.plan_id, sum(u.units)::text,"
-	" json_build_object('id', p.id::text, 'name', p.name, 'currency', p.currency,"
-	" 'tiers_mode', p.tiers_mode, 'tiers', p.tiers, 'period_fee',"
-	" trim_scale(p.period_fee)::text, 'bill_server_errors', p.bill_server_errors)::text"
-	" FROM u JOIN plans p ON p.id = u.plan_id GROUP BY u.plan_id, p.id ORDER BY 1";
-
-/*
- * Adjustments of earlier months the consumer's invoice for the period would
- * charge: not charged yet, or charged on this period's draft (billing/
- * invoice.c prefetch() and load_adjustments(), for one consumer).
- */
-static const char UPCOMING_ADJUSTMENTS_SQL[] =
-	"SELECT a.plan_id, a.units::text, a.amount_minor, a.unit_price::text, a.tier,"
-	" to_char(s.period, 'YYYY-MM') FROM invoice_adjustments a"
-	" JOIN invoices s ON s.id = a.source_invoice_id"
-	" WHERE s.consumer_id = $1::bigint AND s.period < $2::date"
-	" AND (a.charged_invoice_id IS NULL OR a.charged_invoice_id IN"
-	" (SELECT id FROM invoices WHERE period = $2::date AND consumer_id = $1::bigint))"
-	" ORDER BY a.id LIMIT 32";
-
-struct upcoming {
-	struct invoice_line lines[INVOICE_MAX_LINES];
-	size_t n_lines;
-	struct currency currency;
-	bool has_currency;
-};
-
-/* price each plan's units as billing/invoice.c invoice_consumer() does */
-static int upcoming_price(PGresult *usage, struct upcoming *u)
-{
-	for (int i = 0; i < PQntuples(usage); i++) {
-		struct pricing_plan plan;
-		char err[PRICING_ERR_MAX];
-		size_t n;
-		int r;
-
-		if (pricing_plan_from_json(PQgetvalue(usage, i, 2), &plan, err, sizeof(err)))
-			continue; /* billing leaves a plan it cannot parse out (and logs it) */
-		if (u->has_currency && strcmp(u->currency.code, plan.currency.code))
-			continue; /* one invoice, one currency: billing leaves the plan out */
-		u->currency = plan.currency;
-		u->has_currency = true;
-		if (INVOICE_MAX_LINES - u->n_lines < PRICING_MAX_LINES)
-			return -ENOSPC;
-		r = pricing_price(&plan, strtoull(PQgetvalue(usage, i, 1), NULL, 10),
-				  u->lines + u->n_lines, INVOICE_MAX_LINES - u->n_lines, &n);
-		if (r)
-			return r;
-		u->n_lines += n;
-	}
-	return 0;
-}
-
-static void upcoming_adjustments(PGresult *adj, struct upcoming *u)
-{
-	for (int i = 0; i < PQntuples(adj) && u->n_lines < INVOICE_MAX_LINES; i++) {
-		struct invoice_line *l = &u->lines[u->n_lines++];
-
-		memset(l, 0, sizeof(*l));
-		l->plan_id = (uint32_t)col_u64(adj, i, 0);
-		l->kind = INVOICE_LINE_ADJUSTMENT;
-		l->quantity = col_u64(adj, i, 1);
-		l->amount_minor = col_i64(adj, i, 2);
-		if (money_parse(PQgetvalue(adj, i, 3), &l->unit_price))
-			l->unit_price = 0;
-		l->tier = (unsigned int)col_u64(adj, i, 4);
-		snprintf(l->description, sizeof(l->description), "adjustment %s",
-			 PQgetvalue(adj, i, 5));
-	}
-}
-
 static int money_minor_json(int64_t minor, unsigned int digits, json_t **ret)
 {
 	char buf[MONEY_STR_MAX];
@@ -1155,17 +1060,14 @@ static int line_json(const struct invoice_line *l, unsigned int digits, json_t *
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int upcoming_json(const struct upcoming *u, uint32_t consumer_id, int year, int month,
-			 int64_t start, int64_t end, time_t now, json_t **ret)
+static int upcoming_json(const struct invoice_preview *u, uint32_t consumer_id,
+			 const char *period, int64_t start, int64_t end, time_t now, json_t **ret)
 {
 	unsigned int digits = u->currency.minor_digits;
 	json_t *doc = json_object(), *lines = json_array(), *total_s = NULL;
-	char period[32];
-	int64_t total;
+	int64_t total = u->total_minor;
 	int r = doc && lines ? 0 : -ENOMEM;
 
-	if (!r)
-		r = pricing_total(u->lines, u->n_lines, &total);
 	for (size_t i = 0; i < u->n_lines && !r; i++) {
 		json_t *l;
 
@@ -1175,7 +1077,6 @@ static int upcoming_json(const struct upcoming *u, uint32_t consumer_id, int yea
 	}
 	if (!r)
 		r = money_minor_json(total, digits, &total_s);
-	snprintf(period, sizeof(period), "%04d-%02d", year, month);
 	if (!r)
 		r = set_new(doc, "id", json_null()) ||
 				    set_new(doc, "consumer_id", id_json(consumer_id)) ||
@@ -1203,51 +1104,29 @@ static int upcoming_json(const struct upcoming *u, uint32_t consumer_id, int yea
 
 int analytics_upcoming_invoice(PGconn *c, uint32_t consumer_id, time_t now, json_t **ret)
 {
-	time_t t = now_or_clock(now), start_t, end_t;
-	char id[24], start[64], end[64], date[32];
-	const char *usage_params[] = { id, start, end }, *adj_params[] = { id, date };
-	struct tm tm, first = { 0 };
-	struct upcoming *u;
-	PGresult *usage, *adj;
+	time_t t = now_or_clock(now);
+	struct invoice_preview *u;
+	struct invoice_period p;
+	char period[16];
+	struct tm tm;
 	int r;
 
 	r = consumer_exists(c, consumer_id);
 	if (r)
 		return r;
-	fmt_i64(id, consumer_id);
 	gmtime_r(&t, &tm);
-	first.tm_year = tm.tm_year;
-	first.tm_mon = tm.tm_mon;
-	first.tm_mday = 1;
-	start_t = timegm(&first);
-	first.tm_mon++;
-	end_t = timegm(&first);
-	/* the period bounds as billing/invoice.c invoice_period_parse() writes them */
-	snprintf(date, sizeof(date), "%04d-%02d-01", tm.tm_year + 1900, tm.tm_mon + 1);
-	snprintf(start, sizeof(start), "%s 00:00:00+00", date);
-	gmtime_r(&end_t, &first);
-	snprintf(end, sizeof(end), "%04d-%02d-01 00:00:00+00", first.tm_year + 1900,
-		 first.tm_mon + 1);
-
-	usage = pg_exec(c, "read billable usage so far", UPCOMING_USAGE_SQL, 3, usage_params);
-	if (!usage)
-		return -EIO;
-	adj = pg_exec(c, "read adjustments to charge", UPCOMING_ADJUSTMENTS_SQL, 2, adj_params);
-	if (!adj) {
-		PQclear(usage);
-		return -EIO;
-	}
-	u = calloc(1, sizeof(*u));
-	r = u ? upcoming_price(usage, u) : -ENOMEM;
-	if (!r) {
-		upcoming_adjustments(adj, u);
-		/* billing writes no invoice without a plan to price */
-		r = u->has_currency ? upcoming_json(u, consumer_id, tm.tm_year + 1900,
-						    tm.tm_mon + 1, start_t, end_t, t, ret)
-				    : -ENODATA;
-	}
+	strftime(period, sizeof(period), "%Y-%m", &tm);
+	if (invoice_period_parse(period, &p))
+		return -EINVAL;
+	u = malloc(sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	/* the very lines `tollgate-billing invoice` would write now */
+	r = invoice_preview(c, consumer_id, period, u);
+	if (!r)
+		r = u->priced ? upcoming_json(u, consumer_id, period, p.end_time - (time_t)p.days * 86400,
+					      p.end_time, t, ret)
+			      : -ENODATA; /* billing writes no invoice without a plan to price */
 	free(u);
-	PQclear(adj);
-	PQclear(usage);
 	return r;
 }
