@@ -26,6 +26,7 @@
 #include "dashboard-api/routes.h"
 #include "dashboard-api/sandbox.h"
 #include "dashboard-api/server.h"
+#include "lib/cli.h"
 #include "lib/config.h"
 #include "lib/log.h"
 
@@ -243,52 +244,31 @@ static int cmd_routes(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	const char *config_path = CONFIG_DEFAULT_PATH, *cmd = "serve";
 	struct config *cfg;
 	char err[512];
-	int opt, r, level;
+	int r, level;
 
 	log_init("tollgate-api", LOG_INFO);
-	while ((opt = getopt_long(argc, argv, "+c:l:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'l':
-			level = log_parse_level(optarg);
-			if (level < 0) {
-				log_error("--log-level: '%s' is not error, warning, info or debug",
-					  optarg);
-				return 2;
-			}
-			log_set_level(level);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+	r = cli_parse_common(argc, argv, &config_path, &level, err, sizeof(err));
+	if (r == CLI_HELP) {
+		usage(stdout);
+		return 0;
 	}
+	if (r < 0) {
+		log_error("%s", err);
+		usage(stderr);
+		return 2;
+	}
+	if (level >= 0)
+		log_set_level(level);
 	if (optind < argc)
 		cmd = argv[optind];
 	if (!strcmp(cmd, "routes"))
 		return cmd_routes();
 
-	cfg = malloc(sizeof(*cfg));
-	if (!cfg)
-		return 1;
-	r = config_load(cfg, config_path, err, sizeof(err));
-	if (r) {
-		log_error("%s: %s", config_path, err[0] ? err : strerror(-r));
-		free(cfg);
+	if (cli_load_config(config_path, &cfg, err, sizeof(err))) {
+		log_error("%s", err);
 		return 1;
 	}
 	if (!strcmp(cmd, "serve"))
