@@ -105,7 +105,19 @@ $(BUILD)/dashboard-api/%.o: PKG_CFLAGS += $(shell pkg-config --cflags libpq libm
 # billing's invoice module prices the upcoming invoice exactly as billing will
 API_BILLING_OBJS := $(BUILD)/billing/pg.o $(BUILD)/billing/invoice.o $(BUILD)/billing/reconcile.o
 
-$(BUILD)/tollgate-api: $(API_SRCS:%.c=$(BUILD)/%.o) $(API_BILLING_OBJS) $(BUILD)/libtollgate.a
+# the developer portal's files, built into tollgate-api (dashboard-api/portal.h)
+PORTAL_ASSETS := $(sort $(wildcard dashboard-api/portal/*))
+$(BUILD)/dashboard-api/portal-assets.S: $(PORTAL_ASSETS) scripts/gen-portal-embed.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/gen-portal-embed.sh $(abspath $(PORTAL_ASSETS)) > $@
+
+$(BUILD)/dashboard-api/portal-assets.o: $(BUILD)/dashboard-api/portal-assets.S
+	$(call msg,AS,$@)
+	$(Q)$(CC) -c $< -o $@
+
+$(BUILD)/tollgate-api: $(API_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/dashboard-api/portal-assets.o \
+		$(API_BILLING_OBJS) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(API_LIBS)
 

@@ -36,6 +36,14 @@ int consumers_get(struct request *req, struct reply *rep)
 	return reply_consumer(req, rep, 200, req->id_text[0]);
 }
 
+int consumers_self(struct request *req, struct reply *rep)
+{
+	char id[REQUEST_ID_MAX];
+
+	snprintf(id, sizeof(id), "%u", req->caller.consumer_id);
+	return reply_consumer(req, rep, 200, id);
+}
+
 int consumers_create(struct request *req, struct reply *rep)
 {
 	static const char *const fields[] = { "name", "email", NULL };

@@ -8,6 +8,10 @@
  * Patterns are literal segments and {name} segments; a {name} segment
  * matches a decimal id ("1" to "18446744073709551615", no leading zero) and
  * nothing else, so /v1/invoices/run never reaches /v1/invoices/{id}.
+ *
+ * The developer portal's static files (/portal/..., portal.h) are not in this
+ * table on purpose: they are not JSON API routes, so /openapi.json and
+ * `tollgate-api routes` leave them out; server.c answers them first.
  */
 #ifndef TG_API_ROUTES_H
 #define TG_API_ROUTES_H

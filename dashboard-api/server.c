@@ -23,6 +23,7 @@
 #include "dashboard-api/db.h"
 #include "dashboard-api/idempotency.h"
 #include "dashboard-api/metrics.h"
+#include "dashboard-api/portal.h"
 #include "dashboard-api/routes.h"
 #include "dashboard-api/server.h"
 #include "lib/log.h"
@@ -328,6 +329,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
+	}
+	/* the developer portal's static files: not API routes, outside the routing table */
+	if (portal_path(url)) {
+		unsigned int status = 500;
+
+		ret = portal_reply(conn, method, url, &status);
+		metrics_request(s->ctx->metrics, n_routes, status, elapsed(&st->t0));
+		return ret;
 	}
 	handle(s, conn, url, method, st, &rep, &route, &replayed);
 	ret = send_reply(conn, &rep, replayed);

@@ -13,9 +13,16 @@ PKGS=(
 	libcmocka-dev libjansson-dev libclang-rt-14-dev
 	iproute2 ethtool curl python3 procps util-linux kcat redis-server redis-tools jq openssl
 	postgresql
+	# the developer portal's browser test: Debian's Chromium (playwright-core from npm
+	# drives it; no browser is ever downloaded) and a font for its screenshots
+	chromium fonts-dejavu-core
 	# benchmarks
 	wrk xdp-tools nginx
 )
+
+# Node.js and npm for the portal's browser test: Debian's, unless they are there
+# already (another nodejs package brings its own npm, which Debian's would conflict with)
+{ command -v node && command -v npm; } >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
