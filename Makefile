@@ -8,7 +8,7 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
 AGENT_COMMON := agent/bpfload.c agent/keyfile.c agent/hostid.c
 AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c agent/spool.c agent/kafkaout.c \
-	agent/redissync.c agent/lease.c $(AGENT_COMMON)
+	agent/redissync.c agent/lease.c agent/responder.c $(AGENT_COMMON)
 CTL_SRCS := agent/tollgatectl.c agent/evtail.c $(AGENT_COMMON)
 BILLING_SRCS := $(wildcard billing/*.c)
 API_SRCS := $(wildcard dashboard-api/*.c)

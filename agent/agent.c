@@ -30,8 +30,10 @@
 #include "agent/lease.h"
 #include "agent/metrics.h"
 #include "agent/redissync.h"
+#include "agent/responder.h"
 #include "agent/spool.h"
 #include "lib/config.h"
+#include "lib/event.h"
 #include "lib/keydigest.h"
 #include "lib/log.h"
 #include "lib/snapshot.h"
@@ -50,6 +52,7 @@ struct agent {
 	struct redissync *redis;  /* with redis.url: keys, plans and routes */
 	struct lease *lease;	  /* with ratelimit.scope = global */
 	struct metrics_server *metrics;
+	struct responder *responder; /* with agent.refusal_listen (sockmap mode) */
 	uint32_t host_id;
 	uint32_t epoch;
 	size_t n_keys;
@@ -91,10 +94,13 @@ static int check_supported(const struct config *cfg)
 						 "leave it empty (events carry country \"--\")");
 	if (cfg->ratelimit.scope == CONFIG_SCOPE_GLOBAL && !cfg->redis.url[0])
 		return log_error_errno(-EINVAL, "ratelimit.scope: global needs redis.url; use host");
-	if (cfg->agent.mode != CONFIG_MODE_XDP)
-		return log_error_errno(-ENOTSUP, "agent.mode: only xdp is in this build");
-	if (cfg->agent.n_interfaces == 0)
-		return log_error_errno(-EINVAL, "agent.interfaces: no interface to attach XDP to");
+	if (cfg->agent.mode != CONFIG_MODE_SOCKMAP && cfg->agent.n_interfaces == 0)
+		return log_error_errno(-EINVAL, "agent.interfaces: no interface to attach XDP to "
+						"(agent.mode = %s)",
+				       cfg->agent.mode == CONFIG_MODE_BOTH ? "both" : "xdp");
+	if (cfg->agent.refusal_listen[0] && cfg->agent.mode == CONFIG_MODE_XDP)
+		return log_error_errno(-EINVAL, "agent.refusal_listen: only sockmap and both modes "
+						"refuse behind a proxy; set agent.mode or leave it empty");
 	return 0;
 }
 
@@ -239,6 +245,17 @@ static void render_metrics(FILE *out, void *userdata)
 		metric(out, "tollgate_counter_snapshots_total", "counter", ks->snapshots);
 	}
 
+	if (a->responder) {
+		struct responder_stats rs;
+
+		responder_stats(a->responder, &rs);
+		fprintf(out, "# TYPE tollgate_refusal_answers_total counter\n");
+		for (int v = TG_V_MISSING_KEY; v < TG_V_COUNT; v++)
+			fprintf(out, "tollgate_refusal_answers_total{verdict=\"%s\"} %llu\n",
+				event_verdict_name(v), (unsigned long long)rs.answered[v]);
+		metric(out, "tollgate_refusal_unavailable_total", "counter", rs.unavailable);
+		metric(out, "tollgate_refusal_bad_requests_total", "counter", rs.bad_requests);
+	}
 	if (stats_fd >= 0 && bpfload_read_stats(stats_fd, stats) == 0) {
 		fprintf(out, "# TYPE tollgate_kernel_total counter\n");
 		for (int i = 0; i < TG_S_COUNT; i++)
@@ -406,6 +423,16 @@ static int setup(struct agent *a)
 			log_error_errno(r, "%s", err);
 		else if (a->redis)
 			drain_observe(a->drain, redissync_note, a->redis);
+	}
+	if (r == 0 && a->cfg->agent.refusal_listen[0]) {
+		r = responder_start(a->cfg->agent.refusal_listen, bpfload_map_fd(a->bl, "tg_refusals"),
+				    bpfload_map_fd(a->bl, "tg_secrets"), &a->responder);
+		if (r)
+			log_error_errno(r, "agent.refusal_listen: cannot listen on '%s'",
+					a->cfg->agent.refusal_listen);
+		else
+			log_info("refusal responder on %s (port %d)", a->cfg->agent.refusal_listen,
+				 responder_port(a->responder));
 	}
 	if (r && !a->bl->adopted) {
 		if (bpfload_detach(a->cfg, err, sizeof(err)))
@@ -614,6 +641,7 @@ int main(int argc, char **argv)
 		log_info("exiting; programs stay attached and maps pinned under %s",
 			 a.cfg->agent.pin_dir);
 	}
+	responder_stop(a.responder);
 	drain_free(a.drain);
 	kafkaout_free(a.kafka);
 	redissync_free(a.redis);

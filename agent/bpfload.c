@@ -26,6 +26,7 @@
 #define BPF_FS_MAGIC_ 0xcafe4a11
 #define LINK_SOCKOPS "link_sockops"
 #define PROG_SKMSG "prog_skmsg"
+#define PROG_SKB_PASS "prog_skb_pass"
 
 const char *const bpfload_stat_names[TG_S_COUNT] = {
 	[TG_S_PACKETS] = "packets",
@@ -46,12 +47,16 @@ const char *const bpfload_stat_names[TG_S_COUNT] = {
 	[TG_S_SOCKETS] = "sockets",
 	[TG_S_NO_FLOW] = "responses_without_flow",
 	[TG_S_CUT] = "connections_cut",
+	[TG_S_PROXY_REQUESTS] = "proxied_requests",
+	[TG_S_PROXY_REFUSED] = "proxied_refused",
+	[TG_S_PROXY_CORKED] = "proxied_heads_held",
+	[TG_S_SCRATCH_BUSY] = "scratch_busy",
 };
 
 const char *const bpfload_pinned_maps[] = {
 	"tg_meta",   "tg_secrets", "tg_keys",   "tg_plans",   "tg_buckets",	 "tg_routes",
 	"tg_ports",  "tg_flows",   "tg_counters", "tg_events", "tg_stats",	 "tg_rejects",
-	"tg_srclimit", "tg_sockhash", NULL,
+	"tg_srclimit", "tg_sockhash", "tg_refusals", "tg_proxysocks", NULL,
 };
 
 static int fail(char *err, size_t err_len, int r, const char *fmt, ...)
@@ -122,6 +127,8 @@ static void remove_pins(const char *pin_dir)
 		if (!pin_path(path, sizeof(path), pin_dir, bpfload_pinned_maps[i]))
 			unlink(path);
 	if (!pin_path(path, sizeof(path), pin_dir, PROG_SKMSG))
+		unlink(path);
+	if (!pin_path(path, sizeof(path), pin_dir, PROG_SKB_PASS))
 		unlink(path);
 }
 
@@ -205,6 +212,7 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 	bpf_map__set_max_entries(skel->maps.tg_routes, cfg->agent.max_routes);
 	bpf_map__set_max_entries(skel->maps.tg_flows, cfg->agent.max_flows);
 	bpf_map__set_max_entries(skel->maps.tg_sockhash, cfg->agent.max_flows);
+	bpf_map__set_max_entries(skel->maps.tg_proxysocks, cfg->agent.max_flows);
 	bpf_map__set_max_entries(skel->maps.tg_counters, cfg->agent.max_counters);
 	bpf_map__set_max_entries(skel->maps.tg_srclimit, cfg->agent.max_sources);
 	bpf_map__set_max_entries(skel->maps.tg_events, cfg->agent.ringbuf_kb * 1024);
@@ -429,12 +437,23 @@ static int attach_skmsg(struct bpfload *bl, const struct config *cfg, char *err,
 	int prog_fd = bpf_program__fd(bl->skel->progs.tg_skmsg);
 	int map_fd = bpf_map__fd(bl->skel->maps.tg_sockhash);
 
+	int proxy_fd = bpf_map__fd(bl->skel->maps.tg_proxysocks);
+	int pass_fd = bpf_program__fd(bl->skel->progs.tg_skb_pass);
+
 	if (bpf_prog_attach(prog_fd, map_fd, BPF_SK_MSG_VERDICT, 0) < 0)
 		return fail(err, err_len, -errno, "cannot attach sk_msg to tg_sockhash");
-	/* pinned so that `tollgatectl detach` can name it to the kernel */
+	if (bpf_prog_attach(prog_fd, proxy_fd, BPF_SK_MSG_VERDICT, 0) < 0)
+		return fail(err, err_len, -errno, "cannot attach sk_msg to tg_proxysocks");
+	if (bpf_prog_attach(pass_fd, proxy_fd, BPF_SK_SKB_VERDICT, 0) < 0)
+		return fail(err, err_len, -errno, "cannot attach sk_skb to tg_proxysocks");
+	/* pinned so that `tollgatectl detach` can name them to the kernel */
 	pin_path(path, sizeof(path), cfg->agent.pin_dir, PROG_SKMSG);
 	unlink(path);
 	if (bpf_obj_pin(prog_fd, path) < 0)
+		return fail(err, err_len, -errno, "cannot pin %s", path);
+	pin_path(path, sizeof(path), cfg->agent.pin_dir, PROG_SKB_PASS);
+	unlink(path);
+	if (bpf_obj_pin(pass_fd, path) < 0)
 		return fail(err, err_len, -errno, "cannot pin %s", path);
 	return 0;
 }
@@ -740,14 +759,24 @@ int bpfload_detach(const struct config *cfg, char *err, size_t err_len)
 	}
 	{
 		int prog_fd = bpfload_pinned_fd(cfg, PROG_SKMSG);
+		int pass_fd = bpfload_pinned_fd(cfg, PROG_SKB_PASS);
 		int map_fd = bpfload_pinned_fd(cfg, "tg_sockhash");
+		int proxy_fd = bpfload_pinned_fd(cfg, "tg_proxysocks");
 
 		if (prog_fd >= 0 && map_fd >= 0)
 			bpf_prog_detach2(prog_fd, map_fd, BPF_SK_MSG_VERDICT);
+		if (prog_fd >= 0 && proxy_fd >= 0)
+			bpf_prog_detach2(prog_fd, proxy_fd, BPF_SK_MSG_VERDICT);
+		if (pass_fd >= 0 && proxy_fd >= 0)
+			bpf_prog_detach2(pass_fd, proxy_fd, BPF_SK_SKB_VERDICT);
 		if (prog_fd >= 0)
 			close(prog_fd);
+		if (pass_fd >= 0)
+			close(pass_fd);
 		if (map_fd >= 0)
 			close(map_fd);
+		if (proxy_fd >= 0)
+			close(proxy_fd);
 	}
 	remove_pins(cfg->agent.pin_dir);
 	if (rmdir(cfg->agent.pin_dir) < 0 && errno != ENOENT && !first)

@@ -16,7 +16,7 @@ struct metrics_server {
 	int port;
 };
 
-int metrics_listen(const char *addr, struct metrics_server **ret)
+int metrics_tcp_listen(const char *addr, int backlog, int *ret_port)
 {
 	char host[128];
 	const char *colon = strrchr(addr, ':');
@@ -24,7 +24,6 @@ int metrics_listen(const char *addr, struct metrics_server **ret)
 	struct addrinfo *ai = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	struct metrics_server *m;
 	int fd, one = 1, r;
 	size_t hl;
 
@@ -48,22 +47,34 @@ int metrics_listen(const char *addr, struct metrics_server **ret)
 		return r;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
 		r = -errno;
 		freeaddrinfo(ai);
 		close(fd);
 		return r;
 	}
 	freeaddrinfo(ai);
+	*ret_port = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		*ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							   : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+int metrics_listen(const char *addr, struct metrics_server **ret)
+{
+	struct metrics_server *m;
+	int port, fd = metrics_tcp_listen(addr, 16, &port);
+
+	if (fd < 0)
+		return fd;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		close(fd);
 		return -ENOMEM;
 	}
 	m->fd = fd;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		m->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							 : ((struct sockaddr_in *)&ss)->sin_port);
+	m->port = port;
 	*ret = m;
 	return 0;
 }

@@ -14,6 +14,11 @@ struct metrics_server;
 
 typedef void (*metrics_render_fn)(FILE *out, void *userdata);
 
+/* metrics_tcp_listen() - a non-blocking TCP socket listening on "host:port"
+ * (IPv4, IPv6 in brackets; port 0 picks one, returned in @ret_port). The fd,
+ * or a negative errno. */
+int metrics_tcp_listen(const char *addr, int backlog, int *ret_port);
+
 /* metrics_listen() - listen on "host:port" (IPv4, IPv6 in brackets). */
 int metrics_listen(const char *addr, struct metrics_server **ret);
 

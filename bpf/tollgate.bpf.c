@@ -8,7 +8,9 @@
  * tg_sockops  puts the API port's accepted sockets into tg_sockhash and
  *             closes their flows when they end.
  * tg_skmsg    sees the server's responses on those sockets, pairs each with
- *             its pending request and emits one usage event per request.
+ *             its pending request and emits one usage event per request; in
+ *             sockmap mode it also enforces on the requests a local proxy
+ *             sends upstream to an API port (SK_DROP for refused ones).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -169,6 +171,29 @@ struct {
 	__type(value, __u64);
 } tg_sockhash SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tg_key_digest);
+	__type(value, struct tg_refusal);
+} tg_refusals SEC(".maps");
+
+/*
+ * sockmap mode: a local proxy's upstream sockets. A map of their own, because
+ * besides tg_skmsg they carry tg_skb_pass: on a socket in a sockmap with only
+ * an sk_msg program, 6.18's FIONREAD counts the sockmap's receive queue, which
+ * stays empty, and says 0 while the TCP queue holds the response; nginx
+ * believes it, stops reading a full buffer's worth early and waits for an
+ * event that never comes. With a verdict program received data goes through
+ * that queue and FIONREAD is right. The API server's sockets stay without it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 32768);
+	__type(key, struct tg_flow_key);
+	__type(value, __u64);
+} tg_proxysocks SEC(".maps");
+
 /* Zeroed template for new counters; never written. */
 struct tg_counters tg_counters_zero;
 /* Set once any connection was answered in-kernel, so that until then no
@@ -236,19 +261,24 @@ struct tg_pkt {
 	struct tg_flow_key fk;
 };
 
-/* Per-CPU working memory: XDP runs in softirq, never preempted by itself. */
+/* Per-CPU working memory: XDP runs in softirq, never preempted by itself;
+ * sk_msg runs preemptible and claims one of several slots (tg_msg_scratch). */
 struct tg_scratch {
 	struct tg_http_buf buf;
 	__u8 key[TG_KEY_MAX + 8];
 	struct tg_key_digest digest;
 	__u32 key_cached; /* digest came from the flow's cache */
 	struct tg_route_key rkey;
-	__u8 pad[4];
+	__u32 digest_ok; /* digest holds the request key's digest */
 	struct tg_request req;
 	struct tg_http_req http; /* the parse of the current request */
+	struct tg_proxy_req proxy; /* sockmap mode: the rest of a proxied head */
 	__u8 out[TG_REPLY_MASK + 1 + 64];
 	__u8 l3[40];
 	struct tg_pkt pkt; /* tg_reject's own parse */
+	struct tg_reply_info rinfo; /* tg_reject's: off its stack, which */
+	struct tg_reject rj;	    /* tg_xdp's frame shares (512 bytes) */
+	__u64 req_len; /* sk_msg: bytes of the proxied request, 0 = unknown */
 	/* zeroes for a new flow, never written: a map value that holds a
 	 * bpf_timer cannot be the source of an update itself */
 	__u8 flow_zero[sizeof(struct tg_flow)];
@@ -260,6 +290,25 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tg_scratch);
 } tg_scratch SEC(".maps");
+
+/* sk_msg's working memory: a program preempted on one CPU must not share a
+ * slot with the one that preempted it, so each run claims a free slot of its
+ * CPU's (a bit in tg_msg_busy) and gives it back. */
+#define TG_MSG_SLOTS 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TG_MSG_SLOTS);
+	__type(key, __u32);
+	__type(value, struct tg_scratch);
+} tg_msg_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tg_msg_busy SEC(".maps");
 
 enum { TG_PARSE_OURS = 0, TG_PARSE_OTHER = 1, TG_PARSE_BAD = 2 };
 
@@ -467,20 +516,25 @@ static __always_inline int tg_rewrite(struct xdp_md *ctx, const struct tg_pkt *p
 __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 burst,
 			 __u32 window_s)
 {
-	struct tg_reply_info info = {
-		.verdict = verdict, .wait_s = wait_s, .burst = burst, .window_s = window_s,
-	};
+	struct tg_reply_info *info;
 	struct tg_scratch *s;
+	struct tg_reject *rj;
 	struct tg_pkt *p;
 	struct tcphdr *th;
 	__u8 *l3;
 	__u32 hlen, rlen, l4_len, l3_len, zero = 0;
 	__u64 sum;
-	struct tg_reject rj = {};
 
 	s = bpf_map_lookup_elem(&tg_scratch, &zero);
 	if (!ctx || !s)
 		return XDP_DROP;
+	info = &s->rinfo;
+	__builtin_memset(info, 0, sizeof(*info));
+	info->verdict = verdict;
+	info->wait_s = wait_s;
+	info->burst = burst;
+	info->window_s = window_s;
+	rj = &s->rj;
 	p = &s->pkt;
 	__builtin_memset(p, 0, sizeof(*p));
 	l3 = s->l3;
@@ -488,10 +542,11 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 		return XDP_DROP;
 	th = (void *)s->out;
 	hlen = p->has_ts ? 32 : 20;
-	rj.server_rcv_nxt = p->seq;
-	rj.expires_ns = bpf_ktime_get_ns() + tg_reject_ttl_ns;
+	rj->server_rcv_nxt = p->seq;
+	rj->pad = 0;
+	rj->expires_ns = bpf_ktime_get_ns() + tg_reject_ttl_ns;
 
-	rlen = tg_reply_build(s->out + hlen, &info);
+	rlen = tg_reply_build(s->out + hlen, info);
 	if (rlen > TG_REPLY_MAX)
 		return XDP_DROP;
 	l4_len = hlen + rlen;
@@ -536,7 +591,7 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 		__builtin_memcpy(eth->h_source, eth->h_dest, 6);
 		__builtin_memcpy(eth->h_dest, mac, 6);
 	}
-	if (bpf_map_update_elem(&tg_rejects, &p->fk, &rj, BPF_ANY) == 0)
+	if (bpf_map_update_elem(&tg_rejects, &p->fk, rj, BPF_ANY) == 0)
 		tg_rejects_used = 1;
 	tg_stat(TG_S_REJECT_TX);
 	return XDP_TX;
@@ -637,20 +692,20 @@ static __always_inline struct tg_flow *tg_flow_create(const struct tg_flow_key *
 	return f;
 }
 
-static __always_inline void tg_flow_admit(const struct tg_pkt *p, const struct tg_request *rq,
-					  struct tg_scratch *s)
+static __always_inline void tg_flow_admit(const struct tg_flow_key *fk, __u32 next_seq,
+					  const struct tg_request *rq, struct tg_scratch *s)
 {
-	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, &p->fk);
+	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, fk);
 	__u32 tail;
 
 	if (!f) {
 		/* normally tg_sockops made it at the handshake; not for
 		 * connections outside agent.cgroup or older than the agent */
-		f = tg_flow_create(&p->fk, s);
+		f = tg_flow_create(fk, s);
 		if (!f)
 			return;
 	}
-	f->next_seq = p->seq + p->payload_len;
+	f->next_seq = next_seq;
 	if (!s->key_cached) { /* a new key on this connection (or a new flow) */
 		__builtin_memcpy(f->key_raw, s->key, sizeof(f->key_raw));
 		f->key_digest = s->digest;
@@ -695,6 +750,7 @@ static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 
 	__u32 version;
 	__u64 *kw = (__u64 *)s->key;
 
+	s->digest_ok = 0;
 	if (len != TG_KEY_LEN)
 		return NULL;
 	/* copy into the zero-padded buffer SipHash reads (see lib/siphash.h):
@@ -718,6 +774,7 @@ static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 
 		s->digest = flow->key_digest;
 	else
 		tg_siphash(secret->key, s->key, TG_KEY_LEN, 1, s->digest.bytes);
+	s->digest_ok = 1;
 	key = bpf_map_lookup_elem(&tg_keys, &s->digest);
 	if (!key && tg_miss_path)
 		tg_report_miss(&s->digest);
@@ -898,8 +955,10 @@ int tg_xdp(struct xdp_md *ctx)
 		rq->req_bytes = p.payload_len;
 		rq->method = req->method;
 		rq->path_len = req->path_len < TG_PATH_MAX ? req->path_len : TG_PATH_MAX;
+		rq->flags = 0;
+		__builtin_memcpy(rq->client_addr, p.fk.client_addr, 16);
 		__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
-		tg_flow_admit(&p, rq, s);
+		tg_flow_admit(&p.fk, p.seq + p.payload_len, rq, s);
 
 		c = tg_counters_get(admitted.consumer_id, api_id);
 		if (c) {
@@ -942,6 +1001,39 @@ refuse:
 		}                                                                                  \
 		(fk)->server_port = bpf_htons((__u16)(ctx)->local_port);                           \
 		(fk)->client_port = rp_ > 0xffff ? bpf_htons((__u16)bpf_ntohl(rp_)) : (__u16)rp_;  \
+	} while (0)
+
+/* The network-order remote port of a sock_ops or sk_msg context. */
+#define TG_REMOTE_PORT(ctx)                                                                        \
+	({                                                                                         \
+		__u32 rp_ = (ctx)->remote_port;                                                    \
+		rp_ > 0xffff ? bpf_htons((__u16)bpf_ntohl(rp_)) : (__u16)rp_;                      \
+	})
+
+/*
+ * The flow key of a local proxy's upstream socket (sockmap mode): the proxy
+ * is the client and the API server the server, so the key is the one the
+ * server's accepted socket has (TG_FLOW_KEY_SOCK) and both sides of the
+ * connection share one flow.
+ */
+#define TG_FLOW_KEY_SOCK_ACTIVE(fk, ctx)                                                           \
+	do {                                                                                       \
+		__u32 *c_ = (__u32 *)(fk)->client_addr, *s_ = (__u32 *)(fk)->server_addr;         \
+		if ((ctx)->family == 2 /* AF_INET */) {                                           \
+			tg_addr_v4mapped((fk)->client_addr, (ctx)->local_ip4);                     \
+			tg_addr_v4mapped((fk)->server_addr, (ctx)->remote_ip4);                    \
+		} else {                                                                           \
+			c_[0] = (ctx)->local_ip6[0];                                               \
+			c_[1] = (ctx)->local_ip6[1];                                               \
+			c_[2] = (ctx)->local_ip6[2];                                               \
+			c_[3] = (ctx)->local_ip6[3];                                               \
+			s_[0] = (ctx)->remote_ip6[0];                                              \
+			s_[1] = (ctx)->remote_ip6[1];                                              \
+			s_[2] = (ctx)->remote_ip6[2];                                              \
+			s_[3] = (ctx)->remote_ip6[3];                                              \
+		}                                                                                  \
+		(fk)->client_port = bpf_htons((__u16)(ctx)->local_port);                           \
+		(fk)->server_port = TG_REMOTE_PORT(ctx);                                           \
 	} while (0)
 
 /* Emit the event for the flow's response in progress (or for an unanswered
@@ -992,9 +1084,10 @@ static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct t
 	ev->method = rq->method;
 	ev->verdict = TG_V_ADMITTED;
 	ev->path_len = rq->path_len;
-	__builtin_memcpy(ev->client_addr, fk->client_addr, 16);
+	__builtin_memcpy(ev->client_addr, rq->client_addr, 16);
 	__builtin_memcpy(ev->server_addr, fk->server_addr, 16);
-	ev->client_port = fk->client_port;
+	/* a forwarded request's port is the proxy's, not the client's */
+	ev->client_port = (rq->flags & TG_RQ_FORWARDED) ? 0 : fk->client_port;
 	ev->server_port = fk->server_port;
 	__builtin_memcpy(ev->path, rq->path, TG_PATH_MAX);
 	/* wake the agent only when a batch is waiting: one wakeup per event
@@ -1095,11 +1188,25 @@ static __always_inline void tg_flow_close(const struct tg_flow_key *fk)
 	bpf_map_delete_elem(&tg_flows, fk);
 }
 
+/* Whether the peer of a connecting socket, whose flow key (the socket's own
+ * view: TG_FLOW_KEY_SOCK) is fk, is on this host: loopback, or the socket's
+ * own address (a connection to a local address has it as source). */
+static __always_inline bool tg_peer_local(const struct tg_flow_key *fk)
+{
+	const __u32 *r = (const __u32 *)fk->client_addr, *l = (const __u32 *)fk->server_addr;
+
+	if (!r[0] && !r[1] && !r[2] && r[3] == bpf_htonl(1))
+		return true; /* ::1 */
+	if (!r[0] && !r[1] && r[2] == bpf_htonl(0xffff) && (r[3] & 0xff) == 127)
+		return true; /* 127.0.0.0/8 */
+	return r[0] == l[0] && r[1] == l[1] && r[2] == l[2] && r[3] == l[3];
+}
+
 SEC("sockops")
 int tg_sockops(struct bpf_sock_ops *skops)
 {
 	struct tg_flow_key fk = {};
-	__u16 lport = skops->local_port;
+	__u16 lport = skops->local_port, rport;
 	struct tg_scratch *s;
 	struct tg_port *port;
 	__u32 zero = 0;
@@ -1107,6 +1214,27 @@ int tg_sockops(struct bpf_sock_ops *skops)
 	if (skops->family != 2 && skops->family != 10)
 		return 1;
 	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		/* sockmap mode: a local proxy's connection to an API port. It
+		 * goes into the sockhash under its own key (the server's socket
+		 * has the flow's); the server's socket closes the flow. */
+		rport = bpf_ntohs(TG_REMOTE_PORT(skops));
+		port = bpf_map_lookup_elem(&tg_ports, &rport);
+		if (!port || !(port->mode & TG_PORT_SOCKMAP))
+			return 1;
+		TG_FLOW_KEY_SOCK(&fk, skops);
+		if (!tg_peer_local(&fk))
+			return 1;
+		if (bpf_sock_hash_update(skops, &tg_proxysocks, &fk, BPF_ANY) == 0)
+			tg_stat(TG_S_SOCKETS);
+		else
+			tg_stat(TG_S_MAP_FULL);
+		__builtin_memset(&fk, 0, sizeof(fk));
+		TG_FLOW_KEY_SOCK_ACTIVE(&fk, skops);
+		s = bpf_map_lookup_elem(&tg_scratch, &zero);
+		if (s)
+			tg_flow_create(&fk, s);
+		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		port = bpf_map_lookup_elem(&tg_ports, &lport);
 		if (!port)
@@ -1119,7 +1247,7 @@ int tg_sockops(struct bpf_sock_ops *skops)
 		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 		/* the flow and its timer now, off the request path */
 		s = bpf_map_lookup_elem(&tg_scratch, &zero);
-		if (s && (port->mode & TG_PORT_XDP))
+		if (s)
 			tg_flow_create(&fk, s);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
@@ -1130,6 +1258,228 @@ int tg_sockops(struct bpf_sock_ops *skops)
 		break;
 	}
 	return 1;
+}
+
+/* --- sockmap mode: requests a local proxy sends upstream -------------------- */
+
+static __always_inline struct tg_scratch *tg_msg_scratch_get(__u32 **ret_busy, __u32 *ret_slot)
+{
+	__u32 zero = 0, *busy = bpf_map_lookup_elem(&tg_msg_busy, &zero);
+
+	if (!busy)
+		return NULL;
+	for (__u32 i = 0; i < TG_MSG_SLOTS; i++) {
+		__u32 bit = 1U << i;
+
+		if (__sync_fetch_and_or(busy, bit) & bit)
+			continue;
+		*ret_busy = busy;
+		*ret_slot = i;
+		return bpf_map_lookup_elem(&tg_msg_scratch, ret_slot);
+	}
+	return NULL;
+}
+
+/* Remember a refusal for the agent's refusal responder (tg_refusals). */
+static __always_inline void tg_refusal_note(const struct tg_scratch *s,
+					    const struct tg_reply_info *info, __u64 now)
+{
+	struct tg_refusal r = {
+		.refused_ns = now,
+		.verdict = info->verdict,
+		.wait_s = info->wait_s,
+		.burst = info->burst,
+		.window_s = info->window_s,
+	};
+	struct tg_key_digest none = {};
+
+	bpf_map_update_elem(&tg_refusals, s->digest_ok ? &s->digest : &none, &r, BPF_ANY);
+}
+
+/* The verdict of a message that holds no complete request head yet: the
+ * kernel keeps it (it counts as written) until more bytes come and runs the
+ * program again over all of them; SK_DROP applies only if it cannot keep
+ * them, so a head split into many writes is refused rather than let through
+ * unparsed. */
+static __always_inline int tg_skmsg_wait(struct sk_msg_md *msg, __u32 size)
+{
+	tg_stat(TG_S_PROXY_CORKED);
+	bpf_msg_cork_bytes(msg, size + 1);
+	return SK_DROP;
+}
+
+/* The verdict of one request's bytes: the next request starts after them. */
+static __always_inline int tg_skmsg_pass(struct sk_msg_md *msg, __u64 req_len)
+{
+	if (req_len && req_len < 0xffffffffULL)
+		bpf_msg_apply_bytes(msg, req_len);
+	return SK_PASS;
+}
+
+/*
+ * The verdict of the proxied request parsed into scratch slot @slot (its
+ * head in s->http and s->proxy, its flow key in s->pkt.fk): the same route
+ * match, key lookup, plan scope and bucket as tg_xdp, then admission or a
+ * refusal noted for the refusal responder. A global function, so the
+ * verifier checks this heavy part once, not once per way of reaching it.
+ */
+__noinline int tg_msg_decide(__u32 slot, __u32 size)
+{
+	struct tg_reply_info info = {};
+	struct tg_key admitted = {};
+	const struct tg_route *route;
+	struct tg_http_req *req;
+	struct tg_proxy_req *pr;
+	struct tg_flow_key *fk;
+	struct tg_scratch *s;
+	struct tg_flow *flow;
+	__u32 api_id = 0, route_id = 0, v;
+	__u64 now, req_len;
+
+	s = bpf_map_lookup_elem(&tg_msg_scratch, &slot);
+	if (!s)
+		return SK_PASS;
+	req = &s->http;
+	pr = &s->proxy;
+	fk = &s->pkt.fk;
+	req_len = s->req_len;
+	tg_stat(TG_S_PROXY_REQUESTS);
+	now = bpf_ktime_get_ns();
+
+	route = tg_route_lookup(s, req);
+	if (route) {
+		if (route->flags & TG_ROUTE_PUBLIC)
+			return SK_PASS;
+		api_id = route->api_id;
+		route_id = route->route_id;
+	}
+	flow = bpf_map_lookup_elem(&tg_flows, fk);
+	s->digest_ok = 0;
+	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted);
+	if (info.verdict != TG_V_ADMITTED) {
+		v = info.verdict & (TG_V_COUNT - 1);
+		tg_count_refused(admitted.consumer_id, api_id, v);
+		if (tg_actions[v] == TG_ACT_PASS)
+			return SK_PASS;
+		tg_refusal_note(s, &info, now);
+		tg_stat(TG_S_PROXY_REFUSED);
+		return SK_DROP;
+	}
+
+	{
+		struct tg_request *rq = &s->req;
+		struct tg_counters *c;
+
+		rq->start_ns = now;
+		rq->consumer_id = admitted.consumer_id;
+		rq->plan_id = admitted.plan_id;
+		rq->key_id = admitted.key_id;
+		rq->api_id = api_id;
+		rq->route_id = route_id;
+		rq->req_bytes = req_len && req_len < size ? req_len : size;
+		rq->method = req->method;
+		rq->path_len = req->path_len < TG_PATH_MAX ? req->path_len : TG_PATH_MAX;
+		if (pr->addr_ok) {
+			rq->flags = TG_RQ_FORWARDED;
+			__builtin_memcpy(rq->client_addr, pr->addr, 16);
+		} else {
+			rq->flags = 0;
+			__builtin_memcpy(rq->client_addr, fk->client_addr, 16);
+		}
+		__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
+		tg_flow_admit(fk, 0, rq, s);
+
+		c = tg_counters_get(admitted.consumer_id, api_id);
+		if (c) {
+			__sync_fetch_and_add(&c->requests, 1);
+			__sync_fetch_and_add(&c->bytes_in, req_len ? req_len : size);
+			if (c->plan_id != admitted.plan_id)
+				c->plan_id = admitted.plan_id;
+		}
+	}
+	return SK_PASS;
+}
+
+/*
+ * A write of a local proxy to an API port (sockmap mode): when it starts a
+ * request, the same parsing, key lookup, route match, bucket and verdicts as
+ * tg_xdp (bpf/lib/); the client's address from X-Real-IP or
+ * X-Forwarded-For. Refused requests are dropped (the proxy's write fails
+ * with EACCES) and noted for the refusal responder.
+ */
+static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scratch *s, __u32 slot)
+{
+	struct tg_http_req *req = &s->http;
+	struct tg_proxy_req *pr = &s->proxy;
+	__u32 size = msg->size, n;
+	void *data, *data_end;
+	__u64 req_len = 0;
+
+	n = size;
+	if (n > TG_SCAN_MAX)
+		n = TG_SCAN_MAX;
+	if (n == 0)
+		return SK_PASS;
+	data = msg->data;
+	data_end = msg->data_end;
+	if (data + n > data_end) {
+		/* only the head's prefix is made linear */
+		if (bpf_msg_pull_data(msg, 0, n, 0))
+			return SK_PASS;
+		data = msg->data;
+		data_end = msg->data_end;
+	}
+	if (data + n > data_end || bpf_probe_read_kernel(s->buf.bytes, n & (2 * TG_SCAN_MAX - 1), data))
+		return SK_PASS;
+	if (!tg_http_maybe_request(s->buf.bytes[0])) {
+		tg_stat(TG_S_NON_REQUEST); /* a body, or not HTTP */
+		return SK_PASS;
+	}
+	tg_http_parse_request(&s->buf, n, req);
+	if (req->method == TG_M_NONE) {
+		/* no request line yet, or not one at all */
+		if (size < TG_SCAN_MAX && !tg_http_has_lf(&s->buf, n, pr))
+			return tg_skmsg_wait(msg, size);
+		tg_stat(TG_S_NON_REQUEST);
+		return SK_PASS;
+	}
+	tg_http_parse_proxy(&s->buf, req->line_end, n, pr);
+	if (!pr->scan.end && size < TG_SCAN_MAX)
+		return tg_skmsg_wait(msg, size);
+	if (pr->scan.end && pr->body_len != TG_BODY_UNKNOWN)
+		req_len = pr->scan.end + pr->body_len;
+	s->req_len = req_len;
+	TG_FLOW_KEY_SOCK_ACTIVE(&s->pkt.fk, msg);
+	if (tg_msg_decide(slot, size) == SK_DROP)
+		return SK_DROP;
+	return tg_skmsg_pass(msg, req_len);
+}
+
+/* A write on a socket with no flow of its own: a local proxy's upstream
+ * socket (sockmap mode), or a server socket whose flow is gone. */
+static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
+{
+	__u16 lport = msg->local_port, rport = bpf_ntohs(TG_REMOTE_PORT(msg));
+	struct tg_port *port = bpf_map_lookup_elem(&tg_ports, &rport);
+	struct tg_scratch *s;
+	__u32 *busy = NULL, slot = 0;
+	int verdict;
+
+	if (!port || !(port->mode & TG_PORT_SOCKMAP) || bpf_map_lookup_elem(&tg_ports, &lport)) {
+		tg_stat(TG_S_NO_FLOW);
+		return SK_PASS;
+	}
+	s = tg_msg_scratch_get(&busy, &slot);
+	if (!s) {
+		if (busy)
+			__sync_fetch_and_and(busy, ~(1U << (slot & (TG_MSG_SLOTS - 1))));
+		tg_stat(TG_S_SCRATCH_BUSY);
+		return SK_PASS;
+	}
+	__builtin_memset(&s->pkt.fk, 0, sizeof(s->pkt.fk));
+	verdict = tg_skmsg_proxied(msg, s, slot);
+	__sync_fetch_and_and(busy, ~(1U << (slot & (TG_MSG_SLOTS - 1))));
+	return verdict;
 }
 
 SEC("sk_msg")
@@ -1144,7 +1494,9 @@ int tg_skmsg(struct sk_msg_md *msg)
 
 	TG_FLOW_KEY_SOCK(&fk, msg);
 	f = bpf_map_lookup_elem(&tg_flows, &fk);
-	if (!f || !f->consumer_id) {
+	if (!f)
+		return tg_skmsg_other(msg);
+	if (!f->consumer_id) {
 		/* no admitted request on this connection yet (public routes, a
 		 * local client that bypassed XDP, a flow the LRU evicted):
 		 * nobody to charge */
@@ -1205,6 +1557,8 @@ int tg_skmsg(struct sk_msg_md *msg)
 		f->cur.req_bytes = 0;
 		f->cur.method = TG_M_NONE;
 		f->cur.path_len = 0;
+		f->cur.flags = 0;
+		__builtin_memcpy(f->cur.client_addr, fk.client_addr, 16);
 		f->cur.consumer_id = f->consumer_id;
 		f->cur.plan_id = f->plan_id;
 		f->cur.key_id = f->key_id;
@@ -1234,6 +1588,14 @@ int tg_skmsg(struct sk_msg_md *msg)
 		if (plan && b)
 			tg_bucket_charge(b, plan, now);
 	}
+	return SK_PASS;
+}
+
+/* The receive side of the proxy's upstream sockets (tg_proxysocks): every
+ * byte passes; its only job is to keep FIONREAD right (see tg_proxysocks). */
+SEC("sk_skb")
+int tg_skb_pass(struct __sk_buff *skb)
+{
 	return SK_PASS;
 }
 

@@ -19,7 +19,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock, struct bpf_timer */
 #endif
 
-#define TG_ABI_VERSION 1
+#define TG_ABI_VERSION 2 /* 2: tg_request carries the client address; tg_refusals */
 
 /* Limits of the data plane. */
 #define TG_SCAN_MAX 1024	/* payload bytes searched for the key */
@@ -204,11 +204,16 @@ struct tg_request {
 	__u32 req_bytes;
 	__u8 method;
 	__u8 path_len;
-	__u16 pad;
-	__u32 pad2;
+	__u16 flags; /* TG_RQ_* */
+	__u32 pad;
+	/* the client's address: the packet's source for XDP, X-Real-IP or
+	 * X-Forwarded-For for requests a local proxy forwards (sockmap mode) */
+	__u8 client_addr[16];
 	char path[TG_PATH_MAX];
 };
-_Static_assert(sizeof(struct tg_request) == 40 + TG_PATH_MAX, "tg_request layout");
+_Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout");
+
+#define TG_RQ_FORWARDED (1U << 0) /* client_addr came from a proxy's header */
 
 /* Flags change only through atomic or/and: the unanswered timer runs
  * beside the socket's own programs (see tg_flow_timer). */
@@ -264,6 +269,19 @@ struct tg_reject {
 };
 _Static_assert(sizeof(struct tg_reject) == 16, "tg_reject layout");
 
+/* tg_refusals: key digest (zero for a request without a usable key) -> the
+ * kernel's latest refusal of a proxied request (sockmap mode), so the
+ * agent's refusal responder, the proxy's backup upstream, answers the
+ * status the kernel decided (docs/sockmap.md). */
+struct tg_refusal {
+	__u64 refused_ns; /* CLOCK_MONOTONIC */
+	__u32 verdict;
+	__u32 wait_s;	/* Retry-After for over_limit and quota_exhausted */
+	__u32 burst;	/* RateLimit-Policy q */
+	__u32 window_s; /* RateLimit-Policy w */
+};
+_Static_assert(sizeof(struct tg_refusal) == 24, "tg_refusal layout");
+
 /* tg_srclimit: source address (v4-mapped) -> bucket for keyless refusals. */
 /* Updated without a lock (an LRU hash cannot hold one): racing updates can
  * only lose a debit, which errs toward admitting a few more refusals. */
@@ -318,6 +336,10 @@ enum tg_stat {
 	TG_S_SOCKETS,		/* sockets added to the sockhash */
 	TG_S_NO_FLOW,		/* responses on connections without an admitted request */
 	TG_S_CUT,		/* connections cut for too many unattributed responses */
+	TG_S_PROXY_REQUESTS,	/* requests a local proxy sent upstream (sockmap mode) */
+	TG_S_PROXY_REFUSED,	/* of which refused (SK_DROP) */
+	TG_S_PROXY_CORKED,	/* request heads split over writes, held until complete */
+	TG_S_SCRATCH_BUSY,	/* sk_msg runs that found no free scratch slot (passed) */
 	TG_S_COUNT,
 };
 

@@ -119,6 +119,7 @@ static const struct option options[] = {
 	STR("agent", "keys_file", agent.keys_file),
 	STR("agent", "events_file", agent.events_file),
 	OPT("agent", "metrics_listen", OPT_LISTEN, agent.metrics_listen, 0, 0, NULL),
+	OPT("agent", "refusal_listen", OPT_LISTEN, agent.refusal_listen, 0, 0, NULL),
 	STR("agent", "geoip_db", agent.geoip_db),
 	U32("agent", "max_keys", agent.max_keys, 1, MAP_SIZE_MAX),
 	U32("agent", "max_plans", agent.max_plans, 1, MAP_SIZE_MAX),

@@ -80,6 +80,7 @@ struct config {
 		char keys_file[CONFIG_PATH_MAX];   /* agent.keys_file */
 		char events_file[CONFIG_PATH_MAX]; /* agent.events_file */
 		char metrics_listen[128];	   /* agent.metrics_listen, "" = off */
+		char refusal_listen[128];	   /* agent.refusal_listen, "" = off (sockmap mode) */
 		char geoip_db[CONFIG_PATH_MAX];	   /* agent.geoip_db, "" = none */
 		uint32_t max_keys;		   /* agent.max_keys */
 		uint32_t max_plans;		   /* agent.max_plans */

@@ -56,7 +56,15 @@ struct tg_http_req {
 
 static __always_inline __u64 tg_load64(const __u8 *buf, __u32 off)
 {
+#ifdef __bpf__
 	return *(const __u64 *)(buf + (off & TG_MASK));
+#else
+	/* userspace (the refusal responder, tests): no unaligned loads */
+	__u64 w;
+
+	__builtin_memcpy(&w, buf + (off & TG_MASK), sizeof(w));
+	return w;
+#endif
 }
 
 static __always_inline __u8 tg_load8(const __u8 *buf, __u32 off)
@@ -373,6 +381,407 @@ static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, _
 		return;
 	if (tg_http_parse_target(b, p + mlen, len, ret))
 		ret->method = TG_M_NONE;
+}
+
+/* --- requests a local proxy forwards (sockmap mode) ------------------------- */
+
+/*
+ * A proxy in front of the API server (nginx, HAProxy) writes whole request
+ * heads upstream and says who the client was. tg_skmsg needs three more
+ * things from such a head than XDP does: where it ends and how long its body
+ * is (so the verdict covers exactly one request, DESIGN §3: pipelined requests
+ * each get theirs), and the client's address: X-Real-IP, else the last
+ * element of the last X-Forwarded-For line (the one the local proxy appended;
+ * earlier elements are whatever the client claimed).
+ */
+
+#define TG_BODY_UNKNOWN (~0ULL) /* chunked, or no usable Content-Length */
+#define TG_CLEN_DIGITS 15	/* longest Content-Length value accepted */
+#define TG_ADDR_TEXT_MAX 64	/* longest address text kept (IPv6 with a dotted tail and
+				 * brackets is 47), a power of two */
+
+struct tg_proxy_scan {
+	__u32 end;	 /* offset just past the blank line ending the head; 0 = not seen */
+	__u32 clen_line; /* the Content-Length line, or 0 */
+	__u32 te_line;	 /* a Transfer-Encoding line, or 0 */
+	__u32 real_line; /* the X-Real-IP line, or 0 */
+	__u32 xff_line;	 /* the last X-Forwarded-For line, or 0 */
+	__u32 pos;	 /* where the scan goes on */
+};
+
+/*
+ * The address parser keeps its whole state in struct tg_addr_state, in the
+ * caller's struct seen through a global function's pointer (volatile loads
+ * and stores): the verifier then knows nothing exact about it at the top of
+ * an iteration, so each loop is checked as one state instead of one per
+ * combination of digits, groups and positions seen so far.
+ */
+struct tg_addr_state {
+	__u32 i;
+	__u32 val;
+	__u32 digits; /* of the current number or group */
+	__u32 ng;     /* IPv4 octets or IPv6 groups done */
+	__u32 dcolon; /* IPv6: the group where "::" stands, or 8 = none */
+	__u32 colon;  /* IPv6: the previous character was ':' */
+	__u32 n;      /* the text's length */
+	__u16 g[8];
+};
+
+struct tg_proxy_req {
+	struct tg_proxy_scan scan;
+	__u32 addr_ok; /* addr holds the client's address */
+	__u32 at;      /* a scan's result, read back (see "word scans") */
+	__u64 body_len; /* Content-Length, 0 without one, or TG_BODY_UNKNOWN */
+	__u8 addr[16];	/* IPv6, or IPv4 as v4-mapped IPv6, network order */
+	/* the address text, copied here to be parsed, and the parser's state */
+	__u8 text[TG_ADDR_TEXT_MAX];
+	struct tg_addr_state addr_state;
+};
+
+/* Remember the header line at ls if it is one of the four of a proxied head;
+ * 1 at the blank line that ends the head (scan->end set) or at len. */
+static __always_inline int tg_proxy_line(const __u8 *buf, __u32 len, struct tg_proxy_scan *h,
+					 __u32 ls)
+{
+	__u8 c0 = tg_load8(buf, ls);
+	__u64 w, w2;
+
+	if (ls >= len)
+		return 1;
+	if (c0 == '\n' || (c0 == '\r' && ls + 1 < len && tg_load8(buf, ls + 1) == '\n')) {
+		h->end = ls + (c0 == '\r' ? 2 : 1);
+		return 1;
+	}
+	c0 |= 0x20;
+	if (c0 != 'c' && c0 != 't' && c0 != 'x')
+		return 0;
+	w = tg_load64(buf, ls) | TG_LOWER8;
+	w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
+	/* "content-length:" is 15 bytes: the 8th of the second word is ':' */
+	if (w == TG_W8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
+	    (w2 & 0x00ffffffffffffffULL) ==
+		    (TG_W4('l', 'e', 'n', 'g') | (__u64)'t' << 32 | (__u64)'h' << 40 |
+		     (__u64)(':' | 0x20) << 48))
+		h->clen_line = ls;
+	else if (w == TG_W8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
+		 w2 == TG_W8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n'))
+		h->te_line = ls;
+	else if (w == TG_W8('x', '-', 'r', 'e', 'a', 'l', '-', 'i') &&
+		 (w2 & 0xffff) == TG_W2('p', ':' | 0x20))
+		h->real_line = ls;
+	else if (w == TG_W8('x', '-', 'f', 'o', 'r', 'w', 'a', 'r') &&
+		 w2 == TG_W8('d', 'e', 'd', '-', 'f', 'o', 'r', ':' | 0x20))
+		h->xff_line = ls;
+	return 0;
+}
+
+/* The header lines of a proxied head, from start (within the request line)
+ * on, as tg_scan_headers() walks them. */
+static __always_inline void tg_proxy_scan_headers(const __u8 *buf, __u32 start, __u32 len,
+						  struct tg_proxy_scan *h)
+{
+	WRITE_ONCE(h->pos, start);
+	for (__u32 i = 0; i < TG_HDR_STEPS; i++) {
+		__u32 pos = READ_ONCE(h->pos), nl;
+		__u64 m;
+
+		if (pos >= len)
+			return;
+		m = tg_has_byte(tg_load64(buf, pos), TG_ONES * '\n');
+		if (!m) {
+			WRITE_ONCE(h->pos, pos + 8);
+			continue;
+		}
+		nl = pos + (tg_lowest_bit(m) >> 3);
+		if (nl >= len || tg_proxy_line(buf, len, h, nl + 1))
+			return;
+		WRITE_ONCE(h->pos, nl + 1);
+	}
+}
+
+/* The decimal Content-Length value at off, or TG_BODY_UNKNOWN. */
+static __always_inline __u64 tg_parse_clen(const __u8 *buf, __u32 off, __u32 len)
+{
+	__u64 v = 0;
+	__u32 n;
+
+	off = tg_skip_ows(buf, off, len);
+	for (n = 0; n < TG_CLEN_DIGITS; n++) {
+		__u8 c = tg_load8(buf, off + n);
+
+		if (off + n >= len || c < '0' || c > '9')
+			break;
+		v = v * 10 + (c - '0');
+	}
+	if (n == 0 || n == TG_CLEN_DIGITS)
+		return TG_BODY_UNKNOWN;
+	return v;
+}
+
+#define TG_LD(st, f) READ_ONCE((st)->f)
+#define TG_ST(st, f, v) WRITE_ONCE((st)->f, (v))
+
+/* Hex digit values plus one (0 = not a hex digit): a table lookup rather than
+ * branches keeps the address parser's paths few for the verifier. */
+static const __u8 tg_hex1[256] = {
+	['0'] = 1,  ['1'] = 2,	['2'] = 3,  ['3'] = 4,	['4'] = 5,  ['5'] = 6,	['6'] = 7,  ['7'] = 8,
+	['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+/* Dotted IPv4 at t[from, n) into out[0..4); ':' (a port), ']' or the end
+ * stop it. */
+static __always_inline int tg_parse_ipv4(const __u8 *t, __u32 from, __u8 *out,
+					 struct tg_addr_state *st)
+{
+	TG_ST(st, val, 0);
+	TG_ST(st, digits, 0);
+	TG_ST(st, ng, 0);
+	for (__u32 i = 0; i < 16; i++) {
+		__u32 at = from + i, val = TG_LD(st, val), digits = TG_LD(st, digits);
+		__u32 ng = TG_LD(st, ng);
+		__u8 c;
+
+		if (at >= TG_LD(st, n))
+			break;
+		c = t[at & (TG_ADDR_TEXT_MAX - 1)];
+		if (c >= '0' && c <= '9') {
+			val = val * 10 + (c - '0');
+			if (digits >= 3 || val > 255)
+				return -1;
+			TG_ST(st, val, val);
+			TG_ST(st, digits, digits + 1);
+		} else if (c == '.') {
+			if (!digits || ng >= 3)
+				return -1;
+			out[ng & 3] = val;
+			TG_ST(st, ng, ng + 1);
+			TG_ST(st, val, 0);
+			TG_ST(st, digits, 0);
+		} else if (c == ':' || c == ']') {
+			break;
+		} else {
+			return -1;
+		}
+	}
+	if (TG_LD(st, ng) != 3 || !TG_LD(st, digits))
+		return -1;
+	out[3] = TG_LD(st, val);
+	return 0;
+}
+
+/* Push the IPv6 group parsed so far. */
+static __always_inline int tg_ipv6_push(struct tg_addr_state *st)
+{
+	__u32 ng = TG_LD(st, ng);
+
+	if (ng >= 8)
+		return -1;
+	st->g[ng & 7] = TG_LD(st, val);
+	TG_ST(st, ng, ng + 1);
+	TG_ST(st, val, 0);
+	TG_ST(st, digits, 0);
+	return 0;
+}
+
+/*
+ * tg_parse_addr() - the IPv4 or IPv6 address text t[0, n) ("[...]" allowed,
+ * an IPv4 ":port" too) into out[16], IPv4 as v4-mapped. 0, or -1 if it is
+ * not an address.
+ */
+static __always_inline int tg_parse_addr(const __u8 *t, __u32 n, __u8 *out,
+					 struct tg_addr_state *st)
+{
+	__u32 from, ng, dcolon, tail;
+
+	if (n == 0 || n >= TG_ADDR_TEXT_MAX)
+		return -1;
+	/* the length, too, is read back from memory in the loops: where a
+	 * loop stops then teaches the verifier nothing that splits what
+	 * follows into one state per position */
+	TG_ST(st, n, n);
+	for (int i = 0; i < 16; i++)
+		out[i] = 0;
+	if (tg_parse_ipv4(t, 0, out + 12, st) == 0) {
+		out[10] = 0xff;
+		out[11] = 0xff;
+		return 0;
+	}
+	from = t[0] == '[';
+	TG_ST(st, val, 0);
+	TG_ST(st, digits, 0);
+	TG_ST(st, ng, 0);
+	TG_ST(st, dcolon, 8);
+	TG_ST(st, colon, 0);
+	TG_ST(st, i, 0); /* where a dotted IPv4 tail starts, 0 = none */
+	for (__u32 i = from; i < TG_ADDR_TEXT_MAX; i++) {
+		__u8 c = i < TG_LD(st, n) ? t[i & (TG_ADDR_TEXT_MAX - 1)] : 0;
+		__u32 digits = TG_LD(st, digits), h = tg_hex1[c];
+
+		if (h) {
+			if (digits >= 4)
+				return -1;
+			TG_ST(st, val, TG_LD(st, val) * 16 + h - 1);
+			TG_ST(st, digits, digits + 1);
+			TG_ST(st, colon, 0);
+			continue;
+		}
+		if (c == ':') {
+			if (TG_LD(st, colon)) {
+				/* the second ':' of "::" */
+				if (TG_LD(st, dcolon) != 8)
+					return -1;
+				TG_ST(st, dcolon, TG_LD(st, ng));
+			} else if (digits && tg_ipv6_push(st)) {
+				return -1;
+			}
+			TG_ST(st, colon, 1);
+			continue;
+		}
+		if (c == '.') {
+			/* a dotted IPv4 tail, parsed after the loop */
+			if (i < digits || i == digits)
+				return -1;
+			TG_ST(st, i, i - digits);
+			break;
+		}
+		/* the end of the text, or the closing bracket */
+		if (from ? c != ']' : c != 0)
+			return -1;
+		if (digits && tg_ipv6_push(st))
+			return -1;
+		break;
+	}
+	tail = TG_LD(st, i);
+	ng = TG_LD(st, ng);
+	if (tail) {
+		__u8 v4[4];
+
+		if (ng > 6 || tg_parse_ipv4(t, tail, v4, st))
+			return -1;
+		st->g[ng & 7] = (__u16)v4[0] << 8 | v4[1];
+		st->g[(ng + 1) & 7] = (__u16)v4[2] << 8 | v4[3];
+		ng += 2;
+	}
+	dcolon = TG_LD(st, dcolon);
+	if (dcolon == 8 ? ng != 8 : (ng > 7 || dcolon > ng))
+		return -1;
+	TG_ST(st, val, dcolon == 8 ? 0 : 8 - ng); /* the zero groups of "::" */
+	for (__u32 k = 0; k < 8; k++) {
+		/* read back each time: no range learnt here reaches the next */
+		__u32 dc = TG_LD(st, dcolon), zeros = TG_LD(st, val);
+		__u16 v;
+
+		if (k < dc)
+			v = st->g[k & 7];
+		else if (k < dc + zeros)
+			v = 0;
+		else
+			v = st->g[(k - zeros) & 7];
+		out[(2 * k) & 15] = v >> 8;
+		out[(2 * k + 1) & 15] = v;
+	}
+	return 0;
+}
+
+/* The client's address text of a proxied head into ret->text: the X-Real-IP
+ * value, else the last element of the last X-Forwarded-For line, read
+ * backwards from the line's end (which must be within the copied bytes).
+ * Its length, or 0. */
+static __always_inline __u32 tg_proxy_addr_text(const __u8 *buf, __u32 len, struct tg_proxy_req *ret)
+{
+	const struct tg_proxy_scan *h = &ret->scan;
+	__u32 vstart, start, end, n;
+
+	if (h->real_line)
+		vstart = h->real_line + 10;
+	else if (h->xff_line)
+		vstart = h->xff_line + 16;
+	else
+		return 0;
+	tg_scan_for(buf, vstart, len, '\n', '\n', &ret->at);
+	if (READ_ONCE(ret->at) >= len)
+		return 0;
+	/* positions live in memory, as in the scans (see "word scans") */
+	for (int i = 0; i < 8; i++) {
+		__u32 e = READ_ONCE(ret->at);
+		__u8 c = tg_load8(buf, e - 1);
+
+		if (e <= vstart || (c != '\r' && !tg_is_ows(c)))
+			break;
+		WRITE_ONCE(ret->at, e - 1);
+	}
+	TG_ST(&ret->addr_state, i, READ_ONCE(ret->at));
+	for (int i = 0; i < TG_ADDR_TEXT_MAX; i++) {
+		__u32 b = TG_LD(&ret->addr_state, i);
+		__u8 c = tg_load8(buf, b - 1);
+
+		if (b <= vstart || c == ',' || tg_is_ows(c))
+			break;
+		TG_ST(&ret->addr_state, i, b - 1);
+	}
+	end = READ_ONCE(ret->at);
+	start = TG_LD(&ret->addr_state, i);
+	n = end - start;
+	if (n == 0 || n >= TG_ADDR_TEXT_MAX)
+		return 0;
+	for (__u32 i = 0; i < TG_ADDR_TEXT_MAX; i++) {
+		if (i >= n)
+			break;
+		ret->text[i & (TG_ADDR_TEXT_MAX - 1)] = tg_load8(buf, start + i);
+	}
+	return n;
+}
+
+/*
+ * tg_http_parse_proxy() - the rest of a proxied request head from start
+ * (within its request line): where the head ends, the body length, the
+ * client's address. A global function, checked once by the verifier.
+ * Returns 0, or -1 on bad arguments.
+ */
+__noinline int tg_http_parse_proxy(const struct tg_http_buf *b, __u32 start, __u32 len,
+				   struct tg_proxy_req *ret)
+{
+	struct tg_proxy_scan *h;
+	const __u8 *buf;
+	__u32 n;
+
+	if (!b || !ret || len > TG_SCAN_MAX)
+		return -1;
+	buf = b->bytes;
+	h = &ret->scan;
+	h->end = 0;
+	h->clen_line = 0;
+	h->te_line = 0;
+	h->real_line = 0;
+	h->xff_line = 0;
+	ret->addr_ok = 0;
+	ret->body_len = 0;
+	if (start >= len)
+		return 0;
+	tg_proxy_scan_headers(buf, start, len, h);
+	if (h->te_line)
+		ret->body_len = TG_BODY_UNKNOWN;
+	else if (h->clen_line)
+		ret->body_len = tg_parse_clen(buf, h->clen_line + 15, len);
+	n = tg_proxy_addr_text(buf, len, ret);
+	if (n && tg_parse_addr(ret->text, n, ret->addr, &ret->addr_state) == 0)
+		ret->addr_ok = 1;
+	return 0;
+}
+
+/*
+ * tg_http_has_lf() - whether b[0, len) holds a line end: a write that starts
+ * like a request but has none is the start of a request line still being
+ * written. A global function (its scan would otherwise be checked for each
+ * exact len). ret->at is its scratch.
+ */
+__noinline int tg_http_has_lf(const struct tg_http_buf *b, __u32 len, struct tg_proxy_req *ret)
+{
+	if (!b || !ret || len > TG_SCAN_MAX)
+		return 0;
+	tg_scan_for(b->bytes, 0, len, '\n', '\n', &ret->at);
+	return READ_ONCE(ret->at) < len;
 }
 
 /*

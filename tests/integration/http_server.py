@@ -14,6 +14,9 @@ response) from the standard library, with fixed routes:
     /v1/stall    any method   200 after 4 s
     /v1/upgrade  any method   101 Switching Protocols, then raw bytes that look
                               like another response, then close
+    /v1/big      any method   200 with ?bytes=N bytes (default 5 MiB) of a
+                              fixed pattern (big_body()), written with write()
+    /v1/bigfile  any method   the same body, sent with sendfile(2)
     anything else             404
 
 Every request it RECEIVES is appended to --log as one line
@@ -27,11 +30,24 @@ Prints "ready PORT" on stdout once it listens.
 import argparse
 import socket
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SLOW_SECONDS = 0.1
+BIG_DEFAULT = 5 << 20
+
+
+def big_body(n):
+    """n bytes of a pattern whose every 64-byte line names its offset, so a
+    response cut, repeated or reordered anywhere changes its hash."""
+    out = bytearray()
+    off = 0
+    while len(out) < n:
+        out += f"{off:016d} tollgate big body line ..........................\n".encode()
+        off += 64
+    return bytes(out[:n])
 
 
 class RequestLog:
@@ -112,6 +128,24 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, "stalled\n")
         elif path == "/v1/hangup":
             self.close_connection = True
+        elif path in ("/v1/big", "/v1/bigfile"):
+            query = dict(p.split("=", 1) for p in self.path.partition("?")[2].split("&") if "=" in p)
+            body = big_body(int(query.get("bytes", BIG_DEFAULT)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            if path == "/v1/big":
+                self.wfile.write(body)
+                return
+            self.wfile.flush()
+            with tempfile.TemporaryFile() as f:
+                f.write(body)
+                f.flush()
+                f.seek(0)
+                self.connection.sendfile(f)
         else:
             self.reply(404, "not found\n")
 

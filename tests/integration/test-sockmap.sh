@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# test-sockmap.sh - sockmap mode (DESIGN §3, docs/sockmap.md): nginx from
+# Debian terminates TLS (a self-signed certificate made here) and proxies to a
+# real API server on loopback, both in agent.cgroup; tollgate-agent in
+# sockmap mode with its refusal responder as nginx's backup upstream, in
+# exactly the nginx configuration of docs/sockmap.md. Clients are in their own
+# namespace, so their address differs from the proxy's.
+#
+#   1. a consumer over its plan (burst 5, no refill) on one kept-alive TLS
+#      connection: 5 × 200, then 429 with Retry-After and RateLimit fields;
+#      the API server receives exactly the 5 admitted requests
+#   2. admitted requests: one event each, client_ip = the client's address
+#      (X-Real-IP from nginx), not the proxy's
+#   3. unknown and missing keys: 401 from the responder, nothing reaches the
+#      server; a request the kernel did not refuse gets 503 from the responder
+#   4. keep-alive upstream: 60 requests, all admitted, one event each, over a
+#      few upstream connections
+#   5. 5 MiB responses, written and sent with sendfile(2), arrive intact
+#   6. a proxy's own writes: two GETs and a POST (whose body looks like a
+#      request) pipelined in one write are charged as three requests with
+#      their own X-Forwarded-For addresses; a head split over three writes is
+#      one request; a refused write fails with EACCES
+#   7. mode = both: XDP for direct clients and sk_msg for proxied ones share
+#      one bucket per consumer
+#
+# Run: BUILD=/abs/build bash tests/integration/test-sockmap.sh (as root).
+set -u -o pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+tg_init sockmap
+[ -x "$BUILD/tollgate-agent" ] && [ -x "$BUILD/tollgatectl" ] ||
+	tg_fatal "$BUILD/tollgate-agent and $BUILD/tollgatectl must be built (make)"
+tg_need nginx openssl sha256sum
+NGINX=$(command -v nginx)
+PROXY_CLIENT="$TG_ROOT/tests/integration/proxy_client.py"
+DOC="$TG_ROOT/docs/sockmap.md"
+
+tg_topology_up tg
+tg_cgroup_up tg-sockmap
+tg_server_up "$(tg_free_port)"
+APP_PORT=$TG_PORT
+TLS_PORT=$(tg_free_port)
+RESP_PORT=$(tg_free_port)
+tg_secrets_up
+
+# --- nginx: the snippet of docs/sockmap.md, with this test's ports and files
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=api.test -days 1 \
+	-keyout "$TG_DIR/api.key" -out "$TG_DIR/api.crt" >/dev/null 2>&1 ||
+	tg_fatal "openssl could not make a certificate"
+snippet=$(awk '/^```nginx$/ { on = 1; next } on && /^```$/ { exit } on' "$DOC")
+[ -n "$snippet" ] || tg_fatal "no nginx snippet in $DOC"
+snippet=${snippet//127.0.0.1:8080/127.0.0.1:$APP_PORT}
+snippet=${snippet//127.0.0.1:9481/127.0.0.1:$RESP_PORT}
+snippet=${snippet//listen 443 ssl/listen $TG_HOST_IP:$TLS_PORT ssl}
+snippet=${snippet//\/etc\/tollgate\/tls\/api.crt/$TG_DIR/api.crt}
+snippet=${snippet//\/etc\/tollgate\/tls\/api.key/$TG_DIR/api.key}
+mkdir -p "$TG_DIR/nginx"
+cat >"$TG_DIR/nginx.conf" <<EOF
+worker_processes 1;
+pid $TG_DIR/nginx.pid;
+error_log $TG_DIR/nginx-error.log info;
+events { worker_connections 256; }
+http {
+    access_log $TG_DIR/nginx-access.log;
+    client_body_temp_path $TG_DIR/nginx/body;
+    proxy_temp_path $TG_DIR/nginx/proxy;
+    fastcgi_temp_path $TG_DIR/nginx/fastcgi;
+    uwsgi_temp_path $TG_DIR/nginx/uwsgi;
+    scgi_temp_path $TG_DIR/nginx/scgi;
+    proxy_max_temp_file_size 0;
+$snippet
+}
+EOF
+"$NGINX" -t -c "$TG_DIR/nginx.conf" -p "$TG_DIR/nginx" >"$TG_DIR/nginx-t.log" 2>&1 ||
+	tg_fatal "nginx -t: $(tail -3 "$TG_DIR/nginx-t.log")"
+tg_spawn_in_cgroup "$TG_DIR/nginx.out" "$NGINX" -c "$TG_DIR/nginx.conf" -p "$TG_DIR/nginx" \
+	-g 'daemon off;'
+NGINX_PID=$TG_SPAWNED
+for ((i = 0; i < 50; i++)); do
+	[ -n "$(ss -Htln "sport = :$TLS_PORT")" ] && break
+	sleep 0.1
+done
+[ -n "$(ss -Htln "sport = :$TLS_PORT")" ] || tg_fatal "nginx did not listen: $(tail -3 "$TG_DIR/nginx.out")"
+
+# A response's event is written at the next response on its connection or at
+# the connection's close (DESIGN §3); nginx keeps upstream connections open.
+# A reload makes it close the idle ones.
+flush_upstream() {
+	kill -HUP "$NGINX_PID"
+	sleep 1.5
+}
+
+sockmap_config() { # MODE
+	tg_config_write "$APP_PORT" "$(printf 'mode = %s\nrefusal_listen = 127.0.0.1:%s' "$1" "$RESP_PORT")" "$(
+		cat <<-EOF
+			[plan.small]
+			id = 1
+			api_id = 1
+			rate_per_sec = 0.001
+			burst = 5
+
+			[plan.both]
+			id = 3
+			api_id = 1
+			rate_per_sec = 0.001
+			burst = 6
+
+			$(tg_generous_sections)
+		EOF
+	)"
+}
+sockmap_config sockmap
+
+#                   key_id consumer plan
+K_SMALL=$(tg_key_add 1 1 1)
+K_OK=$(tg_key_add 2 2 2)
+K_BIG=$(tg_key_add 3 3 2)
+K_PIPE=$(tg_key_add 4 4 2)
+K_SPLIT=$(tg_key_add 5 5 2)
+K_BOTH=$(tg_key_add 6 6 3)
+K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey)
+
+tg_agent_start 30
+tg_log "agent pid $TG_AGENT_PID (sockmap), nginx pid $NGINX_PID TLS $TG_HOST_IP:$TLS_PORT, app 127.0.0.1:$APP_PORT, responder $RESP_PORT"
+assert_true "no XDP program in sockmap mode" "ip link shows xdp on $TG_HOST_IF" \
+	sh -c "! ip -d link show dev '$TG_HOST_IF' | grep -q 'prog/xdp'"
+
+URL="https://$TG_HOST_IP:$TLS_PORT"
+# curl from the client namespace over TLS: one connection for all URLs
+tcurl() { tg_client curl -sk --max-time 10 "$@"; }
+# tcodes KEY URL...: the status of each URL, on one connection, bodies dropped
+tcodes() {
+	local key=$1 u args=()
+	shift
+	for u in "$@"; do args+=(-o /dev/null "$u"); done
+	tcurl ${key:+-H "X-API-Key: $key"} -w '%{http_code} ' "${args[@]}"
+}
+
+# ---------------------------------------------------------------------------
+tg_log "1. over the plan through nginx: 200 × 5, then 429 from the responder"
+urls=()
+for ((i = 0; i < 10; i++)); do urls+=("$URL/v1/ok?n=$i"); done
+codes=$(tcodes "$K_SMALL" "${urls[@]}")
+assert_eq "burst 5, 10 requests on one TLS connection" "200 200 200 200 200 429 429 429 429 429 " "$codes"
+assert_eq "the API server received only the admitted requests" 5 "$(tg_server_count " $K_SMALL\$")"
+hdrs=$(tcurl -H "X-API-Key: $K_SMALL" -D - -o "$TG_DIR/429.body" "$URL/v1/ok" | tr -d '\r')
+assert_match "429 status line" '^HTTP/1.1 429' "$(head -1 <<<"$hdrs")"
+assert_match "Retry-After on the 429" 'retry-after: [0-9]+' "$(tr 'A-Z' 'a-z' <<<"$hdrs")"
+assert_match "RateLimit-Policy on the 429" 'ratelimit-policy: "plan";q=5;w=[0-9]+' "$(tr 'A-Z' 'a-z' <<<"$hdrs")"
+assert_match "RateLimit on the 429" 'ratelimit: "plan";r=0;t=[0-9]+' "$(tr 'A-Z' 'a-z' <<<"$hdrs")"
+assert_eq "429 body names the verdict" '{"error":"over_limit"}' "$(cat "$TG_DIR/429.body")"
+assert_eq "still only 5 at the API server" 5 "$(tg_server_count " $K_SMALL\$")"
+
+# ---------------------------------------------------------------------------
+tg_log "2. one event per admitted request, with the client's address"
+n=$(tg_wait_events 1 5 10)
+assert_eq "5 events for the limited key" 5 "$n"
+assert_eq "events carry the client's address (X-Real-IP), status 200" \
+	"5 $TG_CLIENT_IP 200" "$(tg_events 1 '{client_ip} {status}' | sort | uniq -c | awk '{ print $1, $2, $3 }')"
+tg_counters "$TG_DIR/c1.json"
+assert_eq "kernel counters: 5 admitted for consumer 1" 5 "$(tg_counter "$TG_DIR/c1.json" 1 1 requests)"
+assert_eq "kernel counters: 6 over_limit for consumer 1" 6 "$(tg_counter "$TG_DIR/c1.json" 1 1 refused.over_limit)"
+
+# ---------------------------------------------------------------------------
+tg_log "3. unknown and missing keys; the responder without a refusal"
+assert_eq "unknown key: 401" 401 "$(tcurl -H "X-API-Key: $K_UNKNOWN" -o /dev/null -w '%{http_code}' "$URL/v1/ok")"
+assert_eq "missing key: 401" 401 "$(tcurl -o /dev/null -w '%{http_code}' "$URL/v1/ok")"
+assert_eq "malformed key: 401" 401 "$(tcurl -H 'X-API-Key: nope' -o /dev/null -w '%{http_code}' "$URL/v1/ok")"
+assert_eq "no refused request reached the API server" 0 \
+	"$(tg_server_count " ($K_UNKNOWN|-|nope)\$")"
+assert_eq "the responder answers 503 for a request the kernel did not refuse" 503 \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $K_OK" "http://127.0.0.1:$RESP_PORT/v1/ok")"
+
+# ---------------------------------------------------------------------------
+tg_log "4. keep-alive upstream: 60 requests"
+urls=()
+for ((i = 0; i < 60; i++)); do urls+=("$URL/v1/ok?k=$i"); done
+codes=$(tcodes "$K_OK" "${urls[@]}" | tr ' ' '\n' | grep . | sort | uniq -c | awk '{ print $1, $2 }')
+assert_eq "60 admitted" "60 200" "$codes"
+assert_eq "60 at the API server" 60 "$(tg_server_count " $K_OK\$")"
+upstream=$(ss -Htn state established "( dport = :$APP_PORT )" | wc -l)
+assert_range "nginx kept its upstream connections alive (few, not 60)" 1 4 "$upstream"
+flush_upstream
+assert_eq "60 events" 60 "$(tg_wait_events 2 60 10)"
+
+# ---------------------------------------------------------------------------
+tg_log "5. 5 MiB responses: write() and sendfile(2)"
+want=$("$PYTHON" -c "
+import sys; sys.path.insert(0, '$TG_ROOT/tests/integration')
+import hashlib, http_server; print(hashlib.sha256(http_server.big_body(5 << 20)).hexdigest())")
+for route in big bigfile; do
+	got=$(tcurl -H "X-API-Key: $K_BIG" "$URL/v1/$route" | sha256sum | cut -d' ' -f1)
+	assert_eq "/v1/$route: 5 MiB intact through nginx and sk_msg" "$want" "$got"
+done
+flush_upstream
+assert_eq "two events for the big responses" 2 "$(tg_wait_events 3 2 10)"
+assert_eq "their resp_bytes count the whole body" "2" \
+	"$(tg_events 3 '{resp_bytes}' | awk '$1 >= 5242880' | wc -l)"
+
+# ---------------------------------------------------------------------------
+tg_log "6. a proxy's own writes: pipelined, split, refused"
+in_cgroup() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$TG_CGROUP" "$@"; }
+out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" pipeline --port "$APP_PORT" --key "$K_PIPE" \
+	--xff 203.0.113.1 --xff 2001:db8::2)
+assert_eq "two GETs and a POST in one write: all answered" "200 201 200" "$out"
+assert_eq "three events for the pipelined write" 3 "$(tg_wait_events 4 3 10)"
+assert_eq "each with its own X-Forwarded-For address, in order" \
+	"/v1/ok 203.0.113.1,/v1/created 203.0.113.1,/v1/ok 2001:db8::2," \
+	"$(tg_events 4 '{endpoint} {client_ip}' | tr '\n' ',')"
+tg_counters "$TG_DIR/c4.json"
+assert_eq "the POST body that looks like a request is not charged" 3 \
+	"$(tg_counter "$TG_DIR/c4.json" 4 1 requests)"
+out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" split --port "$APP_PORT" --key "$K_SPLIT" --xff 192.0.2.44)
+assert_eq "a head in three writes: answered" "200" "$out"
+assert_eq "... and one event, with its address" "/v1/ok 192.0.2.44" \
+	"$(tg_wait_events 5 1 10 >/dev/null; tg_events 5 '{endpoint} {client_ip}')"
+out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" refused --port "$APP_PORT" --key "$K_SMALL")
+assert_eq "a refused write fails with EACCES" EACCES "$out"
+
+metrics=$(curl -s "http://127.0.0.1:$TG_METRICS_PORT/metrics")
+assert_match "responder answers counted" 'tollgate_refusal_answers_total\{verdict="over_limit"\} [1-9]' "$metrics"
+assert_match "proxied requests counted" 'tollgate_kernel_total\{stat="proxied_requests"\} [1-9]' "$metrics"
+
+# ---------------------------------------------------------------------------
+tg_log "7. mode = both: one bucket across XDP and sk_msg"
+tg_agent_stop
+tg_ctl detach >/dev/null 2>&1
+sockmap_config both
+tg_agent_start 30
+assert_true "XDP attached in both mode" "ip link shows no xdp" tg_xdp_attached "$TG_HOST_IF"
+direct=""
+for ((i = 0; i < 3; i++)); do
+	direct+=$(tg_client curl -s --max-time 5 -o /dev/null -w '%{http_code} ' \
+		-H "X-API-Key: $K_BOTH" "http://$TG_HOST_IP:$APP_PORT/v1/ok")
+done
+proxied=$(tcodes "$K_BOTH" "$URL/v1/ok" "$URL/v1/ok" "$URL/v1/ok")
+assert_eq "3 direct (XDP) requests admitted" "200 200 200 " "$direct"
+assert_eq "3 proxied (sk_msg) requests admitted" "200 200 200 " "$proxied"
+assert_eq "the 7th, through nginx, is over the shared burst of 6" 429 \
+	"$(tcurl -H "X-API-Key: $K_BOTH" -o /dev/null -w '%{http_code}' "$URL/v1/ok")"
+assert_eq "the 8th, direct, is over it too (XDP's in-kernel 429)" 429 \
+	"$(tg_client curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "X-API-Key: $K_BOTH" \
+		"http://$TG_HOST_IP:$APP_PORT/v1/ok")"
+assert_eq "6 at the API server" 6 "$(tg_server_count " $K_BOTH\$")"
+flush_upstream
+assert_eq "6 events" 6 "$(tg_wait_events 6 6 10)"
+
+tg_agent_stop
+tg_ctl detach >/dev/null 2>&1
+tg_stop_pid "$NGINX_PID" 5
+tg_summary

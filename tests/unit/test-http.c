@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * test-http.c - the request parsing of bpf/lib/http.h that tg_skmsg runs on a
+ * local proxy's writes (sockmap mode) and the agent's refusal responder runs
+ * in userspace: where a proxied head ends, its body length, and the client's
+ * address from X-Real-IP or X-Forwarded-For, IPv4 and IPv6 text.
+ */
+#include <arpa/inet.h>
+#include <linux/types.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bpf/tollgate_abi.h"
+#ifndef __noinline
+#define __noinline __attribute__((noinline))
+#endif
+#include "bpf/lib/http.h"
+
+struct parsed {
+	struct tg_http_req req;
+	struct tg_proxy_req pr;
+	__u32 len;
+};
+
+static void parse(const char *text, struct parsed *p)
+{
+	static struct tg_http_buf b;
+
+	memset(&b, 0, sizeof(b));
+	memset(p, 0, sizeof(*p));
+	p->len = (__u32)strlen(text);
+	if (p->len > TG_SCAN_MAX)
+		p->len = TG_SCAN_MAX;
+	memcpy(b.bytes, text, p->len);
+	tg_http_parse_request(&b, p->len, &p->req);
+	assert_int_not_equal(p->req.method, TG_M_NONE);
+	assert_int_equal(tg_http_parse_proxy(&b, p->req.line_end, p->len, &p->pr), 0);
+}
+
+/* The client address the head names, as text ("" = none). */
+static const char *client(const char *head)
+{
+	static char out[INET6_ADDRSTRLEN];
+	static const __u8 mapped[12] = { [10] = 0xff, [11] = 0xff };
+	struct parsed p;
+
+	parse(head, &p);
+	if (!p.pr.addr_ok)
+		return "";
+	if (memcmp(p.pr.addr, mapped, 12) == 0)
+		inet_ntop(AF_INET, p.pr.addr + 12, out, sizeof(out));
+	else
+		inet_ntop(AF_INET6, p.pr.addr, out, sizeof(out));
+	return out;
+}
+
+#define GET "GET /v1/orders HTTP/1.1\r\nHost: api\r\nX-API-Key: tg_1abc\r\n"
+
+static void test_head_end_and_body_length(void **state)
+{
+	struct parsed p;
+	const char *h = "POST /v1/orders HTTP/1.1\r\nHost: api\r\ncontent-LENGTH:  17 \r\n\r\n{\"GET / HTTP/1.1\"}";
+
+	(void)state;
+	parse(h, &p);
+	assert_int_equal(p.pr.scan.end, strstr(h, "\r\n\r\n") - h + 4);
+	assert_int_equal(p.pr.body_len, 17);
+
+	parse(GET "\r\n", &p);
+	assert_int_equal(p.pr.scan.end, strlen(GET "\r\n"));
+	assert_int_equal(p.pr.body_len, 0);
+
+	/* bare LF line ends too */
+	parse("GET / HTTP/1.1\nHost: a\n\nGET / HTTP/1.1\n\n", &p);
+	assert_int_equal(p.pr.scan.end, strlen("GET / HTTP/1.1\nHost: a\n\n"));
+}
+
+static void test_unknown_body_length(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", &p);
+	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+	parse("POST / HTTP/1.1\r\nContent-Length: x5\r\n\r\n", &p);
+	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+	parse("POST / HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n", &p);
+	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+}
+
+static void test_head_not_complete(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse(GET "X-Forwarded-For: 192.0.2.1\r\n", &p);
+	assert_int_equal(p.pr.scan.end, 0);
+	/* the address line is complete, so it is read */
+	assert_int_equal(p.pr.addr_ok, 1);
+	/* an address line cut short is not */
+	parse(GET "X-Forwarded-For: 192.0.2.1", &p);
+	assert_int_equal(p.pr.addr_ok, 0);
+}
+
+static void test_forwarded_addresses(void **state)
+{
+	(void)state;
+	assert_string_equal(client(GET "X-Forwarded-For: 192.0.2.1\r\n\r\n"), "192.0.2.1");
+	/* the last element: the one the local proxy appended */
+	assert_string_equal(client(GET "X-Forwarded-For: 10.0.0.1, 203.0.113.9\r\n\r\n"), "203.0.113.9");
+	assert_string_equal(client(GET "X-Forwarded-For:1.1.1.1,2.2.2.2 \r\n\r\n"), "2.2.2.2");
+	/* the last line when there are several */
+	assert_string_equal(client(GET "X-Forwarded-For: 1.1.1.1\r\nAccept: */*\r\n"
+				       "x-forwarded-for: 3.3.3.3\r\n\r\n"),
+			    "3.3.3.3");
+	/* X-Real-IP wins */
+	assert_string_equal(client(GET "X-Forwarded-For: 1.1.1.1\r\nX-Real-IP: 198.51.100.4\r\n\r\n"),
+			    "198.51.100.4");
+	assert_string_equal(client(GET "\r\n"), "");
+}
+
+static void test_address_forms(void **state)
+{
+	(void)state;
+	assert_string_equal(client(GET "X-Real-IP: 2001:db8::2\r\n\r\n"), "2001:db8::2");
+	assert_string_equal(client(GET "X-Real-IP: ::1\r\n\r\n"), "::1");
+	assert_string_equal(client(GET "X-Real-IP: ::\r\n\r\n"), "::");
+	assert_string_equal(client(GET "X-Real-IP: 2001:DB8:0:0:1:0:0:1\r\n\r\n"), "2001:db8::1:0:0:1");
+	assert_string_equal(client(GET "X-Real-IP: 1:2:3:4:5:6:7:8\r\n\r\n"), "1:2:3:4:5:6:7:8");
+	assert_string_equal(client(GET "X-Real-IP: fe80::\r\n\r\n"), "fe80::");
+	assert_string_equal(client(GET "X-Real-IP: [2001:db8::7]\r\n\r\n"), "2001:db8::7");
+	assert_string_equal(client(GET "X-Real-IP: 64:ff9b::192.0.2.33\r\n\r\n"), "64:ff9b::c000:221");
+	/* v4-mapped text is IPv4 */
+	assert_string_equal(client(GET "X-Real-IP: ::ffff:192.0.2.5\r\n\r\n"), "192.0.2.5");
+	/* an IPv4 address with a port */
+	assert_string_equal(client(GET "X-Forwarded-For: 192.0.2.8:4711\r\n\r\n"), "192.0.2.8");
+	assert_string_equal(client(GET "X-Real-IP: 0.0.0.0\r\n\r\n"), "0.0.0.0");
+	assert_string_equal(client(GET "X-Real-IP: 255.255.255.255\r\n\r\n"), "255.255.255.255");
+}
+
+static void test_not_addresses(void **state)
+{
+	static const char *const bad[] = {
+		"unknown", "1.2.3",	"1.2.3.4.5", "256.1.1.1",    "1..2.3",	     "1.2.3.04a",
+		"2001:db8:::1", "::1::", "1:2:3:4:5:6:7:8:9", "12345::1", "[::1", "::1]",
+		"1:2:3:4:5:6:7::8:9", "::ffff:1.2.3", "_gateway", "fe80::1%eth0",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char head[256];
+
+		snprintf(head, sizeof(head), GET "X-Real-IP: %s\r\n\r\n", bad[i]);
+		if (client(head)[0])
+			fail_msg("'%s' parsed as the address %s", bad[i], client(head));
+	}
+}
+
+static void test_has_lf(void **state)
+{
+	static struct tg_http_buf b;
+	struct tg_proxy_req pr;
+
+	(void)state;
+	memcpy(b.bytes, "GET /v1/orders HTT", 18);
+	assert_false(tg_http_has_lf(&b, 18, &pr));
+	memcpy(b.bytes, "GET / HTTP/1.1\r\n", 16);
+	assert_true(tg_http_has_lf(&b, 16, &pr));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_head_end_and_body_length),
+		cmocka_unit_test(test_unknown_body_length),
+		cmocka_unit_test(test_head_not_complete),
+		cmocka_unit_test(test_forwarded_addresses),
+		cmocka_unit_test(test_address_forms),
+		cmocka_unit_test(test_not_addresses),
+		cmocka_unit_test(test_has_lf),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
