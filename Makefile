@@ -8,7 +8,7 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
 AGENT_COMMON := agent/bpfload.c agent/keyfile.c agent/hostid.c
 AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c agent/spool.c agent/kafkaout.c \
-	agent/redissync.c agent/lease.c agent/responder.c $(AGENT_COMMON)
+	agent/redissync.c agent/lease.c agent/responder.c agent/geoip.c $(AGENT_COMMON)
 CTL_SRCS := agent/tollgatectl.c agent/evtail.c $(AGENT_COMMON)
 BILLING_SRCS := $(wildcard billing/*.c)
 API_SRCS := $(wildcard dashboard-api/*.c)
@@ -76,7 +76,7 @@ $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(CTL_SRCS:%.c=$(BUILD)/%.o): $(BPF_SKEL)
 
 $(BUILD)/tollgate-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lrdkafka -lhiredis -ljansson -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lrdkafka -lhiredis -ljansson -lmaxminddb -lm
 
 $(BUILD)/tollgatectl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtollgate.a
 	$(call msg,LD,$@)
@@ -178,10 +178,11 @@ $(BUILD)/bench-xdp-cost: scripts/bench-xdp-cost.c tests/bpf/packet.c tests/bpf/p
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/bpf -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) -ljansson -lm
 
-$(BUILD)/bench-events: scripts/bench-events.c agent/drain.c agent/spool.c agent/kafkaout.c $(BUILD)/libtollgate.a
+$(BUILD)/bench-events: scripts/bench-events.c agent/drain.c agent/geoip.c agent/spool.c agent/kafkaout.c \
+		$(BUILD)/libtollgate.a
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) \
-		-lrdkafka -ljansson -lm
+		-lrdkafka -ljansson -lmaxminddb -lm
 
 bench: deps all $(BUILD)/bench-xdp-cost $(BUILD)/bench-events
 	$(Q)BUILD=$(abspath $(BUILD)) bash scripts/bench.sh

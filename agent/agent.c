@@ -24,6 +24,7 @@
 
 #include "agent/bpfload.h"
 #include "agent/drain.h"
+#include "agent/geoip.h"
 #include "agent/hostid.h"
 #include "agent/kafkaout.h"
 #include "agent/keyfile.h"
@@ -52,6 +53,7 @@ struct agent {
 	struct redissync *redis;  /* with redis.url: keys, plans and routes */
 	struct lease *lease;	  /* with ratelimit.scope = global */
 	struct metrics_server *metrics;
+	struct geoip *geoip;	  /* with agent.geoip_db: the events' countries */
 	struct responder *responder; /* with agent.refusal_listen (sockmap mode) */
 	uint32_t host_id;
 	uint32_t epoch;
@@ -66,8 +68,9 @@ static void usage(FILE *out)
 	fprintf(out, "usage: tollgate-agent [--config PATH] [--log-level error|warn|info|debug]\n"
 		     "\n"
 		     "Loads tollgate's XDP, sock_ops and sk_msg programs, keeps their maps fed and\n"
-		     "drains usage events. Runs in the foreground; SIGHUP reloads keys, plans and\n"
-		     "routes; SIGTERM exits and leaves enforcement running (agent.detach_on_exit).\n"
+		     "drains usage events. Runs in the foreground; SIGHUP reloads keys, plans,\n"
+		     "routes and agent.geoip_db; SIGTERM exits and leaves enforcement running\n"
+		     "(agent.detach_on_exit).\n"
 		     "Default config: " CONFIG_DEFAULT_PATH "\n");
 }
 
@@ -89,9 +92,6 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 /* What this build cannot do yet is refused by name, never ignored. */
 static int check_supported(const struct config *cfg)
 {
-	if (cfg->agent.geoip_db[0])
-		return log_error_errno(-ENOTSUP, "agent.geoip_db: country lookup is not in this build; "
-						 "leave it empty (events carry country \"--\")");
 	if (cfg->ratelimit.scope == CONFIG_SCOPE_GLOBAL && !cfg->redis.url[0])
 		return log_error_errno(-EINVAL, "ratelimit.scope: global needs redis.url; use host");
 	if (cfg->agent.mode != CONFIG_MODE_SOCKMAP && cfg->agent.n_interfaces == 0)
@@ -125,11 +125,24 @@ static int apply_keys(struct agent *a, const struct config *cfg, const struct ke
 	return 0;
 }
 
-/* SIGHUP: keys, secrets, plans, routes and ports; what needs a reload of the
+static void log_geoip(const char *path, const struct geoip *g)
+{
+	time_t built = (time_t)geoip_build_epoch(g);
+	struct tm tm;
+	char day[16] = "?";
+
+	if (gmtime_r(&built, &tm))
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	log_info("geoip: %s (%s, built %s)", path, geoip_database_type(g), day);
+}
+
+/* SIGHUP: keys, secrets, plans, routes, ports and the GeoIP database (opened
+ * again: geoipupdate replaces the file); what needs a reload of the
  * programs (actions, sizes, interfaces) is reported, not half-applied. */
 static void reload(struct agent *a)
 {
 	struct config *cfg = malloc(sizeof(*cfg));
+	struct geoip *geoip = NULL;
 	struct key_secrets secrets;
 	struct keyfile kf;
 	char err[ERR_MAX];
@@ -143,6 +156,8 @@ static void reload(struct agent *a)
 	r = config_load(cfg, a->config_path, err, sizeof(err));
 	if (r == 0)
 		r = keydigest_load_secrets(cfg->security.key_secret_file, &secrets, err, sizeof(err));
+	if (r == 0 && cfg->agent.geoip_db[0])
+		r = geoip_open(cfg->agent.geoip_db, &geoip, err, sizeof(err));
 	if (r) {
 		log_error("reload: %s; keeping the running configuration", err);
 		a->reload_failures++;
@@ -171,9 +186,15 @@ static void reload(struct agent *a)
 	}
 	if (r) {
 		a->reload_failures++;
+		geoip_free(geoip);
 		free(cfg);
 		return;
 	}
+	drain_set_geoip(a->drain, geoip);
+	geoip_free(a->geoip);
+	a->geoip = geoip;
+	if (geoip)
+		log_geoip(cfg->agent.geoip_db, geoip);
 	a->secrets = secrets;
 	free(a->cfg);
 	a->cfg = cfg;
@@ -349,6 +370,14 @@ static int setup(struct agent *a)
 			goto out_keys;
 		}
 	}
+	if (a->cfg->agent.geoip_db[0]) {
+		r = geoip_open(a->cfg->agent.geoip_db, &a->geoip, err, sizeof(err));
+		if (r) {
+			log_error("%s", err);
+			goto out_keys;
+		}
+		log_geoip(a->cfg->agent.geoip_db, a->geoip);
+	}
 	r = hostid_get(a->cfg, &a->host_id);
 	if (r) {
 		log_error_errno(r, "agent.host_id: not set and /etc/machine-id unreadable");
@@ -421,7 +450,9 @@ static int setup(struct agent *a)
 			      a->bl->pin_generation, a->spool, &a->drain, err, sizeof(err));
 		if (r)
 			log_error_errno(r, "%s", err);
-		else if (a->redis)
+		else
+			drain_set_geoip(a->drain, a->geoip);
+		if (r == 0 && a->redis)
 			drain_observe(a->drain, redissync_note, a->redis);
 	}
 	if (r == 0 && a->cfg->agent.refusal_listen[0]) {
@@ -643,6 +674,7 @@ int main(int argc, char **argv)
 	}
 	responder_stop(a.responder);
 	drain_free(a.drain);
+	geoip_free(a.geoip);
 	kafkaout_free(a.kafka);
 	redissync_free(a.redis);
 	lease_free(a.lease);

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/drain.h"
+#include "agent/geoip.h"
 #include "agent/spool.h"
 #include "lib/endpoint.h"
 #include "lib/event.h"
@@ -32,6 +33,7 @@ struct drain {
 	struct ring_buffer *rb;
 	FILE *sink;	     /* agent.events_file, or */
 	struct spool *spool; /* the write-ahead log in front of Kafka */
+	struct geoip *geoip; /* agent.geoip_db, or NULL */
 	enum config_format format;
 	int counters_fd;
 	uint32_t host_id;
@@ -101,6 +103,11 @@ static int sink_write(struct drain *d, struct usage_event *ev)
 	return 0;
 }
 
+void drain_set_geoip(struct drain *d, struct geoip *g)
+{
+	d->geoip = g;
+}
+
 void drain_observe(struct drain *d, void (*fn)(void *ctx, const struct usage_event *ev), void *ctx)
 {
 	d->observe = fn;
@@ -141,7 +148,7 @@ int drain_record(struct drain *d, const struct tg_event *k)
 	ev.resp_bytes = k->resp_bytes;
 	ev.count = k->count ? k->count : 1;
 	memcpy(ev.client_ip, k->client_addr, sizeof(ev.client_ip));
-	memcpy(ev.country, "--", 2);
+	geoip_country(d->geoip, ev.client_ip, ev.country);
 	ev.endpoint_len = (uint8_t)endpoint_normalize(
 		k->path, k->path_len < TG_PATH_MAX ? k->path_len : TG_PATH_MAX, ev.endpoint,
 		sizeof(ev.endpoint));

@@ -3,7 +3,8 @@
  * drain.h - from the kernel's ring buffer and counters to usage events.
  *
  * Each tg_event becomes a struct usage_event (DESIGN §5): its id
- * {host_id}-{epoch}-{seq}, Unix time, endpoint template, client address.
+ * {host_id}-{epoch}-{seq}, Unix time, endpoint template, client address and
+ * its country (agent/geoip.h).
  * Refusals are counted by the kernel per (consumer, api, verdict) rather
  * than sent one by one (a flood must stay cheap); every snapshot interval
  * the drain turns the counters' growth into summary events carrying the
@@ -61,6 +62,11 @@ int drain_record(struct drain *d, const struct tg_event *k);
  * call; the baseline is then saved to agent.state_dir. Returns the number of
  * summary events written. */
 int drain_summaries(struct drain *d);
+
+/* drain_set_geoip() - take each event's country from g (agent.geoip_db; not
+ * owned, NULL = none: every country "--"). The agent swaps it on SIGHUP. */
+struct geoip;
+void drain_set_geoip(struct drain *d, struct geoip *g);
 
 /* drain_observe() - call fn for every event written (the Redis usage
  * counters watch them). */

@@ -302,21 +302,27 @@ def cmd_report(args):
         except (OSError, ValueError):
             seen = {}
     summary["geo"] = {}
-    for c in cl["consumers"]:
+    for c, sc in zip(cl["consumers"], summary["consumers"]):
         geo = api.get(f"/v1/consumers/{c['id']}/usage/geo", **{"from": frm, "to": to})["data"]
         summary["geo"][c["name"]] = geo
-        addrs = ", ".join(f"{ip} ({n})" for (cid, ip, _), n in sorted(seen.items())
+        sc["geoip_country"] = c.get("country", "--")
+        sc["event_countries"] = {}
+        for (cid, _, cc), n in seen.items():
+            if cid == c["id"]:
+                sc["event_countries"][cc] = sc["event_countries"].get(cc, 0) + n
+        addrs = ", ".join(f"{ip} {cc} ({n})" for (cid, ip, cc), n in sorted(seen.items())
                           if cid == c["id"])
         rows.append([c["name"], " ".join(f"{g['country']}:{g['requests']}" for g in geo),
                      addrs or "-"])
     table("Geography (GET /v1/consumers/{id}/usage/geo) and the source addresses in the "
-          "agent's events", ["consumer", "countries (requests)", "client addresses of "
-                             "admitted events"], rows,
-          "Every country is \"--\" (unknown): the agent's GeoIP lookup (agent.geoip_db, "
-          "libmaxminddb) is not built yet,\n"
-          "so the demo builds no GeoIP database and shows no countries it would have to "
-          "invent. The addresses come\n"
-          "from the usage events on Kafka (tollgatectl events --json).")
+          "agent's events", ["consumer", "countries (requests)", "client address, country "
+                             "(admitted events)"], rows,
+          "The agent looks up each event's client address in agent.geoip_db (libmaxminddb); "
+          "here a database scripts/mkmmdb.py\n"
+          "built for the demo's addresses (a host would use GeoLite2-Country.mmdb). \"--\": "
+          "refusals the kernel counted without\n"
+          "their address (the 429s), or an address in no network of the database. The "
+          "addresses come from the usage\nevents on Kafka (tollgatectl events --json).")
 
     # 4. SLA
     rows = []

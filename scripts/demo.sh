@@ -14,7 +14,8 @@
 # with keys. wrk drives traffic from a client namespace, one source address
 # per consumer: acme within its limit, globex far over it, initech on the
 # deprecated API and the error routes; plus calls without a key and with an
-# unknown one. Once billing has the usage, it prints the kernel counters next
+# unknown one. A small GeoIP database (scripts/mkmmdb.py, MaxMind's format)
+# places each source address in a country for agent.geoip_db. Once billing has the usage, it prints the kernel counters next
 # to the API's usage, top endpoints, geography, SLA, deprecation notices and
 # each consumer's invoice for the current month, and the services' URLs.
 #
@@ -205,6 +206,15 @@ tg_wait_for_line "$TG_DIR/server.out" '^ready' 10 "$APP_PID" ||
 	tg_fatal "the sample API did not start: $(tail -5 "$TG_DIR/server.out")"
 say "API host $TG_HOST_IF $TG_HOST_IP (cgroup $TG_CGROUP), sample API $APP_URL"
 say "client namespace $TG_NS on $TG_CLIENT_IF: $(for n in "${CLIENT_NAMES[@]}"; do printf '%s %s, ' "$n" "${CLIENT_ADDR[$n]}"; done | sed 's/, $//')"
+# where the clients are: a GeoIP database of their addresses for agent.geoip_db
+# (a real host points it at MaxMind's GeoLite2-Country.mmdb)
+declare -A CLIENT_COUNTRY=([acme]=DE [globex]=US [initech]=JP [nokey]=BR [badkey]=GB)
+GEOIP_DB="$TG_DIR/geoip.mmdb"
+for n in "${CLIENT_NAMES[@]}"; do printf '%s/32 %s\n' "${CLIENT_ADDR[$n]}" "${CLIENT_COUNTRY[$n]}"; done \
+	>"$TG_DIR/geoip.txt"
+"$PYTHON" "$DEMO_ROOT/scripts/mkmmdb.py" --input "$TG_DIR/geoip.txt" "$GEOIP_DB" 2>>"$DEMO_LOG" ||
+	tg_fatal "scripts/mkmmdb.py could not write the GeoIP database: $(tail -3 "$DEMO_LOG")"
+say "GeoIP database $GEOIP_DB (scripts/mkmmdb.py): $(for n in "${CLIENT_NAMES[@]}"; do printf '%s %s, ' "${CLIENT_ADDR[$n]}" "${CLIENT_COUNTRY[$n]}"; done | sed 's/, $//')"
 
 # --- configuration: one file for the agent, billing and the API -------------------
 tg_secrets_up
@@ -224,6 +234,7 @@ pin_dir = $TG_PIN_DIR
 state_dir = $TG_DIR/state
 metrics_listen = 127.0.0.1:$METRICS_PORT
 snapshot_interval = 2
+geoip_db = $GEOIP_DB
 
 [security]
 key_secret_file = $TG_SECRETS
@@ -395,9 +406,9 @@ tg_ctl counters --json >"$TG_DIR/counters.json" 2>"$TG_DIR/counters.err" ||
            "$PLAN_PRO": {"name": "Pro", "tiers_mode": "volume", "tiers": $PRO_TIERS, "period_fee": "5.00"}},
  "consumers": [
 $(for n in acme globex initech; do
-	printf '  {"name": "%s", "id": "%s", "plan_id": "%s", "key_id": "%s", "addr": "%s", "load": "%s"}%s\n' \
+	printf '  {"name": "%s", "id": "%s", "plan_id": "%s", "key_id": "%s", "addr": "%s", "country": "%s", "load": "%s"}%s\n' \
 		"$n" "${CONSUMER_ID[$n]}" "${PLAN_OF[$n]}" "${KEY_ID[$n]}" "${CLIENT_ADDR[$n]}" \
-		"$TG_DIR/load-$n.out" "$([ "$n" = initech ] || echo ,)"
+		"${CLIENT_COUNTRY[$n]}" "$TG_DIR/load-$n.out" "$([ "$n" = initech ] || echo ,)"
 done)
  ],
  "anonymous": [{"name": "no key", "addr": "${CLIENT_ADDR[nokey]}", "load": "$TG_DIR/load-nokey.out"},

@@ -9,10 +9,11 @@ PKGS=(
 	libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
 	libinih-dev libsystemd-dev librdkafka-dev libhiredis-dev
 	libpq-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev
+	libmaxminddb-dev libmaxminddb0
 	# tests
 	libcmocka-dev libjansson-dev libclang-rt-14-dev
 	iproute2 ethtool curl python3 procps util-linux kcat redis-server redis-tools jq openssl
-	postgresql
+	postgresql mmdb-bin
 	# the developer portal's browser test: Debian's Chromium (playwright-core from npm
 	# drives it; no browser is ever downloaded) and a font for its screenshots
 	chromium fonts-dejavu-core

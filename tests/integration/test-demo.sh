@@ -14,6 +14,8 @@
 #     rounded half-even to the cent; the upcoming-invoice route agrees;
 #   - an SLA alert for the API answering 500s, a deprecation notice for the
 #     consumer on the deprecated API;
+#   - geography: each consumer's admitted events and the API's geo figures
+#     carry the country the demo's GeoIP database gives its address;
 #   - afterwards nothing is left: namespace, veths, pins, cgroup, temp dir,
 #     processes, listeners on the demo's ports;
 #   - SIGINT (Ctrl-C) in the middle of the traffic stops the demo with 130
@@ -151,6 +153,15 @@ for c in s["consumers"]:
     total = sum((Decimal(x[2]) for x in want), Decimal("0.00"))
     check(f"{n}: invoice total", f"{total} USD", f"{inv['total']} {inv['currency']}")
     check(f"{n}: the upcoming-invoice route agrees", True, c.get("upcoming_agrees"))
+
+# geography: each consumer's address is in the demo's GeoIP database
+for c in s["consumers"]:
+    n, cc = c["name"], c["geoip_country"]
+    geo = {g["country"]: g["requests"] for g in s["geo"][n]}
+    check(f"{n}: the agent's admitted events carry {cc}, its address's country", [cc],
+          sorted(c["event_countries"]))
+    check(f"{n}: the API's geography counts its admitted requests under {cc}", c["kernel"]["admitted"],
+          geo.get(cc, 0))
 
 acme, globex, initech = by_name["acme"], by_name["globex"], by_name["initech"]
 check("acme (within its limit): nothing refused", 0, acme["kernel"]["refused_total"])
