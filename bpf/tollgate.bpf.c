@@ -1482,6 +1482,63 @@ static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
 	return verdict;
 }
 
+/*
+ * The length of the response whose head scratch slot @slot holds (@n bytes
+ * copied): head + Content-Length, the head alone for HEAD requests, 204 and
+ * 304, or TG_RESP_LEFT_UNKNOWN (chunked, no length, a head longer than the
+ * copy). A global function: checked once.
+ */
+__noinline __u32 tg_resp_length(__u32 slot, __u32 n, __u32 status, __u32 method)
+{
+	struct tg_proxy_req *pr;
+	struct tg_scratch *s;
+	__u64 left;
+
+	s = bpf_map_lookup_elem(&tg_msg_scratch, &slot);
+	if (!s || n > TG_SCAN_MAX)
+		return TG_RESP_LEFT_UNKNOWN;
+	pr = &s->proxy;
+	tg_http_parse_proxy(&s->buf, 0, n, pr);
+	if (!pr->scan.end || pr->scan.te_line)
+		return TG_RESP_LEFT_UNKNOWN;
+	if (method == TG_M_HEAD || status == 204 || status == 304)
+		return pr->scan.end;
+	if (!pr->scan.clen_line || pr->body_len == TG_BODY_UNKNOWN)
+		return TG_RESP_LEFT_UNKNOWN;
+	left = pr->scan.end + pr->body_len;
+	return left < TG_RESP_LEFT_UNKNOWN ? left : TG_RESP_LEFT_UNKNOWN;
+}
+
+/* Where the response starting in @msg ends (tg_resp_length()). */
+static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 size, __u32 status,
+						  __u32 method)
+{
+	__u32 *busy = NULL, slot = 0, n = size, left = TG_RESP_LEFT_UNKNOWN;
+	struct tg_scratch *s;
+	void *data, *data_end;
+
+	if (n > TG_SCAN_MAX)
+		n = TG_SCAN_MAX;
+	s = tg_msg_scratch_get(&busy, &slot);
+	if (!s) {
+		if (busy)
+			__sync_fetch_and_and(busy, ~(1U << (slot & (TG_MSG_SLOTS - 1))));
+		tg_stat(TG_S_SCRATCH_BUSY);
+		return left;
+	}
+	data = msg->data;
+	data_end = msg->data_end;
+	if (data + n > data_end && !bpf_msg_pull_data(msg, 0, n, 0)) {
+		data = msg->data;
+		data_end = msg->data_end;
+	}
+	if (n && data + n <= data_end &&
+	    !bpf_probe_read_kernel(s->buf.bytes, n & (2 * TG_SCAN_MAX - 1), data))
+		left = tg_resp_length(slot, n, status, method);
+	__sync_fetch_and_and(busy, ~(1U << (slot & (TG_MSG_SLOTS - 1))));
+	return left;
+}
+
 SEC("sk_msg")
 int tg_skmsg(struct sk_msg_md *msg)
 {
@@ -1489,7 +1546,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 	struct tg_flow *f;
 	void *data, *data_end;
 	__u64 w0 = 0, w1 = 0, now;
-	__u32 status = 0, head, tail, size = msg->size;
+	__u32 status = 0, head, tail, size = msg->size, method = TG_M_NONE, left;
 	bool charge = false;
 
 	TG_FLOW_KEY_SOCK(&fk, msg);
@@ -1524,8 +1581,17 @@ int tg_skmsg(struct sk_msg_md *msg)
 	}
 	if (!status || (status >= 100 && status < 200 && status != 101)) {
 		/* body bytes of the response in progress, or an interim 1xx */
-		if (f->flags & TG_FLOW_RESPONDING)
+		if (f->flags & TG_FLOW_RESPONDING) {
+			__u32 left = f->resp_left;
+
 			f->resp_bytes += size;
+			/* its last byte: the event need not wait for the next
+			 * response or the close */
+			if (left != TG_RESP_LEFT_UNKNOWN && size >= left)
+				tg_finish_response(&fk, f);
+			else if (left != TG_RESP_LEFT_UNKNOWN)
+				f->resp_left = left - size;
+		}
 		return SK_PASS;
 	}
 
@@ -1542,6 +1608,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 	if (head != tail) {
 		/* the response of pending[head]; its slot is freed when it ends */
 		f->resp_flags = 0;
+		method = f->pending[head & (TG_FLOW_PENDING - 1)].method;
 	} else {
 		/* a response beyond the admitted requests: charged, unattributed;
 		 * a connection that keeps doing it is cut, and the response that
@@ -1588,6 +1655,13 @@ int tg_skmsg(struct sk_msg_md *msg)
 		if (plan && b)
 			tg_bucket_charge(b, plan, now);
 	}
+	/* where it ends, if its head says; a response written whole in one
+	 * send ends here */
+	left = status == 101 ? TG_RESP_LEFT_UNKNOWN : tg_skmsg_resp_length(msg, size, status, method);
+	if (left != TG_RESP_LEFT_UNKNOWN && size >= left)
+		tg_finish_response(&fk, f);
+	else
+		f->resp_left = left == TG_RESP_LEFT_UNKNOWN ? left : left - size;
 	return SK_PASS;
 }
 

@@ -193,6 +193,8 @@ struct tg_flow_key {
 };
 _Static_assert(sizeof(struct tg_flow_key) == 36, "tg_flow_key layout");
 
+#define TG_RESP_LEFT_UNKNOWN 0xffffffffU
+
 /* One admitted request waiting for its response. */
 struct tg_request {
 	__u64 start_ns; /* CLOCK_MONOTONIC when XDP saw its first segment */
@@ -246,7 +248,8 @@ struct tg_flow {
 	/* the response in progress */
 	__u16 resp_status;
 	__u16 resp_flags; /* TG_EF_* */
-	__u32 pad;
+	__u32 resp_left; /* its bytes still to come (head + Content-Length), or
+			  * TG_RESP_LEFT_UNKNOWN: it ends at the next one or the close */
 	__u64 resp_first_ns;
 	__u64 resp_bytes;
 	struct bpf_timer timer; /* expires requests unanswered after unanswered_after */

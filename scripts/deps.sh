@@ -18,7 +18,7 @@ PKGS=(
 	# drives it; no browser is ever downloaded) and a font for its screenshots
 	chromium fonts-dejavu-core
 	# benchmarks
-	wrk xdp-tools nginx
+	wrk xdp-tools nginx haproxy
 )
 
 # Node.js and npm for the portal's browser test: Debian's, unless they are there
