@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <linux/types.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -276,6 +277,7 @@ int responder_start(const char *addr, int refusals_fd, int secrets_fd, struct re
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct responder *r = calloc(1, sizeof(*r));
+	sigset_t all, saved;
 	int e;
 
 	if (!r)
@@ -298,7 +300,13 @@ int responder_start(const char *addr, int refusals_fd, int secrets_fd, struct re
 	epoll_ctl(r->ep, EPOLL_CTL_ADD, r->listen_fd, &ev);
 	ev.data.u32 = TOKEN_STOP;
 	epoll_ctl(r->ep, EPOLL_CTL_ADD, r->stop_fd, &ev);
+	/* the thread takes no signal: SIGTERM and SIGHUP are the agent's
+	 * event loop's (signalfd), and a thread that does not block them
+	 * would get them delivered and die of the default action */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	e = -pthread_create(&r->thread, NULL, responder_main, r);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (e)
 		goto fail;
 	r->running = true;

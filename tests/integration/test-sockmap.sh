@@ -252,6 +252,7 @@ assert_match "proxied requests counted" 'tollgate_kernel_total\{stat="proxied_re
 # ---------------------------------------------------------------------------
 tg_log "7. mode = both: one bucket across XDP and sk_msg"
 tg_agent_stop
+assert_eq "the agent (with its responder thread) exits 0 on SIGTERM" 0 "$?"
 tg_ctl detach >/dev/null 2>&1
 sockmap_config both
 tg_agent_start 30
