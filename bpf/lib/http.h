@@ -249,6 +249,29 @@ static __always_inline __u32 tg_lowest_bit(__u64 m)
  * per line end; lines of fewer than 4 bytes ("a:b" + LF) cannot fill more. */
 #define TG_HDR_STEPS (TG_SCAN_MAX / 8 + TG_SCAN_MAX / 4)
 
+/* The loop of both header scans: LINE_FN(buf, len, h, ls) sees each line
+ * start and returns 1 to end the scan; h->pos holds the position. */
+#define TG_SCAN_LINES(buf, start, len, h, LINE_FN)                                                \
+	do {                                                                                       \
+		WRITE_ONCE((h)->pos, (start));                                                     \
+		for (__u32 i_ = 0; i_ < TG_HDR_STEPS; i_++) {                                      \
+			__u32 pos_ = READ_ONCE((h)->pos), nl_;                                     \
+			__u64 m_;                                                                  \
+                                                                                                   \
+			if (pos_ >= (len))                                                         \
+				break;                                                             \
+			m_ = tg_has_byte(tg_load64((buf), pos_), TG_ONES * '\n');                 \
+			if (!m_) {                                                                 \
+				WRITE_ONCE((h)->pos, pos_ + 8);                                    \
+				continue;                                                          \
+			}                                                                          \
+			nl_ = pos_ + (tg_lowest_bit(m_) >> 3);                                     \
+			if (nl_ >= (len) || LINE_FN((buf), (len), (h), nl_ + 1))                   \
+				break;                                                             \
+			WRITE_ONCE((h)->pos, nl_ + 1);                                             \
+		}                                                                                  \
+	} while (0)
+
 /*
  * Find the X-API-Key and Authorization lines of the headers at start. Each
  * iteration looks at one word and handles its first line end, found without
@@ -260,23 +283,7 @@ static __always_inline __u32 tg_lowest_bit(__u64 m)
 static __always_inline void tg_scan_headers(const __u8 *buf, __u32 start, __u32 len,
 					    struct tg_hdr_scan *h)
 {
-	WRITE_ONCE(h->pos, start);
-	for (__u32 i = 0; i < TG_HDR_STEPS; i++) {
-		__u32 pos = READ_ONCE(h->pos), nl;
-		__u64 m;
-
-		if (pos >= len)
-			return;
-		m = tg_has_byte(tg_load64(buf, pos), TG_ONES * '\n');
-		if (!m) {
-			WRITE_ONCE(h->pos, pos + 8);
-			continue;
-		}
-		nl = pos + (tg_lowest_bit(m) >> 3);
-		if (nl >= len || tg_header_line(buf, len, h, nl + 1))
-			return;
-		WRITE_ONCE(h->pos, nl + 1);
-	}
+	TG_SCAN_LINES(buf, start, len, h, tg_header_line);
 }
 
 /* The tg_ token of an "Authorization: Bearer tg_..." line at ls, or 0. */
@@ -480,23 +487,7 @@ static __always_inline int tg_proxy_line(const __u8 *buf, __u32 len, struct tg_p
 static __always_inline void tg_proxy_scan_headers(const __u8 *buf, __u32 start, __u32 len,
 						  struct tg_proxy_scan *h)
 {
-	WRITE_ONCE(h->pos, start);
-	for (__u32 i = 0; i < TG_HDR_STEPS; i++) {
-		__u32 pos = READ_ONCE(h->pos), nl;
-		__u64 m;
-
-		if (pos >= len)
-			return;
-		m = tg_has_byte(tg_load64(buf, pos), TG_ONES * '\n');
-		if (!m) {
-			WRITE_ONCE(h->pos, pos + 8);
-			continue;
-		}
-		nl = pos + (tg_lowest_bit(m) >> 3);
-		if (nl >= len || tg_proxy_line(buf, len, h, nl + 1))
-			return;
-		WRITE_ONCE(h->pos, nl + 1);
-	}
+	TG_SCAN_LINES(buf, start, len, h, tg_proxy_line);
 }
 
 /* The decimal Content-Length value at off, or TG_BODY_UNKNOWN. */
