@@ -184,7 +184,7 @@ $(BUILD)/bench-events: scripts/bench-events.c agent/drain.c agent/geoip.c agent/
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) \
 		-lrdkafka -ljansson -lmaxminddb -lm
 
-bench: deps all $(BUILD)/bench-xdp-cost $(BUILD)/bench-events
+bench: deps all $(BUILD)/bench-xdp-cost $(BUILD)/bench-events $(BUILD)/tests/produce-usage
 	$(Q)BUILD=$(abspath $(BUILD)) bash scripts/bench.sh
 
 # the whole marketplace on one host needs Redis, Kafka, billing and the API
@@ -210,7 +210,7 @@ install: all
 		> $(DESTDIR)$(UNITDIR)/tollgate-api.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/tollgate-agent.service \
 		$(DESTDIR)$(UNITDIR)/tollgate-billing.service $(DESTDIR)$(UNITDIR)/tollgate-api.service
-	install -m 0644 README.md docs/event-format.md $(DESTDIR)$(DATADIR)/doc/tollgate/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DATADIR)/doc/tollgate/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf ]; then \
 		install -m 0644 docs/tollgate.conf.example $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf.example; \
 		echo "kept $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.conf; new example beside it"; \

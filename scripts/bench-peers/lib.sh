@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# bench-peers/lib.sh - helpers the benchmarks of scripts/bench-peers.sh and
+# scripts/bench-sockmap.sh share: process CPU and memory, BPF run time, waiting
+# for listeners. Sourced after tests/integration/lib.sh (tg_log, tg_fatal,
+# TG_PIDS); phase() needs T_START.
+
+phase() { tg_log "[$(($(date +%s) - T_START)) s] $*"; }
+
+# wait_listen PORT PID WHAT: until something listens on PORT
+wait_listen() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -n "$(ss -Htln "sport = :$1")" ] && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	tg_fatal "$3 did not listen on port $1"
+}
+
+# forget_pid PID: stopped by us already; tg_cleanup must not signal it again
+forget_pid() {
+	local i
+	for i in "${!TG_PIDS[@]}"; do
+		[ "${TG_PIDS[$i]}" = "$1" ] && unset 'TG_PIDS[i]'
+	done
+	TG_PIDS=("${TG_PIDS[@]}")
+}
+
+# family PID...: the processes and all their descendants (nginx's workers)
+family() {
+	local p
+	for p in "$@"; do
+		[ -n "$p" ] || continue
+		echo "$p"
+		# shellcheck disable=SC2046
+		family $(pgrep -P "$p")
+	done
+}
+
+# cpu_s PID...: user + system seconds the processes have used so far
+cpu_s() {
+	local f=() p
+	for p in $(family "$@"); do [ -r "/proc/$p/stat" ] && f+=("/proc/$p/stat"); done
+	[ ${#f[@]} -gt 0 ] || { echo 0; return; }
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); s += $12 + $13 } END { printf "%.3f", s / hz }' \
+		"${f[@]}"
+}
+
+# machine_s: busy seconds of every CPU (user nice system irq softirq steal)
+machine_s() {
+	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.3f", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' \
+		/proc/stat
+}
+
+# bpf_progs PIN_DIR: {"name": [run_time_ns, run_cnt], ...} summed per program
+# name over the BPF programs that use the maps pinned in PIN_DIR (one agent's:
+# tg_xdp, tg_sockops, tg_skmsg, tg_bucket_op), as one line of JSON
+bpf_progs() {
+	local f ids=()
+	for f in "$1"/*; do
+		ids+=("$(bpftool -j map show pinned "$f" 2>/dev/null |
+			"$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["id"])' 2>/dev/null)")
+	done
+	bpftool -j prog show 2>/dev/null | "$PYTHON" -c '
+import json, sys
+ids = {int(x) for x in sys.argv[1:] if x}
+out = {}
+for p in json.load(sys.stdin):
+    if ids & set(p.get("map_ids", [])):
+        t = out.setdefault(p["name"], [0, 0])
+        t[0] += p.get("run_time_ns", 0)
+        t[1] += p.get("run_cnt", 0)
+print(json.dumps(out, separators=(",", ":")))' "${ids[@]}"
+}

@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""report.py - samples and the report of scripts/bench-peers.sh.
+
+  report.py record SAMPLES WRK_OUT FIELD=VALUE...
+      appends one JSON line to SAMPLES: wrk's figures (the "wrk-json" line
+      keys.lua prints, and the "client-cpu-s" line of the CPU wrapper) from
+      WRK_OUT (/dev/null: none) and the fields (numbers where they parse).
+
+  report.py seconds-for SAMPLES CONTENDER COUNT
+      whole seconds wrk needs for COUNT requests at the contender's median
+      saturation throughput in SAMPLES, with a third more (3-90).
+
+  report.py report SAMPLES --xdp-cost FILE --json OUT [--meta K=V...]
+      prints the markdown table (medians with min-max over the rounds, and
+      ratios to each contender's baseline) and writes every sample, the
+      summary and the targets to OUT.
+"""
+import argparse
+import json
+import re
+import statistics
+import sys
+
+CONTENDERS = [
+    ("none", "no gateway"),
+    ("noop", "no-op XDP"),
+    ("tg_host", "tollgate (host)"),
+    ("tg_global", "tollgate (global, Redis)"),
+    ("haproxy", "HAProxy"),
+    ("nginx", "nginx limit_req"),
+    ("node", "fastify + Redis"),
+]
+USERSPACE = ("haproxy", "nginx", "node")
+BASELINE = {"tg_host": "noop", "tg_global": "noop", "haproxy": "none", "nginx": "none",
+            "node": "none", "noop": "none"}
+
+
+def number(s):
+    if s.startswith("{"):
+        return json.loads(s)
+    for conv in (int, float):
+        try:
+            return conv(s)
+        except ValueError:
+            pass
+    return s
+
+
+def cmd_record(args):
+    sample = {}
+    if args.wrk_out != "/dev/null":
+        text = open(args.wrk_out).read()
+        m = re.search(r"^wrk-json (\{.*\})\s*$", text, re.M)
+        if m:
+            sample["wrk"] = json.loads(m.group(1))
+        m = re.search(r"^client-cpu-s ([\d.]+)", text, re.M)
+        if m:
+            sample["client_cpu_s"] = float(m.group(1))
+    for kv in args.fields:
+        k, _, v = kv.partition("=")
+        sample[k] = number(v)
+    with open(args.samples, "a") as f:
+        f.write(json.dumps(sample) + "\n")
+    return 0
+
+
+def spread(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def rps(s):
+    w = s["wrk"]
+    return w["requests"] / (w["duration_us"] / 1e6) if w["duration_us"] else None
+
+
+def summarize(samples):
+    out = {}
+    for c, _ in CONTENDERS:
+        o = {}
+        for phase in ("fixed", "saturation"):
+            ss = [s for s in samples if s.get("phase") == phase and s.get("contender") == c]
+            if not ss:
+                continue
+            o[phase] = {
+                "rps": spread([rps(s) for s in ss]),
+                "p50_us": spread([s["wrk"]["p50_us"] for s in ss]),
+                "p99_us": spread([s["wrk"]["p99_us"] for s in ss]),
+                "p999_us": spread([s["wrk"]["p999_us"] for s in ss]),
+                "non_2xx": sum(s["wrk"]["non_2xx"] for s in ss),
+                "socket_errors": sum(s["wrk"]["connect_errors"] + s["wrk"]["read_errors"] +
+                                     s["wrk"]["write_errors"] + s["wrk"]["timeouts"] for s in ss),
+            }
+        ss = [s for s in samples if s.get("phase") == "reject" and s.get("contender") == c]
+        for s in ss:
+            b0, b1 = s.get("bpf_before", {}), s.get("bpf_after", {})
+            s["bpf_progs"] = {k: [v[0] - b0.get(k, [0, 0])[0], v[1] - b0.get(k, [0, 0])[1]]
+                              for k, v in b1.items()}
+            s["bpf_s"] = sum(v[0] for v in s["bpf_progs"].values()) / 1e9
+            s["limiter_cpu_s"] = s["userspace_cpu_s"] + s["bpf_s"]
+        if ss:
+            def per_m(field, s):
+                n = s["wrk"]["non_2xx"]
+                return s[field] / n * 1e6 if n else None
+            o["reject"] = {
+                "refusals_per_s": spread([s["wrk"]["non_2xx"] / (s["wrk"]["duration_us"] / 1e6)
+                                          for s in ss]),
+                "admitted_per_s": spread([(s["wrk"]["requests"] - s["wrk"]["non_2xx"]) /
+                                          (s["wrk"]["duration_us"] / 1e6) for s in ss]),
+                "limiter_cpu_s_per_m": spread([per_m("limiter_cpu_s", s) for s in ss]),
+                "bpf_cpu_s_per_m": spread([per_m("bpf_s", s) for s in ss]),
+                "userspace_cpu_s_per_m": spread([per_m("userspace_cpu_s", s) for s in ss]),
+                "client_cpu_s_per_m": spread([per_m("client_cpu_s", s) for s in ss]),
+                "server_cpu_s_per_m": spread([per_m("server_cpu_s", s) for s in ss]),
+                "machine_cpu_s_per_m": spread([per_m("machine_cpu_s", s) for s in ss]),
+                "socket_errors": sum(s["wrk"]["connect_errors"] + s["wrk"]["read_errors"] +
+                                     s["wrk"]["write_errors"] + s["wrk"]["timeouts"] for s in ss),
+            }
+            progs = sorted({k for s in ss for k in s["bpf_progs"]})
+            if progs:
+                # per program: ns per refusal and runs per refusal (medians)
+                o["reject"]["bpf_per_refusal"] = {
+                    k: {"ns": statistics.median(s["bpf_progs"].get(k, [0, 0])[0] /
+                                                max(1, s["wrk"]["non_2xx"]) for s in ss),
+                        "runs": statistics.median(s["bpf_progs"].get(k, [0, 0])[1] /
+                                                  max(1, s["wrk"]["non_2xx"]) for s in ss)}
+                    for k in progs}
+        ss = [s for s in samples if s.get("phase") == "saturation" and s.get("contender") == c
+              and s.get("agent_cpu_s")]
+        if ss and c.startswith("tg_"):
+            o["saturation"]["agent_cpu_s_per_m_admitted"] = spread(
+                [s["agent_cpu_s"] / max(1, s["wrk"]["requests"] - s["wrk"]["non_2xx"]) * 1e6
+                 for s in ss])
+        ss = [s for s in samples if s.get("phase") == "accuracy" and s.get("contender") == c]
+        if ss:
+            s = ss[0]
+            secs = s["wrk"]["duration_us"] / 1e6
+            admitted = s["wrk"]["requests"] - s["wrk"]["non_2xx"]
+            expected = s["rate"] * secs + s["burst"]
+            o["accuracy"] = {"admitted": admitted, "expected": expected, "seconds": secs,
+                             "kernel_admitted": s.get("kernel_admitted"),
+                             "offered_per_s": s["wrk"]["requests"] / secs,
+                             "ratio": admitted / expected}
+        ss = [s for s in samples if s.get("phase") == "accuracy_global" and s.get("contender") == c]
+        if ss:
+            secs = max(s["wrk"]["duration_us"] for s in ss) / 1e6
+            admitted = sum(s["wrk"]["requests"] - s["wrk"]["non_2xx"] for s in ss)
+            expected = ss[0]["rate"] * secs + ss[0]["burst"]
+            o["accuracy_global"] = {
+                "admitted": admitted, "expected": expected, "seconds": secs,
+                "per_host_admitted": [s["wrk"]["requests"] - s["wrk"]["non_2xx"] for s in ss],
+                "kernel_admitted": sum(s.get("kernel_admitted", 0) for s in ss),
+                "offered_per_s": sum(s["wrk"]["requests"] for s in ss) / secs,
+                "ratio": admitted / expected}
+        ss = [s for s in samples if s.get("phase") == "memory" and s.get("contender") == c]
+        if ss:
+            s = ss[0]
+            if c.startswith("tg_"):
+                kib = s.get("agent_rss_kib", 0) + s.get("maps_memlock_kib", 0)
+            else:
+                kib = s.get("proc_pss_kib", 0) + s.get("redis_rss_kib", 0)
+            o["memory"] = dict(s, total_mib=kib / 1024, requests=s["wrk"]["requests"])
+            o["memory"].pop("wrk", None)
+        if o:
+            out[c] = o
+    ss = [s for s in samples if s.get("phase") == "memory_server"]
+    if ss:
+        out.setdefault("none", {})["memory"] = {"total_mib": ss[0]["server_pss_kib"] / 1024,
+                                                "server_rss_kib": ss[0]["server_rss_kib"]}
+    # ratios to each contender's baseline
+    for c, o in out.items():
+        base = out.get(BASELINE.get(c, ""), {})
+        for phase in ("fixed", "saturation"):
+            if phase not in o or phase not in base:
+                continue
+            o[phase]["ratio"] = {k: (o[phase][k]["median"] / base[phase][k]["median"]
+                                     if o[phase][k] and base[phase][k] and
+                                     base[phase][k]["median"] else None)
+                                 for k in ("rps", "p50_us", "p99_us", "p999_us")}
+            o[phase]["ratio"]["baseline"] = BASELINE[c]
+    return out
+
+
+def fmt_num(x, digits=0):
+    if x is None:
+        return "n/a"
+    if abs(x) >= 1000 and digits == 0:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}f}"
+
+
+def cell(s, digits=0, unit=""):
+    if not s:
+        return "n/a"
+    u = f" {unit}" if unit else ""
+    if s["n"] == 1:
+        return f"{fmt_num(s['median'], digits)}{u}"
+    return (f"{fmt_num(s['median'], digits)}{u} "
+            f"({fmt_num(s['min'], digits)}–{fmt_num(s['max'], digits)})")
+
+
+def verdict(ok):
+    return "met" if ok else "**MISSED**"
+
+
+def cmd_report(args):
+    samples = [json.loads(line) for line in open(args.samples) if line.strip()]
+    meta = {}
+    for kv in args.meta or []:
+        k, _, v = kv.partition("=")
+        meta[k] = number(v)
+    summ = summarize(samples)
+    xdp = json.load(open(args.xdp_cost)) if args.xdp_cost else []
+    cols = [(c, name) for c, name in CONTENDERS if c in summ]
+    targets = {}
+
+    def row(label, fn, target=""):
+        cells = []
+        for c, _ in cols:
+            try:
+                v = fn(c, summ[c])
+            except (KeyError, TypeError, ZeroDivisionError):
+                v = None
+            cells.append(v if v is not None else "-")
+        print(f"| {label} | " + " | ".join(cells) + f" | {target} |")
+
+    def ratio_txt(c, o, phase, key):
+        r = o[phase].get("ratio", {}).get(key)
+        if r is None or c in ("none",):
+            return ""
+        return f" ×{r:.2f}"
+
+    def lat(phase, key):
+        return lambda c, o: cell(o[phase][key], 0, "µs") + ratio_txt(c, o, phase, key)
+
+    fr = meta.get("fixed_rps", "?")
+    # targets
+    tg = summ.get("tg_host", {})
+    best_user = None
+    for c in USERSPACE:
+        v = summ.get(c, {}).get("reject", {}).get("limiter_cpu_s_per_m")
+        if v and (best_user is None or v["median"] < best_user[1]):
+            best_user = (c, v["median"])
+    tg_cpu = tg.get("reject", {}).get("limiter_cpu_s_per_m")
+    if tg_cpu and best_user:
+        f = best_user[1] / tg_cpu["median"] if tg_cpu["median"] else None
+        targets["cpu_per_million_refusals"] = {
+            "tollgate": tg_cpu["median"], "best_userspace": best_user[0],
+            "best_userspace_value": best_user[1], "factor": f, "target_factor": 20,
+            "met": bool(f and f >= 20)}
+    for phase in ("fixed", "saturation"):
+        r = tg.get(phase, {}).get("ratio", {}).get("p50_us")
+        if r is not None:
+            targets[f"p50_ratio_{phase}"] = {"ratio": r, "target": 1.05, "met": r <= 1.05}
+    a = tg.get("accuracy")
+    if a:
+        targets["accuracy_host"] = {"ratio": a["ratio"], "target_pct": 1,
+                                    "met": abs(a["ratio"] - 1) <= 0.01}
+    a = summ.get("tg_global", {}).get("accuracy_global")
+    if a:
+        targets["accuracy_global"] = {"ratio": a["ratio"], "target_pct": 5,
+                                      "met": abs(a["ratio"] - 1) <= 0.05}
+
+    def tgt(name, text):
+        t = targets.get(name)
+        return f"{text}: {verdict(t['met'])}" if t else text
+
+    print()
+    print(f"tollgate against userspace gateways: medians of {meta.get('runs', '?')} interleaved "
+          f"rounds (min–max), {meta.get('cpus', '?')} CPUs (servers on CPU "
+          f"{meta.get('server_cpu', '?')}, wrk on CPU {meta.get('client_cpu', '?')}); "
+          f"×r = ratio to the baseline (tollgate: no-op XDP; proxies: no gateway)")
+    print()
+    print("| figure | " + " | ".join(name for _, name in cols) + " | target |")
+    print("|---|" + "---:|" * len(cols) + "---|")
+    row(f"fixed load ({fr} req/s offered): req/s",
+        lambda c, o: cell(o["fixed"]["rps"]))
+    row("fixed load: p50", lat("fixed", "p50_us"),
+        tgt("p50_ratio_fixed", "tollgate ≤ ×1.05"))
+    row("fixed load: p99", lat("fixed", "p99_us"))
+    row("fixed load: p99.9", lat("fixed", "p999_us"))
+    row(f"saturation ({meta.get('connections', '?')} conns): req/s",
+        lambda c, o: cell(o["saturation"]["rps"]) + ratio_txt(c, o, "saturation", "rps"))
+    row("saturation: p50", lat("saturation", "p50_us"),
+        tgt("p50_ratio_saturation", "tollgate ≤ ×1.05"))
+    row("saturation: p99", lat("saturation", "p99_us"))
+    row("saturation: p99.9", lat("saturation", "p999_us"))
+    row("non-2xx / socket errors in the admitted runs",
+        lambda c, o: f"{o['fixed']['non_2xx'] + o['saturation']['non_2xx']} / "
+                     f"{o['fixed']['socket_errors'] + o['saturation']['socket_errors']}")
+    row("tollgate-agent CPU s per million admitted requests at saturation (metering: one "
+        "event each, JSON lines to events_file)",
+        lambda c, o: cell(o["saturation"]["agent_cpu_s_per_m_admitted"], 2, "s")
+        if c.startswith("tg_") else None)
+    row(f"rejection ({meta.get('flood_keys', '?')} keys over their limit): refusals/s",
+        lambda c, o: cell(o["reject"]["refusals_per_s"]))
+    cpu_txt = ("tollgate ≥ 20× fewer than the best userspace"
+               + (f" ({targets['cpu_per_million_refusals']['factor']:.1f}×)"
+                  if targets.get("cpu_per_million_refusals", {}).get("factor") else ""))
+
+    def limiter_cpu(c, o):
+        v = cell(o["reject"]["limiter_cpu_s_per_m"], 2, "s")
+        if c.startswith("tg_"):
+            b = o["reject"]["bpf_cpu_s_per_m"]["median"]
+            u = o["reject"]["userspace_cpu_s_per_m"]["median"]
+            v += f" (BPF {b:.2f} + agent{'+Redis' if c == 'tg_global' else ''} {u:.2f})"
+        return v
+    row("limiter CPU s per million refusals", limiter_cpu,
+        tgt("cpu_per_million_refusals", cpu_txt))
+    row("client (wrk) CPU s per million refusals",
+        lambda c, o: cell(o["reject"]["client_cpu_s_per_m"], 2, "s"))
+    row("API server CPU s per million refusals",
+        lambda c, o: cell(o["reject"]["server_cpu_s_per_m"], 2, "s"))
+    row("whole machine busy CPU s per million refusals",
+        lambda c, o: cell(o["reject"]["machine_cpu_s_per_m"], 2, "s"))
+    row(f"accuracy, one host, 3× the limit for {meta.get('accuracy_s', '?')} s: admitted ÷ "
+        f"(rate × s + burst)",
+        lambda c, o: f"{o['accuracy']['ratio']:.4f} ({o['accuracy']['admitted']:,} of "
+                     f"{o['accuracy']['expected']:,.0f}; {o['accuracy']['offered_per_s']:,.0f}/s "
+                     f"offered)",
+        tgt("accuracy_host", "tollgate within 1 %"))
+    row("accuracy, global scope, three hosts",
+        lambda c, o: f"{o['accuracy_global']['ratio']:.4f} ({o['accuracy_global']['admitted']:,} "
+                     f"of {o['accuracy_global']['expected']:,.0f}; "
+                     f"{o['accuracy_global']['offered_per_s']:,.0f}/s offered)",
+        tgt("accuracy_global", "within 5 %"))
+    mk = meta.get("memory_keys", "?")
+    row(f"memory at {mk:,} keys, MiB" if isinstance(mk, int) else "memory, MiB",
+        lambda c, o: (f"{o['memory']['total_mib']:.1f}" +
+                      (f" (agent {o['memory']['agent_rss_kib'] / 1024:.1f} + maps "
+                       f"{o['memory']['maps_memlock_kib'] / 1024:.1f})" if c.startswith("tg_") else
+                       f" (node {o['memory']['proc_pss_kib'] / 1024:.1f} + Redis "
+                       f"{o['memory']['redis_rss_kib'] / 1024:.1f})" if c == "node" else
+                       " (API server)" if c == "none" else "")))
+
+    def xdp_row(label, case_re, target_ns=None):
+        cases = [x for x in xdp if re.search(case_re, x["case"])]
+        if not cases:
+            return
+        x = cases[0]
+
+        def fn(c, o):
+            if c == "noop":
+                return f"{x['noop_ns']:.0f} ns"
+            if c in ("tg_host", "tg_global"):
+                return f"{x['tg_ns']:.0f} ns (+{x['added_ns']:.0f})"
+            return None
+        t = ""
+        if target_ns:
+            t = f"added ≤ {target_ns} ns: {verdict(x['added_ns'] <= target_ns)}"
+        row(f"per packet, {label} ({x['header_bytes']} header B; BPF_PROG_TEST_RUN)", fn, t)
+    xdp_row("admitted request, kept-alive connection", r"^admitted request, kept-alive", 500)
+    xdp_row("refused over_limit (429 in-kernel)", r"^refused over_limit")
+    xdp_row("non-request segment", r"^non-request segment \(body\)", 50)
+    print()
+    for c in ("tg_host", "tg_global"):
+        b = summ.get(c, {}).get("reject", {}).get("bpf_per_refusal")
+        if b:
+            print(f"{dict(CONTENDERS)[c]}: BPF time per refusal: " + ", ".join(
+                f"{k} {v['ns']:.0f} ns over {v['runs']:.1f} runs" for k, v in sorted(b.items())
+                if v["runs"]) + ".")
+    m = summ.get("tg_host", {}).get("memory", {}).get("maps")
+    if isinstance(m, str) and m:
+        parts = sorted(((int(v) if v.isdigit() else 0, k) for k, _, v in
+                        (x.partition(":") for x in m.split(","))), reverse=True)
+        print("tollgate's maps at that size (memlock; hash maps are preallocated to the "
+              "configured max_* sizes): " +
+              ", ".join(f"{k} {v / 1024:.1f} MiB" for v, k in parts if v >= 512) + ".")
+    print("Limiter CPU: tollgate = run_time_ns of its BPF programs (kernel.bpf_stats_enabled) + "
+          "tollgate-agent's user+system time (+ its redis-server's in global scope); HAProxy and "
+          "nginx = their processes' user+system time; fastify = node + its redis-server. "
+          "tollgate answers a refusal with 429 + FIN, so its client reconnects for every "
+          "refusal (TCP handshakes the proxies, which keep the connection, do not pay).")
+
+    doc = {"meta": meta, "summary": summ, "targets": targets, "xdp_cost": xdp,
+           "samples": samples}
+    with open(args.json, "w") as f:
+        json.dump(doc, f, indent=2)
+    return 0
+
+
+def cmd_seconds_for(args):
+    """whole seconds for COUNT requests at the contender's median saturation
+    throughput, a third more, at least 3 and at most 90"""
+    xs = [rps(s) for line in open(args.samples) if line.strip()
+          for s in [json.loads(line)]
+          if s.get("phase") == "saturation" and s.get("contender") == args.contender]
+    if not xs:
+        return 1
+    secs = int(args.count * 4 / 3 / statistics.median(xs)) + 2
+    print(max(3, min(90, secs)))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("record")
+    p.add_argument("samples")
+    p.add_argument("wrk_out")
+    p.add_argument("fields", nargs="*")
+    p = sub.add_parser("report")
+    p.add_argument("samples")
+    p.add_argument("--xdp-cost")
+    p.add_argument("--json", required=True)
+    p.add_argument("--meta", nargs="*")
+    p = sub.add_parser("seconds-for")
+    p.add_argument("samples")
+    p.add_argument("contender")
+    p.add_argument("count", type=int)
+    args = ap.parse_args()
+    return {"record": cmd_record, "report": cmd_report,
+            "seconds-for": cmd_seconds_for}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
