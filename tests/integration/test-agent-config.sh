@@ -75,6 +75,8 @@ expect_refusal "bad keys_file line" "$dir/keys:1" ""
 expect_refusal "bad redis.url" "redis.url" "[redis]\nurl = http://127.0.0.1:6379\n"
 expect_refusal "unusable kafka.spool_dir" "kafka.spool_dir" \
 	"[kafka]\nbrokers = 127.0.0.1:9\nspool_dir = /proc/tollgate-no-such/spool\n"
+expect_refusal "refusal_listen in xdp mode" "agent.refusal_listen: only sockmap and both modes" \
+	"[agent]\nrefusal_listen = 127.0.0.1:9481\n"
 expect_refusal "geoip_db that cannot be opened" "agent.geoip_db: cannot open" "[agent]\ngeoip_db = /usr/share/GeoIP/x.mmdb\n"
 
 # nothing was pinned by any of the refused starts
