@@ -77,6 +77,19 @@ def rps(s):
     return w["requests"] / (w["duration_us"] / 1e6) if w["duration_us"] else None
 
 
+def wrk_summary(ss):
+    """Throughput and latency of the wrk runs ss: medians and spread."""
+    return {
+        "rps": spread([rps(s) for s in ss]),
+        "p50_us": spread([s["wrk"]["p50_us"] for s in ss]),
+        "p99_us": spread([s["wrk"]["p99_us"] for s in ss]),
+        "p999_us": spread([s["wrk"]["p999_us"] for s in ss]),
+        "non_2xx": sum(s["wrk"]["non_2xx"] for s in ss),
+        "socket_errors": sum(s["wrk"]["connect_errors"] + s["wrk"]["read_errors"] +
+                             s["wrk"]["write_errors"] + s["wrk"]["timeouts"] for s in ss),
+    }
+
+
 def summarize(samples):
     out = {}
     for c, _ in CONTENDERS:
@@ -85,15 +98,7 @@ def summarize(samples):
             ss = [s for s in samples if s.get("phase") == phase and s.get("contender") == c]
             if not ss:
                 continue
-            o[phase] = {
-                "rps": spread([rps(s) for s in ss]),
-                "p50_us": spread([s["wrk"]["p50_us"] for s in ss]),
-                "p99_us": spread([s["wrk"]["p99_us"] for s in ss]),
-                "p999_us": spread([s["wrk"]["p999_us"] for s in ss]),
-                "non_2xx": sum(s["wrk"]["non_2xx"] for s in ss),
-                "socket_errors": sum(s["wrk"]["connect_errors"] + s["wrk"]["read_errors"] +
-                                     s["wrk"]["write_errors"] + s["wrk"]["timeouts"] for s in ss),
-            }
+            o[phase] = wrk_summary(ss)
         ss = [s for s in samples if s.get("phase") == "reject" and s.get("contender") == c]
         for s in ss:
             b0, b1 = s.get("bpf_before", {}), s.get("bpf_after", {})

@@ -18,7 +18,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import cell, number, rps, spread  # noqa: E402
+from report import cell, number, rps, spread, wrk_summary  # noqa: E402
 
 COLUMNS = [
     ("nginx", "nginx TLS, no limiter"),
@@ -43,16 +43,9 @@ def summarize(samples):
             ss = [s for s in samples if s.get("phase") == phase and s.get("contender") == c]
             if not ss:
                 continue
-            o[phase] = {
-                "rps": spread([rps(s) for s in ss]),
-                "p50_us": spread([s["wrk"]["p50_us"] for s in ss]),
-                "p99_us": spread([s["wrk"]["p99_us"] for s in ss]),
-                "p999_us": spread([s["wrk"]["p999_us"] for s in ss]),
-                "non_2xx": sum(s["wrk"]["non_2xx"] for s in ss),
-                "socket_errors": sum(socket_errors(s["wrk"]) for s in ss),
-                "nginx_cpu_s_per_m": spread([per_million(s["nginx_cpu_s"], s["wrk"]["requests"])
-                                             for s in ss]),
-            }
+            o[phase] = wrk_summary(ss)
+            o[phase]["nginx_cpu_s_per_m"] = spread([per_million(s["nginx_cpu_s"], s["wrk"]["requests"])
+                                                    for s in ss])
             if c == "tg_sockmap":
                 o[phase]["agent_cpu_s_per_m"] = spread(
                     [per_million(s["agent_cpu_s"], s["wrk"]["requests"]) for s in ss])
