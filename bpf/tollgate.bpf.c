@@ -847,6 +847,41 @@ static __always_inline __u32 tg_classify(struct tg_scratch *s, const struct tg_h
 	return verdict;
 }
 
+/*
+ * Admit the request parsed in @s (s->http, the route key in s->rkey) whose
+ * client address and TG_RQ_* flags the caller set in s->req: a pending
+ * request of flow @fk (@next_seq: the client's sequence after it, for
+ * retransmissions; 0 where there are none) and the (consumer, API) counters.
+ * XDP and sockmap mode admit through here alike.
+ */
+static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_key *fk,
+				     __u32 next_seq, const struct tg_key *k, __u32 api_id,
+				     __u32 route_id, __u64 now, __u32 req_bytes)
+{
+	struct tg_request *rq = &s->req;
+	struct tg_counters *c;
+
+	rq->start_ns = now;
+	rq->consumer_id = k->consumer_id;
+	rq->plan_id = k->plan_id;
+	rq->key_id = k->key_id;
+	rq->api_id = api_id;
+	rq->route_id = route_id;
+	rq->req_bytes = req_bytes;
+	rq->method = s->http.method;
+	rq->path_len = s->http.path_len < TG_PATH_MAX ? s->http.path_len : TG_PATH_MAX;
+	__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
+	tg_flow_admit(fk, next_seq, rq, s);
+
+	c = tg_counters_get(k->consumer_id, api_id);
+	if (c) {
+		__sync_fetch_and_add(&c->requests, 1);
+		__sync_fetch_and_add(&c->bytes_in, req_bytes);
+		if (c->plan_id != k->plan_id)
+			c->plan_id = k->plan_id;
+	}
+}
+
 SEC("xdp")
 int tg_xdp(struct xdp_md *ctx)
 {
@@ -942,32 +977,9 @@ int tg_xdp(struct xdp_md *ctx)
 	if (info.verdict != TG_V_ADMITTED)
 		goto refuse;
 
-	{
-		struct tg_request *rq = &s->req;
-		struct tg_counters *c;
-
-		rq->start_ns = now;
-		rq->consumer_id = admitted.consumer_id;
-		rq->plan_id = admitted.plan_id;
-		rq->key_id = admitted.key_id;
-		rq->api_id = api_id;
-		rq->route_id = route_id;
-		rq->req_bytes = p.payload_len;
-		rq->method = req->method;
-		rq->path_len = req->path_len < TG_PATH_MAX ? req->path_len : TG_PATH_MAX;
-		rq->flags = 0;
-		__builtin_memcpy(rq->client_addr, p.fk.client_addr, 16);
-		__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
-		tg_flow_admit(&p.fk, p.seq + p.payload_len, rq, s);
-
-		c = tg_counters_get(admitted.consumer_id, api_id);
-		if (c) {
-			__sync_fetch_and_add(&c->requests, 1);
-			__sync_fetch_and_add(&c->bytes_in, p.payload_len);
-			if (c->plan_id != admitted.plan_id)
-				c->plan_id = admitted.plan_id;
-		}
-	}
+	s->req.flags = 0;
+	__builtin_memcpy(s->req.client_addr, p.fk.client_addr, 16);
+	tg_admit(s, &p.fk, p.seq + p.payload_len, &admitted, api_id, route_id, now, p.payload_len);
 	return XDP_PASS;
 
 refuse:
@@ -976,65 +988,46 @@ refuse:
 
 /* --- responses: sockops + sk_msg ------------------------------------------------- */
 
-/*
- * The flow key of a socket, from a sock_ops or sk_msg context: the verifier
- * wants each context field read directly, so this is a macro. local_port is
- * host order; remote_port is network order, and some kernels hand it shifted
- * left by 16.
- */
-#define TG_FLOW_KEY_SOCK(fk, ctx)                                                                  \
-	do {                                                                                       \
-		__u32 *c_ = (__u32 *)(fk)->client_addr, *s_ = (__u32 *)(fk)->server_addr;         \
-		__u32 rp_ = (ctx)->remote_port;                                                    \
-		if ((ctx)->family == 2 /* AF_INET */) {                                           \
-			tg_addr_v4mapped((fk)->client_addr, (ctx)->remote_ip4);                    \
-			tg_addr_v4mapped((fk)->server_addr, (ctx)->local_ip4);                     \
-		} else {                                                                           \
-			c_[0] = (ctx)->remote_ip6[0];                                              \
-			c_[1] = (ctx)->remote_ip6[1];                                              \
-			c_[2] = (ctx)->remote_ip6[2];                                              \
-			c_[3] = (ctx)->remote_ip6[3];                                              \
-			s_[0] = (ctx)->local_ip6[0];                                               \
-			s_[1] = (ctx)->local_ip6[1];                                               \
-			s_[2] = (ctx)->local_ip6[2];                                               \
-			s_[3] = (ctx)->local_ip6[3];                                               \
-		}                                                                                  \
-		(fk)->server_port = bpf_htons((__u16)(ctx)->local_port);                           \
-		(fk)->client_port = rp_ > 0xffff ? bpf_htons((__u16)bpf_ntohl(rp_)) : (__u16)rp_;  \
-	} while (0)
-
-/* The network-order remote port of a sock_ops or sk_msg context. */
+/* The network-order remote port of a sock_ops or sk_msg context: some
+ * kernels hand it shifted left by 16. */
 #define TG_REMOTE_PORT(ctx)                                                                        \
 	({                                                                                         \
 		__u32 rp_ = (ctx)->remote_port;                                                    \
 		rp_ > 0xffff ? bpf_htons((__u16)bpf_ntohl(rp_)) : (__u16)rp_;                      \
 	})
+#define TG_LOCAL_PORT(ctx) bpf_htons((__u16)(ctx)->local_port) /* host order in ctx */
 
 /*
- * The flow key of a local proxy's upstream socket (sockmap mode): the proxy
- * is the client and the API server the server, so the key is the one the
- * server's accepted socket has (TG_FLOW_KEY_SOCK) and both sides of the
- * connection share one flow.
+ * The flow key of a socket from a sock_ops or sk_msg context, with the
+ * client on side CL (remote or local) and the server on side SV: the
+ * verifier wants each context field read directly, so this is a macro.
+ * TG_FLOW_KEY_SOCK is a server socket's view (the client is the peer);
+ * TG_FLOW_KEY_SOCK_ACTIVE a local proxy's upstream socket (sockmap mode): the
+ * proxy is the client, so both sockets of a connection have one flow key.
  */
-#define TG_FLOW_KEY_SOCK_ACTIVE(fk, ctx)                                                           \
+#define TG_FLOW_KEY_SIDES(fk, ctx, CL, SV, cport, sport)                                          \
 	do {                                                                                       \
 		__u32 *c_ = (__u32 *)(fk)->client_addr, *s_ = (__u32 *)(fk)->server_addr;         \
 		if ((ctx)->family == 2 /* AF_INET */) {                                           \
-			tg_addr_v4mapped((fk)->client_addr, (ctx)->local_ip4);                     \
-			tg_addr_v4mapped((fk)->server_addr, (ctx)->remote_ip4);                    \
+			tg_addr_v4mapped((fk)->client_addr, (ctx)->CL##_ip4);                      \
+			tg_addr_v4mapped((fk)->server_addr, (ctx)->SV##_ip4);                      \
 		} else {                                                                           \
-			c_[0] = (ctx)->local_ip6[0];                                               \
-			c_[1] = (ctx)->local_ip6[1];                                               \
-			c_[2] = (ctx)->local_ip6[2];                                               \
-			c_[3] = (ctx)->local_ip6[3];                                               \
-			s_[0] = (ctx)->remote_ip6[0];                                              \
-			s_[1] = (ctx)->remote_ip6[1];                                              \
-			s_[2] = (ctx)->remote_ip6[2];                                              \
-			s_[3] = (ctx)->remote_ip6[3];                                              \
+			c_[0] = (ctx)->CL##_ip6[0];                                                \
+			c_[1] = (ctx)->CL##_ip6[1];                                                \
+			c_[2] = (ctx)->CL##_ip6[2];                                                \
+			c_[3] = (ctx)->CL##_ip6[3];                                                \
+			s_[0] = (ctx)->SV##_ip6[0];                                                \
+			s_[1] = (ctx)->SV##_ip6[1];                                                \
+			s_[2] = (ctx)->SV##_ip6[2];                                                \
+			s_[3] = (ctx)->SV##_ip6[3];                                                \
 		}                                                                                  \
-		(fk)->client_port = bpf_htons((__u16)(ctx)->local_port);                           \
-		(fk)->server_port = TG_REMOTE_PORT(ctx);                                           \
+		(fk)->client_port = (cport);                                                       \
+		(fk)->server_port = (sport);                                                       \
 	} while (0)
+#define TG_FLOW_KEY_SOCK(fk, ctx)                                                                  \
+	TG_FLOW_KEY_SIDES(fk, ctx, remote, local, TG_REMOTE_PORT(ctx), TG_LOCAL_PORT(ctx))
+#define TG_FLOW_KEY_SOCK_ACTIVE(fk, ctx)                                                           \
+	TG_FLOW_KEY_SIDES(fk, ctx, local, remote, TG_LOCAL_PORT(ctx), TG_REMOTE_PORT(ctx))
 
 /* Emit the event for the flow's response in progress (or for an unanswered
  * request) and count it. */
@@ -1262,9 +1255,13 @@ int tg_sockops(struct bpf_sock_ops *skops)
 
 /* --- sockmap mode: requests a local proxy sends upstream -------------------- */
 
+/* Claim a free scratch slot of this CPU: its number in *ret_slot and the
+ * busy bits in *ret_busy, for tg_msg_scratch_put(); NULL (counted) if none is
+ * free. */
 static __always_inline struct tg_scratch *tg_msg_scratch_get(__u32 **ret_busy, __u32 *ret_slot)
 {
 	__u32 zero = 0, *busy = bpf_map_lookup_elem(&tg_msg_busy, &zero);
+	struct tg_scratch *s;
 
 	if (!busy)
 		return NULL;
@@ -1273,11 +1270,22 @@ static __always_inline struct tg_scratch *tg_msg_scratch_get(__u32 **ret_busy, _
 
 		if (__sync_fetch_and_or(busy, bit) & bit)
 			continue;
-		*ret_busy = busy;
 		*ret_slot = i;
-		return bpf_map_lookup_elem(&tg_msg_scratch, ret_slot);
+		s = bpf_map_lookup_elem(&tg_msg_scratch, ret_slot);
+		if (!s) {
+			__sync_fetch_and_and(busy, ~bit);
+			break;
+		}
+		*ret_busy = busy;
+		return s;
 	}
+	tg_stat(TG_S_SCRATCH_BUSY);
 	return NULL;
+}
+
+static __always_inline void tg_msg_scratch_put(__u32 *busy, __u32 slot)
+{
+	__sync_fetch_and_and(busy, ~(1U << (slot & (TG_MSG_SLOTS - 1))));
 }
 
 /* Remember a refusal for the agent's refusal responder (tg_refusals). */
@@ -1366,37 +1374,15 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 		return SK_DROP;
 	}
 
-	{
-		struct tg_request *rq = &s->req;
-		struct tg_counters *c;
-
-		rq->start_ns = now;
-		rq->consumer_id = admitted.consumer_id;
-		rq->plan_id = admitted.plan_id;
-		rq->key_id = admitted.key_id;
-		rq->api_id = api_id;
-		rq->route_id = route_id;
-		rq->req_bytes = req_len && req_len < size ? req_len : size;
-		rq->method = req->method;
-		rq->path_len = req->path_len < TG_PATH_MAX ? req->path_len : TG_PATH_MAX;
-		if (pr->addr_ok) {
-			rq->flags = TG_RQ_FORWARDED;
-			__builtin_memcpy(rq->client_addr, pr->addr, 16);
-		} else {
-			rq->flags = 0;
-			__builtin_memcpy(rq->client_addr, fk->client_addr, 16);
-		}
-		__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
-		tg_flow_admit(fk, 0, rq, s);
-
-		c = tg_counters_get(admitted.consumer_id, api_id);
-		if (c) {
-			__sync_fetch_and_add(&c->requests, 1);
-			__sync_fetch_and_add(&c->bytes_in, req_len ? req_len : size);
-			if (c->plan_id != admitted.plan_id)
-				c->plan_id = admitted.plan_id;
-		}
+	if (pr->addr_ok) {
+		s->req.flags = TG_RQ_FORWARDED;
+		__builtin_memcpy(s->req.client_addr, pr->addr, 16);
+	} else {
+		s->req.flags = 0;
+		__builtin_memcpy(s->req.client_addr, fk->client_addr, 16);
 	}
+	tg_admit(s, fk, 0, &admitted, api_id, route_id, now,
+		 req_len && req_len < 0xffffffffULL ? req_len : size);
 	return SK_PASS;
 }
 
@@ -1470,15 +1456,11 @@ static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
 		return SK_PASS;
 	}
 	s = tg_msg_scratch_get(&busy, &slot);
-	if (!s) {
-		if (busy)
-			__sync_fetch_and_and(busy, ~(1U << (slot & (TG_MSG_SLOTS - 1))));
-		tg_stat(TG_S_SCRATCH_BUSY);
+	if (!s || !busy)
 		return SK_PASS;
-	}
 	__builtin_memset(&s->pkt.fk, 0, sizeof(s->pkt.fk));
 	verdict = tg_skmsg_proxied(msg, s, slot);
-	__sync_fetch_and_and(busy, ~(1U << (slot & (TG_MSG_SLOTS - 1))));
+	tg_msg_scratch_put(busy, slot);
 	return verdict;
 }
 
@@ -1520,12 +1502,8 @@ static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 s
 	if (n > TG_SCAN_MAX)
 		n = TG_SCAN_MAX;
 	s = tg_msg_scratch_get(&busy, &slot);
-	if (!s) {
-		if (busy)
-			__sync_fetch_and_and(busy, ~(1U << (slot & (TG_MSG_SLOTS - 1))));
-		tg_stat(TG_S_SCRATCH_BUSY);
+	if (!s || !busy)
 		return left;
-	}
 	data = msg->data;
 	data_end = msg->data_end;
 	if (data + n > data_end && !bpf_msg_pull_data(msg, 0, n, 0)) {
@@ -1535,7 +1513,7 @@ static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 s
 	if (n && data + n <= data_end &&
 	    !bpf_probe_read_kernel(s->buf.bytes, n & (2 * TG_SCAN_MAX - 1), data))
 		left = tg_resp_length(slot, n, status, method);
-	__sync_fetch_and_and(busy, ~(1U << (slot & (TG_MSG_SLOTS - 1))));
+	tg_msg_scratch_put(busy, slot);
 	return left;
 }
 
