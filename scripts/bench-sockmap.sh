@@ -129,29 +129,17 @@ RESP_PORT=$(tg_free_port)
 
 # the API server: nginx, a fixed 200, loopback only (docs/sockmap.md, placement)
 API=$TG_DIR/api
-mkdir -p "$API/logs" "$API/tmp"
-cat >"$API/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $API/nginx.pid;
-error_log $API/logs/error.log warn;
-events { worker_connections 16384; }
-http {
-	access_log off;
-	keepalive_requests 100000000;
-	keepalive_timeout 120s;
-	client_body_temp_path $API/tmp/body;
-	proxy_temp_path $API/tmp/proxy;
-	fastcgi_temp_path $API/tmp/fastcgi;
-	uwsgi_temp_path $API/tmp/uwsgi;
-	scgi_temp_path $API/tmp/scgi;
+mkdir -p "$API"
+{
+	tg_nginx_conf_head "$API" warn
+	cat <<EOF
 	server {
 		listen 127.0.0.1:$APP_PORT;
 		location / { default_type text/plain; return 200 "ok\n"; }
 	}
 }
 EOF
+} >"$API/nginx.conf"
 tg_spawn_in_cgroup "$API/out.log" taskset -c "$SERVER_CPU" nginx -p "$API" -c "$API/nginx.conf" \
 	-e "$API/logs/error.log"
 SERVER_PID=$TG_SPAWNED
@@ -162,12 +150,7 @@ wait_listen "$APP_PORT" "$SERVER_PID" "the API server (nginx)"
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=api.test -days 1 \
 	-keyout "$TG_DIR/api.key" -out "$TG_DIR/api.crt" >/dev/null 2>&1 ||
 	tg_fatal "openssl could not make a certificate"
-snippet=$(awk '/^```nginx$/ { on = 1; next } on && /^```$/ { exit } on' "$DOC")
-[ -n "$snippet" ] || tg_fatal "no nginx snippet in $DOC"
-snippet=${snippet//127.0.0.1:8080/127.0.0.1:$APP_PORT}
-snippet=${snippet//127.0.0.1:9481/127.0.0.1:$RESP_PORT}
-snippet=${snippet//\/etc\/tollgate\/tls\/api.crt/$TG_DIR/api.crt}
-snippet=${snippet//\/etc\/tollgate\/tls\/api.key/$TG_DIR/api.key}
+snippet=$(tg_sockmap_nginx_snippet "$APP_PORT" "$RESP_PORT" "$TG_DIR/api.crt" "$TG_DIR/api.key")
 server=$(sed -n '/^server {/,$p' <<<"$snippet")
 limit_server=${server//listen 443 ssl;/listen $TG_HOST_IP:$LIMIT_PORT ssl;}
 limit_server=${limit_server//    location \/ \{/    location \/ \{
@@ -177,24 +160,10 @@ limit_server=${limit_server//    location \/ \{/    location \/ \{
 	tg_fatal "the nginx snippet of $DOC changed shape: adapt bench-sockmap.sh"
 snippet=${snippet//listen 443 ssl;/listen $TG_HOST_IP:$TLS_PORT ssl;}
 FRONT=$TG_DIR/front
-mkdir -p "$FRONT/logs" "$FRONT/tmp"
-cat >"$FRONT/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $FRONT/nginx.pid;
-error_log $FRONT/logs/error.log error;
-events { worker_connections 16384; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 120s;
-    client_body_temp_path $FRONT/tmp/body;
-    proxy_temp_path $FRONT/tmp/proxy;
-    fastcgi_temp_path $FRONT/tmp/fastcgi;
-    uwsgi_temp_path $FRONT/tmp/uwsgi;
-    scgi_temp_path $FRONT/tmp/scgi;
-
+mkdir -p "$FRONT"
+{
+	tg_nginx_conf_head "$FRONT" error
+	cat <<EOF
     # nginx's own limiter, for the comparison: the flood plan, keyed on X-API-Key
     limit_req_zone \$http_x_api_key zone=flood:8m rate=${FLOOD_RATE}r/s;
     limit_req_status 429;
@@ -204,6 +173,7 @@ $snippet
 $limit_server
 }
 EOF
+} >"$FRONT/nginx.conf"
 nginx -t -p "$FRONT" -c "$FRONT/nginx.conf" -e "$FRONT/logs/error.log" >"$FRONT/t.log" 2>&1 ||
 	tg_fatal "nginx -t: $(tail -3 "$FRONT/t.log")"
 FRONT_PID=""

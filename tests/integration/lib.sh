@@ -371,6 +371,50 @@ tg_server_up() {
 # tg_server_count REGEX: lines of the server's request log matching REGEX.
 tg_server_count() { grep -Ec -- "$1" "$TG_SERVER_LOG"; }
 
+# --- nginx (sockmap mode's proxy, the benchmarks' servers) ----------------------
+
+# tg_nginx_conf_head DIR [LOG_LEVEL]: the start of an nginx.conf whose files
+# all live under DIR (one worker, in the foreground), up to "http {" and its
+# temp paths; the caller adds its servers and the closing "}".
+tg_nginx_conf_head() {
+	local dir=$1 level=${2:-error}
+	mkdir -p "$dir/logs" "$dir/tmp"
+	cat <<-EOF
+		daemon off;
+		master_process on;
+		worker_processes 1;
+		pid $dir/nginx.pid;
+		error_log $dir/logs/error.log $level;
+		events { worker_connections 16384; }
+		http {
+		    access_log off;
+		    keepalive_requests 100000000;
+		    keepalive_timeout 120s;
+		    client_body_temp_path $dir/tmp/body;
+		    proxy_temp_path $dir/tmp/proxy;
+		    fastcgi_temp_path $dir/tmp/fastcgi;
+		    uwsgi_temp_path $dir/tmp/uwsgi;
+		    scgi_temp_path $dir/tmp/scgi;
+		    # responses are relayed as they come, never spooled to tmp/
+		    # (which the workers, running as nobody, could not write)
+		    proxy_max_temp_file_size 0;
+	EOF
+}
+
+# tg_sockmap_nginx_snippet APP_PORT RESP_PORT CERT KEY: the nginx
+# configuration of docs/sockmap.md, exactly, with these ports and files (its
+# "listen 443 ssl;" is the caller's to replace).
+tg_sockmap_nginx_snippet() {
+	local s
+	s=$(awk '/^```nginx$/ { on = 1; next } on && /^```$/ { exit } on' "$TG_ROOT/docs/sockmap.md")
+	[ -n "$s" ] || tg_fatal "no nginx snippet in docs/sockmap.md"
+	s=${s//127.0.0.1:8080/127.0.0.1:$1}
+	s=${s//127.0.0.1:9481/127.0.0.1:$2}
+	s=${s//\/etc\/tollgate\/tls\/api.crt/$3}
+	s=${s//\/etc\/tollgate\/tls\/api.key/$4}
+	printf '%s\n' "$s"
+}
+
 # --- tollgate configuration ----------------------------------------------------
 
 # tg_secrets_up: key_secret_file with one version-1 secret; sets TG_SECRETS.

@@ -50,34 +50,13 @@ tg_secrets_up
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=api.test -days 1 \
 	-keyout "$TG_DIR/api.key" -out "$TG_DIR/api.crt" >/dev/null 2>&1 ||
 	tg_fatal "openssl could not make a certificate"
-snippet=$(awk '/^```nginx$/ { on = 1; next } on && /^```$/ { exit } on' "$DOC")
-[ -n "$snippet" ] || tg_fatal "no nginx snippet in $DOC"
-snippet=${snippet//127.0.0.1:8080/127.0.0.1:$APP_PORT}
-snippet=${snippet//127.0.0.1:9481/127.0.0.1:$RESP_PORT}
+snippet=$(tg_sockmap_nginx_snippet "$APP_PORT" "$RESP_PORT" "$TG_DIR/api.crt" "$TG_DIR/api.key")
 snippet=${snippet//listen 443 ssl/listen $TG_HOST_IP:$TLS_PORT ssl}
-snippet=${snippet//\/etc\/tollgate\/tls\/api.crt/$TG_DIR/api.crt}
-snippet=${snippet//\/etc\/tollgate\/tls\/api.key/$TG_DIR/api.key}
-mkdir -p "$TG_DIR/nginx"
-cat >"$TG_DIR/nginx.conf" <<EOF
-worker_processes 1;
-pid $TG_DIR/nginx.pid;
-error_log $TG_DIR/nginx-error.log info;
-events { worker_connections 256; }
-http {
-    access_log $TG_DIR/nginx-access.log;
-    client_body_temp_path $TG_DIR/nginx/body;
-    proxy_temp_path $TG_DIR/nginx/proxy;
-    fastcgi_temp_path $TG_DIR/nginx/fastcgi;
-    uwsgi_temp_path $TG_DIR/nginx/uwsgi;
-    scgi_temp_path $TG_DIR/nginx/scgi;
-    proxy_max_temp_file_size 0;
-$snippet
-}
-EOF
-"$NGINX" -t -c "$TG_DIR/nginx.conf" -p "$TG_DIR/nginx" >"$TG_DIR/nginx-t.log" 2>&1 ||
+NGX=$TG_DIR/nginx
+{ tg_nginx_conf_head "$NGX" info; printf '%s\n}\n' "$snippet"; } >"$NGX.conf"
+"$NGINX" -t -c "$NGX.conf" -p "$NGX" >"$TG_DIR/nginx-t.log" 2>&1 ||
 	tg_fatal "nginx -t: $(tail -3 "$TG_DIR/nginx-t.log")"
-tg_spawn_in_cgroup "$TG_DIR/nginx.out" "$NGINX" -c "$TG_DIR/nginx.conf" -p "$TG_DIR/nginx" \
-	-g 'daemon off;'
+tg_spawn_in_cgroup "$TG_DIR/nginx.out" "$NGINX" -c "$NGX.conf" -p "$NGX"
 NGINX_PID=$TG_SPAWNED
 for ((i = 0; i < 50; i++)); do
 	[ -n "$(ss -Htln "sport = :$TLS_PORT")" ] && break
