@@ -858,6 +858,20 @@ static int upsert_rollup(PGconn *c, const char *table, const struct row_table *r
 	return pg_command(c, table, sql, 0, NULL);
 }
 
+/*
+ * The minute rows of @rows, just staged by upsert_rollup(), added to the
+ * per-consumer and per-API minute totals (billing/sql/008_minute_totals.sql)
+ * in the same transaction.
+ */
+static int upsert_minute_totals(PGconn *c, const struct row_table *rows)
+{
+	if (!rows->len)
+		return 0;
+	return pg_command(c, "rollup_minute_total",
+			  "SELECT tg_minute_totals_add('stage_rollup_minute', '-infinity', 'infinity')",
+			  0, NULL);
+}
+
 /* the partitions every row of the batch needs, created outside the batch's
  * transaction (CREATE TABLE takes a strong lock on the parent) */
 static int ensure_partition(PGconn *c, const char *table, int64_t sec, char unit)
@@ -934,7 +948,9 @@ static int ensure_partitions(PGconn *c, const struct usage_batch *b)
 				seen = done[j] == day;
 			if (seen)
 				continue;
-			if (ensure_partition(c, table, t->slots[i]->key.ts, unit))
+			if (ensure_partition(c, table, t->slots[i]->key.ts, unit) ||
+			    (pass == 0 &&
+			     ensure_partition(c, "rollup_minute_total", t->slots[i]->key.ts, unit)))
 				return -EIO;
 			if (n_done < (int)(sizeof(done) / sizeof(done[0])))
 				done[n_done++] = day;
@@ -1140,6 +1156,8 @@ int usage_batch_commit(struct usage_batch *b, PGconn *c)
 	r = write_offsets(c, b);
 	if (!r)
 		r = upsert_rollup(c, "rollup_minute", &b->minute, false);
+	if (!r)
+		r = upsert_minute_totals(c, &b->minute);
 	t[1] = mono();
 	if (!r)
 		r = upsert_rollup(c, "rollup_hour", &b->hour, true);
@@ -1196,6 +1214,10 @@ int usage_drop_expired(PGconn *c, unsigned int minute_retention_days, time_t now
 		      " WHERE (p.relname = 'rollup_minute' AND c.relname ~ '^rollup_minute_p[0-9]{8}$'"
 		      "  AND to_date(substr(c.relname, 16), 'YYYYMMDD') + 1"
 		      "   <= (to_timestamp($1::bigint) AT TIME ZONE 'UTC')::date - $2::integer)"
+		      " OR (p.relname = 'rollup_minute_total'"
+		      "  AND c.relname ~ '^rollup_minute_total_p[0-9]{8}$'"
+		      "  AND to_date(substr(c.relname, 22), 'YYYYMMDD') + 1"
+		      "   <= (to_timestamp($1::bigint) AT TIME ZONE 'UTC')::date - $2::integer)"
 		      " OR (p.relname = 'rollup_hour' AND c.relname ~ '^rollup_hour_p[0-9]{6}$'"
 		      "  AND to_date(substr(c.relname, 14), 'YYYYMM') + interval '1 month'"
 		      "   <= (to_timestamp($1::bigint) AT TIME ZONE 'UTC') - interval '13 months')",
@@ -1241,7 +1263,13 @@ int usage_batch_replace(struct usage_batch *b, PGconn *c)
 			       "DELETE FROM rollup_day WHERE ts >= to_timestamp($1::bigint)", 1,
 			       params);
 	if (!r)
+		r = pg_command(c, "clear the minute totals",
+			       "DELETE FROM rollup_minute_total WHERE ts >= to_timestamp($1::bigint)", 1,
+			       params);
+	if (!r)
 		r = upsert_rollup(c, "rollup_minute", &b->minute, false);
+	if (!r)
+		r = upsert_minute_totals(c, &b->minute);
 	if (!r)
 		r = upsert_rollup(c, "rollup_hour", &b->hour, true);
 	if (!r)

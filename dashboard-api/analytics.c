@@ -242,6 +242,7 @@ typedef int (*bucket_fn)(void *ctx, int64_t start, const struct figures *f);
 
 struct series {
 	const char *table;
+	bool totals; /* read rollup_minute_total instead of table */
 	int64_t start, end, step; /* [start, end), aligned on step */
 };
 
@@ -269,6 +270,28 @@ static const char SERIES_SQL[] =
 	" AND %s AND %s GROUP BY 1 ORDER BY 1";
 
 /*
+ * The same columns from the minute totals (billing/sql/008_minute_totals.sql)
+ * of one consumer ($4, $5 = 0) or one API ($4 = 0, $5): one row a minute
+ * instead of one per (API or consumer, plan, status class, verdict).
+ * TOTALS_SQL groups them into buckets of $3 seconds; TOTALS_MINUTE_SQL, for
+ * $3 = 60, passes the rows through as they are.
+ */
+#define TOTALS_FROM                                                                               \
+	" FROM rollup_minute_total WHERE ts >= to_timestamp($1::bigint)"                           \
+	" AND ts < to_timestamp($2::bigint) AND consumer_id = $4::bigint AND api_id = $5::bigint"
+static const char TOTALS_SQL[] =
+	"SELECT extract(epoch FROM ts)::bigint / $3::bigint * $3::bigint,"
+	" sum(requests), sum(refused), sum(errors_4xx), sum(errors_5xx), sum(unanswered),"
+	" sum(answered), sum(good), sum(bytes_in), sum(bytes_out),"
+	" string_agg(hist::text, '') FILTER (WHERE cardinality(hist) > 0)" TOTALS_FROM
+	" GROUP BY 1 ORDER BY 1";
+static const char TOTALS_MINUTE_SQL[] =
+	"SELECT extract(epoch FROM ts)::bigint, requests, refused, errors_4xx, errors_5xx,"
+	" unanswered, answered, good, bytes_in, bytes_out,"
+	" CASE WHEN cardinality(hist) > 0 THEN hist::text END" TOTALS_FROM
+	" AND $3::bigint = 60 ORDER BY ts";
+
+/*
  * Where a series of @step-second buckets over @q's range reads, or an error
  * of analytics.h: the coarsest tier whose period divides @step, the range
  * rounded out to @step.
@@ -292,6 +315,8 @@ static int series_plan(const struct analytics_query *q, int64_t step, struct ser
 	if ((s.end - s.start) / step > ANALYTICS_MAX_POINTS)
 		return -E2BIG;
 	s.table = step % DAY == 0 ? "rollup_day" : step % HOUR == 0 ? "rollup_hour" : "rollup_minute";
+	/* one consumer or one API: their minute totals */
+	s.totals = !strcmp(s.table, "rollup_minute") && !q->consumer_id != !q->api_id;
 	if (step % HOUR) {
 		/* billing drops a minute partition (a UTC day) once the day is
 		 * more than minute_retention days old (usage_drop_expired()) */
@@ -325,7 +350,8 @@ static int series_run(PGconn *c, const struct analytics_query *q, const struct s
 	hist = calloc(1, sizeof(*hist));
 	if (!hist)
 		return -ENOMEM;
-	res = pg_exec(c, "read a usage series", sql, 5, params);
+	res = pg_exec(c, "read a usage series",
+		      !s->totals ? sql : s->step == MINUTE ? TOTALS_MINUTE_SQL : TOTALS_SQL, 5, params);
 	if (!res) {
 		free(hist);
 		return -EIO;
@@ -370,11 +396,24 @@ static bool percentile(const struct histogram *h, double q, uint32_t *ret_us)
 	return histogram_percentile(h, q, ret_us) == 0;
 }
 
+/* p50 and p99 of @h in one pass; false when @h is empty */
+static bool p50_p99(const struct histogram *h, uint32_t *p50, uint32_t *p99)
+{
+	static const double q[] = { 0.5, 0.99 };
+	uint32_t v[2];
+
+	if (histogram_percentiles(h, q, 2, v))
+		return false;
+	*p50 = v[0];
+	*p99 = v[1];
+	return true;
+}
+
 static int usage_point(void *ctx, int64_t start, const struct figures *f)
 {
 	json_t *points = ctx, *p = json_object();
 	uint32_t p50 = 0, p99 = 0;
-	bool has = percentile(f->hist, 0.5, &p50) && percentile(f->hist, 0.99, &p99);
+	bool has = p50_p99(f->hist, &p50, &p99);
 	int r;
 
 	if (!p)
@@ -512,7 +551,7 @@ static int endpoint_json(PGresult *res, int row, struct histogram *hist, json_t 
 		if (r)
 			return r;
 	}
-	has = percentile(hist, 0.5, &p50) && percentile(hist, 0.99, &p99);
+	has = p50_p99(hist, &p50, &p99);
 	e = json_object();
 	if (!e)
 		return -ENOMEM;

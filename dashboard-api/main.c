@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,19 @@ static void ctx_clear(struct api_ctx *ctx)
 	limiter_free(ctx->limiter);
 	limiter_free(ctx->sandbox_limiter);
 	metrics_free(ctx->metrics);
+}
+
+/*
+ * A minute series is a few hundred KiB of JSON built and freed per request.
+ * glibc's defaults give such blocks back to the kernel on every free (mmap
+ * above 128 KiB, heap trimming), so each request faulted its pages in again:
+ * about 15 % of the API's CPU on the minute series. Kept instead; the
+ * resident size settles at the worker threads' peak.
+ */
+static void keep_freed_memory(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
 static int cmd_serve(const struct config *cfg, int argc, char **argv)
@@ -271,8 +285,10 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	if (!strcmp(cmd, "serve"))
+	if (!strcmp(cmd, "serve")) {
+		keep_freed_memory();
 		r = cmd_serve(cfg, argc - optind, argv + optind);
+	}
 	else if (!strcmp(cmd, "sync-redis"))
 		r = cmd_sync_redis(cfg);
 	else {

@@ -101,24 +101,41 @@ static uint64_t nearest_rank(double q, uint64_t total)
 	return rank < total ? rank : total;
 }
 
-int histogram_percentile(const struct histogram *h, double q, uint32_t *ret_us)
+int histogram_percentiles(const struct histogram *h, const double *q, unsigned int n,
+			  uint32_t *ret_us)
 {
-	uint64_t rank, seen = 0;
+	uint64_t rank[HIST_PERCENTILES_MAX], seen = 0;
+	unsigned int k = 0;
 
-	if (!(q > 0 && q <= 1))
+	if (n == 0 || n > HIST_PERCENTILES_MAX)
 		return -EINVAL;
+	for (unsigned int j = 0; j < n; j++)
+		if (!(q[j] > 0 && q[j] <= 1) || (j > 0 && q[j] < q[j - 1]))
+			return -EINVAL;
 	if (h->total == 0)
 		return -ENODATA;
 
-	rank = nearest_rank(q, h->total);
+	for (unsigned int j = 0; j < n; j++)
+		rank[j] = nearest_rank(q[j], h->total);
+	/* one pass for all: the ranks ascend with q */
 	for (unsigned int i = 0; i < HIST_BUCKETS; i++) {
 		seen += h->counts[i];
-		if (seen >= rank) {
-			*ret_us = histogram_bucket_value(i);
+		while (k < n && seen >= rank[k])
+			ret_us[k++] = histogram_bucket_value(i);
+		if (k == n)
 			return 0;
-		}
 	}
 	return -EINVAL; /* the counts add up to less than total */
+}
+
+int histogram_percentile(const struct histogram *h, double q, uint32_t *ret_us)
+{
+	uint32_t v;
+	int r = histogram_percentiles(h, &q, 1, &v);
+
+	if (!r)
+		*ret_us = v;
+	return r;
 }
 
 /* ---- Postgres text form ------------------------------------------------- */

@@ -90,6 +90,17 @@ void histogram_merge(struct histogram *dst, const struct histogram *src);
 int histogram_percentile(const struct histogram *h, double q, uint32_t *ret_us);
 
 /*
+ * histogram_percentiles() - histogram_percentile() for the @n quantiles of
+ * @q (ascending, 1 <= @n <= HIST_PERCENTILES_MAX) in one pass over @h,
+ * their values in @ret_us[0..n-1]. Returns as histogram_percentile() does,
+ * -EINVAL also for @n out of range or @q not ascending; @ret_us may be
+ * partly written on failure.
+ */
+#define HIST_PERCENTILES_MAX 8
+int histogram_percentiles(const struct histogram *h, const double *q, unsigned int n,
+			  uint32_t *ret_us);
+
+/*
  * histogram_to_pg_array() - @h as the text of a Postgres bigint[]: the pairs
  * "{i1,c1,i2,c2,...}" of the non-zero buckets by increasing index, "{}" if
  * empty; no spaces. NUL-terminated in @buf (@size bytes, HIST_PG_MAX always

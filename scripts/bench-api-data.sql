@@ -10,12 +10,13 @@
 --   daily_top          requests a day of rank 1; rank r makes daily_top / r^zipf_s
 --   minute_consumers   ranks 1..M get minute rows (the full minute tier would
 --                      be ~10k x 14 d x 1440 min x combos: hundreds of millions)
---   part               which part to run: setup, hour, day, minute (the
---                      script runs hour/day/minute parts in parallel sessions
---                      where they do not depend on each other)
+--   part               which part to run: setup, hour, day, minute,
+--                      minute_total (the script runs parts in parallel
+--                      sessions where they do not depend on each other)
 --   slice              "K/N": for part=hour this session writes the hours whose
 --                      index is K modulo N, for part=minute the consumers
---                      whose id is K modulo N (default 0/1: all of it)
+--                      whose id is K modulo N, for part=minute_total the days
+--                      whose number is K modulo N (default 0/1: all of it)
 --
 -- The shape, per consumer of rank r (all deterministic but for a +-25 % noise):
 --   - k(r) = clamp(round(60 / sqrt(r)), 2, 60) combinations of (endpoint,
@@ -34,14 +35,16 @@
 -- before; day rows are the hour rows summed per UTC day, and, before those, generated per day back
 -- to the first day of the previous month so that month's invoice bills a
 -- whole month; minute rows are the hour rows of ranks 1..M spread over their
--- minutes, for the minute retention (today and the 14 days before).
+-- minutes, for the minute retention (today and the 14 days before); minute
+-- totals are computed from the minute rows as billing computes them
+-- (tg_minute_totals_add(), billing/sql/008_minute_totals.sql).
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 SET timezone = 'UTC';
 
 SELECT :'part' = 'setup' AS is_setup, :'part' = 'hour' AS is_hour, :'part' = 'day' AS is_day,
-       :'part' = 'minute' AS is_minute \gset
+       :'part' = 'minute' AS is_minute, :'part' = 'minute_total' AS is_minute_total \gset
 
 \if :is_setup
 BEGIN;
@@ -159,6 +162,7 @@ BEGIN
 					interval '1 day') LOOP
 		IF d >= p.minute_start THEN
 			PERFORM bench_partition('rollup_minute', d, 'd');
+			PERFORM bench_partition('rollup_minute_total', d, 'd');
 		END IF;
 		IF d >= date_trunc('day', p.hour_start) THEN
 			PERFORM bench_partition('rollup_hour', d, 'm');
@@ -252,4 +256,13 @@ FROM (SELECT h.ts, h.consumer_id, h.plan_id, h.api_id, h.status_class, h.verdict
 	generate_series(0, 59) m,
 	LATERAL (SELECT g.requests / 60 + CASE WHEN m < g.requests % 60 THEN 1 ELSE 0 END AS n) v
 WHERE n > 0 AND g.ts + m * interval '1 minute' <= p.generated_at;
+\endif
+
+\if :is_minute_total
+SET work_mem = '256MB';
+-- after the minute part: the per-consumer and per-API totals of the minute
+-- rows, a day per call, the days of this slice
+SELECT sum(tg_minute_totals_add('rollup_minute', d, d + interval '1 day'))
+FROM bench_params p, generate_series(p.minute_start, p.generated_at, interval '1 day') d
+WHERE (extract(epoch FROM d)::bigint / 86400) % :slice_n = :slice_k;
 \endif

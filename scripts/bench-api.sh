@@ -11,8 +11,10 @@
 #     minute rows for the 14-day minute retention of the
 #     BENCH_API_MINUTE_CONSUMERS (default 100) heaviest consumers only (the
 #     whole minute tier would be ~100-200 million rows, more than this
-#     machine can write in a benchmark's time); last month invoiced for every
-#     consumer by `tollgate-billing invoice` + `reconcile` (finalized).
+#     machine can write in a benchmark's time) and their per-consumer and
+#     per-API minute totals (tg_minute_totals_add(), as billing writes them);
+#     last month invoiced for every consumer by `tollgate-billing invoice` +
+#     `reconcile` (finalized).
 #  2. tollgate-api pinned to CPU 0 (taskset -c 0, BENCH_API_THREADS worker
 #     threads, default 4, each with its Postgres connection); Postgres is not
 #     pinned (both CPUs), wrk is pinned to CPU 1.
@@ -133,6 +135,7 @@ together "gen hour 0/2" "gen hour 1/2"
 GEN_HOUR=$(elapsed "$t")
 t=$(now)
 together "gen day" "gen minute 0/2" "gen minute 1/2"
+together "gen minute_total 0/2" "gen minute_total 1/2"
 GEN_DAY_MINUTE=$(elapsed "$t")
 t=$(now)
 invoice_month() {
@@ -286,7 +289,7 @@ print("## tollgate-api: dashboard reads")
 print()
 print(f"Dataset: {consumers:,} consumers, traffic Zipf (s = {zipf}) over their ranks, "
       f"{int(daily_top):,} requests a day for the heaviest, {req30:,} requests in 30 days "
-      f"(generated in Postgres in {g_total:.0f} s: hour rows {g_hour:.0f} s, day + minute rows "
+      f"(generated in Postgres in {g_total:.0f} s: hour rows {g_hour:.0f} s, day + minute rows and totals "
       f"{g_dm:.0f} s, invoices + VACUUM ANALYZE {g_iv:.0f} s).")
 print()
 print("| tier | rows | partitions | size (tables + indexes) | generated |")

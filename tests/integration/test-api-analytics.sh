@@ -245,6 +245,8 @@ def rollups(evs):
                   " latency_sum_us, hist")
         for i in range(0, len(vals), 500):
             out.append("INSERT INTO %s (%s) VALUES\n%s;" % (table, cols, ",\n".join(vals[i:i + 500])))
+    # the minute totals, as billing adds them with its minute rows
+    out.append("SELECT tg_minute_totals_rebuild('-infinity', 'infinity');")
     return "\n".join(out) + "\n"
 
 

@@ -93,6 +93,8 @@ INSERT INTO rollup_day SELECT to_timestamp(floor(extract(epoch FROM ts) / 86400)
 INSERT INTO rollup_minute SELECT ts + interval '5 minutes', consumer_id, plan_id, api_id, status_class,
 	verdict, requests, summarized, unanswered, unattributed, bytes_in, bytes_out, latency_sum_us, hist
 	FROM rollup_hour;
+-- the minute totals, as billing adds them with its minute rows
+SELECT tg_minute_totals_rebuild('-infinity', 'infinity');
 " >/dev/null || tg_fatal "rollup rows failed"
 
 drv() { "$DRIVER" --dsn "$TG_PG_DSN" "$@"; }

@@ -52,6 +52,8 @@ assert_match "a third run has nothing to do" "0 migration" "$(cat "$TG_DIR/billi
 # service to drop
 tg_psql "CREATE TABLE rollup_minute_p20200101 PARTITION OF rollup_minute
 	FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-01-02 00:00:00+00');
+	CREATE TABLE rollup_minute_total_p20200101 PARTITION OF rollup_minute_total
+	FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-01-02 00:00:00+00');
 	CREATE TABLE rollup_hour_p202001 PARTITION OF rollup_hour
 	FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00')" >/dev/null
 
@@ -134,6 +136,27 @@ assert_true "per consumer: requests, billable, bytes in/out, unanswered, summari
 	"$(diff "$TG_DIR/want.consumer" "$TG_DIR/got.consumer" | head -5)" \
 	cmp -s "$TG_DIR/want.consumer" "$TG_DIR/got.consumer"
 
+# check_totals WHEN: the minute totals billing wrote are the ones
+# tg_minute_totals_rebuild() computes from its minute rows (compared in a
+# transaction that is rolled back)
+check_totals() {
+	assert_eq "$1: minute totals per consumer and per API: as recomputed from the minute rows" \
+		"$(tg_psql "SELECT count(*) FROM rollup_minute_total") 0 0" \
+		"$(tg_psql "BEGIN;
+		CREATE TEMP TABLE got AS SELECT * FROM rollup_minute_total;
+		SELECT FROM tg_minute_totals_rebuild('-infinity', 'infinity');
+		SELECT (SELECT count(*) FROM rollup_minute_total) || ' ' ||
+			(SELECT count(*) FROM (SELECT * FROM got EXCEPT SELECT * FROM rollup_minute_total) x)
+			|| ' ' ||
+			(SELECT count(*) FROM (SELECT * FROM rollup_minute_total EXCEPT SELECT * FROM got) y);
+		ROLLBACK" | tail -1)"
+	assert_eq "$1: consumer totals and API totals each add up to every request" \
+		"$(cat "$TG_DIR/want.total") $(sed 's/total //' "$TG_DIR/want.total")" \
+		"$(tg_psql "SELECT 'total ' || sum(requests) FILTER (WHERE api_id = 0) || ' ' ||
+			sum(requests) FILTER (WHERE consumer_id = 0) FROM rollup_minute_total")"
+}
+check_totals "after the run"
+
 grep '^class' "$TG_DIR/truth" | sort_c >"$TG_DIR/want.class"
 tg_psql "SELECT 'class ' || consumer_id || ' ' || status_class || ' ' || verdict || ' ' || sum(requests)
 	FROM rollup_minute GROUP BY consumer_id, status_class, verdict" | sort_c >"$TG_DIR/got.class"
@@ -191,13 +214,14 @@ tg_psql "DELETE FROM rollup_hour WHERE consumer_id = 5;
 	>"$TG_DIR/billing-replay.log" 2>&1
 assert_eq "replay --from succeeds beside a running member" 0 $?
 check_rollups "after replay"
+check_totals "after replay"
 "$BUILD/tollgate-billing" --config "$CONF" replay --from tomorrowish >"$TG_DIR/billing-replay2.log" 2>&1
 assert_eq "replay with a bad time fails" 1 $?
 assert_match "and says why" "--from 'tomorrowish' is not" "$(cat "$TG_DIR/billing-replay2.log")"
 
-assert_eq "minute and hour partitions past their retention are dropped" "" \
+assert_eq "minute, minute total and hour partitions past their retention are dropped" "" \
 	"$(tg_psql "SELECT string_agg(relname, ',') FROM pg_class WHERE relname IN
-		('rollup_minute_p20200101', 'rollup_hour_p202001')")"
+		('rollup_minute_p20200101', 'rollup_minute_total_p20200101', 'rollup_hour_p202001')")"
 assert_ge "the current ones are kept" 3 \
 	"$(tg_psql "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
 		WHERE p.relname IN ('rollup_minute', 'rollup_hour', 'rollup_day')")"

@@ -175,6 +175,8 @@ SELECT ts + interval '5 minutes', consumer_id, plan_id, api_id, status_class, ve
 	sum(summarized), sum(unanswered), sum(unattributed), sum(bytes_in), sum(bytes_out),
 	sum(latency_sum_us), tg_hist_sum(hist)
 FROM rollup_hour GROUP BY 1, 2, 3, 4, 5, 6;
+-- the minute totals, as billing adds them with its minute rows
+SELECT tg_minute_totals_rebuild('-infinity', 'infinity');
 " >/dev/null || tg_fatal "rollup rows failed"
 rcli SET "usage:$C1:$API:$(date -u +%Y%m%d)" 131 >/dev/null
 rcli SET "usage:$C1:$API_GW:$(date -u +%Y%m%d)" 4 >/dev/null

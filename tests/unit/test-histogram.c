@@ -325,6 +325,41 @@ static void test_percentile_rank(void **state)
 	assert_int_equal(us, 4261412863u);
 }
 
+/* several quantiles in one pass: each as histogram_percentile() gives it */
+static void test_percentiles_one_pass(void **state)
+{
+	static const double q[] = { 0.001, 0.07, 0.5, 0.5, 0.9, 0.99, 0.999, 1.0 };
+	uint32_t *samples = malloc(N_SAMPLES * sizeof(*samples)), got[8], one = 0;
+	struct histogram *h, empty = { 0 };
+
+	(void)state;
+	assert_non_null(samples);
+	fill_samples(samples, N_SAMPLES, BIMODAL, 42);
+	h = histogram_of(samples, N_SAMPLES);
+	assert_int_equal(histogram_percentiles(h, q, 8, got), 0);
+	for (int k = 0; k < 8; k++) {
+		one = 0;
+		assert_int_equal(histogram_percentile(h, q[k], &one), 0);
+		assert_int_equal(got[k], one);
+	}
+	assert_true(got[0] < got[2] && got[2] < got[5]);
+	/* q = 1 is the largest sample's bucket */
+	one = 0;
+	for (size_t i = 0; i < N_SAMPLES; i++)
+		one = samples[i] > one ? samples[i] : one;
+	assert_int_equal(histogram_percentiles(h, q + 7, 1, got), 0);
+	assert_int_equal(got[0], histogram_bucket_value(histogram_index(one)));
+	assert_int_equal(histogram_percentiles(h, q, 0, got), -EINVAL);
+	assert_int_equal(histogram_percentiles(h, q, HIST_PERCENTILES_MAX + 1, got), -EINVAL);
+	assert_int_equal(histogram_percentiles(h, (const double[]){ 0.99, 0.5 }, 2, got), -EINVAL);
+	assert_int_equal(histogram_percentiles(h, (const double[]){ 0.5, NAN }, 2, got), -EINVAL);
+	assert_int_equal(histogram_percentiles(&empty, q, 2, got), -ENODATA);
+	h->total++; /* counts that add up to less than total */
+	assert_int_equal(histogram_percentiles(h, q, 8, got), -EINVAL);
+	free(h);
+	free(samples);
+}
+
 static void test_percentile_errors(void **state)
 {
 	static const double bad_q[] = { 0.0, -0.0, -0.5, 1.0000001, 2.0, NAN, INFINITY, -INFINITY };
@@ -800,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_index_monotonic),
 		cmocka_unit_test(test_percentile_accuracy),
 		cmocka_unit_test(test_percentile_rank),
+		cmocka_unit_test(test_percentiles_one_pass),
 		cmocka_unit_test(test_percentile_errors),
 		cmocka_unit_test(test_add_n),
 		cmocka_unit_test(test_merge),
