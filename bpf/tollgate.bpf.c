@@ -692,10 +692,10 @@ static __always_inline struct tg_flow *tg_flow_create(const struct tg_flow_key *
 	return f;
 }
 
-static __always_inline void tg_flow_admit(const struct tg_flow_key *fk, __u32 next_seq,
-					  const struct tg_request *rq, struct tg_scratch *s)
+static __always_inline void tg_flow_admit(const struct tg_flow_key *fk, struct tg_flow *f,
+					  __u32 next_seq, const struct tg_request *rq,
+					  struct tg_scratch *s)
 {
-	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, fk);
 	__u32 tail;
 
 	if (!f) {
@@ -850,13 +850,14 @@ static __always_inline __u32 tg_classify(struct tg_scratch *s, const struct tg_h
 /*
  * Admit the request parsed in @s (s->http, the route key in s->rkey) whose
  * client address and TG_RQ_* flags the caller set in s->req: a pending
- * request of flow @fk (@next_seq: the client's sequence after it, for
+ * request of flow @fk (@flow: the caller's lookup of it, NULL if it has
+ * none; @next_seq: the client's sequence after the request, for
  * retransmissions; 0 where there are none) and the (consumer, API) counters.
  * XDP and sockmap mode admit through here alike.
  */
 static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_key *fk,
-				     __u32 next_seq, const struct tg_key *k, __u32 api_id,
-				     __u32 route_id, __u64 now, __u32 req_bytes)
+				     struct tg_flow *flow, __u32 next_seq, const struct tg_key *k,
+				     __u32 api_id, __u32 route_id, __u64 now, __u32 req_bytes)
 {
 	struct tg_request *rq = &s->req;
 	struct tg_counters *c;
@@ -871,7 +872,7 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 	rq->method = s->http.method;
 	rq->path_len = s->http.path_len < TG_PATH_MAX ? s->http.path_len : TG_PATH_MAX;
 	__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
-	tg_flow_admit(fk, next_seq, rq, s);
+	tg_flow_admit(fk, flow, next_seq, rq, s);
 
 	c = tg_counters_get(k->consumer_id, api_id);
 	if (c) {
@@ -979,7 +980,8 @@ int tg_xdp(struct xdp_md *ctx)
 
 	s->req.flags = 0;
 	__builtin_memcpy(s->req.client_addr, p.fk.client_addr, 16);
-	tg_admit(s, &p.fk, p.seq + p.payload_len, &admitted, api_id, route_id, now, p.payload_len);
+	tg_admit(s, &p.fk, flow, p.seq + p.payload_len, &admitted, api_id, route_id, now,
+		 p.payload_len);
 	return XDP_PASS;
 
 refuse:
@@ -1381,7 +1383,7 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 		s->req.flags = 0;
 		__builtin_memcpy(s->req.client_addr, fk->client_addr, 16);
 	}
-	tg_admit(s, fk, 0, &admitted, api_id, route_id, now,
+	tg_admit(s, fk, flow, 0, &admitted, api_id, route_id, now,
 		 req_len && req_len < 0xffffffffULL ? req_len : size);
 	return SK_PASS;
 }
