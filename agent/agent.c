@@ -497,6 +497,11 @@ static int run(struct agent *a)
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (sfd < 0 || tfd < 0 || ep < 0)
 		return log_error_errno(-errno, "cannot set up the event loop");
+	if (a->lease && (long)a->cfg->ratelimit.lease_interval_ms * 1000000L < DRAIN_TICK_NS) {
+		/* leases are due more often than the drain: tick at their pace */
+		tick.it_interval.tv_nsec = (long)a->cfg->ratelimit.lease_interval_ms * 1000000L;
+		tick.it_value = tick.it_interval;
+	}
 	timerfd_settime(tfd, 0, &tick, NULL);
 	ev.events = EPOLLIN;
 	ev.data.fd = sfd;

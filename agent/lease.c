@@ -42,8 +42,6 @@ static const char LUA_BUCKET[] =
 	"redis.call('PEXPIRE', KEYS[1], math.ceil(cap / rate * 1000) + 60000)\n"
 	"return got\n";
 
-#define STATE_SLOTS 16384
-
 struct bucket_state {
 	struct tg_bucket_key key; /* consumer 0 = free slot */
 	uint64_t last_consumed;
@@ -51,6 +49,16 @@ struct bucket_state {
 	double rate; /* recent consumption on this host, per second */
 	double size; /* the lease asked for last time */
 };
+
+/* a lease this tick asks Redis for */
+struct want {
+	struct tg_bucket_key key;
+	uint32_t burst;
+	uint64_t rate_fp;
+	long long tokens;
+};
+
+#define PLAN_CACHE 64 /* plans looked up once per tick (there are few) */
 
 struct lease {
 	const struct config *cfg;
@@ -60,6 +68,9 @@ struct lease {
 	char sha[48];
 	uint64_t next_ms;
 	struct bucket_state *states;
+	uint32_t n_states; /* a power of two, twice agent.max_buckets at least */
+	struct want *wants;
+	size_t n_wants, cap_wants;
 	struct lease_stats stats;
 };
 
@@ -71,7 +82,12 @@ int lease_new(const struct config *cfg, struct bpfload *bl, struct lease **ret, 
 
 	if (!l)
 		return -ENOMEM;
-	l->states = calloc(STATE_SLOTS, sizeof(*l->states));
+	/* open addressing stays short at half full or less; a slot per
+	 * possible bucket, so no bucket is ever left without a lease */
+	l->n_states = 1024;
+	while (l->n_states < 2ULL * cfg->agent.max_buckets)
+		l->n_states *= 2;
+	l->states = calloc(l->n_states, sizeof(*l->states));
 	if (!l->states) {
 		free(l);
 		return -ENOMEM;
@@ -118,36 +134,47 @@ static int ensure_conn(struct lease *l)
 	return 0;
 }
 
-/* Tokens from (want > 0) or back to (want < 0) rl:{consumer}:{plan}. */
-static long long take(struct lease *l, const struct tg_bucket_key *k, const struct tg_plan *plan,
-		      long long want, uint64_t now_ms)
+/* Queue the EVALSHA that takes w->tokens from (> 0) or gives them back to
+ * (< 0) rl:{consumer}:{plan}; its reply is read by reply_tokens(). */
+static int append_take(struct lease *l, const struct want *w, uint64_t now_ms)
 {
-	char key[64], cap[32], rate[48], now[32], w[32];
-	redisReply *r;
+	char key[64], cap[32], rate[48], now[32], n[32];
+
+	snprintf(key, sizeof(key), "rl:%u:%u", w->key.consumer_id, w->key.plan_id);
+	snprintf(cap, sizeof(cap), "%u", w->burst);
+	snprintf(rate, sizeof(rate), "%.6f", (double)w->rate_fp / TG_TOKEN_ONE);
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
+	snprintf(n, sizeof(n), "%lld", w->tokens);
+	l->stats.round_trips++;
+	return redisAppendCommand(l->c, "EVALSHA %s 1 %s %s %s %s %s", l->sha, key, cap, rate, now,
+				  n) == REDIS_OK
+		       ? 0
+		       : -EIO;
+}
+
+/* The whole tokens the next queued EVALSHA granted, or -1 (the connection
+ * is then dropped: reconnect and load the script again next time). */
+static long long reply_tokens(struct lease *l)
+{
+	redisReply *r = NULL;
 	long long got = -1;
 
-	snprintf(key, sizeof(key), "rl:%u:%u", k->consumer_id, k->plan_id);
-	snprintf(cap, sizeof(cap), "%u", plan->burst);
-	snprintf(rate, sizeof(rate), "%.6f", (double)plan->rate_fp / TG_TOKEN_ONE);
-	snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
-	snprintf(w, sizeof(w), "%lld", want);
-	r = redisCommand(l->c, "EVALSHA %s 1 %s %s %s %s %s", l->sha, key, cap, rate, now, w);
-	l->stats.round_trips++;
-	if (r && r->type == REDIS_REPLY_INTEGER)
+	if (redisGetReply(l->c, (void **)&r) == REDIS_OK && r && r->type == REDIS_REPLY_INTEGER)
 		got = r->integer;
 	if (r)
 		freeReplyObject(r);
 	if (got < 0)
-		drop_conn(l); /* reconnect, and load the script again, next time */
+		drop_conn(l);
 	return got;
 }
 
 static struct bucket_state *state_get(struct lease *l, const struct tg_bucket_key *k)
 {
-	uint32_t h = (k->consumer_id * 2654435761u ^ k->plan_id * 40503u) % STATE_SLOTS;
+	uint32_t mask = l->n_states - 1;
+	uint32_t h = (k->consumer_id * 2654435761u ^ k->plan_id * 40503u) & mask;
 
-	for (uint32_t i = 0; i < STATE_SLOTS; i++) {
-		struct bucket_state *s = &l->states[(h + i) % STATE_SLOTS];
+	for (uint32_t i = 0; i < l->n_states; i++) {
+		struct bucket_state *s = &l->states[(h + i) & mask];
 
 		if (s->key.consumer_id == k->consumer_id && s->key.plan_id == k->plan_id)
 			return s;
@@ -159,76 +186,152 @@ static struct bucket_state *state_get(struct lease *l, const struct tg_bucket_ke
 	return NULL;
 }
 
+static int want_add(struct lease *l, const struct want *w)
+{
+	if (l->n_wants == l->cap_wants) {
+		size_t cap = l->cap_wants ? 2 * l->cap_wants : 256;
+		struct want *p = realloc(l->wants, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		l->wants = p;
+		l->cap_wants = cap;
+	}
+	l->wants[l->n_wants++] = *w;
+	return 0;
+}
+
+/* The plan @id from the tick's cache @cache (@n entries), else the map. */
+static int plan_get(int plans_fd, uint32_t id, struct tg_plan *cache, uint32_t *ids,
+		    unsigned int *n, struct tg_plan *ret)
+{
+	for (unsigned int i = 0; i < *n; i++)
+		if (ids[i] == id) {
+			*ret = cache[i];
+			return 0;
+		}
+	if (bpf_map_lookup_elem(plans_fd, &id, ret) < 0)
+		return -ENOENT;
+	if (*n < PLAN_CACHE) {
+		ids[*n] = id;
+		cache[(*n)++] = *ret;
+	}
+	return 0;
+}
+
+/*
+ * The lease a bucket needs now, in *ret (0: none). Its size is four ticks'
+ * worth at the host's recent rate, within the configured bounds; it is
+ * topped up whenever less than three quarters of it is left, so a bucket
+ * holds at least three ticks' worth after every tick: a tick that comes
+ * late, or traffic that bunches up, does not leave it dry (with two ticks'
+ * worth, topped up under half, 1 % of the requests of consumers at half
+ * their limit were refused while their lease was due). The rate seen here is what the
+ * host was granted, not what its clients want: a lease used up before this
+ * tick means they wanted more, so it doubles instead (what Redis has left
+ * bounds the rest).
+ */
+static void lease_size(struct lease *l, struct bucket_state *st, const struct tg_bucket *b,
+		       uint64_t now_ms, long long *ret)
+{
+	uint32_t interval = l->cfg->ratelimit.lease_interval_ms;
+	uint64_t period_ms;
+	long long avail, size;
+
+	/* the real time between two ticks: the agent's loop may run this
+	 * less often than lease_interval_ms */
+	period_ms = st->last_ms && now_ms > st->last_ms ? now_ms - st->last_ms : interval;
+	if (st->last_ms && now_ms > st->last_ms) {
+		double inst = (double)(b->consumed_total - st->last_consumed) * 1000.0 /
+			      (double)period_ms;
+
+		st->rate = st->rate * 0.7 + inst * 0.3;
+	}
+	st->last_consumed = b->consumed_total;
+	st->last_ms = now_ms;
+	avail = (long long)(b->granted_total - b->consumed_total);
+	if (avail <= 0 && st->size > 0)
+		st->size *= 2;
+	else
+		st->size = st->rate * 4.0 * (double)period_ms / 1000.0;
+	if (st->size < l->cfg->ratelimit.lease_min)
+		st->size = l->cfg->ratelimit.lease_min;
+	if (st->size > l->cfg->ratelimit.lease_max)
+		st->size = l->cfg->ratelimit.lease_max;
+	size = (long long)st->size;
+	*ret = avail * 4 >= size * 3 ? 0 : size - avail;
+}
+
 int lease_tick(struct lease *l, uint64_t now_ms)
 {
 	int buckets_fd = bpfload_map_fd(l->bl, "tg_buckets");
 	int plans_fd = bpfload_map_fd(l->bl, "tg_plans");
-	uint32_t interval = l->cfg->ratelimit.lease_interval_ms;
+	struct tg_plan plans[PLAN_CACHE];
+	uint32_t plan_ids[PLAN_CACHE];
+	unsigned int n_plans = 0;
 	struct tg_bucket_key key, next;
+	size_t sent = 0;
 	int r;
 
 	if (now_ms < l->next_ms)
 		return 0;
-	l->next_ms = now_ms + interval;
+	l->next_ms = now_ms + l->cfg->ratelimit.lease_interval_ms;
 	r = ensure_conn(l);
 	if (r)
 		return r;
-	if (bpf_map_get_next_key(buckets_fd, NULL, &next) < 0)
-		return 0;
-	do {
-		struct bucket_state *st;
-		struct tg_plan plan;
-		struct tg_bucket b;
-		long long avail, size, got;
-		uint64_t period_ms;
 
-		key = next;
-		if (bpf_map_lookup_elem(plans_fd, &key.plan_id, &plan) < 0 ||
-		    !(plan.flags & TG_PLAN_GLOBAL) ||
-		    bpf_map_lookup_elem_flags(buckets_fd, &key, &b, BPF_F_LOCK) < 0)
-			continue;
-		st = state_get(l, &key);
-		if (!st)
-			continue;
-		/* the real time between two ticks: the agent's loop may run this
-		 * less often than lease_interval_ms */
-		period_ms = st->last_ms && now_ms > st->last_ms ? now_ms - st->last_ms : interval;
-		if (st->last_ms && now_ms > st->last_ms) {
-			double inst = (double)(b.consumed_total - st->last_consumed) * 1000.0 /
-				      (double)period_ms;
+	/* what every bucket needs, then one pipeline of EVALSHAs for all of
+	 * them: a round trip per bucket would make a tick of a thousand busy
+	 * buckets longer than the interval, and their leases late */
+	l->n_wants = 0;
+	if (bpf_map_get_next_key(buckets_fd, NULL, &next) == 0) {
+		do {
+			struct bucket_state *st;
+			struct tg_plan plan;
+			struct tg_bucket b;
+			struct want w;
 
-			st->rate = st->rate * 0.7 + inst * 0.3;
-		}
-		st->last_consumed = b.consumed_total;
-		st->last_ms = now_ms;
-		avail = (long long)(b.granted_total - b.consumed_total);
-		/*
-		 * Two ticks' worth at the recent rate, within the configured bounds.
-		 * The rate seen here is what the host was granted, not what its
-		 * clients want: a lease used up before this tick means they wanted
-		 * more, so it doubles instead (what Redis has left bounds the rest).
-		 */
-		if (avail <= 0 && st->size > 0)
-			st->size *= 2;
-		else
-			st->size = st->rate * 2.0 * (double)period_ms / 1000.0;
-		if (st->size < l->cfg->ratelimit.lease_min)
-			st->size = l->cfg->ratelimit.lease_min;
-		if (st->size > l->cfg->ratelimit.lease_max)
-			st->size = l->cfg->ratelimit.lease_max;
-		size = (long long)st->size;
-		if (avail * 2 >= size)
-			continue;
-		got = take(l, &key, &plan, size - avail, now_ms);
+			key = next;
+			if (plan_get(plans_fd, key.plan_id, plans, plan_ids, &n_plans, &plan) ||
+			    !(plan.flags & TG_PLAN_GLOBAL) ||
+			    bpf_map_lookup_elem_flags(buckets_fd, &key, &b, BPF_F_LOCK) < 0)
+				continue;
+			st = state_get(l, &key);
+			if (!st) {
+				/* full of buckets long gone from the map: start
+				 * over (the rates are learnt again in a few ticks) */
+				memset(l->states, 0, l->n_states * sizeof(*l->states));
+				st = state_get(l, &key);
+			}
+			lease_size(l, st, &b, now_ms, &w.tokens);
+			if (w.tokens <= 0)
+				continue;
+			w.key = key;
+			w.burst = plan.burst;
+			w.rate_fp = plan.rate_fp;
+			if (want_add(l, &w))
+				break; /* the rest next tick */
+		} while (bpf_map_get_next_key(buckets_fd, &key, &next) == 0);
+	}
+	for (; sent < l->n_wants; sent++)
+		if (append_take(l, &l->wants[sent], now_ms))
+			break;
+	for (size_t i = 0; i < sent; i++) {
+		long long got = reply_tokens(l);
+		struct tg_bucket_op op = { .key = l->wants[i].key };
+
 		if (got < 0)
-			return -EIO;
-		if (got > 0) {
-			struct tg_bucket_op op = { .key = key, .grant = (__u64)got };
-
-			if (bpfload_bucket_op(l->bl, &op) == 0)
-				l->stats.granted += (uint64_t)got;
-		}
-	} while (bpf_map_get_next_key(buckets_fd, &key, &next) == 0);
+			return -EIO; /* what was not read is lost; Redis refills it */
+		if (got == 0)
+			continue;
+		op.grant = (__u64)got;
+		if (bpfload_bucket_op(l->bl, &op) == 0)
+			l->stats.granted += (uint64_t)got;
+	}
+	if (sent < l->n_wants) {
+		drop_conn(l);
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -236,27 +339,45 @@ void lease_return(struct lease *l)
 {
 	int buckets_fd = bpfload_map_fd(l->bl, "tg_buckets");
 	int plans_fd = bpfload_map_fd(l->bl, "tg_plans");
+	struct tg_plan plans[PLAN_CACHE];
+	uint32_t plan_ids[PLAN_CACHE];
+	unsigned int n_plans = 0;
 	struct tg_bucket_key key, next;
 	struct timespec ts;
 	uint64_t now_ms;
+	size_t sent = 0;
 
 	if (ensure_conn(l) || bpf_map_get_next_key(buckets_fd, NULL, &next) < 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	l->n_wants = 0;
 	do {
 		struct tg_plan plan;
 		struct tg_bucket b;
+		struct want w;
 
 		key = next;
-		if (bpf_map_lookup_elem(plans_fd, &key.plan_id, &plan) < 0 ||
+		if (plan_get(plans_fd, key.plan_id, plans, plan_ids, &n_plans, &plan) ||
 		    !(plan.flags & TG_PLAN_GLOBAL) ||
 		    bpf_map_lookup_elem_flags(buckets_fd, &key, &b, BPF_F_LOCK) < 0 ||
 		    b.granted_total <= b.consumed_total)
 			continue;
-		if (take(l, &key, &plan, -(long long)(b.granted_total - b.consumed_total), now_ms) == 0)
-			l->stats.returned += b.granted_total - b.consumed_total;
-	} while (l->c && bpf_map_get_next_key(buckets_fd, &key, &next) == 0);
+		w.key = key;
+		w.burst = plan.burst;
+		w.rate_fp = plan.rate_fp;
+		w.tokens = -(long long)(b.granted_total - b.consumed_total);
+		if (want_add(l, &w))
+			break;
+	} while (bpf_map_get_next_key(buckets_fd, &key, &next) == 0);
+	for (; sent < l->n_wants; sent++)
+		if (append_take(l, &l->wants[sent], now_ms))
+			break;
+	for (size_t i = 0; i < sent; i++) {
+		if (reply_tokens(l) < 0)
+			return;
+		l->stats.returned += (uint64_t)-l->wants[i].tokens;
+	}
 }
 
 const struct lease_stats *lease_stats(const struct lease *l)
@@ -271,5 +392,6 @@ void lease_free(struct lease *l)
 	if (l->c)
 		redisFree(l->c);
 	free(l->states);
+	free(l->wants);
 	free(l);
 }

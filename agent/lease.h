@@ -5,11 +5,12 @@
  * In global scope the kernel never refills a bucket: it admits while
  * granted_total - consumed_total > 0. Every ratelimit.lease_interval_ms the
  * agent looks at each (consumer, plan) bucket and, when what is left falls
- * under half of its lease size, takes tokens from the cluster-wide bucket
- * rl:{consumer}:{plan} in Redis (the Lua token bucket below: capacity =
- * burst, refill = rate_per_sec) and adds what it got to granted_total
- * through tg_bucket_op. The lease size follows the consumer's recent rate on
- * this host (two intervals' worth), between ratelimit.lease_min and
+ * under three quarters of its lease size, takes what is missing from the
+ * cluster-wide bucket rl:{consumer}:{plan} in Redis (the Lua token bucket
+ * in lease.c: capacity = burst, refill = rate_per_sec) and adds what it got
+ * to granted_total through tg_bucket_op; the requests of one tick go to
+ * Redis as one pipeline. The lease size follows the consumer's recent rate
+ * on this host (four intervals' worth), between ratelimit.lease_min and
  * lease_max. The request path never waits on Redis: a consumer new to this
  * host is refused until its first lease, at most one interval later. On
  * shutdown the tokens leased and not used go back to the Redis bucket.

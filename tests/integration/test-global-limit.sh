@@ -5,7 +5,8 @@
 # rl:{consumer}:{plan} (burst 10, 5/s), so the plan holds however many hosts
 # share it. Here one host: a flood of new connections for two seconds
 # admits the burst plus what refills, the kernel's granted_total grows only
-# by leases, and the Redis bucket was drawn down.
+# by leases, and the Redis bucket was drawn down. Then 20 consumers under
+# their limit get no 429: their leases come before they run dry.
 #
 # Run: BUILD=/abs/build bash tests/integration/test-global-limit.sh (as root).
 set -u -o pipefail
@@ -33,6 +34,14 @@ rcli HSET plan:3 api_id 1 rate_per_sec 5 burst 10 >/dev/null
 rcli HSET route:1 api_id 1 prefix /v1 >/dev/null
 KEY=$("$PYTHON" "$TG_CLIENT_PY" newkey)
 rcli HSET "apikey:$(tg_digest "$KEY")" key_id 1 consumer_id 21 plan_id 3 is_active 1 suspended 0 >/dev/null
+# 20 consumers on a plan of 40/s with a burst of 4, for the run under the limit
+rcli HSET plan:4 api_id 1 rate_per_sec 40 burst 4 >/dev/null
+for ((i = 0; i < 20; i++)); do
+	k=$("$PYTHON" "$TG_CLIENT_PY" newkey)
+	echo "$k" >>"$TG_DIR/keys-under"
+	rcli HSET "apikey:$(tg_digest "$k")" key_id $((100 + i)) consumer_id $((100 + i)) plan_id 4 \
+		is_active 1 suspended 0 >/dev/null
+done
 tg_agent_start 30
 
 # the consumer's first request makes its bucket (refused: nothing is leased
@@ -69,5 +78,18 @@ assert_true "granted_total covers what was consumed ($granted >= $consumed)" "gr
 assert_true "the Redis bucket rl:21:3 exists" "no key" test "$(rcli EXISTS rl:21:3)" = 1
 rt=$(curl -s "http://127.0.0.1:$TG_METRICS_PORT/metrics" | awk '$1 == "tollgate_lease_round_trips_total" { print $2 }')
 assert_true "leases went to Redis ($rt round trips)" "none" test "${rt:-0}" -gt 0
+
+# Under the limit nothing is refused: 20 consumers at half their rate (20/s
+# each, one request a lease interval), a burst too small to bridge a late
+# lease. Each consumer's first request makes its bucket (refused, nothing is
+# leased yet); then 4 seconds at 400 requests/s, the keys in turn.
+tg_client "$PYTHON" "$TG_CLIENT_PY" rate --addr "$TG_HOST_IP" --port "$PORT" \
+	--keys-file "$TG_DIR/keys-under" --rps 200 --seconds 0.1 >/dev/null
+sleep 0.5
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" rate --addr "$TG_HOST_IP" --port "$PORT" \
+	--keys-file "$TG_DIR/keys-under" --rps 400 --seconds 4)
+tg_log "under the limit: $out"
+assert_eq "20 consumers at half their limit: all 1600 requests admitted (no 429 waiting for a lease)" \
+	'{"200": 1600}' "$("$PYTHON" -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["by_status"]))' "$out")"
 
 tg_summary

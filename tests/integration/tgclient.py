@@ -171,6 +171,10 @@ def cmd_rate(args):
     from concurrent.futures import ThreadPoolExecutor
 
     total = int(args.rps * args.seconds)
+    keys = [args.key]
+    if args.keys_file:  # request i carries key i modulo their number
+        with open(args.keys_file) as f:
+            keys = [line.strip() for line in f if line.strip()]
     futures = []
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.threads) as pool:
@@ -178,8 +182,8 @@ def cmd_rate(args):
             delay = t0 + i / args.rps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            futures.append(pool.submit(one_request, args.addr, args.port, args.path, args.key,
-                                       args.timeout))
+            futures.append(pool.submit(one_request, args.addr, args.port, args.path,
+                                       keys[i % len(keys)], args.timeout))
         statuses = [f.result() for f in futures]
     by_status = {}
     for st in statuses:
@@ -387,6 +391,7 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--path", default="/v1/ok")
     p.add_argument("--key", default="")
+    p.add_argument("--keys-file", help="one key a line, used in turn (instead of --key)")
     p.add_argument("--rps", type=float, required=True)
     p.add_argument("--seconds", type=float, required=True)
     p.add_argument("--threads", type=int, default=16)
