@@ -43,17 +43,39 @@ static bool event_valid(const struct usage_event *ev)
 	       ev->method < N_METHODS;
 }
 
+/* @v in decimal at @p; the end. Once per event per field: no printf. */
+static char *put_dec(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = sizeof(tmp);
+
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(p, tmp + n, sizeof(tmp) - n);
+	return p + sizeof(tmp) - n;
+}
+
 int event_id(const struct usage_event *ev, char *buf, size_t size)
 {
-	int n = snprintf(buf, size, "%" PRIu32 "-%" PRIu32 "-%" PRIu64, ev->host_id, ev->epoch,
-			 ev->seq);
+	char text[EVENT_ID_MAX], *p = text;
+	size_t n;
 
-	if (n < 0 || (size_t)n >= size) {
+	p = put_dec(p, ev->host_id);
+	*p++ = '-';
+	p = put_dec(p, ev->epoch);
+	*p++ = '-';
+	p = put_dec(p, ev->seq);
+	n = (size_t)(p - text);
+	if (n >= size) {
 		if (size > 0)
 			buf[0] = '\0';
 		return -ENOSPC;
 	}
-	return n;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	return (int)n;
 }
 
 int event_format_ip(const uint8_t ip[16], char *buf, size_t size)
@@ -63,7 +85,12 @@ int event_format_ip(const uint8_t ip[16], char *buf, size_t size)
 	size_t len;
 
 	if (!memcmp(ip, v4mapped, sizeof(v4mapped))) {
-		snprintf(text, sizeof(text), "%u.%u.%u.%u", ip[12], ip[13], ip[14], ip[15]);
+		char *p = text;
+
+		for (int i = 12; i < 16; i++) {
+			p = put_dec(p, ip[i]);
+			*p++ = i < 15 ? '.' : '\0';
+		}
 	} else if (!memcmp(ip, v4mapped, 10) && !ip[10] && !ip[11] && (ip[12] || ip[13])) {
 		/* ::/96 with a non-zero 7th group: glibc writes the deprecated
 		 * IPv4-compatible "::1.2.3.4", RFC 5952 wants "::102:304" */
