@@ -409,38 +409,119 @@ static bool p50_p99(const struct histogram *h, uint32_t *p50, uint32_t *p99)
 	return true;
 }
 
-static int usage_point(void *ctx, int64_t start, const struct figures *f)
-{
-	json_t *points = ctx, *p = json_object();
-	uint32_t p50 = 0, p99 = 0;
-	bool has = p50_p99(f->hist, &p50, &p99);
-	int r;
+/* A growing text buffer; failure is sticky and checked once. */
+struct text {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
 
-	if (!p)
-		return -ENOMEM;
-	r = set_new(p, "ts", time_json(start)) || set_new(p, "requests", count_json(f->requests)) ||
-			    set_new(p, "refused", count_json(f->refused)) ||
-			    set_new(p, "errors_4xx", count_json(f->errors_4xx)) ||
-			    set_new(p, "errors_5xx", count_json(f->errors_5xx)) ||
-			    set_new(p, "unanswered", count_json(f->unanswered)) ||
-			    set_new(p, "p50_ms", ms_json(has, p50)) ||
-			    set_new(p, "p99_ms", ms_json(has, p99)) ||
-			    set_new(p, "bytes_in", count_json(f->bytes_in)) ||
-			    set_new(p, "bytes_out", count_json(f->bytes_out))
-		    ? -ENOMEM
-		    : 0;
-	if (r) {
-		json_decref(p);
-		return r;
+static void text_put(struct text *t, const char *s, size_t n)
+{
+	if (t->failed)
+		return;
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		char *p;
+
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		p = realloc(t->p, cap);
+		if (!p) {
+			t->failed = true;
+			return;
+		}
+		t->p = p;
+		t->cap = cap;
 	}
-	return append_new(points, p);
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
 }
 
-int analytics_usage(PGconn *c, const struct analytics_query *q, json_t **ret)
+static void text_str(struct text *t, const char *s)
+{
+	text_put(t, s, strlen(s));
+}
+
+static void text_u64(struct text *t, uint64_t v)
+{
+	char buf[20];
+	size_t n = sizeof(buf);
+
+	do {
+		buf[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	text_put(t, buf + n, sizeof(buf) - n);
+}
+
+/* a count as count_json() prints it */
+static void text_count(struct text *t, uint64_t n)
+{
+	text_u64(t, n > INT64_MAX ? INT64_MAX : n);
+}
+
+/*
+ * Microseconds as ms_json() prints them: the real us / 1000 with
+ * JSON_REAL_PRECISION(15) is its exact decimal (at most 13 digits), without
+ * trailing zeros, and ".0" when whole; null when there was no sample.
+ */
+static void text_ms(struct text *t, bool present, uint64_t us)
+{
+	unsigned int ms_frac = (unsigned int)(us % 1000);
+	char frac[4] = { '.', (char)('0' + ms_frac / 100), (char)('0' + ms_frac / 10 % 10),
+			 (char)('0' + ms_frac % 10) };
+	size_t n = 4;
+
+	if (!present) {
+		text_put(t, "null", 4);
+		return;
+	}
+	text_u64(t, us / 1000);
+	while (n > 2 && frac[n - 1] == '0')
+		n--;
+	text_put(t, frac, n);
+}
+
+static int usage_point(void *ctx, int64_t start, const struct figures *f)
+{
+	struct text *t = ctx;
+	uint32_t p50 = 0, p99 = 0;
+	bool has = p50_p99(f->hist, &p50, &p99);
+	char ts[32];
+
+	rfc3339(start, ts);
+	text_str(t, t->len > 1 ? ",{\"ts\":\"" : "{\"ts\":\"");
+	text_str(t, ts);
+	text_str(t, "\",\"requests\":");
+	text_count(t, f->requests);
+	text_str(t, ",\"refused\":");
+	text_count(t, f->refused);
+	text_str(t, ",\"errors_4xx\":");
+	text_count(t, f->errors_4xx);
+	text_str(t, ",\"errors_5xx\":");
+	text_count(t, f->errors_5xx);
+	text_str(t, ",\"unanswered\":");
+	text_count(t, f->unanswered);
+	text_str(t, ",\"p50_ms\":");
+	text_ms(t, has, p50);
+	text_str(t, ",\"p99_ms\":");
+	text_ms(t, has, p99);
+	text_str(t, ",\"bytes_in\":");
+	text_count(t, f->bytes_in);
+	text_str(t, ",\"bytes_out\":");
+	text_count(t, f->bytes_out);
+	text_put(t, "}", 1);
+	return t->failed ? -ENOMEM : 0;
+}
+
+int analytics_usage_text(PGconn *c, const struct analytics_query *q, char **ret,
+			 size_t *ret_len)
 {
 	int64_t step = granularity_step(q->granularity);
+	struct text t = { 0 };
 	struct series s;
-	json_t *points;
 	int r;
 
 	if (!step)
@@ -448,14 +529,34 @@ int analytics_usage(PGconn *c, const struct analytics_query *q, json_t **ret)
 	r = series_plan(q, step, &s);
 	if (r)
 		return r;
-	points = json_array();
-	if (!points)
-		return -ENOMEM;
-	r = series_run(c, q, &s, usage_point, points);
+	text_put(&t, "[", 1);
+	r = t.failed ? -ENOMEM : series_run(c, q, &s, usage_point, &t);
+	if (!r)
+		text_put(&t, "]", 1);
+	if (!r && t.failed)
+		r = -ENOMEM;
 	if (r) {
-		json_decref(points);
+		free(t.p);
 		return r;
 	}
+	*ret = t.p;
+	*ret_len = t.len;
+	return 0;
+}
+
+int analytics_usage(PGconn *c, const struct analytics_query *q, json_t **ret)
+{
+	json_t *points;
+	size_t len;
+	char *text;
+	int r = analytics_usage_text(c, q, &text, &len);
+
+	if (r)
+		return r;
+	points = json_loadb(text, len, 0, NULL);
+	free(text);
+	if (!points)
+		return -ENOMEM;
 	*ret = points;
 	return 0;
 }

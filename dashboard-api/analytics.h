@@ -118,6 +118,16 @@ struct analytics_query {
 int analytics_usage(PGconn *c, const struct analytics_query *q, json_t **ret);
 
 /*
+ * analytics_usage_text() - the same series as the JSON text of its array
+ * (compact, the numbers as analytics_usage()'s values print with
+ * JSON_REAL_PRECISION(15)), in *@ret (malloc'd, NUL-terminated, *@ret_len
+ * bytes). What the HTTP reads send: a day of minutes is 1,440 points, and a
+ * json_t per value cost more than the query. The same errors.
+ */
+int analytics_usage_text(PGconn *c, const struct analytics_query *q, char **ret,
+			 size_t *ret_len);
+
+/*
  * analytics_top_endpoints() - the @q->limit (1..ANALYTICS_MAX_LIMIT, 0 =
  * ANALYTICS_DEFAULT_LIMIT) busiest (method, endpoint) pairs of
  * @q->consumer_id (0: all) on @q->api_id (0: all), by requests, then method

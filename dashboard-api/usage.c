@@ -249,17 +249,41 @@ static int analytics_error(struct request *req, struct reply *rep, int r, const 
 	}
 }
 
-/* {"object": "list", "data": @data, "has_more": false, from, to[, granularity]} */
-static int reply_series(struct reply *rep, const struct usage_query *uq, json_t *data,
-			bool with_granularity)
+/* {"object": "list", "data": @data, "has_more": false, from, to} */
+static int reply_list(struct reply *rep, const struct usage_query *uq, json_t *data)
 {
-	json_t *list = json_pack("{s:s, s:o, s:b, s:s, s:s}", "object", "list", "data", data,
-				 "has_more", 0, "from", uq->from, "to", uq->to);
+	return reply_json(rep, 200,
+			  json_pack("{s:s, s:o, s:b, s:s, s:s}", "object", "list", "data", data,
+				    "has_more", 0, "from", uq->from, "to", uq->to));
+}
 
-	if (list && with_granularity)
-		json_object_set_new(list, "granularity",
-				    json_string(analytics_granularity_name(uq->q.granularity)));
-	return reply_json(rep, 200, list);
+/*
+ * A usage series: reply_list()'s envelope and the granularity, around
+ * @points, the text of the array from analytics_usage_text() (freed here).
+ */
+static int reply_series(struct reply *rep, const struct usage_query *uq, char *points,
+			     size_t len)
+{
+	const char *granularity = analytics_granularity_name(uq->q.granularity);
+	size_t cap = len + strlen(uq->from) + strlen(uq->to) + strlen(granularity) + 128;
+	char *body = malloc(cap);
+	int n;
+
+	if (!body) {
+		free(points);
+		return -ENOMEM;
+	}
+	/* from, to and granularity are ours: RFC 3339 UTC and a fixed name */
+	n = snprintf(body, cap,
+		     "{\"object\":\"list\",\"data\":%s,\"has_more\":false,\"from\":\"%s\","
+		     "\"to\":\"%s\",\"granularity\":\"%s\"}",
+		     points, uq->from, uq->to, granularity);
+	free(points);
+	if (n < 0 || (size_t)n >= cap) {
+		free(body);
+		return -ENOMEM;
+	}
+	return reply_take(rep, 200, body, (size_t)n);
 }
 
 /* @value with "object": @kind */
@@ -283,6 +307,8 @@ static int consumer_read(struct request *req, struct reply *rep, enum consumer_r
 	};
 	struct usage_query uq;
 	json_t *data = NULL;
+	size_t len;
+	char *text;
 	int r;
 
 	r = consumer_exists(req, req->id_text[0]);
@@ -293,7 +319,9 @@ static int consumer_read(struct request *req, struct reply *rep, enum consumer_r
 	uq.q.consumer_id = (uint32_t)req->ids[0];
 	switch (what) {
 	case READ_SERIES:
-		r = analytics_usage(req->pg, &uq.q, &data);
+		r = analytics_usage_text(req->pg, &uq.q, &text, &len);
+		if (!r)
+			return reply_series(rep, &uq, text, len);
 		break;
 	case READ_ENDPOINTS:
 		r = analytics_top_endpoints(req->pg, &uq.q, &data);
@@ -305,7 +333,7 @@ static int consumer_read(struct request *req, struct reply *rep, enum consumer_r
 	if (r)
 		return analytics_error(req, rep, r, "consumer",
 				       what == READ_ENDPOINTS ? "limit" : "granularity");
-	return reply_series(rep, &uq, data, what == READ_SERIES);
+	return reply_list(rep, &uq, data);
 }
 
 int usage_consumer_series(struct request *req, struct reply *rep)
@@ -407,7 +435,8 @@ int usage_consumer_realtime(struct request *req, struct reply *rep)
 int usage_api_series(struct request *req, struct reply *rep)
 {
 	struct usage_query uq;
-	json_t *data = NULL;
+	size_t len;
+	char *text;
 	int r;
 
 	r = api_exists(req, req->id_text[0]);
@@ -416,10 +445,10 @@ int usage_api_series(struct request *req, struct reply *rep)
 	if (r || (r = read_query(req, rep, Q_RANGE | Q_GRANULARITY, &uq)))
 		return r;
 	uq.q.api_id = (uint32_t)req->ids[0];
-	r = analytics_usage(req->pg, &uq.q, &data);
+	r = analytics_usage_text(req->pg, &uq.q, &text, &len);
 	if (r)
 		return analytics_error(req, rep, r, "API", "granularity");
-	return reply_series(rep, &uq, data, true);
+	return reply_series(rep, &uq, text, len);
 }
 
 int usage_api_sla(struct request *req, struct reply *rep)

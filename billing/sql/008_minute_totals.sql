@@ -105,6 +105,9 @@ BEGIN
 	SELECT f.ts, f.cid, f.aid, f.requests, f.refused, f.errors_4xx, f.errors_5xx, f.unanswered,
 	       f.answered, f.good, f.bytes_in, f.bytes_out, coalesce(h.hist, '{}')
 	FROM figures f LEFT JOIN hists h USING (ts, cid, aid)
+	-- one order for every writer: billing members that share an API's
+	-- rows wait for each other instead of deadlocking
+	ORDER BY f.cid, f.aid, f.ts
 	ON CONFLICT (consumer_id, api_id, ts) DO UPDATE SET
 	 requests = t.requests + EXCLUDED.requests, refused = t.refused + EXCLUDED.refused,
 	 errors_4xx = t.errors_4xx + EXCLUDED.errors_4xx,
