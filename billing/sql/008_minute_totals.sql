@@ -121,7 +121,9 @@ BEGIN
 END $$;
 
 -- Recompute the totals of [t0, t1) from the minute rows (backfill, repair),
--- creating missing partitions. The rows written.
+-- creating missing partitions. The rows written. Run it with billing
+-- stopped: a batch committed between its DELETE and its INSERT would be
+-- counted twice.
 CREATE FUNCTION tg_minute_totals_rebuild(t0 timestamptz, t1 timestamptz) RETURNS bigint
 LANGUAGE plpgsql AS $$
 BEGIN
