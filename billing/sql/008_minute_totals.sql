@@ -18,10 +18,12 @@
 --   answered    admitted, answered with a status (status class 1..5)
 --   good        admitted, answered below 500 (status class 1..4)
 --   hist        latencies of the admitted answered requests
--- Billing adds them in the transaction of the minute rows, from the same
--- batch rows (tg_minute_totals_add() below), so the two never disagree;
--- tg_minute_totals_rebuild() recomputes them from the minute rows (the
--- backfill below, repair, and tests that write minute rows themselves).
+-- Billing adds them in the transaction of the minute rows, folded from the
+-- same batch rows (billing/usage.c: fold_totals()), so the two never
+-- disagree. tg_minute_totals_add() below is the same computation in SQL:
+-- tg_minute_totals_rebuild() uses it (the backfill below, repair, tests that
+-- write minute rows themselves), and test-billing-usage checks that
+-- billing's totals equal its.
 CREATE TABLE rollup_minute_total (
 	ts timestamptz NOT NULL,
 	consumer_id bigint NOT NULL,
@@ -62,10 +64,8 @@ BEGIN
 	RETURN n;
 END $$;
 
--- Add the totals of the rows of @src (rollup_minute or a table like it: the
--- staging table of a billing batch) in [t0, t1) to rollup_minute_total,
--- merged into the rows already there. The one definition of the figures;
--- billing calls it in the transaction that writes the minute rows. The
+-- Add the totals of the rows of @src (rollup_minute or a table like it) in
+-- [t0, t1) to rollup_minute_total, merged into the rows already there. The
 -- number of total rows written.
 CREATE FUNCTION tg_minute_totals_add(src regclass, t0 timestamptz, t1 timestamptz) RETURNS bigint
 LANGUAGE plpgsql AS $$
