@@ -464,7 +464,7 @@ static void text_count(struct text *t, uint64_t n)
 
 /*
  * Microseconds as ms_json() prints them: the real us / 1000 with
- * JSON_REAL_PRECISION(15) is its exact decimal (at most 13 digits), without
+ * JSON_REAL_PRECISION(15) is its exact decimal (at most 10 digits), without
  * trailing zeros, and ".0" when whole; null when there was no sample.
  */
 static void text_ms(struct text *t, bool present, uint64_t us)
