@@ -213,13 +213,8 @@ static void out_json_string(struct json_out *out, const char *str, size_t len)
 static void out_u64(struct json_out *out, uint64_t v)
 {
 	char tmp[20];
-	size_t n = sizeof(tmp);
 
-	do {
-		tmp[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	out_bytes(out, tmp + n, sizeof(tmp) - n);
+	out_bytes(out, tmp, (size_t)(put_dec(tmp, v) - tmp));
 }
 
 /* ,"name":"123" - ids are decimal strings (DESIGN §5). */
