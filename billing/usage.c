@@ -879,7 +879,7 @@ struct total {
 
 struct totals {
 	struct total *slots;
-	uint32_t cap, len; /* cap a power of two, at most half full */
+	uint32_t cap; /* a power of two; fold_totals() keeps it at most half full */
 };
 
 static void totals_free(struct totals *t)
@@ -906,7 +906,6 @@ static struct total *totals_get(struct totals *t, int64_t ts, uint32_t consumer_
 			r->ts = ts;
 			r->consumer_id = consumer_id;
 			r->api_id = api_id;
-			t->len++;
 			return r;
 		}
 		if (r->ts == ts && r->consumer_id == consumer_id && r->api_id == api_id)
