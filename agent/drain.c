@@ -44,7 +44,7 @@ struct drain {
 	void (*observe)(void *ctx, const struct usage_event *ev);
 	void *observe_ctx;
 	struct refused_entry *base;
-	size_t n_base, cap_base;
+	size_t n_base;
 	char base_path[CONFIG_PATH_MAX + 32];
 	struct drain_stats stats;
 };
@@ -201,7 +201,7 @@ static void load_baseline(struct drain *d)
 	    h.pin_generation == d->pin_generation && h.n < (1U << 24)) {
 		d->base = calloc(h.n ? h.n : 1, sizeof(*d->base));
 		if (d->base && fread(d->base, sizeof(*d->base), h.n, f) == h.n)
-			d->n_base = d->cap_base = h.n;
+			d->n_base = h.n;
 		else
 			d->n_base = 0;
 	}
@@ -232,80 +232,133 @@ static int save_baseline(struct drain *d)
 	return r;
 }
 
-static struct refused_entry *baseline_get(struct drain *d, const struct tg_counter_key *k)
+/* the counters of one (consumer, API) that have something to summarise */
+struct summary_row {
+	struct refused_entry now; /* refused[TG_V_ADMITTED]: events_lost */
+	uint32_t plan_id;
+};
+
+/* Summary events for what @now counts beyond @e, and @e moved up by what
+ * was written; the number of events written. */
+static int summarise(struct drain *d, const struct summary_row *now, struct refused_entry *e,
+		     uint64_t time_ns)
 {
-	struct refused_entry *e = bsearch(k, d->base, d->n_base, sizeof(*d->base), cmp_key);
+	int written = 0;
 
-	if (e)
-		return e;
-	if (d->n_base == d->cap_base) {
-		size_t ncap = d->cap_base ? d->cap_base * 2 : 64;
-		struct refused_entry *nb = reallocarray(d->base, ncap, sizeof(*nb));
+	for (int v = 0; v < TG_V_COUNT; v++) {
+		uint64_t delta = now->now.refused[v] - e->refused[v];
+		struct usage_event ev;
 
-		if (!nb)
-			return NULL;
-		d->base = nb;
-		d->cap_base = ncap;
+		if (now->now.refused[v] <= e->refused[v])
+			continue;
+		while (delta) {
+			uint32_t part = delta > UINT32_MAX ? UINT32_MAX : (uint32_t)delta;
+
+			memset(&ev, 0, sizeof(ev));
+			ev.time_ns = time_ns;
+			ev.consumer_id = now->now.key.consumer_id;
+			ev.api_id = now->now.key.api_id;
+			if (v == TG_V_ADMITTED)
+				ev.plan_id = now->plan_id;
+			ev.verdict = v;
+			ev.flags = TG_EF_SUMMARY;
+			ev.count = part;
+			memcpy(ev.country, "--", 2);
+			ev.endpoint[0] = '\0';
+			if (sink_write(d, &ev) != 0)
+				return written; /* the rest goes next time */
+			written++;
+			d->stats.summaries++;
+			d->stats.summarized += part;
+			e->refused[v] += part;
+			delta -= part;
+		}
 	}
-	memset(&d->base[d->n_base], 0, sizeof(d->base[0]));
-	d->base[d->n_base].key = *k;
-	d->n_base++;
-	qsort(d->base, d->n_base, sizeof(*d->base), cmp_key);
-	return bsearch(k, d->base, d->n_base, sizeof(*d->base), cmp_key);
+	return written;
 }
 
+/*
+ * Summary events for what the kernel counters count beyond the baseline
+ * (refusals, and admitted requests whose events were lost). The counters
+ * with anything to summarise are read and sorted, then merged with the
+ * sorted baseline into a new one: O(n log n) however many consumers are new
+ * (inserting each new one into the sorted baseline took minutes for 100,000
+ * of them, and the agent's loop waited).
+ */
 int drain_summaries(struct drain *d)
 {
 	struct tg_counter_key key, next;
-	struct tg_counters c;
+	struct summary_row *rows = NULL;
+	struct refused_entry *nb;
+	size_t n = 0, cap = 0, i = 0, k = 0;
 	uint64_t now = now_real_ns();
+	struct tg_counters c;
 	bool has_key;
 	int written = 0;
 
 	has_key = bpf_map_get_next_key(d->counters_fd, NULL, &next) == 0;
 	while (has_key) {
-		struct refused_entry *e;
+		struct summary_row row = { 0 };
+		bool any = false;
 
 		key = next;
 		has_key = bpf_map_get_next_key(d->counters_fd, &key, &next) == 0;
 		if (bpf_map_lookup_elem(d->counters_fd, &key, &c) < 0)
 			continue;
-		e = baseline_get(d, &key);
-		if (!e)
-			return -ENOMEM;
 		/* [TG_V_ADMITTED] of the baseline tracks events_lost: admitted
 		 * requests whose events the ring buffer could not take */
 		c.refused[TG_V_ADMITTED] = c.events_lost;
-		for (int v = 0; v < TG_V_COUNT; v++) {
-			uint64_t delta = c.refused[v] - e->refused[v];
-			struct usage_event ev = { 0 };
+		for (int v = 0; v < TG_V_COUNT; v++)
+			any |= c.refused[v] != 0;
+		if (!any)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? 2 * cap : 256;
+			struct summary_row *p = reallocarray(rows, ncap, sizeof(*p));
 
-			if (c.refused[v] <= e->refused[v])
-				continue;
-			while (delta) {
-				uint32_t part = delta > UINT32_MAX ? UINT32_MAX : (uint32_t)delta;
-
-				memset(&ev, 0, sizeof(ev));
-				ev.time_ns = now;
-				ev.consumer_id = key.consumer_id;
-				ev.api_id = key.api_id;
-				if (v == TG_V_ADMITTED)
-					ev.plan_id = c.plan_id;
-				ev.verdict = v;
-				ev.flags = TG_EF_SUMMARY;
-				ev.count = part;
-				memcpy(ev.country, "--", 2);
-				ev.endpoint[0] = '\0';
-				if (sink_write(d, &ev) != 0)
-					break; /* the rest goes next time */
-				written++;
-				d->stats.summaries++;
-				d->stats.summarized += part;
-				e->refused[v] += part;
-				delta -= part;
+			if (!p) {
+				free(rows);
+				return -ENOMEM;
 			}
+			rows = p;
+			cap = ncap;
 		}
+		row.now.key = key;
+		memcpy(row.now.refused, c.refused, sizeof(row.now.refused));
+		row.plan_id = c.plan_id;
+		rows[n++] = row;
 	}
+	/* cmp_key() compares the keys at the start of both structs */
+	qsort(rows, n, sizeof(*rows), cmp_key);
+	nb = calloc(n + d->n_base + 1, sizeof(*nb));
+	if (!nb) {
+		free(rows);
+		return -ENOMEM;
+	}
+	for (size_t j = 0; j < n; j++) {
+		struct refused_entry e = { .key = rows[j].now.key };
+
+		/* a key twice (the walk restarted after a deletion): the
+		 * counts only grow, so the higher of the two reads */
+		if (j + 1 < n && !cmp_key(&rows[j], &rows[j + 1])) {
+			for (int v = 0; v < TG_V_COUNT; v++)
+				if (rows[j].now.refused[v] > rows[j + 1].now.refused[v])
+					rows[j + 1].now.refused[v] = rows[j].now.refused[v];
+			continue;
+		}
+		while (i < d->n_base && cmp_key(&d->base[i], &rows[j]) < 0)
+			nb[k++] = d->base[i++];
+		if (i < d->n_base && !cmp_key(&d->base[i], &rows[j]))
+			e = d->base[i++];
+		written += summarise(d, &rows[j], &e, now);
+		nb[k++] = e;
+	}
+	while (i < d->n_base)
+		nb[k++] = d->base[i++];
+	free(rows);
+	free(d->base);
+	d->base = nb;
+	d->n_base = k;
 	if (d->sink)
 		fflush(d->sink);
 	if (written)

@@ -168,6 +168,17 @@ assert_eq "kernel counter refused.over_limit (consumer 1, api 1)" "$((100 - admi
 	"$(tg_counter "$TG_DIR/c-flood.json" 1 1 refused.over_limit)"
 assert_eq "kernel counter 2xx (consumer 1, api 1)" "$admitted" \
 	"$(tg_counter "$TG_DIR/c-flood.json" 1 1 2xx)"
+# refusals reach the events as summaries, every snapshot_interval (2 s)
+refused_summaries() {
+	"$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 1 --format '{flags} {verdict} {count}' |
+		awk '$1 ~ /summary/ && $2 == "over_limit" { s += $3 } END { print s + 0 }'
+}
+for ((i = 0; i < 60; i++)); do
+	[ "$(refused_summaries)" -ge $((100 - admitted)) ] && break
+	sleep 0.1
+done
+assert_eq "over_limit summary events of consumer 1 add up to its 429s" "$((100 - admitted))" \
+	"$(refused_summaries)"
 
 # ---------------------------------------------------------------------------
 tg_log "2. one event per answered request, one connection each"
