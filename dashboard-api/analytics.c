@@ -28,6 +28,7 @@
 #include "billing/pg.h"
 #include "billing/sla.h"
 #include "dashboard-api/analytics.h"
+#include "lib/decimal.h"
 #include "lib/event.h"
 #include "lib/histogram.h"
 #include "lib/money.h"
@@ -446,14 +447,9 @@ static void text_str(struct text *t, const char *s)
 
 static void text_u64(struct text *t, uint64_t v)
 {
-	char buf[20];
-	size_t n = sizeof(buf);
+	char buf[DECIMAL_U64_MAX];
 
-	do {
-		buf[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	text_put(t, buf + n, sizeof(buf) - n);
+	text_put(t, buf, (size_t)(decimal_u64(buf, v) - buf));
 }
 
 /* a count as count_json() prints it */

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "decimal.h"
 #include "event.h"
 
 static const char *const method_names[] = {
@@ -43,30 +44,16 @@ static bool event_valid(const struct usage_event *ev)
 	       ev->method < N_METHODS;
 }
 
-/* @v in decimal at @p; the end. Once per event per field: no printf. */
-static char *put_dec(char *p, uint64_t v)
-{
-	char tmp[20];
-	size_t n = sizeof(tmp);
-
-	do {
-		tmp[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	memcpy(p, tmp + n, sizeof(tmp) - n);
-	return p + sizeof(tmp) - n;
-}
-
 int event_id(const struct usage_event *ev, char *buf, size_t size)
 {
 	char text[EVENT_ID_MAX], *p = text;
 	size_t n;
 
-	p = put_dec(p, ev->host_id);
+	p = decimal_u64(p, ev->host_id);
 	*p++ = '-';
-	p = put_dec(p, ev->epoch);
+	p = decimal_u64(p, ev->epoch);
 	*p++ = '-';
-	p = put_dec(p, ev->seq);
+	p = decimal_u64(p, ev->seq);
 	n = (size_t)(p - text);
 	if (n >= size) {
 		if (size > 0)
@@ -88,7 +75,7 @@ int event_format_ip(const uint8_t ip[16], char *buf, size_t size)
 		char *p = text;
 
 		for (int i = 12; i < 16; i++) {
-			p = put_dec(p, ip[i]);
+			p = decimal_u64(p, ip[i]);
 			*p++ = i < 15 ? '.' : '\0';
 		}
 	} else if (!memcmp(ip, v4mapped, 10) && !ip[10] && !ip[11] && (ip[12] || ip[13])) {
@@ -212,9 +199,9 @@ static void out_json_string(struct json_out *out, const char *str, size_t len)
 /* Decimal digits of v, no padding. */
 static void out_u64(struct json_out *out, uint64_t v)
 {
-	char tmp[20];
+	char tmp[DECIMAL_U64_MAX];
 
-	out_bytes(out, tmp, (size_t)(put_dec(tmp, v) - tmp));
+	out_bytes(out, tmp, (size_t)(decimal_u64(tmp, v) - tmp));
 }
 
 /* ,"name":"123" - ids are decimal strings (DESIGN §5). */

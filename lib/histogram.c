@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "histogram.h"
 
 /* The exponent of the first log-linear bucket: 64 = 2^6. */
@@ -160,19 +161,15 @@ static void out_char(struct pg_out *out, char c)
 
 static void out_u64(struct pg_out *out, uint64_t v)
 {
-	char digits[20];
-	size_t n = sizeof(digits);
+	char digits[DECIMAL_U64_MAX];
+	size_t n = (size_t)(decimal_u64(digits, v) - digits);
 
-	do {
-		digits[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (out->overflow || sizeof(digits) - n >= out->size - out->len) {
+	if (out->overflow || n >= out->size - out->len) {
 		out->overflow = true;
 		return;
 	}
-	memcpy(out->buf + out->len, digits + n, sizeof(digits) - n);
-	out->len += sizeof(digits) - n;
+	memcpy(out->buf + out->len, digits, n);
+	out->len += n;
 }
 
 static void out_pair(struct pg_out *out, unsigned int index, uint64_t count)
