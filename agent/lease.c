@@ -262,7 +262,12 @@ static void lease_size(struct lease *l, struct bucket_state *st, const struct tg
 	*ret = avail * 4 >= size * 3 ? 0 : size - avail;
 }
 
-int lease_tick(struct lease *l, uint64_t now_ms)
+/*
+ * Walk the global-scope buckets into l->wants: with @giving_back, every
+ * unused leased token of each (shutdown); else the lease each needs now
+ * (lease_size()).
+ */
+static void collect_wants(struct lease *l, uint64_t now_ms, bool giving_back)
 {
 	int buckets_fd = bpfload_map_fd(l->bl, "tg_buckets");
 	int plans_fd = bpfload_map_fd(l->bl, "tg_plans");
@@ -270,32 +275,25 @@ int lease_tick(struct lease *l, uint64_t now_ms)
 	uint32_t plan_ids[PLAN_CACHE];
 	unsigned int n_plans = 0;
 	struct tg_bucket_key key, next;
-	size_t sent = 0;
-	int r;
 
-	if (now_ms < l->next_ms)
-		return 0;
-	l->next_ms = now_ms + l->cfg->ratelimit.lease_interval_ms;
-	r = ensure_conn(l);
-	if (r)
-		return r;
-
-	/* what every bucket needs, then one pipeline of EVALSHAs for all of
-	 * them: a round trip per bucket would make a tick of a thousand busy
-	 * buckets longer than the interval, and their leases late */
 	l->n_wants = 0;
-	if (bpf_map_get_next_key(buckets_fd, NULL, &next) == 0) {
-		do {
-			struct bucket_state *st;
-			struct tg_plan plan;
-			struct tg_bucket b;
-			struct want w;
+	if (bpf_map_get_next_key(buckets_fd, NULL, &next) < 0)
+		return;
+	do {
+		struct bucket_state *st;
+		struct tg_plan plan;
+		struct tg_bucket b;
+		struct want w = { .tokens = 0 };
 
-			key = next;
-			if (plan_get(plans_fd, key.plan_id, plans, plan_ids, &n_plans, &plan) ||
-			    !(plan.flags & TG_PLAN_GLOBAL) ||
-			    bpf_map_lookup_elem_flags(buckets_fd, &key, &b, BPF_F_LOCK) < 0)
-				continue;
+		key = next;
+		if (plan_get(plans_fd, key.plan_id, plans, plan_ids, &n_plans, &plan) ||
+		    !(plan.flags & TG_PLAN_GLOBAL) ||
+		    bpf_map_lookup_elem_flags(buckets_fd, &key, &b, BPF_F_LOCK) < 0)
+			continue;
+		if (giving_back) {
+			if (b.granted_total > b.consumed_total)
+				w.tokens = -(long long)(b.granted_total - b.consumed_total);
+		} else {
 			st = state_get(l, &key);
 			if (!st) {
 				/* full of buckets long gone from the map: start
@@ -304,24 +302,40 @@ int lease_tick(struct lease *l, uint64_t now_ms)
 				st = state_get(l, &key);
 			}
 			lease_size(l, st, &b, now_ms, &w.tokens);
-			if (w.tokens <= 0)
-				continue;
-			w.key = key;
-			w.burst = plan.burst;
-			w.rate_fp = plan.rate_fp;
-			if (want_add(l, &w))
-				break; /* the rest next tick */
-		} while (bpf_map_get_next_key(buckets_fd, &key, &next) == 0);
-	}
+		}
+		if (!w.tokens)
+			continue;
+		w.key = key;
+		w.burst = plan.burst;
+		w.rate_fp = plan.rate_fp;
+		if (want_add(l, &w))
+			break; /* the rest next time */
+	} while (bpf_map_get_next_key(buckets_fd, &key, &next) == 0);
+}
+
+/*
+ * l->wants to Redis as one pipeline of EVALSHAs (a round trip per bucket
+ * would make a tick of a thousand busy buckets longer than the interval,
+ * and their leases late), then what Redis granted to the kernel.
+ */
+static int send_wants(struct lease *l, uint64_t now_ms)
+{
+	size_t sent = 0;
+
 	for (; sent < l->n_wants; sent++)
 		if (append_take(l, &l->wants[sent], now_ms))
 			break;
 	for (size_t i = 0; i < sent; i++) {
+		const struct want *w = &l->wants[i];
 		long long got = reply_tokens(l);
-		struct tg_bucket_op op = { .key = l->wants[i].key };
+		struct tg_bucket_op op = { .key = w->key };
 
 		if (got < 0)
 			return -EIO; /* what was not read is lost; Redis refills it */
+		if (w->tokens < 0) {
+			l->stats.returned += (uint64_t)-w->tokens;
+			continue;
+		}
 		if (got == 0)
 			continue;
 		op.grant = (__u64)got;
@@ -335,49 +349,31 @@ int lease_tick(struct lease *l, uint64_t now_ms)
 	return 0;
 }
 
+int lease_tick(struct lease *l, uint64_t now_ms)
+{
+	int r;
+
+	if (now_ms < l->next_ms)
+		return 0;
+	l->next_ms = now_ms + l->cfg->ratelimit.lease_interval_ms;
+	r = ensure_conn(l);
+	if (r)
+		return r;
+	collect_wants(l, now_ms, false);
+	return send_wants(l, now_ms);
+}
+
 void lease_return(struct lease *l)
 {
-	int buckets_fd = bpfload_map_fd(l->bl, "tg_buckets");
-	int plans_fd = bpfload_map_fd(l->bl, "tg_plans");
-	struct tg_plan plans[PLAN_CACHE];
-	uint32_t plan_ids[PLAN_CACHE];
-	unsigned int n_plans = 0;
-	struct tg_bucket_key key, next;
 	struct timespec ts;
 	uint64_t now_ms;
-	size_t sent = 0;
 
-	if (ensure_conn(l) || bpf_map_get_next_key(buckets_fd, NULL, &next) < 0)
+	if (ensure_conn(l))
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	l->n_wants = 0;
-	do {
-		struct tg_plan plan;
-		struct tg_bucket b;
-		struct want w;
-
-		key = next;
-		if (plan_get(plans_fd, key.plan_id, plans, plan_ids, &n_plans, &plan) ||
-		    !(plan.flags & TG_PLAN_GLOBAL) ||
-		    bpf_map_lookup_elem_flags(buckets_fd, &key, &b, BPF_F_LOCK) < 0 ||
-		    b.granted_total <= b.consumed_total)
-			continue;
-		w.key = key;
-		w.burst = plan.burst;
-		w.rate_fp = plan.rate_fp;
-		w.tokens = -(long long)(b.granted_total - b.consumed_total);
-		if (want_add(l, &w))
-			break;
-	} while (bpf_map_get_next_key(buckets_fd, &key, &next) == 0);
-	for (; sent < l->n_wants; sent++)
-		if (append_take(l, &l->wants[sent], now_ms))
-			break;
-	for (size_t i = 0; i < sent; i++) {
-		if (reply_tokens(l) < 0)
-			return;
-		l->stats.returned += (uint64_t)-l->wants[i].tokens;
-	}
+	collect_wants(l, now_ms, true);
+	send_wants(l, now_ms);
 }
 
 const struct lease_stats *lease_stats(const struct lease *l)
