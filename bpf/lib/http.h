@@ -147,8 +147,21 @@ static __always_inline bool tg_http_maybe_request(__u8 first)
  * word rather than the callback call per word of bpf_loop().
  */
 
+/* Bit index of the lowest set bit (de Bruijn), without a branch. */
+static const __u8 tg_debruijn64[64] = {
+	0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,	62, 55, 59, 36, 53, 51,
+	43, 22, 45, 39, 33, 30, 24, 18, 12, 5,	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21,
+	44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
+};
+
+static __always_inline __u32 tg_lowest_bit(__u64 m)
+{
+	return tg_debruijn64[((m & -m) * 0x03f79d71b4cb0a89ULL) >> 58];
+}
+
 /* tg_scan_for() - offset of the first c1 or c2 in buf[from, len) into
- * *ret_found, or len. */
+ * *ret_found, or len. The lowest match of either pattern is exact, so the
+ * word that has one gives the offset without a look at its bytes. */
 static __always_inline void tg_scan_for(const __u8 *buf, __u32 from, __u32 len, __u8 c1, __u8 c2,
 					__u32 *ret_found)
 {
@@ -156,23 +169,19 @@ static __always_inline void tg_scan_for(const __u8 *buf, __u32 from, __u32 len, 
 
 	*ret_found = len;
 	for (__u32 i = 0; i < TG_SCAN_MAX / 8 + 1; i++) {
-		__u32 pos = from + i * 8;
-		__u64 w;
+		__u32 pos = from + i * 8, at;
+		__u64 w, m;
 
 		if (pos >= len)
 			return;
 		w = tg_load64(buf, pos);
-		if (!(tg_has_byte(w, pat1) | tg_has_byte(w, pat2)))
+		m = tg_has_byte(w, pat1) | tg_has_byte(w, pat2);
+		if (!m)
 			continue;
-		for (int j = 0; j < 8; j++) {
-			__u8 c = w >> (8 * j);
-
-			if (c == c1 || c == c2) {
-				if (pos + j < len)
-					*ret_found = pos + j;
-				return;
-			}
-		}
+		at = pos + (tg_lowest_bit(m) >> 3);
+		if (at < len)
+			*ret_found = at;
+		return;
 	}
 }
 
@@ -182,21 +191,27 @@ static __always_inline bool tg_is_ows(__u8 c)
 }
 
 /* Length of the header value token at off: up to CR, LF, SP, HTAB or the end
- * of the copied bytes; TG_KEY_MAX if it is longer than any key. */
+ * of the copied bytes; TG_KEY_MAX if it is longer than any key. A word at a
+ * time: the lowest match of the four patterns is the first terminator. */
 static __always_inline __u32 tg_token_len(const __u8 *buf, __u32 off, __u32 len)
 {
-	__u32 n;
+	__u32 rest = off < len ? len - off : 0;
 
-	for (n = 0; n < TG_KEY_MAX; n++) {
-		__u8 c;
+	for (__u32 i = 0; i < TG_KEY_MAX / 8; i++) {
+		__u64 w, m;
+		__u32 n;
 
-		if (off + n >= len)
-			break;
-		c = tg_load8(buf, off + n);
-		if (c == '\r' || c == '\n' || tg_is_ows(c))
-			break;
+		if (8 * i >= rest)
+			return rest;
+		w = tg_load64(buf, off + 8 * i);
+		m = tg_has_byte(w, TG_ONES * '\r') | tg_has_byte(w, TG_ONES * '\n') |
+		    tg_has_byte(w, TG_ONES * ' ') | tg_has_byte(w, TG_ONES * '\t');
+		if (m) {
+			n = 8 * i + (tg_lowest_bit(m) >> 3);
+			return n < rest ? n : rest;
+		}
 	}
-	return n;
+	return rest < TG_KEY_MAX ? rest : TG_KEY_MAX;
 }
 
 static __always_inline __u32 tg_skip_ows(const __u8 *buf, __u32 off, __u32 len)
@@ -231,18 +246,6 @@ static __always_inline int tg_header_line(const __u8 *buf, __u32 len, struct tg_
 	if (w == TG_W8('a', 'u', 't', 'h', 'o', 'r', 'i', 'z') && !h->auth_line)
 		h->auth_line = ls;
 	return 0;
-}
-
-/* Bit index of the lowest set bit (de Bruijn), without a branch. */
-static const __u8 tg_debruijn64[64] = {
-	0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,	62, 55, 59, 36, 53, 51,
-	43, 22, 45, 39, 33, 30, 24, 18, 12, 5,	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21,
-	44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
-};
-
-static __always_inline __u32 tg_lowest_bit(__u64 m)
-{
-	return tg_debruijn64[((m & -m) * 0x03f79d71b4cb0a89ULL) >> 58];
 }
 
 /* Iterations of the header scan: one per word without a line end plus one

@@ -3,7 +3,9 @@
  * test-http.c - the request parsing of bpf/lib/http.h that tg_skmsg runs on a
  * local proxy's writes (sockmap mode) and the agent's refusal responder runs
  * in userspace: where a proxied head ends, its body length, and the client's
- * address from X-Real-IP or X-Forwarded-For, IPv4 and IPv6 text.
+ * address from X-Real-IP or X-Forwarded-For, IPv4 and IPv6 text; and the
+ * word scans every request goes through (key token length, request line and
+ * path ends), against byte-at-a-time references at every alignment.
  */
 #include <arpa/inet.h>
 #include <linux/types.h>
@@ -175,6 +177,78 @@ static void test_has_lf(void **state)
 	assert_true(tg_http_has_lf(&b, 16, &pr));
 }
 
+/* The byte-at-a-time definitions the word scans must agree with. */
+static __u32 ref_token_len(const __u8 *buf, __u32 off, __u32 len)
+{
+	__u32 n;
+
+	for (n = 0; n < TG_KEY_MAX && off + n < len; n++) {
+		__u8 c = buf[off + n];
+
+		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+			break;
+	}
+	return n;
+}
+
+static __u32 ref_scan_for(const __u8 *buf, __u32 from, __u32 len, __u8 c1, __u8 c2)
+{
+	for (__u32 i = from; i < len; i++)
+		if (buf[i] == c1 || buf[i] == c2)
+			return i;
+	return len;
+}
+
+/* Every offset, token length, terminator and copied length near them, with
+ * terminator bytes planted beyond the copied length (never to be seen). */
+static void test_token_len(void **state)
+{
+	static const __u8 ends[] = { '\r', '\n', ' ', '\t' };
+	static struct tg_http_buf b;
+	unsigned checked = 0;
+
+	(void)state;
+	for (__u32 off = 0; off < 80; off++)
+		for (__u32 n = 0; n <= TG_KEY_MAX + 10; n++)
+			for (unsigned e = 0; e < sizeof(ends); e++)
+				for (__u32 len = off; len <= off + n + 9 && len <= TG_SCAN_MAX; len++) {
+					memset(b.bytes, 'k', sizeof(b.bytes));
+					b.bytes[off + n] = ends[e];
+					for (__u32 j = len; j < sizeof(b.bytes); j += 3)
+						b.bytes[j] = ends[(j / 3) % sizeof(ends)];
+					if (tg_token_len(b.bytes, off, len) != ref_token_len(b.bytes, off, len))
+						fail_msg("off %u token %u end %u len %u: %u, want %u", off, n,
+							 ends[e], len, tg_token_len(b.bytes, off, len),
+							 ref_token_len(b.bytes, off, len));
+					checked++;
+				}
+	/* the last bytes of the buffer, and an offset past the copied length */
+	memset(b.bytes, 'k', sizeof(b.bytes));
+	assert_int_equal(tg_token_len(b.bytes, TG_SCAN_MAX - 5, TG_SCAN_MAX), 5);
+	assert_int_equal(tg_token_len(b.bytes, 10, 4), 0);
+	assert_true(checked > 100000);
+}
+
+static void test_scan_for(void **state)
+{
+	static struct tg_http_buf b;
+	__u32 found;
+
+	(void)state;
+	for (__u32 from = 0; from < 40; from++)
+		for (__u32 at = from; at < from + 40; at++)
+			for (__u32 len = from; len <= at + 10; len++) {
+				memset(b.bytes, 'a', sizeof(b.bytes));
+				b.bytes[at] = (at & 1) ? '?' : '#';
+				b.bytes[len] = '?'; /* beyond the copied bytes */
+				tg_scan_for(b.bytes, from, len, '?', '#', &found);
+				assert_int_equal(found, ref_scan_for(b.bytes, from, len, '?', '#'));
+			}
+	memset(b.bytes, 'a', sizeof(b.bytes));
+	tg_scan_for(b.bytes, 0, TG_SCAN_MAX, ' ', '\n', &found);
+	assert_int_equal(found, TG_SCAN_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +259,8 @@ int main(void)
 		cmocka_unit_test(test_address_forms),
 		cmocka_unit_test(test_not_addresses),
 		cmocka_unit_test(test_has_lf),
+		cmocka_unit_test(test_token_len),
+		cmocka_unit_test(test_scan_for),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
