@@ -122,6 +122,9 @@ static int apply_keys(struct agent *a, const struct config *cfg, const struct ke
 		return log_error_errno(r, "cannot load %s into tg_keys (agent.max_keys = %u)",
 				       cfg->agent.keys_file, cfg->agent.max_keys);
 	a->n_keys = r;
+	r = bpfload_config_changed(a->bl);
+	if (r)
+		return log_error_errno(r, "cannot update tg_gen");
 	return 0;
 }
 

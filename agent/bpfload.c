@@ -56,7 +56,7 @@ const char *const bpfload_stat_names[TG_S_COUNT] = {
 const char *const bpfload_pinned_maps[] = {
 	"tg_meta",   "tg_secrets", "tg_keys",   "tg_plans",   "tg_buckets",	 "tg_routes",
 	"tg_ports",  "tg_flows",   "tg_counters", "tg_events", "tg_stats",	 "tg_rejects",
-	"tg_srclimit", "tg_sockhash", "tg_refusals", "tg_proxysocks", NULL,
+	"tg_srclimit", "tg_sockhash", "tg_refusals", "tg_proxysocks", "tg_gen",	 NULL,
 };
 
 static int fail(char *err, size_t err_len, int r, const char *fmt, ...)
@@ -651,6 +651,23 @@ int bpfload_sync_config(struct bpfload *bl, const struct config *cfg,
 		return fail(err, err_len, r, "cannot update tg_routes");
 	if ((r = sync_ports(bl, cfg)))
 		return fail(err, err_len, r, "cannot update tg_ports");
+	if ((r = bpfload_config_changed(bl)))
+		return fail(err, err_len, r, "cannot update tg_gen");
+	return 0;
+}
+
+int bpfload_config_changed(struct bpfload *bl)
+{
+	int fd = bpf_map__fd(bl->skel->maps.tg_gen);
+	uint32_t zero = 0;
+	uint64_t gen;
+
+	/* the agent is the only writer */
+	if (bpf_map_lookup_elem(fd, &zero, &gen) < 0)
+		return -errno;
+	gen++;
+	if (bpf_map_update_elem(fd, &zero, &gen, BPF_ANY) < 0)
+		return -errno;
 	return 0;
 }
 

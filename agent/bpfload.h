@@ -57,6 +57,12 @@ int bpfload_attach(struct bpfload *bl, const struct config *cfg, char *err, size
 int bpfload_sync_config(struct bpfload *bl, const struct config *cfg,
 			const struct key_secrets *secrets, char *err, size_t err_len);
 
+/* bpfload_config_changed() - count a change of tg_keys, tg_plans or
+ * tg_secrets in tg_gen, after making it: tg_xdp's per-CPU key cache
+ * (tg_keycache) holds entries only of the generation it reads. Every writer
+ * of those maps calls it; bpfload_sync_config() does itself. 0 or -errno. */
+int bpfload_config_changed(struct bpfload *bl);
+
 /* bpfload_map_fd() - fd of the named map of the loaded object, or -ENOENT. */
 int bpfload_map_fd(struct bpfload *bl, const char *name);
 

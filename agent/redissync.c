@@ -313,7 +313,7 @@ static int sync_keys(struct redissync *rs)
 		r = keyfile_apply(&kc.kf, fd);
 		if (r >= 0) {
 			rs->stats.keys = (uint64_t)r;
-			r = 0;
+			r = bpfload_config_changed(rs->bl);
 		}
 	}
 	keyfile_free(&kc.kf);
@@ -497,7 +497,7 @@ static int apply_key(struct redissync *rs, const char *digest_hex)
 	else if (h->type == REDIS_REPLY_ARRAY && h->elements == 0)
 		bpf_map_delete_elem(fd, &d); /* the key is gone */
 	freeReplyObject(h);
-	return 0;
+	return bpfload_config_changed(rs->bl);
 }
 
 void redissync_readable(struct redissync *rs)
@@ -725,6 +725,7 @@ static int handle_misses(struct redissync *rs, time_t now)
 {
 	int fd = bpfload_map_fd(rs->bl, "tg_keys");
 	char hex[KEYDIGEST_HEX_LEN + 1];
+	size_t found = 0;
 	struct tg_key k;
 
 	for (size_t i = 0; i < NEGATIVE_SLOTS; i++) {
@@ -748,8 +749,10 @@ static int handle_misses(struct redissync *rs, time_t now)
 		if (!h)
 			return -EIO;
 		if (parse_key(h, &k)) {
+			/* a PUBLISH may have installed it first, and tg_xdp cached it */
 			bpf_map_update_elem(fd, &rs->pending[i], &k, BPF_ANY);
 			rs->stats.misses_found++;
+			found++;
 		} else {
 			struct negative *n = &rs->negatives[rs->pending[i].bytes[0] % NEGATIVE_SLOTS];
 			struct tg_key neg = { .flags = TG_KEY_NEGATIVE };
@@ -767,7 +770,8 @@ static int handle_misses(struct redissync *rs, time_t now)
 		freeReplyObject(h);
 	}
 	rs->n_pending = 0;
-	return 0;
+	/* negative entries need no count: tg_xdp caches found keys only */
+	return found ? bpfload_config_changed(rs->bl) : 0;
 }
 
 void redissync_resync(struct redissync *rs)

@@ -68,6 +68,15 @@ struct {
 	__type(value, struct tg_secret);
 } tg_secrets SEC(".maps");
 
+/* tg_gen[0]: the generation of tg_keys, tg_plans and tg_secrets; the agent
+ * adds one after every change of them (see tg_keycache). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} tg_gen SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 100000);
@@ -290,6 +299,34 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tg_scratch);
 } tg_scratch SEC(".maps");
+
+/*
+ * tg_keycache: per CPU, the keys tg_xdp found lately, each with its digest,
+ * its tg_keys entry and its plan, so a client that sends a key again (on any
+ * connection) costs no SipHash and no key or plan lookup. A slot holds one
+ * key, chosen by the key's bytes; an entry counts only while tg_gen[0] is
+ * what it was when the entry was filled, and it is filled from lookups made
+ * after that generation was read: so any change the agent makes, then
+ * counts in tg_gen, is seen by the next request. tg_xdp only: it never
+ * preempts itself on a CPU (sk_msg does, and looks keys up every time).
+ * Not pinned: a new program starts with an empty cache.
+ */
+#define TG_KEYCACHE_SLOTS 128
+
+struct tg_keycache_entry {
+	__u64 key_raw[6]; /* the key's bytes, zero-padded (never all zero) */
+	__u64 gen;
+	struct tg_key_digest digest;
+	struct tg_key key;
+	struct tg_plan plan;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TG_KEYCACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct tg_keycache_entry);
+} tg_keycache SEC(".maps");
 
 /* sk_msg's working memory: a program preempted on one CPU must not share a
  * slot with the one that preempted it, so each run claims a free slot of its
@@ -738,32 +775,37 @@ static __always_inline struct tg_bucket *tg_bucket_get(const struct tg_bucket_ke
 	return bpf_map_lookup_elem(&tg_buckets, bk);
 }
 
-/* Digest the key at buf[off, off + len) and look it up. */
-/* Digest the key at buf[off, off + len) (or take the connection's cached
- * digest when the key is the same) and look it up; the digest is left in
- * s->digest for admission to cache. */
-static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 off, __u32 len,
-						    const struct tg_flow *flow)
+/* Copy the key at buf[off, off + len) into s->key, zero-padded as SipHash
+ * reads it (see lib/siphash.h): five whole words, then the last three bytes
+ * with zeros after them. Returns its secret version, or 0 when it cannot be
+ * a key. */
+static __always_inline __u32 tg_key_copy(struct tg_scratch *s, __u32 off, __u32 len)
 {
-	struct tg_secret *secret;
-	struct tg_key *key;
-	__u32 version;
 	__u64 *kw = (__u64 *)s->key;
+	__u32 version;
 
-	s->digest_ok = 0;
 	if (len != TG_KEY_LEN)
-		return NULL;
-	/* copy into the zero-padded buffer SipHash reads (see lib/siphash.h):
-	 * five whole words, then the last three bytes with zeros after them */
+		return 0;
 	for (int i = 0; i < TG_KEY_LEN / 8; i++)
 		kw[i] = tg_load64(s->buf.bytes, off + 8 * i);
 	kw[TG_KEY_LEN / 8] = tg_load64(s->buf.bytes, off + 8 * (TG_KEY_LEN / 8)) &
 			     ((1ULL << (8 * (TG_KEY_LEN % 8))) - 1);
 	if (s->key[0] != 't' || s->key[1] != 'g' || s->key[2] != '_')
-		return NULL;
+		return 0;
 	version = s->key[3] - '0';
-	if (version < 1 || version > 9)
-		return NULL;
+	return version >= 1 && version <= 9 ? version : 0;
+}
+
+/* Digest the key in s->key (or take the connection's cached digest when the
+ * key is the same) and look it up; the digest is left in s->digest for
+ * admission to cache. */
+static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 version,
+						    const struct tg_flow *flow)
+{
+	struct tg_secret *secret;
+	struct tg_key *key;
+	__u64 *kw = (__u64 *)s->key;
+
 	secret = bpf_map_lookup_elem(&tg_secrets, &version);
 	if (!secret || !secret->valid)
 		return NULL;
@@ -779,6 +821,46 @@ static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 
 	if (!key && tg_miss_path)
 		tg_report_miss(&s->digest);
 	return key;
+}
+
+static __always_inline bool tg_digest_eq(const struct tg_key_digest *a,
+					 const struct tg_key_digest *b)
+{
+	const __u64 *x = (const __u64 *)a->bytes, *y = (const __u64 *)b->bytes;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/* This CPU's tg_keycache slot for the key in s->key (its random bytes pick
+ * it). */
+static __always_inline struct tg_keycache_entry *tg_keycache_slot(const struct tg_scratch *s)
+{
+	const __u64 *kw = (const __u64 *)s->key;
+	__u32 slot = ((kw[1] ^ kw[3]) * 0x9e3779b97f4a7c15ULL) >> 57;
+
+	_Static_assert(TG_KEYCACHE_SLOTS == 1 << 7, "slot = the top 7 bits");
+	return bpf_map_lookup_elem(&tg_keycache, &slot);
+}
+
+static __always_inline bool tg_keycache_hit(const struct tg_keycache_entry *e,
+					    const struct tg_scratch *s, __u64 gen)
+{
+	const __u64 *kw = (const __u64 *)s->key;
+
+	return e->gen == gen && e->key_raw[0] == kw[0] && e->key_raw[1] == kw[1] &&
+	       e->key_raw[2] == kw[2] && e->key_raw[3] == kw[3] && e->key_raw[4] == kw[4] &&
+	       e->key_raw[5] == kw[5];
+}
+
+static __always_inline void tg_keycache_fill(struct tg_keycache_entry *e, const struct tg_scratch *s,
+					     __u64 gen, const struct tg_key *key,
+					     const struct tg_plan *plan)
+{
+	__builtin_memcpy(e->key_raw, s->key, sizeof(e->key_raw));
+	e->gen = gen;
+	e->digest = s->digest;
+	e->key = *key;
+	e->plan = *plan;
 }
 
 static __always_inline const struct tg_route *tg_route_lookup(struct tg_scratch *s,
@@ -802,31 +884,59 @@ static __always_inline const struct tg_route *tg_route_lookup(struct tg_scratch 
 /*
  * The verdict for a parsed request to api_id: key, consumer, plan scope,
  * bucket. Fills ret_key with the key's ids (zero when there is no key) and,
- * for over_limit and quota_exhausted, info's Retry-After and policy.
+ * for over_limit and quota_exhausted, info's Retry-After and policy. With
+ * @use_cache (tg_xdp), an active key and its plan come from this CPU's
+ * tg_keycache when they are there, and go into it when they are not.
  */
 static __always_inline __u32 tg_classify(struct tg_scratch *s, const struct tg_http_req *req,
 					 const struct tg_flow *flow, __u32 api_id, __u64 now,
-					 struct tg_reply_info *info, struct tg_key *ret_key)
+					 struct tg_reply_info *info, struct tg_key *ret_key,
+					 bool use_cache)
 {
+	struct tg_keycache_entry *e = NULL;
+	const struct tg_plan *plan;
 	struct tg_bucket_key bk;
 	struct tg_bucket *bucket;
-	struct tg_plan *plan;
 	struct tg_key *key;
-	__u32 verdict;
+	__u32 verdict, version, zero = 0;
+	__u64 gen = 0;
 
 	if (req->key_len == 0)
 		return TG_V_MISSING_KEY;
-	key = tg_key_lookup(s, req->key_off, req->key_len, flow);
+	s->digest_ok = 0;
+	version = tg_key_copy(s, req->key_off, req->key_len);
+	if (!version)
+		return TG_V_UNKNOWN_KEY;
+	if (use_cache) {
+		/* the generation first: what is looked up after it is at least as new */
+		__u64 *g = bpf_map_lookup_elem(&tg_gen, &zero);
+
+		gen = g ? READ_ONCE(*g) : 0;
+		e = tg_keycache_slot(s);
+		if (e && tg_keycache_hit(e, s, gen)) {
+			s->digest = e->digest;
+			s->digest_ok = 1;
+			s->key_cached = flow && tg_digest_eq(&flow->key_digest, &e->digest);
+			*ret_key = e->key;
+			plan = &e->plan;
+			goto scope;
+		}
+	}
+	key = tg_key_lookup(s, version, flow);
 	if (!key || (key->flags & TG_KEY_NEGATIVE))
 		return TG_V_UNKNOWN_KEY;
 	*ret_key = *key;
-	if (!(key->flags & TG_KEY_ACTIVE))
+	if (!(ret_key->flags & TG_KEY_ACTIVE))
 		return TG_V_REVOKED_KEY;
-	if (key->flags & TG_KEY_SUSPENDED)
+	if (ret_key->flags & TG_KEY_SUSPENDED)
 		return TG_V_SUSPENDED;
 	plan = bpf_map_lookup_elem(&tg_plans, &ret_key->plan_id);
 	if (!plan)
 		return TG_V_UNKNOWN_KEY;
+	if (e)
+		tg_keycache_fill(e, s, gen, ret_key, plan);
+
+scope:
 	if (plan->api_id && plan->api_id != api_id)
 		return TG_V_FORBIDDEN_API;
 
@@ -974,7 +1084,7 @@ int tg_xdp(struct xdp_md *ctx)
 		route_id = route->route_id;
 	}
 
-	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted);
+	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, true);
 	if (info.verdict != TG_V_ADMITTED)
 		goto refuse;
 
@@ -1365,7 +1475,7 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 	}
 	flow = bpf_map_lookup_elem(&tg_flows, fk);
 	s->digest_ok = 0;
-	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted);
+	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, false);
 	if (info.verdict != TG_V_ADMITTED) {
 		v = info.verdict & (TG_V_COUNT - 1);
 		tg_count_refused(admitted.consumer_id, api_id, v);

@@ -11,7 +11,9 @@
  *
  * Runs as root (CAP_BPF, CAP_NET_ADMIN for XDP test runs).
  */
+
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,6 +70,7 @@
 #define C_SUSPENDED 104
 #define C_GLOBAL 105
 #define C_TIGHT 106
+#define C_COLLIDE 107
 
 #define NSEC_PER_SEC 1000000000ULL
 
@@ -1043,6 +1046,157 @@ static void test_keepalive_key_changes(void **state)
 	r.spec.sport = sport;
 	r.spec.seq = seq;
 	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
+}
+
+/* --- tg_xdp's per-CPU key cache (tg_keycache, tg_gen) ------------------- */
+
+/* Keep the test on the CPU it runs on: a test run runs the program on the
+ * caller's CPU, and the cache is that CPU's. */
+static void stay_on_this_cpu(void)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	assert_true(cpu >= 0);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+}
+
+static void any_cpu(void)
+{
+	cpu_set_t all;
+
+	CPU_ZERO(&all);
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		CPU_SET(i, &all);
+	sched_setaffinity(0, sizeof(all), &all);
+}
+
+/* What every writer of tg_keys, tg_plans and tg_secrets does after a change
+ * (bpfload_config_changed() in the agent). */
+static void gen_bump(struct fixture *f)
+{
+	int fd = bpf_map__fd(f->skel->maps.tg_gen);
+	__u32 zero = 0;
+	__u64 gen;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &gen), 0);
+	gen++;
+	assert_int_equal(bpf_map_update_elem(fd, &zero, &gen, BPF_ANY), 0);
+}
+
+static void key_put(struct fixture *f, const char *key, const struct tg_key *value)
+{
+	struct tg_key_digest d;
+
+	key_digest(SECRET_V1, key, &d);
+	assert_int_equal(bpf_map_update_elem(f->keys_fd, &d, value, BPF_ANY), 0);
+}
+
+/*
+ * A change of a cached key, its plan or its secret counts once tg_gen does:
+ * until then this CPU admits the key from its cache (which is why every
+ * writer counts its changes), from then on the change holds, on a new
+ * connection as on the kept-alive one.
+ */
+static void test_key_cache_follows_generation(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_key revoked = { 1, C_ACTIVE, PLAN_ORDERS, 0 };
+	struct tg_key active = { 1, C_ACTIVE, PLAN_ORDERS, TG_KEY_ACTIVE };
+	struct tg_plan archive_only = fixture_plans[0].value;
+	struct tg_secret retired = { .valid = 0 };
+	__u32 plan_id = PLAN_ORDERS, v1 = 1;
+	struct req r;
+	char h[128];
+
+	assert_int_equal(fixture_plans[0].id, PLAN_ORDERS);
+	stay_on_this_cpu();
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/1", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/1");
+
+	key_put(f, KEY_ACTIVE, &revoked);
+	req_init(f, &r, false, "GET", "/v1/orders/2", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/2");
+	gen_bump(f);
+	req_init(f, &r, false, "GET", "/v1/orders/3", h);
+	assert_refused(f, &r, C_ACTIVE, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
+
+	/* active again: cached again */
+	key_put(f, KEY_ACTIVE, &active);
+	gen_bump(f);
+	req_init(f, &r, false, "GET", "/v1/orders/4", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/4");
+
+	/* its plan now covers another API */
+	archive_only.api_id = API_ARCHIVE;
+	assert_int_equal(bpf_map_update_elem(f->plans_fd, &plan_id, &archive_only, BPF_ANY), 0);
+	gen_bump(f);
+	req_init(f, &r, false, "GET", "/v1/orders/5", h);
+	assert_refused(f, &r, C_ACTIVE, API_ORDERS, TG_V_FORBIDDEN_API, XDP_TX, 403, NULL);
+	assert_int_equal(bpf_map_update_elem(f->plans_fd, &plan_id, &fixture_plans[0].value, BPF_ANY),
+			 0);
+	gen_bump(f);
+	req_init(f, &r, false, "GET", "/v1/orders/6", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/6");
+
+	/* its secret version retired */
+	assert_int_equal(bpf_map_update_elem(f->secrets_fd, &v1, &retired, BPF_ANY), 0);
+	gen_bump(f);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+	any_cpu();
+}
+
+/* The cache slot tg_xdp picks for a key (tg_keycache_slot()). */
+static unsigned keycache_slot(const char *key)
+{
+	__u64 w1, w3;
+
+	memcpy(&w1, key + 8, 8);
+	memcpy(&w3, key + 24, 8);
+	return (unsigned)(((w1 ^ w3) * 0x9e3779b97f4a7c15ULL) >> 57);
+}
+
+/* Two keys of one cache slot take it from each other, and each request is
+ * charged to its own key's consumer. */
+static void test_key_cache_shared_slot(void **state)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	struct fixture *f = *state;
+	struct tg_key collide = { 7, C_COLLIDE, PLAN_ANY, TG_KEY_ACTIVE };
+	char other[] = KEY_ANY, h[128], path[32];
+	unsigned tries = 0;
+	struct req r;
+
+	/* another key of KEY_ACTIVE's slot: vary two of its random bytes */
+	do {
+		other[8] = digits[tries % 62];
+		other[9] = digits[(tries / 62) % 62];
+		tries++;
+	} while (keycache_slot(other) != keycache_slot(KEY_ACTIVE) && tries < 62 * 62);
+	assert_int_equal(keycache_slot(other), keycache_slot(KEY_ACTIVE));
+	key_put(f, other, &collide);
+
+	stay_on_this_cpu();
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/v1/orders/%d", i);
+		header_key(h, sizeof(h), KEY_ACTIVE);
+		req_init(f, &r, false, "GET", path, h);
+		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+				path);
+		header_key(h, sizeof(h), other);
+		req_init(f, &r, false, "GET", path, h);
+		assert_admitted(f, &r, C_COLLIDE, PLAN_ANY, 7, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+				path);
+	}
+	any_cpu();
 }
 
 static void test_retransmission_not_charged(void **state)
@@ -2162,6 +2316,8 @@ int main(void)
 		T(test_leading_crlf),
 		T(test_keepalive_second_request),
 		T(test_keepalive_key_changes),
+		T(test_key_cache_follows_generation),
+		T(test_key_cache_shared_slot),
 		T(test_retransmission_not_charged),
 		T(test_retransmission_across_seq_wrap),
 		T(test_body_in_second_segment),
