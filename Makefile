@@ -174,7 +174,8 @@ integration-test: all $(BUILD)/tests/produce-usage $(API_TEST_BINS)
 	$(Q)set -e; for t in tests/integration/test-*.sh; do echo "== $$t"; \
 		BUILD=$(abspath $(BUILD)) bash $$t; done
 
-$(BUILD)/bench-xdp-cost: scripts/bench-xdp-cost.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) $(BUILD)/libtollgate.a
+$(BUILD)/bench-xdp-cost: scripts/bench-xdp-cost.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) \
+		$(BUILD)/bench_state.skel.h $(BUILD)/libtollgate.a
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/bpf -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) -ljansson -lm
 

@@ -8,12 +8,16 @@
  * Cases (the header and payload sizes are printed with the figures):
  *   admitted request, first on its     ~400 header bytes, host-scope plan with
  *   connection                         a huge rate; the flow is empty, as
- *                                      tg_sockops makes it at the handshake
+ *                                      tg_sockops makes it at the handshake;
+ *                                      the key is in this CPU's tg_keycache
+ *   ... key not cached                 the same after a change of keys (tg_gen
+ *                                      bumped): SipHash, key and plan lookups
  *   admitted request, no flow yet      the same when tg_xdp must make the flow
  *                                      (and its timer) itself: connections
  *                                      outside agent.cgroup
  *   admitted request, kept-alive       the same on a connection whose earlier
- *                                      requests were answered
+ *                                      requests were answered (the flow changed
+ *                                      in place, bench_state.bpf.c)
  *   refused over_limit (reject)        another key whose bucket is empty: the
  *                                      429 is written and XDP_TX'd
  *   retransmitted request              the admitted frame again (not charged)
@@ -47,6 +51,7 @@
 #include "bpf/tollgate_abi.h"
 #include "lib/keydigest.h"
 #include "packet.h"
+#include "bench_state.skel.h"
 #include "tollgate.skel.h"
 
 #define BENCH_PORT 8080
@@ -321,23 +326,56 @@ static void reset_flow_handshake(struct tollgate *skel)
 		die("writing tg_flows", errno);
 }
 
+/* A new connection of a key this CPU has not cached (tg_keycache): the
+ * first request after any change of keys or plans (tg_gen counts one), or
+ * of a key not seen here lately. */
+static void reset_flow_handshake_uncached(struct tollgate *skel)
+{
+	__u32 zero = 0;
+	__u64 gen;
+
+	reset_flow_handshake(skel);
+	if (bpf_map__lookup_elem(skel->maps.tg_gen, &zero, sizeof(zero), &gen, sizeof(gen), 0))
+		die("reading tg_gen", errno);
+	gen++;
+	if (bpf_map__update_elem(skel->maps.tg_gen, &zero, sizeof(zero), &gen, sizeof(gen), 0))
+		die("writing tg_gen", errno);
+}
+
+/* bench_state.bpf.c's program that marks the flow answered, in place */
+static int flow_answered_fd = -1;
+
 /* The connection stays, its requests answered: next request on a kept-alive
- * connection. */
+ * connection. The flow is changed where it is, as tg_skmsg changes it: a
+ * rewrite from userspace would replace it by a new element each sample. */
 static void reset_flow_answered(struct tollgate *skel)
 {
 	struct tg_flow_key fk;
-	struct tg_flow flow;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &fk, .ctx_size_in = sizeof(fk));
 
+	(void)skel;
 	bench_flow_key(&fk);
-	if (bpf_map__lookup_elem(skel->maps.tg_flows, &fk, sizeof(fk), &flow, sizeof(flow), 0)) {
-		if (errno == ENOENT)
-			return; /* the first sample: no connection yet */
-		die("reading tg_flows", errno);
-	}
-	flow.head = flow.tail = 0;
-	flow.next_seq = 0;
-	if (bpf_map__update_elem(skel->maps.tg_flows, &fk, sizeof(fk), &flow, sizeof(flow), 0))
-		die("writing tg_flows", errno);
+	/* retval 1: the first sample, no connection yet */
+	if (bpf_prog_test_run_opts(flow_answered_fd, &opts))
+		die("bench_flow_answered", errno);
+}
+
+static void load_bench_state(struct tollgate *skel, struct bench_state **ret)
+{
+	struct bench_state *st = bench_state__open();
+	int err;
+
+	if (!st)
+		die("opening the bench_state skeleton", errno);
+	err = bpf_map__set_max_entries(st->maps.tg_flows, bpf_map__max_entries(skel->maps.tg_flows));
+	if (!err)
+		err = bpf_map__reuse_fd(st->maps.tg_flows, bpf_map__fd(skel->maps.tg_flows));
+	if (!err)
+		err = bench_state__load(st);
+	if (err)
+		die("loading bench_state.bpf.o", err);
+	flow_answered_fd = bpf_program__fd(st->progs.bench_flow_answered);
+	*ret = st;
 }
 
 static void reset_reject(struct tollgate *skel)
@@ -378,6 +416,22 @@ static void expect_stat(struct tollgate *skel, __u32 idx, __u64 before, __u64 at
 		exit(1);
 	}
 }
+
+/* Requests seen, less retransmissions and requests without a pending slot,
+ * grew by at least @at_least since @before. */
+static void expect_stat_net(struct tollgate *skel, __u64 before, __u64 at_least, const char *what)
+{
+	__u64 now = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
+		    stat_sum(skel, TG_S_PENDING_FULL);
+
+	if (now - before < at_least) {
+		fprintf(stderr, "bench-xdp-cost: %s: %llu requests charged in full, expected >= %llu\n",
+			what, (unsigned long long)(now - before), (unsigned long long)at_least);
+		exit(1);
+	}
+}
+
+
 
 static void add_result(const char *name, const char *method, const struct frame *f, double tg,
 		       double noop, double target)
@@ -448,6 +502,7 @@ int main(int argc, char **argv)
 	char noop_path[PATH_MAX], method_mean[64], method_median[64];
 	const char *json_path = NULL;
 	struct tollgate *skel;
+	struct bench_state *state;
 	struct bpf_object *noop_obj;
 	struct bpf_program *noop_prog;
 	unsigned long repeat = 1000000;
@@ -501,6 +556,7 @@ int main(int argc, char **argv)
 	if (err)
 		die("loading tollgate.bpf.o", err);
 	populate(skel);
+	load_bench_state(skel, &state);
 	tg_fd = bpf_program__fd(skel->progs.tg_xdp);
 
 	noop_obj = bpf_object__open_file(noop_path, NULL);
@@ -539,13 +595,23 @@ int main(int argc, char **argv)
 	add_result("admitted request, first on its connection", method_median, &req_open, tg,
 		   noop_median, 500);
 
+	/* the same with the key not in this CPU's cache: SipHash, key and plan lookups */
+	tg = median_runs("admitted uncached", tg_fd, &req_open, samples, skel,
+			 reset_flow_handshake_uncached, XDP_PASS);
+	add_result("admitted request, first on its connection, key not cached", method_median,
+		   &req_open, tg, noop_median, 0);
+
 	/* admitted, no flow yet: tg_xdp makes the flow and arms its timer */
 	tg = median_runs("admitted", tg_fd, &req_open, samples, skel, reset_flow, XDP_PASS);
 	add_result("admitted request, no flow yet (made in XDP)", method_median, &req_open, tg,
 		   noop_median, 0);
 
-	/* admitted, kept-alive connection */
+	/* admitted, kept-alive connection: each sample charged (none taken for a
+	 * retransmission, none short of a pending slot) */
+	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
+		 stat_sum(skel, TG_S_PENDING_FULL);
 	tg = median_runs("admitted kept-alive", tg_fd, &req_open, samples, skel, reset_flow_answered, XDP_PASS);
+	expect_stat_net(skel, before, samples, "admitted kept-alive");
 	add_result("admitted request, kept-alive connection", method_median, &req_open, tg,
 		   noop_median, 500);
 
@@ -575,6 +641,7 @@ int main(int argc, char **argv)
 		write_json(json_path);
 
 	bpf_object__close(noop_obj);
+	bench_state__destroy(state);
 	tollgate__destroy(skel);
 	return 0;
 }
