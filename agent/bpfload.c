@@ -56,7 +56,7 @@ const char *const bpfload_stat_names[TG_S_COUNT] = {
 const char *const bpfload_pinned_maps[] = {
 	"tg_meta",   "tg_secrets", "tg_keys",   "tg_plans",   "tg_buckets",	 "tg_routes",
 	"tg_ports",  "tg_flows",   "tg_counters", "tg_events", "tg_stats",	 "tg_rejects",
-	"tg_srclimit", "tg_sockhash", "tg_refusals", "tg_proxysocks", "tg_gen",	 NULL,
+	"tg_srclimit", "tg_sockhash", "tg_refusals", "tg_proxysocks", "tg_gen",	 "tg_rejhint", NULL,
 };
 
 static int fail(char *err, size_t err_len, int r, const char *fmt, ...)

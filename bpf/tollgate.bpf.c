@@ -203,6 +203,24 @@ struct {
 	__type(value, __u64);
 } tg_proxysocks SEC(".maps");
 
+/*
+ * tg_rejhint: for each slot of flow keys (tg_rejhint_slot()), the jiffy
+ * until which a tg_rejects entry of one of its flows may still be live. A
+ * client segment whose slot's time has passed needs no tg_rejects lookup:
+ * bpf_jiffies64() is a load, a lookup in an LRU hash a call. Pinned with
+ * tg_rejects, so an agent that adopts one adopts the other.
+ */
+#define TG_REJHINT_SLOTS 16384
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TG_REJHINT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tg_rejhint SEC(".maps");
+
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
 /* Zeroed template for new counters; never written. */
 struct tg_counters tg_counters_zero;
 /* Set once any connection was answered in-kernel, so that until then no
@@ -210,6 +228,24 @@ struct tg_counters tg_counters_zero;
 __u32 tg_rejects_used;
 
 /* --- small helpers ----------------------------------------------------------- */
+
+static __always_inline __u64 *tg_rejhint_slot(const struct tg_flow_key *fk)
+{
+	__u64 h = (__u64)*(const __u32 *)(fk->client_addr + 12) << 32 |
+		  (__u32)fk->client_port << 16 | fk->server_port;
+	__u32 slot = (h * 0x9e3779b97f4a7c15ULL) >> 50;
+
+	_Static_assert(TG_REJHINT_SLOTS == 1 << 14, "slot = the top 14 bits");
+	return bpf_map_lookup_elem(&tg_rejhint, &slot);
+}
+
+/* Could flow fk have a live tg_rejects entry? */
+static __always_inline bool tg_reject_maybe(const struct tg_flow_key *fk)
+{
+	__u64 *until = tg_rejhint_slot(fk);
+
+	return !until || *until >= bpf_jiffies64();
+}
 
 static __always_inline void tg_stat(__u32 idx)
 {
@@ -628,8 +664,15 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 		__builtin_memcpy(eth->h_source, eth->h_dest, 6);
 		__builtin_memcpy(eth->h_dest, mac, 6);
 	}
-	if (bpf_map_update_elem(&tg_rejects, &p->fk, rj, BPF_ANY) == 0)
+	if (bpf_map_update_elem(&tg_rejects, &p->fk, rj, BPF_ANY) == 0) {
+		__u64 *until = tg_rejhint_slot(&p->fk);
+		__u64 hz = CONFIG_HZ ? CONFIG_HZ : 1000; /* unknown: the highest there is */
+
+		/* + 2: the jiffy read here may be one behind the clock */
+		if (until)
+			*until = bpf_jiffies64() + tg_reject_ttl_ns * hz / TG_NSEC_PER_SEC + 2;
 		tg_rejects_used = 1;
+	}
 	tg_stat(TG_S_REJECT_TX);
 	return XDP_TX;
 }
@@ -1021,7 +1064,7 @@ int tg_xdp(struct xdp_md *ctx)
 	if (!port || !(port->mode & TG_PORT_XDP))
 		return XDP_PASS;
 
-	if (tg_rejects_used && !(p.tcp_flags & TG_TCP_SYN)) {
+	if (tg_rejects_used && !(p.tcp_flags & TG_TCP_SYN) && tg_reject_maybe(&p.fk)) {
 		struct tg_reject *rj = bpf_map_lookup_elem(&tg_rejects, &p.fk);
 
 		if (rj) {

@@ -1833,6 +1833,50 @@ static void test_reject_then_ack_is_rst(void **state)
 	assert_int_equal(requests_total(f), 0);
 }
 
+/* The answered connection's slot of tg_rejhint says until when its
+ * tg_rejects entry may live; a segment whose slot has passed is not looked
+ * up (and so passes), one whose slot has not is. */
+static void test_reject_hint(void **state)
+{
+	struct fixture *f = *state;
+	int fd = bpf_map__fd(f->skel->maps.tg_rejhint);
+	__u32 slots = bpf_map__max_entries(f->skel->maps.tg_rejhint), hot = 0, hot_slot = 0;
+	__u64 until = 0, zero = 0, v;
+	struct xdp_run run, next;
+	struct pkt_view answer;
+	struct req r, ack;
+	__u64 resets;
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, &run);
+	assert_int_equal(pkt_parse(run.out, run.out_len, &answer), 0);
+	for (__u32 i = 0; i < slots; i++) {
+		assert_int_equal(bpf_map_lookup_elem(fd, &i, &v), 0);
+		if (v) {
+			hot++;
+			hot_slot = i;
+			until = v;
+		}
+	}
+	assert_int_equal(hot, 1);
+
+	ack = r;
+	ack.spec.seq = r.spec.seq + (__u32)r.len;
+	ack.spec.ack_seq = answer.seq + (__u32)answer.payload_len + 1;
+	ack.spec.tcp_flags = PKT_ACK;
+	ack.len = 0;
+	resets = stat_get(f, TG_S_RESETS);
+	assert_int_equal(bpf_map_update_elem(fd, &hot_slot, &zero, BPF_ANY), 0);
+	run_req(f, &ack, &next);
+	assert_pass_untouched(&next);
+	assert_int_equal(stat_get(f, TG_S_RESETS), resets);
+
+	assert_int_equal(bpf_map_update_elem(fd, &hot_slot, &until, BPF_ANY), 0);
+	run_req(f, &ack, &next);
+	assert_rst(&next, r.spec.seq);
+	assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
+}
+
 static void test_reject_then_data_is_rst_ipv6(void **state)
 {
 	struct fixture *f = *state;
@@ -2345,6 +2389,7 @@ int main(void)
 		T(test_answer_403_vlan),
 		T(test_answer_429_short_request),
 		T(test_reject_then_ack_is_rst),
+		T(test_reject_hint),
 		T(test_reject_then_data_is_rst_ipv6),
 		T_MIXED(test_action_pass),
 		T_MIXED(test_action_drop),
