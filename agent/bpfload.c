@@ -56,7 +56,7 @@ const char *const bpfload_stat_names[TG_S_COUNT] = {
 const char *const bpfload_pinned_maps[] = {
 	"tg_meta",   "tg_secrets", "tg_keys",   "tg_plans",   "tg_buckets",	 "tg_routes",
 	"tg_ports",  "tg_flows",   "tg_counters", "tg_events", "tg_stats",	 "tg_rejects",
-	"tg_srclimit", "tg_sockhash", "tg_refusals", "tg_proxysocks", "tg_gen",	 "tg_rejhint", NULL,
+	"tg_srclimit", "tg_sockhash", "tg_refusals", "tg_proxysocks", "tg_gen",	 "tg_rejhint", "tg_xdp_ports", NULL,
 };
 
 static int fail(char *err, size_t err_len, int r, const char *fmt, ...)
@@ -506,6 +506,24 @@ int bpfload_map_fd(struct bpfload *bl, const char *name)
 
 /* --- feeding the maps ---------------------------------------------------------- */
 
+/* tg_xdp_ports: the bitmap of the ports tg_xdp enforces, beside tg_ports;
+ * only the words that change are written. */
+static int sync_xdp_ports(struct bpfload *bl, const struct config *cfg, bool xdp)
+{
+	int fd = bpf_map__fd(bl->skel->maps.tg_xdp_ports);
+	__u64 want[TG_XDP_PORTS_WORDS] = { 0 }, have;
+
+	for (int i = 0; xdp && i < cfg->agent.n_api_ports; i++)
+		want[TG_XDP_PORTS_WORD(cfg->agent.api_ports[i])] |= TG_XDP_PORTS_BIT(cfg->agent.api_ports[i]);
+	for (__u32 w = 0; w < TG_XDP_PORTS_WORDS; w++) {
+		if (bpf_map_lookup_elem(fd, &w, &have) < 0)
+			return -errno;
+		if (have != want[w] && bpf_map_update_elem(fd, &w, &want[w], BPF_ANY) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 static int sync_ports(struct bpfload *bl, const struct config *cfg)
 {
 	int fd = bpf_map__fd(bl->skel->maps.tg_ports);
@@ -534,7 +552,7 @@ static int sync_ports(struct bpfload *bl, const struct config *cfg)
 		if (!keep)
 			bpf_map_delete_elem(fd, &port);
 	}
-	return 0;
+	return sync_xdp_ports(bl, cfg, mode.mode & TG_PORT_XDP);
 }
 
 static int sync_plans(struct bpfload *bl, const struct config *cfg)

@@ -114,6 +114,13 @@ struct {
 } tg_ports SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TG_XDP_PORTS_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tg_xdp_ports SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
 	__type(key, struct tg_flow_key);
@@ -1044,11 +1051,10 @@ int tg_xdp(struct xdp_md *ctx)
 	struct tg_reply_info info = {};
 	const struct tg_route *route;
 	struct tg_key admitted = {};
-	struct tg_port *port;
 	struct tg_flow *flow;
 	struct tg_scratch *s;
-	__u32 zero = 0, n, api_id = 0, route_id = 0, r;
-	__u64 now;
+	__u32 zero = 0, n, api_id = 0, route_id = 0, r, word;
+	__u64 now, *ports;
 	__u16 dport;
 
 	tg_stat(TG_S_PACKETS);
@@ -1060,8 +1066,9 @@ int tg_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	dport = bpf_ntohs(p.fk.server_port);
-	port = bpf_map_lookup_elem(&tg_ports, &dport);
-	if (!port || !(port->mode & TG_PORT_XDP))
+	word = TG_XDP_PORTS_WORD(dport);
+	ports = bpf_map_lookup_elem(&tg_xdp_ports, &word);
+	if (!ports || !(*ports & TG_XDP_PORTS_BIT(dport)))
 		return XDP_PASS;
 
 	if (tg_rejects_used && !(p.tcp_flags & TG_TCP_SYN) && tg_reject_maybe(&p.fk)) {

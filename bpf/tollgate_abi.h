@@ -184,6 +184,13 @@ struct tg_port {
 	__u32 mode;
 };
 
+/* tg_xdp_ports: the ports of tg_ports whose mode has TG_PORT_XDP, as a
+ * bitmap (1024 words of 64 ports), kept beside tg_ports by the agent: the
+ * check every packet makes is then an array load, not a hash lookup. */
+#define TG_XDP_PORTS_WORDS 1024
+#define TG_XDP_PORTS_WORD(port) ((__u32)(port) >> 6)
+#define TG_XDP_PORTS_BIT(port) (1ULL << ((port) & 63))
+
 /* Flow key everywhere (DESIGN §3): IPv4 as v4-mapped IPv6, network order. */
 struct tg_flow_key {
 	__u8 client_addr[16];

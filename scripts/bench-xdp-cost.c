@@ -193,7 +193,8 @@ static void populate(struct tollgate *skel)
 	struct tg_bucket_key bk;
 	struct tg_bucket bucket = { 0 };
 	struct tg_key_digest digest;
-	__u32 id;
+	__u32 id, word = TG_XDP_PORTS_WORD(BENCH_PORT);
+	__u64 bits = TG_XDP_PORTS_BIT(BENCH_PORT);
 	__u16 dport = BENCH_PORT;
 	int err = 0;
 
@@ -238,6 +239,7 @@ static void populate(struct tollgate *skel)
 	rk.prefixlen = 4 * 8;
 	err |= bpf_map__update_elem(skel->maps.tg_routes, &rk, sizeof(rk), &route, sizeof(route), 0);
 	err |= bpf_map__update_elem(skel->maps.tg_ports, &dport, sizeof(dport), &port, sizeof(port), 0);
+	err |= bpf_map__update_elem(skel->maps.tg_xdp_ports, &word, sizeof(word), &bits, sizeof(bits), 0);
 	if (err)
 		die("populating the maps", errno);
 }

@@ -312,6 +312,15 @@ static int fixture_load(struct fixture *f, const __u8 actions[TG_V_COUNT], __u64
 	r = bpf_map_update_elem(f->ports_fd, &port_no, &port, BPF_ANY);
 	if (r)
 		goto out_map_error;
+	/* and its bit, as the agent keeps it (sync_xdp_ports()) */
+	{
+		__u32 word = TG_XDP_PORTS_WORD(port_no);
+		__u64 bits = TG_XDP_PORTS_BIT(port_no);
+
+		r = bpf_map_update_elem(bpf_map__fd(f->skel->maps.tg_xdp_ports), &word, &bits, BPF_ANY);
+		if (r)
+			goto out_map_error;
+	}
 	return 0;
 
 out_map_error:
