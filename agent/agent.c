@@ -480,7 +480,8 @@ out_keys:
 static int run(struct agent *a)
 {
 	/* the kernel wakes the agent only when the ring buffer fills up past
-	 * TG_RB_WAKEUP_BYTES; the tick drains whatever is below that */
+	 * an eighth of it, 512 KiB at most (tg_rb_wakeup_bytes); the tick
+	 * drains whatever is below that */
 	struct itimerspec tick = { .it_interval = { 0, DRAIN_TICK_NS }, .it_value = { 0, DRAIN_TICK_NS } };
 	struct epoll_event ev, events[8];
 	uint64_t watchdog_usec = 0;

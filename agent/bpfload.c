@@ -198,6 +198,9 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 	skel->rodata->tg_source_rate_fp = (uint64_t)llround(cfg->agent.source_rate * TG_TOKEN_ONE);
 	skel->rodata->tg_source_burst_fp = (uint64_t)cfg->agent.source_burst << TG_TOKEN_SHIFT;
 	skel->rodata->tg_miss_path = cfg->redis.url[0] != '\0';
+	skel->rodata->tg_rb_wakeup_bytes = (uint64_t)cfg->agent.ringbuf_kb * 1024 / 8 < TG_RB_WAKEUP_MAX ?
+						   (uint64_t)cfg->agent.ringbuf_kb * 1024 / 8 :
+						   TG_RB_WAKEUP_MAX;
 	/* each flow's timer looks four times per unanswered_after, at most
 	 * once a second: a request expires between 1 and 1.25 times it */
 	skel->rodata->tg_unanswered_ns = (uint64_t)cfg->agent.unanswered_after * 1000000000ULL;

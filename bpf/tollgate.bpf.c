@@ -46,6 +46,8 @@ const volatile __u8 tg_actions[TG_V_COUNT] = {
 const volatile __u64 tg_source_rate_fp = 10 * TG_TOKEN_ONE;
 const volatile __u64 tg_source_burst_fp = 20 * TG_TOKEN_ONE;
 const volatile __u64 tg_reject_ttl_ns = 60 * TG_NSEC_PER_SEC;
+/* ring-buffer fill that wakes the agent (tollgate_abi.h) */
+const volatile __u64 tg_rb_wakeup_bytes = 64 * 1024;
 /* agent.unanswered_after, and how often each flow's timer looks */
 const volatile __u64 tg_unanswered_ns = 30 * TG_NSEC_PER_SEC;
 const volatile __u64 tg_flow_timer_ns = 7500 * 1000000ULL;
@@ -1248,7 +1250,7 @@ static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct t
 	/* wake the agent only when a batch is waiting: one wakeup per event
 	 * costs the agent more than the events themselves; it also drains on
 	 * a 100 ms tick */
-	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA) >= TG_RB_WAKEUP_BYTES ?
+	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA) >= tg_rb_wakeup_bytes ?
 				       BPF_RB_FORCE_WAKEUP :
 				       BPF_RB_NO_WAKEUP);
 }

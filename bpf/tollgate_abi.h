@@ -29,7 +29,10 @@
 #define TG_FLOW_PENDING 4	/* admitted requests awaiting a response per flow */
 #define TG_SECRET_SLOTS 10	/* key secret versions 1..9; slot 0 unused */
 #define TG_UNATTRIBUTED_RESET 16 /* unattributed responses a connection may have */
-#define TG_RB_WAKEUP_BYTES (64 * 1024) /* ring-buffer fill that wakes the agent */
+/* Ring-buffer fill that wakes the agent: an eighth of the ring, at most
+ * TG_RB_WAKEUP_MAX (a wakeup costs the agent a context switch on a busy
+ * CPU; it also drains every 100 ms). */
+#define TG_RB_WAKEUP_MAX (512 * 1024)
 
 /* Token buckets count in fixed point: one token is 1 << TG_TOKEN_SHIFT. */
 #define TG_TOKEN_SHIFT 16
