@@ -213,12 +213,14 @@ struct {
 } tg_proxysocks SEC(".maps");
 
 /*
- * tg_rejhint: for each slot of flow keys (tg_rejhint_slot()), the jiffy
- * until which a tg_rejects entry of one of its flows may still be live. A
- * client segment whose slot's time has passed needs no tg_rejects lookup:
- * bpf_jiffies64() is a load, a lookup in an LRU hash a call. Pinned with
+ * tg_rejhint: for each slot of flow keys (tg_rejhint_slot()), the time
+ * (bpf_ktime_get_coarse_ns()) until which a tg_rejects entry of one of its
+ * flows may still be live. A client segment whose slot's time has passed
+ * needs no tg_rejects lookup: the coarse clock is read from memory, a lookup
+ * in an LRU hash hashes a 36-byte key and walks a bucket. Pinned with
  * tg_rejects, so an agent that adopts one adopts the other.
  */
+#define TG_REJHINT_SLACK_NS (100 * 1000000ULL) /* > 2 ticks of the coarse clock at HZ 100 */
 #define TG_REJHINT_SLOTS 16384
 
 struct {
@@ -227,8 +229,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } tg_rejhint SEC(".maps");
-
-extern unsigned int CONFIG_HZ __kconfig __weak;
 
 /* Zeroed template for new counters; never written. */
 struct tg_counters tg_counters_zero;
@@ -253,7 +253,7 @@ static __always_inline bool tg_reject_maybe(const struct tg_flow_key *fk)
 {
 	__u64 *until = tg_rejhint_slot(fk);
 
-	return !until || *until >= bpf_jiffies64();
+	return !until || *until >= bpf_ktime_get_coarse_ns();
 }
 
 static __always_inline void tg_stat(__u32 idx)
@@ -675,11 +675,9 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 	}
 	if (bpf_map_update_elem(&tg_rejects, &p->fk, rj, BPF_ANY) == 0) {
 		__u64 *until = tg_rejhint_slot(&p->fk);
-		__u64 hz = CONFIG_HZ ? CONFIG_HZ : 1000; /* unknown: the highest there is */
 
-		/* + 2: the jiffy read here may be one behind the clock */
 		if (until)
-			*until = bpf_jiffies64() + tg_reject_ttl_ns * hz / TG_NSEC_PER_SEC + 2;
+			*until = bpf_ktime_get_coarse_ns() + tg_reject_ttl_ns + TG_REJHINT_SLACK_NS;
 		tg_rejects_used = 1;
 	}
 	tg_stat(TG_S_REJECT_TX);
