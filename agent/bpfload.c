@@ -54,9 +54,10 @@ const char *const bpfload_stat_names[TG_S_COUNT] = {
 };
 
 const char *const bpfload_pinned_maps[] = {
-	"tg_meta",   "tg_secrets", "tg_keys",   "tg_plans",   "tg_buckets",	 "tg_routes",
-	"tg_ports",  "tg_flows",   "tg_counters", "tg_events", "tg_stats",	 "tg_rejects",
-	"tg_srclimit", "tg_sockhash", "tg_refusals", "tg_proxysocks", "tg_gen",	 "tg_rejhint", "tg_xdp_ports", NULL,
+	"tg_meta",     "tg_secrets",  "tg_keys",     "tg_plans",      "tg_buckets", "tg_routes",
+	"tg_ports",    "tg_flows",    "tg_counters", "tg_events",     "tg_stats",   "tg_rejects",
+	"tg_srclimit", "tg_sockhash", "tg_refusals", "tg_proxysocks", "tg_gen",     "tg_rejhint",
+	"tg_xdp_ports", NULL,
 };
 
 static int fail(char *err, size_t err_len, int r, const char *fmt, ...)
@@ -190,6 +191,7 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 	struct tollgate *skel = bl->skel;
 	struct bpf_map *map;
 	char path[CONFIG_PATH_MAX + 32];
+	uint64_t wake;
 	int r;
 
 	/* tunables */
@@ -198,9 +200,9 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 	skel->rodata->tg_source_rate_fp = (uint64_t)llround(cfg->agent.source_rate * TG_TOKEN_ONE);
 	skel->rodata->tg_source_burst_fp = (uint64_t)cfg->agent.source_burst << TG_TOKEN_SHIFT;
 	skel->rodata->tg_miss_path = cfg->redis.url[0] != '\0';
-	skel->rodata->tg_rb_wakeup_bytes = (uint64_t)cfg->agent.ringbuf_kb * 1024 / 8 < TG_RB_WAKEUP_MAX ?
-						   (uint64_t)cfg->agent.ringbuf_kb * 1024 / 8 :
-						   TG_RB_WAKEUP_MAX;
+	/* the kernel wakes the agent at an eighth of the ring, 512 KiB at most */
+	wake = (uint64_t)cfg->agent.ringbuf_kb * 1024 / 8;
+	skel->rodata->tg_rb_wakeup_bytes = wake < TG_RB_WAKEUP_MAX ? wake : TG_RB_WAKEUP_MAX;
 	/* each flow's timer looks four times per unanswered_after, at most
 	 * once a second: a request expires between 1 and 1.25 times it */
 	skel->rodata->tg_unanswered_ns = (uint64_t)cfg->agent.unanswered_after * 1000000000ULL;
@@ -516,8 +518,11 @@ static int sync_xdp_ports(struct bpfload *bl, const struct config *cfg, bool xdp
 	int fd = bpf_map__fd(bl->skel->maps.tg_xdp_ports);
 	__u64 want[TG_XDP_PORTS_WORDS] = { 0 }, have;
 
-	for (int i = 0; xdp && i < cfg->agent.n_api_ports; i++)
-		want[TG_XDP_PORTS_WORD(cfg->agent.api_ports[i])] |= TG_XDP_PORTS_BIT(cfg->agent.api_ports[i]);
+	for (int i = 0; xdp && i < cfg->agent.n_api_ports; i++) {
+		__u16 port = cfg->agent.api_ports[i];
+
+		want[TG_XDP_PORTS_WORD(port)] |= TG_XDP_PORTS_BIT(port);
+	}
 	for (__u32 w = 0; w < TG_XDP_PORTS_WORDS; w++) {
 		if (bpf_map_lookup_elem(fd, &w, &have) < 0)
 			return -errno;

@@ -902,9 +902,9 @@ static __always_inline bool tg_keycache_hit(const struct tg_keycache_entry *e,
 	       e->key_raw[5] == kw[5];
 }
 
-static __always_inline void tg_keycache_fill(struct tg_keycache_entry *e, const struct tg_scratch *s,
-					     __u64 gen, const struct tg_key *key,
-					     const struct tg_plan *plan)
+static __always_inline void tg_keycache_fill(struct tg_keycache_entry *e,
+					     const struct tg_scratch *s, __u64 gen,
+					     const struct tg_key *key, const struct tg_plan *plan)
 {
 	__builtin_memcpy(e->key_raw, s->key, sizeof(e->key_raw));
 	e->gen = gen;

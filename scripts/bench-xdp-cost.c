@@ -617,7 +617,8 @@ int main(int argc, char **argv)
 	 * retransmission, none short of a pending slot) */
 	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
 		 stat_sum(skel, TG_S_PENDING_FULL);
-	tg = median_runs("admitted kept-alive", tg_fd, &req_open, samples, skel, reset_flow_answered, XDP_PASS);
+	tg = median_runs("admitted kept-alive", tg_fd, &req_open, samples, skel, reset_flow_answered,
+			 XDP_PASS);
 	expect_stat_net(skel, before, samples, "admitted kept-alive");
 	add_result("admitted request, kept-alive connection", method_median, &req_open, tg,
 		   noop_median, 500);
