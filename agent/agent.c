@@ -670,13 +670,24 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = run(&a);
 
-	if (a.cfg->agent.detach_on_exit && a.lease)
-		lease_return(a.lease); /* enforcement ends: the leases go back */
 	if (a.cfg->agent.detach_on_exit && a.bl) {
-		if (bpfload_detach(a.cfg, err, sizeof(err)))
+		if (bpfload_detach(a.cfg, err, sizeof(err))) {
 			log_error("detach: %s", err);
-		else
+			if (a.lease)
+				log_error("leased tokens kept: the kernel may still be enforcing with them");
+		} else {
 			log_info("detached (agent.detach_on_exit)");
+			/* enforcement has ended, so nothing consumes what goes back
+			 * (the maps live on through the agent's fds) */
+			if (a.lease) {
+				long long n = lease_return(a.lease);
+
+				if (n < 0)
+					log_error_errno((int)n, "cannot give leased tokens back to Redis");
+				else
+					log_info("gave %lld leased tokens back to Redis", n);
+			}
+		}
 	} else if (r == 0) {
 		log_info("exiting; programs stay attached and maps pinned under %s",
 			 a.cfg->agent.pin_dir);

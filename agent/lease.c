@@ -363,17 +363,22 @@ int lease_tick(struct lease *l, uint64_t now_ms)
 	return send_wants(l, now_ms);
 }
 
-void lease_return(struct lease *l)
+long long lease_return(struct lease *l)
 {
+	uint64_t now_ms, before = l->stats.returned;
 	struct timespec ts;
-	uint64_t now_ms;
+	int r;
 
-	if (ensure_conn(l))
-		return;
+	r = ensure_conn(l);
+	if (r)
+		return r;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	collect_wants(l, now_ms, true);
-	send_wants(l, now_ms);
+	r = send_wants(l, now_ms);
+	if (r)
+		return r;
+	return (long long)(l->stats.returned - before);
 }
 
 const struct lease_stats *lease_stats(const struct lease *l)

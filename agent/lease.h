@@ -40,8 +40,10 @@ int lease_new(const struct config *cfg, struct bpfload *bl, struct lease **ret, 
  * interval. Returns 0 or -errno when Redis is out of reach. */
 int lease_tick(struct lease *l, uint64_t now_ms);
 
-/* lease_return() - give the unused leased tokens back to Redis (shutdown). */
-void lease_return(struct lease *l);
+/* lease_return() - give the unused leased tokens back to Redis (shutdown,
+ * once enforcement has ended). Returns the tokens given back, or -errno
+ * when Redis could not take them (Redis refills them over time). */
+long long lease_return(struct lease *l);
 
 const struct lease_stats *lease_stats(const struct lease *l);
 
