@@ -60,6 +60,11 @@ struct want {
 
 #define PLAN_CACHE 64 /* plans looked up once per tick (there are few) */
 
+/* What a tick reads of tg_buckets per syscall (BPF_MAP_LOOKUP_BATCH): a
+ * walk of one lookup per bucket was two syscalls a bucket, every tick, on
+ * the CPU the API server shares. */
+#define WALK_BATCH 256
+
 struct lease {
 	const struct config *cfg;
 	struct bpfload *bl;
@@ -71,6 +76,8 @@ struct lease {
 	uint32_t n_states; /* a power of two, twice agent.max_buckets at least */
 	struct want *wants;
 	size_t n_wants, cap_wants;
+	struct tg_bucket_key walk_keys[WALK_BATCH]; /* one batch of tg_buckets */
+	struct tg_bucket walk_vals[WALK_BATCH];
 	struct lease_stats stats;
 };
 
@@ -262,62 +269,75 @@ static void lease_size(struct lease *l, struct bucket_state *st, const struct tg
 	*ret = avail * 4 >= size * 3 ? 0 : size - avail;
 }
 
+/* The want of one global-scope bucket (0 tokens: none). */
+static void bucket_want(struct lease *l, const struct tg_bucket_key *key, const struct tg_bucket *b,
+			const struct tg_plan *plan, uint64_t now_ms, bool giving_back,
+			struct want *w)
+{
+	struct bucket_state *st;
+
+	w->tokens = 0;
+	if (giving_back) {
+		if (b->granted_total > b->consumed_total)
+			w->tokens = -(long long)(b->granted_total - b->consumed_total);
+	} else {
+		st = state_get(l, key);
+		if (!st) {
+			/* full of buckets long gone from the map: start over
+			 * (the rates are learnt again in a few ticks) */
+			memset(l->states, 0, l->n_states * sizeof(*l->states));
+			st = state_get(l, key);
+		}
+		lease_size(l, st, b, now_ms, &w->tokens);
+	}
+	w->key = *key;
+	w->burst = plan->burst;
+	w->rate_fp = plan->rate_fp;
+}
+
 /*
  * Walk the global-scope buckets into l->wants: with @giving_back, every
  * unused leased token of each (shutdown); else the lease each needs now
- * (lease_size()).
+ * (lease_size()). Buckets are read WALK_BATCH at a time, each under its
+ * lock (BPF_F_LOCK).
  */
 static void collect_wants(struct lease *l, uint64_t now_ms, bool giving_back)
 {
 	int buckets_fd = bpfload_map_fd(l->bl, "tg_buckets");
 	int plans_fd = bpfload_map_fd(l->bl, "tg_plans");
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
+	struct tg_bucket_key *keys = l->walk_keys;
+	struct tg_bucket *vals = l->walk_vals;
 	struct tg_plan plans[PLAN_CACHE];
 	uint32_t plan_ids[PLAN_CACHE];
 	unsigned int n_plans = 0;
-	struct tg_bucket_key key, next;
+	__u32 batch, count;
+	bool more = true, first = true;
 
 	l->n_wants = 0;
-	if (bpf_map_get_next_key(buckets_fd, NULL, &next) < 0)
-		return;
-	do {
-		struct bucket_state *st;
-		struct tg_plan plan;
-		struct tg_bucket b;
-		struct want w = { .tokens = 0 };
-
-		key = next;
-		if (plan_get(plans_fd, key.plan_id, plans, plan_ids, &n_plans, &plan) ||
-		    !(plan.flags & TG_PLAN_GLOBAL) ||
-		    bpf_map_lookup_elem_flags(buckets_fd, &key, &b, BPF_F_LOCK) < 0)
-			continue;
-		if (giving_back) {
-			if (b.granted_total > b.consumed_total)
-				w.tokens = -(long long)(b.granted_total - b.consumed_total);
-		} else {
-			st = state_get(l, &key);
-			if (!st) {
-				/* full of buckets long gone from the map: start
-				 * over (the rates are learnt again in a few ticks) */
-				memset(l->states, 0, l->n_states * sizeof(*l->states));
-				st = state_get(l, &key);
-			}
-			lease_size(l, st, &b, now_ms, &w.tokens);
+	while (more) {
+		count = WALK_BATCH;
+		if (bpf_map_lookup_batch(buckets_fd, first ? NULL : &batch, &batch, keys, vals, &count,
+					 &opts) < 0) {
+			if (errno != ENOENT)
+				return; /* the next tick walks again */
+			more = false; /* the last batch (count may be > 0) */
 		}
-		if (!w.tokens)
-			continue;
-		w.key = key;
-		w.burst = plan.burst;
-		w.rate_fp = plan.rate_fp;
-		if (want_add(l, &w))
-			break; /* the rest next time */
-	} while (bpf_map_get_next_key(buckets_fd, &key, &next) == 0);
+		first = false;
+		for (__u32 i = 0; i < count; i++) {
+			struct tg_plan plan;
+			struct want w;
+
+			if (plan_get(plans_fd, keys[i].plan_id, plans, plan_ids, &n_plans, &plan) ||
+			    !(plan.flags & TG_PLAN_GLOBAL))
+				continue;
+			bucket_want(l, &keys[i], &vals[i], &plan, now_ms, giving_back, &w);
+			if (w.tokens && want_add(l, &w))
+				return; /* the rest next time */
+		}
+	}
 }
 
-/*
- * l->wants to Redis as one pipeline of EVALSHAs (a round trip per bucket
- * would make a tick of a thousand busy buckets longer than the interval,
- * and their leases late), then what Redis granted to the kernel.
- */
 static int send_wants(struct lease *l, uint64_t now_ms)
 {
 	size_t sent = 0;
