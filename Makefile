@@ -6,7 +6,7 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
-AGENT_COMMON := agent/bpfload.c agent/keyfile.c agent/hostid.c
+AGENT_COMMON := agent/bpfload.c agent/keyfile.c agent/hostid.c agent/mapwalk.c
 AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c agent/spool.c agent/kafkaout.c \
 	agent/redissync.c agent/lease.c agent/responder.c agent/geoip.c $(AGENT_COMMON)
 CTL_SRCS := agent/tollgatectl.c agent/evtail.c $(AGENT_COMMON)
@@ -180,7 +180,7 @@ $(BUILD)/bench-xdp-cost: scripts/bench-xdp-cost.c tests/bpf/packet.c tests/bpf/p
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/bpf -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) -ljansson -lm
 
 $(BUILD)/bench-events: scripts/bench-events.c agent/drain.c agent/geoip.c agent/spool.c agent/kafkaout.c \
-		$(BUILD)/libtollgate.a
+		agent/mapwalk.c $(BUILD)/libtollgate.a
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) \
 		-lrdkafka -ljansson -lmaxminddb -lm

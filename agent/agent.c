@@ -29,6 +29,7 @@
 #include "agent/kafkaout.h"
 #include "agent/keyfile.h"
 #include "agent/lease.h"
+#include "agent/mapwalk.h"
 #include "agent/metrics.h"
 #include "agent/redissync.h"
 #include "agent/responder.h"
@@ -210,6 +211,24 @@ static void metric(FILE *out, const char *name, const char *type, unsigned long 
 	fprintf(out, "# TYPE %s %s\n%s %llu\n", name, type, name, value);
 }
 
+/* Requests by verdict over every (consumer, API). */
+struct verdict_totals {
+	uint64_t admitted;
+	uint64_t refused[TG_V_COUNT]; /* [TG_V_ADMITTED] unused */
+};
+
+static int add_verdicts(void *ctx, const void *key, const void *value)
+{
+	struct verdict_totals *vt = ctx;
+	const struct tg_counters *c = value;
+
+	(void)key;
+	vt->admitted += c->requests;
+	for (int v = 1; v < TG_V_COUNT; v++)
+		vt->refused[v] += c->refused[v];
+	return 0;
+}
+
 static void render_metrics(FILE *out, void *userdata)
 {
 	struct agent *a = userdata;
@@ -217,8 +236,7 @@ static void render_metrics(FILE *out, void *userdata)
 	unsigned long long stats[TG_S_COUNT];
 	int stats_fd = bpfload_map_fd(a->bl, "tg_stats");
 	int counters_fd = bpfload_map_fd(a->bl, "tg_counters");
-	uint64_t refused[TG_V_COUNT] = { 0 }, admitted = 0;
-	struct tg_counter_key key, next;
+	struct verdict_totals vt = { 0 };
 	static const struct {
 		const char *name;
 		size_t key_size;
@@ -286,23 +304,15 @@ static void render_metrics(FILE *out, void *userdata)
 			fprintf(out, "tollgate_kernel_total{stat=\"%s\"} %llu\n", bpfload_stat_names[i],
 				stats[i]);
 	}
-	if (counters_fd >= 0 && bpf_map_get_next_key(counters_fd, NULL, &next) == 0) {
-		do {
-			struct tg_counters c;
-
-			key = next;
-			if (bpf_map_lookup_elem(counters_fd, &key, &c) == 0) {
-				admitted += c.requests;
-				for (int v = 1; v < TG_V_COUNT; v++)
-					refused[v] += c.refused[v];
-			}
-		} while (bpf_map_get_next_key(counters_fd, &key, &next) == 0);
-	}
+	if (counters_fd >= 0)
+		mapwalk(counters_fd, sizeof(struct tg_counter_key), sizeof(struct tg_counters), 0,
+			add_verdicts, &vt);
 	fprintf(out, "# TYPE tollgate_verdicts_total counter\n");
-	fprintf(out, "tollgate_verdicts_total{verdict=\"admitted\"} %llu\n", (unsigned long long)admitted);
+	fprintf(out, "tollgate_verdicts_total{verdict=\"admitted\"} %llu\n",
+		(unsigned long long)vt.admitted);
 	for (int v = 1; v < TG_V_COUNT; v++)
 		fprintf(out, "tollgate_verdicts_total{verdict=\"%s\"} %llu\n", config_verdict_name(v),
-			(unsigned long long)refused[v]);
+			(unsigned long long)vt.refused[v]);
 	fprintf(out, "# TYPE tollgate_map_entries gauge\n");
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		fprintf(out, "tollgate_map_entries{map=\"%s\"} %llu\n", maps[i].name,
@@ -315,31 +325,36 @@ static void render_metrics(FILE *out, void *userdata)
  * fails half-way on a host without pins of ours, what was attached is taken
  * down again; with pins of a previous agent, its enforcement stays.
  */
+struct snapshot_walk {
+	struct agent *a;
+	uint64_t now_ns;
+};
+
+static int send_snapshot(void *ctx, const void *key, const void *value)
+{
+	struct snapshot_walk *sw = ctx;
+	struct agent *a = sw->a;
+	char json[SNAPSHOT_JSON_MAX], mkey[SNAPSHOT_KEY_MAX];
+	int jn, kn;
+
+	jn = snapshot_to_json(a->host_id, a->bl->pin_generation, sw->now_ns, key, value, json,
+			      sizeof(json));
+	kn = snapshot_key(a->host_id, a->bl->pin_generation, key, mkey, sizeof(mkey));
+	if (jn > 0 && kn > 0)
+		kafkaout_send_snapshot(a->kafka, mkey, (size_t)kn, json, (size_t)jn);
+	return 0;
+}
+
 /* The kernel counters to tollgate.counters, one message per (consumer, api). */
 static void send_snapshots(struct agent *a)
 {
-	int fd = bpfload_map_fd(a->bl, "tg_counters");
-	struct tg_counter_key key, next;
-	struct tg_counters c;
-	char json[SNAPSHOT_JSON_MAX], mkey[SNAPSHOT_KEY_MAX];
+	struct snapshot_walk sw = { .a = a };
 	struct timespec now;
-	uint64_t now_ns;
-	int jn, kn;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
-	if (bpf_map_get_next_key(fd, NULL, &next) < 0)
-		return;
-	do {
-		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &c) < 0)
-			continue;
-		jn = snapshot_to_json(a->host_id, a->bl->pin_generation, now_ns, &key, &c, json,
-				      sizeof(json));
-		kn = snapshot_key(a->host_id, a->bl->pin_generation, &key, mkey, sizeof(mkey));
-		if (jn > 0 && kn > 0)
-			kafkaout_send_snapshot(a->kafka, mkey, (size_t)kn, json, (size_t)jn);
-	} while (bpf_map_get_next_key(fd, &key, &next) == 0);
+	sw.now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	mapwalk(bpfload_map_fd(a->bl, "tg_counters"), sizeof(struct tg_counter_key),
+		sizeof(struct tg_counters), 0, send_snapshot, &sw);
 }
 
 static int setup(struct agent *a)

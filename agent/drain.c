@@ -12,6 +12,7 @@
 
 #include "agent/drain.h"
 #include "agent/geoip.h"
+#include "agent/mapwalk.h"
 #include "agent/spool.h"
 #include "lib/endpoint.h"
 #include "lib/event.h"
@@ -285,49 +286,59 @@ static int summarise(struct drain *d, const struct summary_row *now, struct refu
  * (inserting each new one into the sorted baseline took minutes for 100,000
  * of them, and the agent's loop waited).
  */
+/* The counters with something to summarise, as rows (drain_summaries()). */
+struct rows {
+	struct summary_row *v;
+	size_t n, cap;
+};
+
+static int add_row(void *ctx, const void *key, const void *value)
+{
+	struct rows *rs = ctx;
+	struct tg_counters c = *(const struct tg_counters *)value;
+	struct summary_row row = { 0 };
+	bool any = false;
+
+	/* [TG_V_ADMITTED] of the baseline tracks events_lost: admitted
+	 * requests whose events the ring buffer could not take */
+	c.refused[TG_V_ADMITTED] = c.events_lost;
+	for (int v = 0; v < TG_V_COUNT; v++)
+		any |= c.refused[v] != 0;
+	if (!any)
+		return 0;
+	if (rs->n == rs->cap) {
+		size_t ncap = rs->cap ? 2 * rs->cap : 256;
+		struct summary_row *p = reallocarray(rs->v, ncap, sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		rs->v = p;
+		rs->cap = ncap;
+	}
+	row.now.key = *(const struct tg_counter_key *)key;
+	memcpy(row.now.refused, c.refused, sizeof(row.now.refused));
+	row.plan_id = c.plan_id;
+	rs->v[rs->n++] = row;
+	return 0;
+}
+
 int drain_summaries(struct drain *d)
 {
-	struct tg_counter_key key, next;
-	struct summary_row *rows = NULL;
+	struct rows rs = { 0 };
+	struct summary_row *rows;
 	struct refused_entry *nb;
-	size_t n = 0, cap = 0, i = 0, k = 0;
+	size_t n, i = 0, k = 0;
 	uint64_t now = now_real_ns();
-	struct tg_counters c;
-	bool has_key;
-	int written = 0;
+	int written = 0, r;
 
-	has_key = bpf_map_get_next_key(d->counters_fd, NULL, &next) == 0;
-	while (has_key) {
-		struct summary_row row = { 0 };
-		bool any = false;
-
-		key = next;
-		has_key = bpf_map_get_next_key(d->counters_fd, &key, &next) == 0;
-		if (bpf_map_lookup_elem(d->counters_fd, &key, &c) < 0)
-			continue;
-		/* [TG_V_ADMITTED] of the baseline tracks events_lost: admitted
-		 * requests whose events the ring buffer could not take */
-		c.refused[TG_V_ADMITTED] = c.events_lost;
-		for (int v = 0; v < TG_V_COUNT; v++)
-			any |= c.refused[v] != 0;
-		if (!any)
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? 2 * cap : 256;
-			struct summary_row *p = reallocarray(rows, ncap, sizeof(*p));
-
-			if (!p) {
-				free(rows);
-				return -ENOMEM;
-			}
-			rows = p;
-			cap = ncap;
-		}
-		row.now.key = key;
-		memcpy(row.now.refused, c.refused, sizeof(row.now.refused));
-		row.plan_id = c.plan_id;
-		rows[n++] = row;
+	r = mapwalk(d->counters_fd, sizeof(struct tg_counter_key), sizeof(struct tg_counters), 0,
+		    add_row, &rs);
+	if (r < 0) {
+		free(rs.v);
+		return r;
 	}
+	rows = rs.v;
+	n = rs.n;
 	/* cmp_key() compares the keys at the start of both structs */
 	qsort(rows, n, sizeof(*rows), cmp_key);
 	nb = calloc(n + d->n_base + 1, sizeof(*nb));

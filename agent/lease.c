@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "agent/lease.h"
+#include "agent/mapwalk.h"
 #include "lib/redisconn.h"
 
 /*
@@ -60,11 +61,6 @@ struct want {
 
 #define PLAN_CACHE 64 /* plans looked up once per tick (there are few) */
 
-/* What a tick reads of tg_buckets per syscall (BPF_MAP_LOOKUP_BATCH): a
- * walk of one lookup per bucket was two syscalls a bucket, every tick, on
- * the CPU the API server shares. */
-#define WALK_BATCH 256
-
 struct lease {
 	const struct config *cfg;
 	struct bpfload *bl;
@@ -76,8 +72,6 @@ struct lease {
 	uint32_t n_states; /* a power of two, twice agent.max_buckets at least */
 	struct want *wants;
 	size_t n_wants, cap_wants;
-	struct tg_bucket_key walk_keys[WALK_BATCH]; /* one batch of tg_buckets */
-	struct tg_bucket walk_vals[WALK_BATCH];
 	struct lease_stats stats;
 };
 
@@ -295,47 +289,46 @@ static void bucket_want(struct lease *l, const struct tg_bucket_key *key, const 
 	w->rate_fp = plan->rate_fp;
 }
 
+struct walk {
+	struct lease *l;
+	uint64_t now_ms;
+	bool giving_back;
+	int plans_fd;
+	struct tg_plan plans[PLAN_CACHE];
+	uint32_t plan_ids[PLAN_CACHE];
+	unsigned int n_plans;
+};
+
+static int walk_bucket(void *ctx, const void *key, const void *value)
+{
+	struct walk *wk = ctx;
+	const struct tg_bucket_key *k = key;
+	struct tg_plan plan;
+	struct want w;
+
+	if (plan_get(wk->plans_fd, k->plan_id, wk->plans, wk->plan_ids, &wk->n_plans, &plan) ||
+	    !(plan.flags & TG_PLAN_GLOBAL))
+		return 0;
+	bucket_want(wk->l, k, value, &plan, wk->now_ms, wk->giving_back, &w);
+	if (w.tokens && want_add(wk->l, &w))
+		return 1; /* the rest next time */
+	return 0;
+}
+
 /*
  * Walk the global-scope buckets into l->wants: with @giving_back, every
  * unused leased token of each (shutdown); else the lease each needs now
- * (lease_size()). Buckets are read WALK_BATCH at a time, each under its
- * lock (BPF_F_LOCK).
+ * (lease_size()). Each bucket is read under its lock (BPF_F_LOCK); a walk
+ * that fails is made again at the next tick.
  */
 static void collect_wants(struct lease *l, uint64_t now_ms, bool giving_back)
 {
-	int buckets_fd = bpfload_map_fd(l->bl, "tg_buckets");
-	int plans_fd = bpfload_map_fd(l->bl, "tg_plans");
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
-	struct tg_bucket_key *keys = l->walk_keys;
-	struct tg_bucket *vals = l->walk_vals;
-	struct tg_plan plans[PLAN_CACHE];
-	uint32_t plan_ids[PLAN_CACHE];
-	unsigned int n_plans = 0;
-	__u32 batch, count;
-	bool more = true, first = true;
+	struct walk wk = { .l = l, .now_ms = now_ms, .giving_back = giving_back,
+			   .plans_fd = bpfload_map_fd(l->bl, "tg_plans") };
 
 	l->n_wants = 0;
-	while (more) {
-		count = WALK_BATCH;
-		if (bpf_map_lookup_batch(buckets_fd, first ? NULL : &batch, &batch, keys, vals, &count,
-					 &opts) < 0) {
-			if (errno != ENOENT)
-				return; /* the next tick walks again */
-			more = false; /* the last batch (count may be > 0) */
-		}
-		first = false;
-		for (__u32 i = 0; i < count; i++) {
-			struct tg_plan plan;
-			struct want w;
-
-			if (plan_get(plans_fd, keys[i].plan_id, plans, plan_ids, &n_plans, &plan) ||
-			    !(plan.flags & TG_PLAN_GLOBAL))
-				continue;
-			bucket_want(l, &keys[i], &vals[i], &plan, now_ms, giving_back, &w);
-			if (w.tokens && want_add(l, &w))
-				return; /* the rest next time */
-		}
-	}
+	mapwalk(bpfload_map_fd(l->bl, "tg_buckets"), sizeof(struct tg_bucket_key),
+		sizeof(struct tg_bucket), BPF_F_LOCK, walk_bucket, &wk);
 }
 
 static int send_wants(struct lease *l, uint64_t now_ms)

@@ -78,6 +78,17 @@ assert_true "granted_total covers what was consumed ($granted >= $consumed)" "gr
 assert_true "the Redis bucket rl:21:3 exists" "no key" test "$(rcli EXISTS rl:21:3)" = 1
 rt=$(curl -s "http://127.0.0.1:$TG_METRICS_PORT/metrics" | awk '$1 == "tollgate_lease_round_trips_total" { print $2 }')
 assert_true "leases went to Redis ($rt round trips)" "none" test "${rt:-0}" -gt 0
+# the agent's metrics sum tg_counters in batches; tollgatectl reads them one by one
+metrics=$(curl -s "http://127.0.0.1:$TG_METRICS_PORT/metrics")
+counters=$("$BUILD/tollgatectl" --config "$TG_CONFIG" --json counters)
+for v in admitted over_limit; do
+	m=$(awk -v v="$v" '$1 == "tollgate_verdicts_total{verdict=\"" v "\"}" { print $2 }' <<<"$metrics")
+	c=$("$PYTHON" -c 'import json, sys
+rows = json.loads(sys.argv[1])
+print(sum(r["requests"] if sys.argv[2] == "admitted" else r["refused"][sys.argv[2]] for r in rows))' \
+		"$counters" "$v" 2>&1)
+	assert_eq "metrics: tollgate_verdicts_total{verdict=$v} = tollgatectl counters" "$c" "$m"
+done
 
 # Under the limit nothing is refused: 20 consumers at half their rate (20/s
 # each, one request a lease interval), a burst too small to bridge a late
