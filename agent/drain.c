@@ -349,8 +349,9 @@ int drain_summaries(struct drain *d)
 	for (size_t j = 0; j < n; j++) {
 		struct refused_entry e = { .key = rows[j].now.key };
 
-		/* a key twice (the walk restarted after a deletion): the
-		 * counts only grow, so the higher of the two reads */
+		/* a key twice (a walk sees each entry once, but a second one
+		 * would summarise its counts again): the counts only grow, so
+		 * the higher of the two reads */
 		if (j + 1 < n && !cmp_key(&rows[j], &rows[j + 1])) {
 			for (int v = 0; v < TG_V_COUNT; v++)
 				if (rows[j].now.refused[v] > rows[j + 1].now.refused[v])

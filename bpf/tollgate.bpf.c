@@ -846,6 +846,13 @@ static __always_inline __u32 tg_key_copy(struct tg_scratch *s, __u32 off, __u32 
 	return version >= 1 && version <= 9 ? version : 0;
 }
 
+/* The same key bytes (the six zero-padded words tg_key_copy() writes)? */
+static __always_inline bool tg_key_raw_eq(const __u64 *a, const __u64 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] &&
+	       a[5] == b[5];
+}
+
 /* Digest the key in s->key (or take the connection's cached digest when the
  * key is the same) and look it up; the digest is left in s->digest for
  * admission to cache. */
@@ -859,9 +866,7 @@ static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 
 	secret = bpf_map_lookup_elem(&tg_secrets, &version);
 	if (!secret || !secret->valid)
 		return NULL;
-	s->key_cached = flow && flow->key_raw[0] == kw[0] && flow->key_raw[1] == kw[1] &&
-			flow->key_raw[2] == kw[2] && flow->key_raw[3] == kw[3] &&
-			flow->key_raw[4] == kw[4] && flow->key_raw[5] == kw[5];
+	s->key_cached = flow && tg_key_raw_eq(flow->key_raw, kw);
 	if (s->key_cached)
 		s->digest = flow->key_digest;
 	else
@@ -897,9 +902,7 @@ static __always_inline bool tg_keycache_hit(const struct tg_keycache_entry *e,
 {
 	const __u64 *kw = (const __u64 *)s->key;
 
-	return e->gen == gen && e->key_raw[0] == kw[0] && e->key_raw[1] == kw[1] &&
-	       e->key_raw[2] == kw[2] && e->key_raw[3] == kw[3] && e->key_raw[4] == kw[4] &&
-	       e->key_raw[5] == kw[5];
+	return e->gen == gen && tg_key_raw_eq(e->key_raw, kw);
 }
 
 static __always_inline void tg_keycache_fill(struct tg_keycache_entry *e,
