@@ -319,12 +319,6 @@ static void render_metrics(FILE *out, void *userdata)
 			bpfload_map_count(bpfload_map_fd(a->bl, maps[i].name), maps[i].key_size));
 }
 
-/*
- * Everything that can be checked before the kernel is touched is checked
- * first, so a bad config or keys file leaves the host as it was. If attaching
- * fails half-way on a host without pins of ours, what was attached is taken
- * down again; with pins of a previous agent, its enforcement stays.
- */
 struct snapshot_walk {
 	struct agent *a;
 	uint64_t now_ns;
@@ -357,6 +351,12 @@ static void send_snapshots(struct agent *a)
 		sizeof(struct tg_counters), 0, send_snapshot, &sw);
 }
 
+/*
+ * Everything that can be checked before the kernel is touched is checked
+ * first, so a bad config or keys file leaves the host as it was. If attaching
+ * fails half-way on a host without pins of ours, what was attached is taken
+ * down again; with pins of a previous agent, its enforcement stays.
+ */
 static int setup(struct agent *a)
 {
 	struct keyfile kf = { 0 };

@@ -263,32 +263,6 @@ static void lease_size(struct lease *l, struct bucket_state *st, const struct tg
 	*ret = avail * 4 >= size * 3 ? 0 : size - avail;
 }
 
-/* The want of one global-scope bucket (0 tokens: none). */
-static void bucket_want(struct lease *l, const struct tg_bucket_key *key, const struct tg_bucket *b,
-			const struct tg_plan *plan, uint64_t now_ms, bool giving_back,
-			struct want *w)
-{
-	struct bucket_state *st;
-
-	w->tokens = 0;
-	if (giving_back) {
-		if (b->granted_total > b->consumed_total)
-			w->tokens = -(long long)(b->granted_total - b->consumed_total);
-	} else {
-		st = state_get(l, key);
-		if (!st) {
-			/* full of buckets long gone from the map: start over
-			 * (the rates are learnt again in a few ticks) */
-			memset(l->states, 0, l->n_states * sizeof(*l->states));
-			st = state_get(l, key);
-		}
-		lease_size(l, st, b, now_ms, &w->tokens);
-	}
-	w->key = *key;
-	w->burst = plan->burst;
-	w->rate_fp = plan->rate_fp;
-}
-
 struct walk {
 	struct lease *l;
 	uint64_t now_ms;
@@ -299,20 +273,37 @@ struct walk {
 	unsigned int n_plans;
 };
 
+/* One bucket of the walk: its want, if it is global and wants anything. */
 static int walk_bucket(void *ctx, const void *key, const void *value)
 {
 	struct walk *wk = ctx;
-	const struct tg_bucket_key *k = key;
+	struct lease *l = wk->l;
+	const struct tg_bucket *b = value;
+	struct want w = { .key = *(const struct tg_bucket_key *)key };
+	struct bucket_state *st;
 	struct tg_plan plan;
-	struct want w;
 
-	if (plan_get(wk->plans_fd, k->plan_id, wk->plans, wk->plan_ids, &wk->n_plans, &plan) ||
+	if (plan_get(wk->plans_fd, w.key.plan_id, wk->plans, wk->plan_ids, &wk->n_plans, &plan) ||
 	    !(plan.flags & TG_PLAN_GLOBAL))
 		return 0;
-	bucket_want(wk->l, k, value, &plan, wk->now_ms, wk->giving_back, &w);
-	if (w.tokens && want_add(wk->l, &w))
-		return 1; /* the rest next time */
-	return 0;
+	if (wk->giving_back) {
+		if (b->granted_total > b->consumed_total)
+			w.tokens = -(long long)(b->granted_total - b->consumed_total);
+	} else {
+		st = state_get(l, &w.key);
+		if (!st) {
+			/* full of buckets long gone from the map: start over
+			 * (the rates are learnt again in a few ticks) */
+			memset(l->states, 0, l->n_states * sizeof(*l->states));
+			st = state_get(l, &w.key);
+		}
+		lease_size(l, st, b, wk->now_ms, &w.tokens);
+	}
+	if (!w.tokens)
+		return 0;
+	w.burst = plan.burst;
+	w.rate_fp = plan.rate_fp;
+	return want_add(l, &w); /* full: the rest next time */
 }
 
 /*
@@ -331,6 +322,11 @@ static void collect_wants(struct lease *l, uint64_t now_ms, bool giving_back)
 		sizeof(struct tg_bucket), BPF_F_LOCK, walk_bucket, &wk);
 }
 
+/*
+ * l->wants to Redis as one pipeline of EVALSHAs (a round trip per bucket
+ * would make a tick of a thousand busy buckets longer than the interval,
+ * and their leases late), then what Redis granted to the kernel.
+ */
 static int send_wants(struct lease *l, uint64_t now_ms)
 {
 	size_t sent = 0;
