@@ -93,46 +93,6 @@ int event_format_ip(const uint8_t ip[16], char *buf, size_t size)
 	return (int)len;
 }
 
-/* A JSON writer into a fixed buffer; overflow is sticky and checked once. */
-struct json_out {
-	char *buf;
-	size_t size;
-	size_t len;
-	bool overflow;
-};
-
-static void out_bytes(struct json_out *out, const char *s, size_t len)
-{
-	if (out->overflow || len >= out->size - out->len) {
-		out->overflow = true;
-		return;
-	}
-	memcpy(out->buf + out->len, s, len);
-	out->len += len;
-}
-
-static void out_str(struct json_out *out, const char *s)
-{
-	out_bytes(out, s, strlen(s));
-}
-
-static __attribute__((format(printf, 2, 3))) void out_fmt(struct json_out *out, const char *fmt,
-							  ...)
-{
-	char tmp[64];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		out->overflow = true;
-		return;
-	}
-	out_bytes(out, tmp, (size_t)n);
-}
-
 /* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629), 0 if none. */
 static size_t utf8_len(const uint8_t *s, size_t len)
 {
@@ -167,155 +127,231 @@ static size_t utf8_len(const uint8_t *s, size_t len)
 	return n;
 }
 
-static void out_json_string(struct json_out *out, const char *str, size_t len)
+/*
+ * The JSON writer of event_to_json(). It writes into a buffer it knows has
+ * EVENT_JSON_MAX bytes, so no append checks for room: the longest event (an
+ * endpoint of EVENT_ENDPOINT_MAX bytes, each escaped to 6, and every number at
+ * its widest) is under 1,500 bytes. Each put_*() returns the end of what it
+ * wrote. This runs once per request: no printf, no strlen of literals.
+ */
+#define PUT_LIT(p, s) ((char *)memcpy((p), (s), sizeof(s) - 1) + sizeof(s) - 1)
+
+static char *put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put_hex2(char *p, uint8_t b, const char *digits)
+{
+	p[0] = digits[b >> 4];
+	p[1] = digits[b & 15];
+	return p + 2;
+}
+
+/* @str as a JSON string (see event_to_json()). */
+static char *put_json_string(char *p, const char *str, size_t len)
 {
 	const uint8_t *s = (const uint8_t *)str;
+	size_t i = 0, n;
 
-	out_bytes(out, "\"", 1);
-	for (size_t i = 0; i < len;) {
-		size_t n;
-
+	*p++ = '"';
+	while (i < len) {
 		if (s[i] == '"' || s[i] == '\\') {
-			out_bytes(out, "\\", 1);
-			out_bytes(out, (const char *)&s[i], 1);
-			i++;
+			*p++ = '\\';
+			*p++ = (char)s[i++];
 		} else if (s[i] < 0x20 || s[i] == 0x7f) {
-			out_fmt(out, "\\u%04x", s[i]);
-			i++;
+			p = PUT_LIT(p, "\\u00");
+			p = put_hex2(p, s[i++], "0123456789abcdef");
 		} else if (s[i] < 0x80) {
-			out_bytes(out, (const char *)&s[i], 1);
-			i++;
+			*p++ = (char)s[i++];
 		} else if ((n = utf8_len(s + i, len - i)) > 0) {
-			out_bytes(out, (const char *)&s[i], n);
+			memcpy(p, s + i, n);
+			p += n;
 			i += n;
 		} else {
-			out_fmt(out, "%%%02X", s[i]);
-			i++;
+			*p++ = '%';
+			p = put_hex2(p, s[i++], "0123456789ABCDEF");
 		}
 	}
-	out_bytes(out, "\"", 1);
+	*p++ = '"';
+	return p;
 }
 
-/* Decimal digits of v, no padding. */
-static void out_u64(struct json_out *out, uint64_t v)
+/* "123": ids are decimal strings (DESIGN §5). */
+static char *put_id(char *p, uint32_t v)
 {
-	char tmp[DECIMAL_U64_MAX];
-
-	out_bytes(out, tmp, (size_t)(decimal_u64(tmp, v) - tmp));
-}
-
-/* ,"name":"123" - ids are decimal strings (DESIGN §5). */
-static void out_id_field(struct json_out *out, const char *name, uint32_t v)
-{
-	out_str(out, name);
-	out_bytes(out, "\"", 1);
-	out_u64(out, v);
-	out_bytes(out, "\"", 1);
-}
-
-/* ,"name":123 */
-static void out_num_field(struct json_out *out, const char *name, uint64_t v)
-{
-	out_str(out, name);
-	out_u64(out, v);
+	*p++ = '"';
+	p = decimal_u64(p, v);
+	*p++ = '"';
+	return p;
 }
 
 /* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; the calendar part is cached per second
- * (events come in bursts of the same second, and gmtime_r is not free). */
-static void out_time(struct json_out *out, uint64_t time_ns)
+ * (events come in bursts of the same second, and gmtime_r is not free).
+ * NULL for a time gmtime_r cannot take. */
+static char *put_time(char *p, uint64_t time_ns)
 {
 	static __thread time_t cached_secs = (time_t)-1;
 	static __thread char cached[32];
+	static __thread size_t cached_len;
 	time_t secs = (time_t)(time_ns / 1000000000);
 	uint64_t frac = time_ns % 1000000000;
-	char digits[9];
 	struct tm tm;
+	int n;
 
 	if (secs != cached_secs) {
-		if (!gmtime_r(&secs, &tm) ||
-		    snprintf(cached, sizeof(cached), "\"%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
-			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec) >= (int)sizeof(cached)) {
-			out->overflow = true;
-			return;
-		}
+		if (!gmtime_r(&secs, &tm))
+			return NULL;
+		n = snprintf(cached, sizeof(cached), "\"%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		if (n < 0 || (size_t)n >= sizeof(cached))
+			return NULL;
 		cached_secs = secs;
+		cached_len = (size_t)n;
 	}
-	out_str(out, cached);
+	memcpy(p, cached, cached_len);
+	p += cached_len;
 	for (int i = 8; i >= 0; i--) {
-		digits[i] = (char)('0' + frac % 10);
+		p[i] = (char)('0' + frac % 10);
 		frac /= 10;
 	}
-	out_bytes(out, digits, sizeof(digits));
-	out_bytes(out, "Z\"", 2);
+	return PUT_LIT(p + 9, "Z\"");
 }
 
-static const char *json_bool(bool b)
+/* The client's address: a v4-mapped one written here, others by
+ * event_format_ip(). NULL if that fails. */
+static char *put_ip(char *p, const uint8_t ip[16])
 {
-	return b ? "true" : "false";
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	int n;
+
+	if (!memcmp(ip, v4mapped, sizeof(v4mapped))) {
+		for (int i = 12; i < 16; i++) {
+			p = decimal_u64(p, ip[i]);
+			if (i < 15)
+				*p++ = '.';
+		}
+		return p;
+	}
+	n = event_format_ip(ip, p, EVENT_IP_MAX);
+	return n < 0 ? NULL : p + n;
+}
+
+static char *put_bool(char *p, bool b)
+{
+	return b ? PUT_LIT(p, "true") : PUT_LIT(p, "false");
+}
+
+/* Every event of one agent run starts with the same bytes, up to its
+ * sequence number; they are kept per (host_id, epoch). */
+static char *put_head(char *p, uint32_t host_id, uint32_t epoch)
+{
+	static __thread char cached[128];
+	static __thread size_t cached_len;
+	static __thread uint32_t cached_host, cached_epoch;
+	char *q = cached;
+
+	if (!cached_len || host_id != cached_host || epoch != cached_epoch) {
+		q = PUT_LIT(q, "{\"specversion\":\"1.0\",\"type\":\"tollgate.request\"");
+		q = PUT_LIT(q, ",\"source\":\"tollgate-agent/");
+		q = decimal_u64(q, host_id);
+		q = PUT_LIT(q, "\",\"id\":\"");
+		q = decimal_u64(q, host_id); /* the event id (event_id()) */
+		*q++ = '-';
+		q = decimal_u64(q, epoch);
+		*q++ = '-';
+		cached_len = (size_t)(q - cached);
+		cached_host = host_id;
+		cached_epoch = epoch;
+	}
+	memcpy(p, cached, cached_len);
+	return p + cached_len;
+}
+
+/* event_to_json() into @buf, which has EVENT_JSON_MAX bytes: the length, or
+ * -EINVAL. */
+static int event_to_json_max(const struct usage_event *ev, char *buf)
+{
+	char *p = buf;
+
+	p = put_head(p, ev->host_id, ev->epoch);
+	p = decimal_u64(p, ev->seq);
+	p = PUT_LIT(p, "\",\"time\":");
+	p = put_time(p, ev->time_ns);
+	if (!p)
+		return -EINVAL;
+	p = PUT_LIT(p, ",\"subject\":");
+	p = put_id(p, ev->consumer_id);
+	p = PUT_LIT(p, ",\"datacontenttype\":\"application/json\",\"data\":{\"consumer_id\":");
+	p = put_id(p, ev->consumer_id);
+	p = PUT_LIT(p, ",\"plan_id\":");
+	p = put_id(p, ev->plan_id);
+	p = PUT_LIT(p, ",\"api_id\":");
+	p = put_id(p, ev->api_id);
+	p = PUT_LIT(p, ",\"route_id\":");
+	p = put_id(p, ev->route_id);
+	p = PUT_LIT(p, ",\"key_id\":");
+	p = put_id(p, ev->key_id);
+	p = PUT_LIT(p, ",\"endpoint\":");
+	p = put_json_string(p, ev->endpoint, ev->endpoint_len);
+	p = PUT_LIT(p, ",\"method\":\"");
+	p = put_str(p, event_method_name(ev->method));
+	p = PUT_LIT(p, "\",\"status\":");
+	p = decimal_u64(p, ev->status);
+	p = PUT_LIT(p, ",\"latency_us\":");
+	p = decimal_u64(p, ev->latency_us);
+	p = PUT_LIT(p, ",\"req_bytes\":");
+	p = decimal_u64(p, ev->req_bytes);
+	p = PUT_LIT(p, ",\"resp_bytes\":");
+	p = decimal_u64(p, ev->resp_bytes);
+	p = PUT_LIT(p, ",\"client_ip\":\"");
+	p = put_ip(p, ev->client_ip);
+	if (!p)
+		return -EINVAL;
+	p = PUT_LIT(p, "\",\"country\":\"");
+	if (ev->country[0] >= 'A' && ev->country[0] <= 'Z' && ev->country[1] >= 'A' &&
+	    ev->country[1] <= 'Z') {
+		*p++ = ev->country[0];
+		*p++ = ev->country[1];
+	} else {
+		p = PUT_LIT(p, "--");
+	}
+	p = PUT_LIT(p, "\",\"verdict\":\"");
+	p = put_str(p, event_verdict_name(ev->verdict));
+	p = PUT_LIT(p, "\",\"flags\":{\"unanswered\":");
+	p = put_bool(p, ev->flags & TG_EF_UNANSWERED);
+	p = PUT_LIT(p, ",\"summary\":");
+	p = put_bool(p, ev->flags & TG_EF_SUMMARY);
+	p = PUT_LIT(p, ",\"unattributed\":");
+	p = put_bool(p, ev->flags & TG_EF_UNATTRIBUTED);
+	p = PUT_LIT(p, "},\"count\":");
+	p = decimal_u64(p, ev->count);
+	p = PUT_LIT(p, "}}");
+	*p = '\0';
+	return (int)(p - buf);
 }
 
 int event_to_json(const struct usage_event *ev, char *buf, size_t size)
 {
-	struct json_out out = { .buf = buf, .size = size };
-	char id[EVENT_ID_MAX], ip[EVENT_IP_MAX], country[3] = "--";
-	int r;
+	char tmp[EVENT_JSON_MAX];
+	int n;
 
 	if (!event_valid(ev))
 		return -EINVAL;
+	if (size >= EVENT_JSON_MAX)
+		return event_to_json_max(ev, buf);
 	if (size == 0)
 		return -ENOSPC;
-	event_id(ev, id, sizeof(id));
-	r = event_format_ip(ev->client_ip, ip, sizeof(ip));
-	if (r < 0)
-		return r;
-	if (ev->country[0] >= 'A' && ev->country[0] <= 'Z' && ev->country[1] >= 'A' &&
-	    ev->country[1] <= 'Z')
-		memcpy(country, ev->country, 2);
-
-	/* hand-rolled rather than printf: this runs once per request */
-	out_str(&out, "{\"specversion\":\"1.0\",\"type\":\"tollgate.request\"");
-	out_str(&out, ",\"source\":\"tollgate-agent/");
-	out_u64(&out, ev->host_id);
-	out_str(&out, "\",\"id\":\"");
-	out_str(&out, id);
-	out_str(&out, "\",\"time\":");
-	out_time(&out, ev->time_ns);
-	out_id_field(&out, ",\"subject\":", ev->consumer_id);
-	out_str(&out, ",\"datacontenttype\":\"application/json\",\"data\":{");
-	out_id_field(&out, "\"consumer_id\":", ev->consumer_id);
-	out_id_field(&out, ",\"plan_id\":", ev->plan_id);
-	out_id_field(&out, ",\"api_id\":", ev->api_id);
-	out_id_field(&out, ",\"route_id\":", ev->route_id);
-	out_id_field(&out, ",\"key_id\":", ev->key_id);
-	out_str(&out, ",\"endpoint\":");
-	out_json_string(&out, ev->endpoint, ev->endpoint_len);
-	out_str(&out, ",\"method\":\"");
-	out_str(&out, event_method_name(ev->method));
-	out_num_field(&out, "\",\"status\":", ev->status);
-	out_num_field(&out, ",\"latency_us\":", ev->latency_us);
-	out_num_field(&out, ",\"req_bytes\":", ev->req_bytes);
-	out_num_field(&out, ",\"resp_bytes\":", ev->resp_bytes);
-	out_str(&out, ",\"client_ip\":\"");
-	out_str(&out, ip);
-	out_str(&out, "\",\"country\":\"");
-	out_str(&out, country);
-	out_str(&out, "\",\"verdict\":\"");
-	out_str(&out, event_verdict_name(ev->verdict));
-	out_str(&out, "\",\"flags\":{\"unanswered\":");
-	out_str(&out, json_bool(ev->flags & TG_EF_UNANSWERED));
-	out_str(&out, ",\"summary\":");
-	out_str(&out, json_bool(ev->flags & TG_EF_SUMMARY));
-	out_str(&out, ",\"unattributed\":");
-	out_str(&out, json_bool(ev->flags & TG_EF_UNATTRIBUTED));
-	out_num_field(&out, "},\"count\":", ev->count);
-	out_str(&out, "}}");
-
-	if (out.overflow) {
+	n = event_to_json_max(ev, tmp);
+	if (n < 0 || (size_t)n >= size) {
 		buf[0] = '\0';
-		return -ENOSPC;
+		return n < 0 ? n : -ENOSPC;
 	}
-	buf[out.len] = '\0';
-	return (int)out.len;
+	memcpy(buf, tmp, (size_t)n + 1);
+	return n;
 }
 
 static void put_le16(uint8_t *p, uint16_t v)

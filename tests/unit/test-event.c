@@ -532,6 +532,37 @@ static void test_json_worst_case_fits(void **state)
 	json_decref(root);
 }
 
+/* Each event's source and id follow its own host and epoch, however the
+ * encoder keeps what repeats between events. */
+static void test_json_host_and_epoch_change(void **state)
+{
+	static const struct {
+		uint32_t host_id, epoch;
+		uint64_t seq;
+		const char *source, *id;
+	} cases[] = {
+		{ 7, 3, 42, "tollgate-agent/7", "7-3-42" },
+		{ 7, 4, 0, "tollgate-agent/7", "7-4-0" },
+		{ 8, 4, 1, "tollgate-agent/8", "8-4-1" },
+		{ 7, 3, 43, "tollgate-agent/7", "7-3-43" },
+	};
+	struct usage_event ev;
+	char buf[EVENT_JSON_MAX];
+	json_t *root;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		example_event(&ev);
+		ev.host_id = cases[i].host_id;
+		ev.epoch = cases[i].epoch;
+		ev.seq = cases[i].seq;
+		root = to_json(&ev, buf, sizeof(buf));
+		assert_string_equal(get_string(root, "source"), cases[i].source);
+		assert_string_equal(get_string(root, "id"), cases[i].id);
+		json_decref(root);
+	}
+}
+
 static void test_json_buffer_too_small(void **state)
 {
 	struct usage_event ev;
@@ -884,6 +915,7 @@ int main(void)
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_json_unicode),
 		cmocka_unit_test(test_json_worst_case_fits),
+		cmocka_unit_test(test_json_host_and_epoch_change),
 		cmocka_unit_test(test_json_buffer_too_small),
 		cmocka_unit_test(test_json_rejects_invalid_event),
 		cmocka_unit_test(test_v1_layout),
