@@ -154,6 +154,14 @@ $(BUILD)/tests/test-stripe: tests/unit/test-stripe.c billing/stripe.c $(BUILD)/l
 	$(Q)$(CC) $(filter-out -O2,$(CFLAGS)) $(SAN_CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c %.a,$^) \
 		-lcmocka $(PKG_LIBS) -lcurl -ljansson -lm
 
+# the agent's drain into agent.events_file, with a real ring buffer
+$(BUILD)/tests/test-drain: tests/unit/test-drain.c agent/drain.c agent/geoip.c agent/spool.c \
+		agent/mapwalk.c $(BUILD)/libtollgate-san.a
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -O2,$(CFLAGS)) $(SAN_CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c %.a,$^) \
+		-lcmocka $(PKG_LIBS) -ljansson -lmaxminddb -lm
+
 $(BPF_TEST_BIN): tests/bpf/test-xdp-fixtures.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) $(BUILD)/libtollgate.a
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)

@@ -32,7 +32,7 @@ struct refused_file_header {
 
 struct drain {
 	struct ring_buffer *rb;
-	FILE *sink;	     /* agent.events_file, or */
+	int sink_fd;	     /* agent.events_file (O_APPEND), or -1 for */
 	struct spool *spool; /* the write-ahead log in front of Kafka */
 	struct geoip *geoip; /* agent.geoip_db, or NULL */
 	enum config_format format;
@@ -48,7 +48,14 @@ struct drain {
 	size_t n_base;
 	char base_path[CONFIG_PATH_MAX + 32];
 	struct drain_stats stats;
+	/* CloudEvents lines for sink_fd, written out when full and at the end
+	 * of each drain: encoded in place, one write() for many events */
+	char *out;
+	size_t out_len;
+	uint64_t out_events;
 };
+
+#define DRAIN_OUT_SIZE (128 * 1024)
 
 /* CLOCK_MONOTONIC (the kernel's clock) to Unix time, taken per batch. */
 static int64_t mono_to_real(void)
@@ -68,37 +75,71 @@ static uint64_t now_real_ns(void)
 	return (uint64_t)r.tv_sec * 1000000000ULL + r.tv_nsec;
 }
 
+/* Write out the lines encoded so far. Events a failed write loses are
+ * counted in write_errors, those written in written. Returns 0 or -errno. */
+static int sink_flush(struct drain *d)
+{
+	size_t off = 0;
+	ssize_t w;
+	int r = 0;
+
+	while (off < d->out_len) {
+		w = write(d->sink_fd, d->out + off, d->out_len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			r = w < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (r)
+		d->stats.write_errors += d->out_events;
+	else
+		d->stats.written += d->out_events;
+	d->out_len = 0;
+	d->out_events = 0;
+	return r;
+}
+
 static int sink_write(struct drain *d, struct usage_event *ev)
 {
-	char buf[EVENT_JSON_MAX];
+	char buf[EVENT_V1_MAX];
 	int n, r;
 
 	ev->host_id = d->host_id;
 	ev->epoch = d->epoch;
 	ev->seq = d->seq;
-	if (d->spool && d->format == CONFIG_FORMAT_BINARY)
-		n = event_encode_v1(ev, (uint8_t *)buf, sizeof(buf));
-	else
-		n = event_to_json(ev, buf, sizeof(buf));
-	if (n < 0) {
-		d->stats.bad_records++;
-		return n;
-	}
 	if (d->spool) {
-		r = spool_append(d->spool, ev->consumer_id, buf, (size_t)n);
+		if (d->format == CONFIG_FORMAT_BINARY)
+			n = event_encode_v1(ev, (uint8_t *)buf, sizeof(buf));
+		else
+			n = event_to_json(ev, d->out, EVENT_JSON_MAX);
+		if (n < 0) {
+			d->stats.bad_records++;
+			return n;
+		}
+		r = spool_append(d->spool, ev->consumer_id, d->format == CONFIG_FORMAT_BINARY ? buf : d->out,
+				 (size_t)n);
 		if (r) {
 			d->stats.write_errors++;
 			return r;
 		}
+		d->stats.written++;
 	} else {
-		buf[n++] = '\n';
-		if (fwrite(buf, 1, n, d->sink) != (size_t)n) {
-			d->stats.write_errors++;
-			return -EIO;
+		/* room for the longest line and its newline */
+		if (DRAIN_OUT_SIZE - d->out_len < EVENT_JSON_MAX + 1 && (r = sink_flush(d)) != 0)
+			return r;
+		n = event_to_json(ev, d->out + d->out_len, EVENT_JSON_MAX);
+		if (n < 0) {
+			d->stats.bad_records++;
+			return n;
 		}
+		d->out[d->out_len + (size_t)n] = '\n';
+		d->out_len += (size_t)n + 1;
+		d->out_events++;
 	}
 	d->seq++; /* ids go only to events that were kept */
-	d->stats.written++;
 	if (d->observe)
 		d->observe(d->observe_ctx, ev);
 	return 0;
@@ -173,8 +214,7 @@ int drain_consume(struct drain *d)
 	}
 	d->mono_to_real = mono_to_real();
 	n = ring_buffer__consume(d->rb);
-	if (d->sink)
-		fflush(d->sink);
+	sink_flush(d); /* a failure is counted in write_errors */
 	return n;
 }
 
@@ -371,8 +411,7 @@ int drain_summaries(struct drain *d)
 	free(d->base);
 	d->base = nb;
 	d->n_base = k;
-	if (d->sink)
-		fflush(d->sink);
+	sink_flush(d);
 	if (written)
 		save_baseline(d);
 	return written;
@@ -399,22 +438,28 @@ int drain_new(const struct config *cfg, int events_fd, int counters_fd, uint32_t
 	d->epoch = epoch;
 	d->pin_generation = pin_generation;
 	snprintf(d->base_path, sizeof(d->base_path), "%s/refused.snapshot", cfg->agent.state_dir);
-	if (!spool)
-		d->sink = fopen(cfg->agent.events_file, "ae");
-	if (!spool && !d->sink) {
-		r = -errno;
-		snprintf(err, err_len, "agent.events_file: cannot open '%s': %s",
-			 cfg->agent.events_file, strerror(-r));
+	d->sink_fd = -1;
+	/* the spool's JSON form is encoded here too; the file's lines gather */
+	d->out = malloc(spool ? EVENT_JSON_MAX : DRAIN_OUT_SIZE);
+	if (!d->out) {
 		free(d);
-		return r;
+		return -ENOMEM;
+	}
+	if (!spool) {
+		d->sink_fd = open(cfg->agent.events_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+		if (d->sink_fd < 0) {
+			r = -errno;
+			snprintf(err, err_len, "agent.events_file: cannot open '%s': %s",
+				 cfg->agent.events_file, strerror(-r));
+			drain_free(d);
+			return r;
+		}
 	}
 	d->rb = ring_buffer__new(events_fd, on_record, d, NULL);
 	if (!d->rb) {
 		r = -errno;
 		snprintf(err, err_len, "cannot open the tg_events ring buffer: %s", strerror(-r));
-		if (d->sink)
-			fclose(d->sink);
-		free(d);
+		drain_free(d);
 		return r;
 	}
 	load_baseline(d);
@@ -427,8 +472,11 @@ void drain_free(struct drain *d)
 	if (!d)
 		return;
 	ring_buffer__free(d->rb);
-	if (d->sink)
-		fclose(d->sink);
+	if (d->sink_fd >= 0) {
+		sink_flush(d);
+		close(d->sink_fd);
+	}
+	free(d->out);
 	free(d->base);
 	free(d);
 }
