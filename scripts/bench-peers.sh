@@ -436,16 +436,20 @@ reject_run() {
 # admitted_run C ROUND LOAD: one admitted-path run (LOAD fixed or saturation);
 # for tollgate, the agent's CPU meanwhile (it meters every request)
 admitted_run() {
-	local c=$1 r=$2 load=$3 out=$TG_DIR/adm-$1-$3-$2.txt a0=0 a1=0
+	local c=$1 r=$2 load=$3 out=$TG_DIR/adm-$1-$3-$2.txt a0=0 a1=0 s0 s1 k0 k1
 	is_tollgate "$c" && a0=$(cpu_s "$TG_AGENT_PID")
+	s0=$(cpu_busy_s "$SERVER_CPU") k0=$(cpu_busy_s "$CLIENT_CPU")
 	if [ "$load" = fixed ]; then
 		wrk_run "$out" "$url" "$KEYS_DIR/std.keys" /v1/ok "$DURATION" "$FIXED_CONNS" 10
 	else
 		wrk_run "$out" "$url" "$KEYS_DIR/std.keys" /v1/ok "$DURATION" "$CONNS"
 	fi
 	is_tollgate "$c" && a1=$(cpu_s "$TG_AGENT_PID")
+	s1=$(cpu_busy_s "$SERVER_CPU") k1=$(cpu_busy_s "$CLIENT_CPU")
 	record "$out" phase="$load" contender="$c" round="$r" \
-		agent_cpu_s="$(awk -v a="$a0" -v b="$a1" 'BEGIN { print b - a }')"
+		agent_cpu_s="$(awk -v a="$a0" -v b="$a1" 'BEGIN { print b - a }')" \
+		server_cpu_busy_s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
+		client_cpu_busy_s="$(awk -v a="$k0" -v b="$k1" 'BEGIN { print b - a }')"
 }
 
 phase "1. admitted path and rejection: $RUNS rounds of $CONTENDERS"

@@ -52,6 +52,13 @@ machine_s() {
 		/proc/stat
 }
 
+# cpu_busy_s N: busy seconds of CPU N alone (same fields as machine_s), so a
+# run can tell whether the server's CPU or the client's was the one that ran out
+cpu_busy_s() {
+	awk -v hz="$(getconf CLK_TCK)" -v c="cpu$1" '$1 == c { printf "%.3f", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' \
+		/proc/stat
+}
+
 # bpf_progs PIN_DIR: {"name": [run_time_ns, run_cnt], ...} summed per program
 # name over the BPF programs that use the maps pinned in PIN_DIR (one agent's:
 # tg_xdp, tg_sockops, tg_skmsg, tg_bucket_op), as one line of JSON
