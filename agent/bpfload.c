@@ -191,6 +191,7 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 	struct tollgate *skel = bl->skel;
 	struct bpf_map *map;
 	char path[CONFIG_PATH_MAX + 32];
+	uint32_t bits = TG_KEYCACHE_BITS_MIN;
 	uint64_t wake;
 	int r;
 
@@ -210,7 +211,12 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 						 skel->rodata->tg_unanswered_ns / 4 :
 						 1000000000ULL;
 
-	/* sizes from the config */
+	/* sizes from the config; the key cache's slots, a power of two, follow
+	 * max_keys (tollgate_abi.h) */
+	while (bits < TG_KEYCACHE_BITS_MAX && (1U << bits) < cfg->agent.max_keys)
+		bits++;
+	skel->rodata->tg_keycache_bits = bits;
+	bpf_map__set_max_entries(skel->maps.tg_keycache, 1U << bits);
 	bpf_map__set_max_entries(skel->maps.tg_keys, cfg->agent.max_keys);
 	bpf_map__set_max_entries(skel->maps.tg_plans, cfg->agent.max_plans);
 	bpf_map__set_max_entries(skel->maps.tg_buckets, cfg->agent.max_buckets);

@@ -53,6 +53,9 @@ const volatile __u64 tg_unanswered_ns = 30 * TG_NSEC_PER_SEC;
 const volatile __u64 tg_flow_timer_ns = 7500 * 1000000ULL;
 /* report unknown digests to the agent (it has Redis to ask) */
 const volatile __u8 tg_miss_path = 0;
+/* tg_keycache has 1 << tg_keycache_bits slots a CPU (the agent sizes it
+ * from agent.max_keys, with the map's max_entries) */
+const volatile __u32 tg_keycache_bits = TG_KEYCACHE_BITS_MIN;
 
 /* --- maps (DESIGN §3) ------------------------------------------------------ */
 
@@ -354,9 +357,9 @@ struct {
  * after that generation was read: so any change the agent makes, then
  * counts in tg_gen, is seen by the next request. tg_xdp only: it never
  * preempts itself on a CPU (sk_msg does, and looks keys up every time).
- * Not pinned: a new program starts with an empty cache.
+ * Not pinned: a new program starts with an empty cache. 1 << tg_keycache_bits
+ * slots (tollgate_abi.h).
  */
-#define TG_KEYCACHE_SLOTS 128
 
 struct tg_keycache_entry {
 	__u64 key_raw[6]; /* the key's bytes, zero-padded (never all zero) */
@@ -368,7 +371,7 @@ struct tg_keycache_entry {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TG_KEYCACHE_SLOTS);
+	__uint(max_entries, 1 << TG_KEYCACHE_BITS_MIN);
 	__type(key, __u32);
 	__type(value, struct tg_keycache_entry);
 } tg_keycache SEC(".maps");
@@ -891,9 +894,8 @@ static __always_inline bool tg_digest_eq(const struct tg_key_digest *a,
 static __always_inline struct tg_keycache_entry *tg_keycache_slot(const struct tg_scratch *s)
 {
 	const __u64 *kw = (const __u64 *)s->key;
-	__u32 slot = ((kw[1] ^ kw[3]) * 0x9e3779b97f4a7c15ULL) >> 57;
+	__u32 slot = ((kw[1] ^ kw[3]) * 0x9e3779b97f4a7c15ULL) >> (64 - tg_keycache_bits);
 
-	_Static_assert(TG_KEYCACHE_SLOTS == 1 << 7, "slot = the top 7 bits");
 	return bpf_map_lookup_elem(&tg_keycache, &slot);
 }
 

@@ -1163,14 +1163,15 @@ static void test_key_cache_follows_generation(void **state)
 	any_cpu();
 }
 
-/* The cache slot tg_xdp picks for a key (tg_keycache_slot()). */
-static unsigned keycache_slot(const char *key)
+/* The cache slot tg_xdp picks for a key (tg_keycache_slot()), with the
+ * fixture's tg_keycache_bits (the object's default). */
+static unsigned keycache_slot(const struct fixture *f, const char *key)
 {
 	__u64 w1, w3;
 
 	memcpy(&w1, key + 8, 8);
 	memcpy(&w3, key + 24, 8);
-	return (unsigned)(((w1 ^ w3) * 0x9e3779b97f4a7c15ULL) >> 57);
+	return (unsigned)(((w1 ^ w3) * 0x9e3779b97f4a7c15ULL) >> (64 - f->skel->rodata->tg_keycache_bits));
 }
 
 /* Two keys of one cache slot take it from each other, and each request is
@@ -1189,8 +1190,8 @@ static void test_key_cache_shared_slot(void **state)
 		other[8] = digits[tries % 62];
 		other[9] = digits[(tries / 62) % 62];
 		tries++;
-	} while (keycache_slot(other) != keycache_slot(KEY_ACTIVE) && tries < 62 * 62);
-	assert_int_equal(keycache_slot(other), keycache_slot(KEY_ACTIVE));
+	} while (keycache_slot(f, other) != keycache_slot(f, KEY_ACTIVE) && tries < 62 * 62);
+	assert_int_equal(keycache_slot(f, other), keycache_slot(f, KEY_ACTIVE));
 	key_put(f, other, &collide);
 
 	stay_on_this_cpu();

@@ -110,6 +110,22 @@ status=$(tg_ctl status --json 2>&1)
 assert_true "tollgatectl status --json prints JSON" "seen: ${status:0:300}" \
 	"$PYTHON" -c 'import json, sys; json.loads(sys.argv[1])' "$status"
 
+# the agent sized tg_xdp's key cache from agent.max_keys (default 100,000):
+# the largest size, 4096 slots. The cache is not pinned; it is the
+# tg_keycache of the tg_xdp program that shares this agent's pinned tg_gen.
+keycache_slots=$("$PYTHON" - "$TG_PIN_DIR/tg_gen" <<'PY'
+import json, subprocess, sys
+def bt(*a):
+    return json.loads(subprocess.run(["bpftool", "-j", *a], capture_output=True, check=True).stdout)
+gen = bt("map", "show", "pinned", sys.argv[1])["id"]
+progs = [p for p in bt("prog", "show") if p.get("name") == "tg_xdp" and gen in p.get("map_ids", [])]
+maps = {m["id"]: m for m in bt("map", "show")}
+print(",".join(str(maps[i]["max_entries"]) for p in progs for i in p["map_ids"]
+               if maps.get(i, {}).get("name") == "tg_keycache"))
+PY
+)
+assert_eq "tg_keycache slots for max_keys 100000" 4096 "$keycache_slots"
+
 # curl from the client namespace; prints the status code(s)
 ccurl() { tg_client curl -s --max-time 5 -w '%{http_code}\n' "$@"; }
 
