@@ -21,6 +21,7 @@
 #include <xdp/libxdp.h>
 
 #include "agent/bpfload.h"
+#include "agent/mapwalk.h"
 #include "tollgate.skel.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
@@ -726,12 +727,31 @@ int bpfload_bucket_op(struct bpfload *bl, struct tg_bucket_op *op)
 	return op->result;
 }
 
+static int count_entry(void *ctx, const void *key, const void *value)
+{
+	(void)key;
+	(void)value;
+	++*(unsigned long long *)ctx;
+	return 0;
+}
+
 unsigned long long bpfload_map_count(int fd, size_t key_size)
 {
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
 	char key[256], next[256];
 	unsigned long long n = 0;
 
-	if (fd < 0 || key_size > sizeof(key) || bpf_map_get_next_key(fd, NULL, next) < 0)
+	if (fd < 0 || key_size > sizeof(key))
+		return 0;
+	/* hash maps: 256 entries a syscall (mapwalk); a /metrics scrape
+	 * counts tg_keys, tg_flows, tg_buckets and tg_counters */
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.key_size == key_size &&
+	    (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH) &&
+	    !mapwalk(fd, key_size, info.value_size, 0, count_entry, &n))
+		return n;
+	n = 0;
+	if (bpf_map_get_next_key(fd, NULL, next) < 0)
 		return 0;
 	do {
 		memcpy(key, next, key_size);

@@ -81,8 +81,9 @@ void bpfload_free(struct bpfload *bl);
  */
 int bpfload_detach(const struct config *cfg, char *err, size_t err_len);
 
-/* bpfload_map_count() - entries of the map behind fd (a walk of its keys,
- * key_size bytes each, at most 256). */
+/* bpfload_map_count() - entries of the map behind fd (keys of key_size
+ * bytes, at most 256): hash maps read 256 entries a syscall, others by a
+ * walk of their keys. */
 unsigned long long bpfload_map_count(int fd, size_t key_size);
 
 /* bpfload_read_stats() - tg_stats summed over the CPUs into ret; -errno. */

@@ -377,6 +377,36 @@ problems=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --check)
 assert_eq "every line of events_file a valid CloudEvents tollgate.request" "" "$problems"
 
 # ---------------------------------------------------------------------------
+tg_log "5c. map fill: tollgatectl status and /metrics against bpftool's own count"
+# three connections held open after their answers, so tg_flows is not empty
+holders=()
+for i in 1 2 3; do
+	tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+		--key "$K_KEEPALIVE" --hold 5 /v1/ok >"$TG_DIR/hold-$i.out" 2>&1 &
+	holders+=($!)
+done
+for ((i = 0; i < 50; i++)); do
+	[ "$(cat "$TG_DIR"/hold-*.out 2>/dev/null | grep -c '^200$')" -ge 3 ] && break
+	sleep 0.1
+done
+assert_eq "three held connections answered" 3 "$(cat "$TG_DIR"/hold-*.out | grep -c '^200$')"
+status=$(tg_ctl status --json 2>&1)
+metrics=$(curl -s --max-time 5 "http://127.0.0.1:$TG_METRICS_PORT/metrics")
+for m in tg_keys tg_buckets tg_flows tg_counters; do
+	want=$(bpftool -j map dump pinned "$TG_PIN_DIR/$m" | "$PYTHON" -c 'import json, sys; print(len(json.load(sys.stdin)))')
+	got=$("$PYTHON" -c 'import json, sys; print(json.loads(sys.argv[1])["maps"][sys.argv[2]]["entries"])' \
+		"$status" "$m" 2>&1)
+	assert_eq "tollgatectl status: entries of $m" "$want" "$got"
+	got=$(sed -n "s/^tollgate_map_entries{map=\"$m\"} //p" <<<"$metrics")
+	assert_eq "/metrics: tollgate_map_entries of $m" "$want" "$got"
+done
+assert_eq "tg_keys holds every line of keys_file" "$(grep -c . "$TG_KEYS")" \
+	"$(sed -n 's/^tollgate_map_entries{map="tg_keys"} //p' <<<"$metrics")"
+flows=$(sed -n 's/^tollgate_map_entries{map="tg_flows"} //p' <<<"$metrics")
+assert_true "tg_flows holds the held connections ($flows)" "fewer than 3" test "${flows:-0}" -ge 3
+wait "${holders[@]}"
+
+# ---------------------------------------------------------------------------
 tg_log "6. agent restart keeps enforcement, pins, counters and buckets"
 assert_eq "strict plan: burst of 2 admitted then 429" "200 200 429 " "$(for i in 1 2 3; do
 	ccurl -o /dev/null -H "X-API-Key: $K_STRICT" "$URL/v1/ok" | tr '\n' ' '

@@ -204,7 +204,8 @@ def cmd_pipeline(args):
         rd = Reader(s)
         for _ in args.paths:
             statuses.append(rd.response()[0])
-    print(" ".join(str(x) for x in statuses))
+        print(" ".join(str(x) for x in statuses), flush=True)
+        time.sleep(args.hold)  # the connection stays open meanwhile
     return 0
 
 
@@ -403,6 +404,8 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--key", default="")
     p.add_argument("--timeout", type=float, default=3.0)
+    p.add_argument("--hold", type=float, default=0.0,
+                   help="seconds to keep the connection open after the answers")
     p.add_argument("paths", nargs="+")
     p.set_defaults(fn=cmd_pipeline)
 
