@@ -99,6 +99,12 @@ def summarize(samples):
             if not ss:
                 continue
             o[phase] = wrk_summary(ss)
+            # what each request cost the CPU that ran out: busy time of the
+            # server's CPU and of the client's, per request
+            for side in ("server", "client"):
+                o[phase][f"{side}_cpu_us_per_req"] = spread(
+                    [s[f"{side}_cpu_busy_s"] / s["wrk"]["requests"] * 1e6 for s in ss
+                     if s.get(f"{side}_cpu_busy_s") is not None and s["wrk"]["requests"]])
         ss = [s for s in samples if s.get("phase") == "reject" and s.get("contender") == c]
         for s in ss:
             b0, b1 = s.get("bpf_before", {}), s.get("bpf_after", {})
@@ -182,9 +188,10 @@ def summarize(samples):
             if phase not in o or phase not in base:
                 continue
             o[phase]["ratio"] = {k: (o[phase][k]["median"] / base[phase][k]["median"]
-                                     if o[phase][k] and base[phase][k] and
+                                     if o[phase].get(k) and base[phase].get(k) and
                                      base[phase][k]["median"] else None)
-                                 for k in ("rps", "p50_us", "p99_us", "p999_us")}
+                                 for k in ("rps", "p50_us", "p99_us", "p999_us",
+                                           "server_cpu_us_per_req", "client_cpu_us_per_req")}
             o[phase]["ratio"]["baseline"] = BASELINE[c]
     return out
 
@@ -260,6 +267,9 @@ def cmd_report(args):
         r = tg.get(phase, {}).get("ratio", {}).get("p50_us")
         if r is not None:
             targets[f"p50_ratio_{phase}"] = {"ratio": r, "target": 1.05, "met": r <= 1.05}
+    r = tg.get("saturation", {}).get("ratio", {}).get("rps")
+    if r is not None:
+        targets["throughput_ratio_saturation"] = {"ratio": r, "target": 0.95, "met": r >= 0.95}
     a = tg.get("accuracy")
     if a:
         targets["accuracy_host"] = {"ratio": a["ratio"], "target_pct": 1,
@@ -288,7 +298,14 @@ def cmd_report(args):
     row("fixed load: p99", lat("fixed", "p99_us"))
     row("fixed load: p99.9", lat("fixed", "p999_us"))
     row(f"saturation ({meta.get('connections', '?')} conns): req/s",
-        lambda c, o: cell(o["saturation"]["rps"]) + ratio_txt(c, o, "saturation", "rps"))
+        lambda c, o: cell(o["saturation"]["rps"]) + ratio_txt(c, o, "saturation", "rps"),
+        tgt("throughput_ratio_saturation", "tollgate ≥ ×0.95"))
+    row(f"saturation: server's CPU (CPU {meta.get('server_cpu', '?')}) µs busy per request",
+        lambda c, o: cell(o["saturation"]["server_cpu_us_per_req"], 2) +
+        ratio_txt(c, o, "saturation", "server_cpu_us_per_req"))
+    row(f"saturation: client's CPU (CPU {meta.get('client_cpu', '?')}) µs busy per request",
+        lambda c, o: cell(o["saturation"]["client_cpu_us_per_req"], 2) +
+        ratio_txt(c, o, "saturation", "client_cpu_us_per_req"))
     row("saturation: p50", lat("saturation", "p50_us"),
         tgt("p50_ratio_saturation", "tollgate ≤ ×1.05"))
     row("saturation: p99", lat("saturation", "p99_us"))
