@@ -22,6 +22,7 @@
 #include "lib/http.h"
 #include "lib/bucket.h"
 #include "lib/reply.h"
+#include "lib/ringbuf.h"
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -1198,6 +1199,13 @@ refuse:
 
 /* Emit the event for the flow's response in progress (or for an unanswered
  * request) and count it. */
+/* Whether the event just reserved wakes the agent (lib/ringbuf.h), with
+ * @avail bytes of events waiting. */
+static __always_inline bool tg_rb_wake(__u64 avail)
+{
+	return tg_rb_crossed(avail, (sizeof(struct tg_event) + 8 + 7) & ~7ULL, tg_rb_wakeup_bytes);
+}
+
 static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct tg_request *rq,
 				    __u32 status, __u32 flags, __u64 first_ns, __u64 resp_bytes)
 {
@@ -1250,10 +1258,7 @@ static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct t
 	ev->client_port = (rq->flags & TG_RQ_FORWARDED) ? 0 : fk->client_port;
 	ev->server_port = fk->server_port;
 	__builtin_memcpy(ev->path, rq->path, TG_PATH_MAX);
-	/* wake the agent only when a batch is waiting: one wakeup per event
-	 * costs the agent more than the events themselves; it also drains on
-	 * a 100 ms tick */
-	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA) >= tg_rb_wakeup_bytes ?
+	bpf_ringbuf_submit(ev, tg_rb_wake(bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA)) ?
 				       BPF_RB_FORCE_WAKEUP :
 				       BPF_RB_NO_WAKEUP);
 }
