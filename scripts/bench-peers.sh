@@ -40,7 +40,10 @@
 #     agent's user + system time (+ its redis-server's in global scope);
 #     a proxy = its processes' user + system time (+ redis-server's for node).
 #     The client's (wrk) CPU, the API server's and the whole machine's busy
-#     time are reported beside it.
+#     time are reported beside it. Every fixed and saturation run also
+#     records the busy seconds of the server's CPU and of the client's
+#     (/proc/stat), reported per request: which side ran out, and what
+#     tollgate costs on each.
 #  2. accuracy: one fresh key pushed at 3x its limit (30 paced connections,
 #     10 ms) for BENCH_ACCURACY_SECS (30) s, every single-host limiter at the
 #     same time (their clocks decide, not the CPU); then tollgate in global
@@ -58,7 +61,8 @@
 # every sample as JSON to $BENCH_JSON (default results/bench-peers-<date>.json).
 # Knobs above, and BENCH_CONTENDERS (a subset, space separated).
 # Targets: tollgate >= 20x fewer CPU seconds per million refusals than the best
-# userspace contender; admitted-path p50 <= 1.05x the no-op XDP baseline;
+# userspace contender; admitted-path p50 <= 1.05x the no-op XDP baseline and
+# saturation throughput >= 0.95x;
 # accuracy within 1 % on one host, 5 % in global scope on three.
 set -u -o pipefail
 
