@@ -4,7 +4,8 @@
  * becomes one CloudEvents line, in order, with consecutive ids, across the
  * writes that gather many lines; lines still gathered are written when the
  * drain is freed; a sink that refuses writes loses the events into
- * write_errors, not silently. Needs CAP_BPF (a real ring buffer and counters
+ * write_errors, not silently, and refusal counts it could not take as
+ * summaries are summarised again. Needs CAP_BPF (a real ring buffer and counters
  * map, as the agent has).
  */
 #include <errno.h>
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -188,12 +191,67 @@ static void test_refused_writes_are_counted(void **state)
 	drain_free(d);
 }
 
+/* The file may grow by at most @bytes (RLIMIT_FSIZE; writes past it fail
+ * with EFBIG), or without limit for RLIM_INFINITY. */
+static void limit_file_size(rlim_t bytes)
+{
+	struct rlimit rl;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = bytes;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/* Refusals counted by the kernel become one summary event; when the file
+ * cannot take it, the count is summarised again at the next call. */
+static void test_summary_written_again_after_a_failed_write(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_counter_key key = { .consumer_id = 5, .api_id = 2 };
+	struct tg_counters c = { 0 };
+	struct drain *d;
+	json_error_t error;
+	json_t *root, *data;
+	char line[4096];
+	FILE *in;
+
+	c.refused[TG_V_OVER_LIMIT] = 7;
+	assert_int_equal(bpf_map_update_elem(f->counters, &key, &c, BPF_ANY), 0);
+	d = open_drain(f);
+	signal(SIGXFSZ, SIG_IGN);
+	limit_file_size(0);
+	assert_int_equal(drain_summaries(d), 0);
+	limit_file_size(RLIM_INFINITY);
+	assert_true(drain_stats(d)->write_errors >= 1);
+	check_lines(f->path, 0);
+
+	assert_int_equal(drain_summaries(d), 1);
+	assert_int_equal(drain_summaries(d), 0); /* nothing new since */
+	drain_free(d);
+
+	in = fopen(f->path, "r");
+	assert_non_null(in);
+	assert_non_null(fgets(line, sizeof(line), in));
+	assert_null(fgets(line + strlen(line), (int)(sizeof(line) - strlen(line)), in));
+	fclose(in);
+	root = json_loads(line, 0, &error);
+	assert_non_null(root);
+	data = json_object_get(root, "data");
+	assert_string_equal(json_string_value(json_object_get(data, "consumer_id")), "5");
+	assert_string_equal(json_string_value(json_object_get(data, "verdict")), "over_limit");
+	assert_int_equal(json_integer_value(json_object_get(data, "count")), 7);
+	assert_true(json_is_true(json_object_get(json_object_get(data, "flags"), "summary")));
+	json_decref(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lines_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_writes_the_rest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_writes_are_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_summary_written_again_after_a_failed_write, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
