@@ -361,7 +361,6 @@ struct {
  * Not pinned: a new program starts with an empty cache. 1 << tg_keycache_bits
  * slots (tollgate_abi.h).
  */
-
 struct tg_keycache_entry {
 	__u64 key_raw[6]; /* the key's bytes, zero-padded (never all zero) */
 	__u64 gen;
@@ -1197,8 +1196,6 @@ refuse:
 #define TG_FLOW_KEY_SOCK_ACTIVE(fk, ctx)                                                           \
 	TG_FLOW_KEY_SIDES(fk, ctx, local, remote, TG_LOCAL_PORT(ctx), TG_REMOTE_PORT(ctx))
 
-/* Emit the event for the flow's response in progress (or for an unanswered
- * request) and count it. */
 /* Whether the event just reserved wakes the agent (lib/ringbuf.h), with
  * @avail bytes of events waiting. */
 static __always_inline bool tg_rb_wake(__u64 avail)
@@ -1206,6 +1203,8 @@ static __always_inline bool tg_rb_wake(__u64 avail)
 	return tg_rb_crossed(avail, (sizeof(struct tg_event) + 8 + 7) & ~7ULL, tg_rb_wakeup_bytes);
 }
 
+/* Emit the event for the flow's response in progress (or for an unanswered
+ * request) and count it. */
 static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct tg_request *rq,
 				    __u32 status, __u32 flags, __u64 first_ns, __u64 resp_bytes)
 {

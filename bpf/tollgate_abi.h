@@ -29,9 +29,9 @@
 #define TG_FLOW_PENDING 4	/* admitted requests awaiting a response per flow */
 #define TG_SECRET_SLOTS 10	/* key secret versions 1..9; slot 0 unused */
 #define TG_UNATTRIBUTED_RESET 16 /* unattributed responses a connection may have */
-/* Ring-buffer fill that wakes the agent: an eighth of the ring, at most
- * TG_RB_WAKEUP_MAX (a wakeup costs the agent a context switch on a busy
- * CPU; it also drains every 100 ms). */
+/* The ring-buffer fill whose every multiple wakes the agent (bpf/lib/
+ * ringbuf.h): an eighth of the ring, at most TG_RB_WAKEUP_MAX (a wakeup costs
+ * the agent a context switch on a busy CPU; it also drains every 100 ms). */
 #define TG_RB_WAKEUP_MAX (512 * 1024)
 /* tg_xdp's per-CPU key cache (not pinned) has 1 << bits slots of 128 bytes:
  * the power of two at or above agent.max_keys, within these bounds (a slot
