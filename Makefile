@@ -30,7 +30,7 @@ BINS := $(BUILD)/tollgate-agent $(BUILD)/tollgatectl $(BUILD)/kafka-dev-broker $
 	$(API_BIN)
 
 .PHONY: all test unit-test bpf-test integration-test bench install clean deps demo
-all: $(BINS) $(BPF_OBJ) $(BPF_NOOP)
+all: $(BINS) $(BPF_OBJ) $(BPF_NOOP) $(BUILD)/bpf-lines
 
 deps:
 	$(Q)scripts/deps.sh
@@ -127,6 +127,12 @@ $(BUILD)/tests/analytics-driver: tests/integration/analytics-driver.c $(BUILD)/d
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) $(shell pkg-config --cflags libpq) -o $@ $^ $(PKG_LIBS) $(API_LIBS)
+
+# BPF samples of perf by source line (a profiling aid: built, not installed)
+$(BUILD)/bpf-lines: scripts/bpf-lines.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
 # the development Kafka broker (librdkafka's mock cluster), DESIGN §10
 $(BUILD)/kafka-dev-broker: scripts/kafka-dev-broker.c
