@@ -381,9 +381,11 @@ tg_log "5c. map fill: tollgatectl status and /metrics against bpftool's own coun
 # three connections held open after their answers, so tg_flows is not empty
 holders=()
 for i in 1 2 3; do
-	tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
-		--key "$K_KEEPALIVE" --hold 5 /v1/ok >"$TG_DIR/hold-$i.out" 2>&1 &
+	# not through tg_client: $! must be the client itself (ip execs it)
+	ip netns exec "$TG_NS" "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+		--key "$K_KEEPALIVE" --hold 10 /v1/ok >"$TG_DIR/hold-$i.out" 2>&1 &
 	holders+=($!)
+	TG_PIDS+=($!) # stopped at cleanup if the test ends before them
 done
 for ((i = 0; i < 50; i++)); do
 	[ "$(cat "$TG_DIR"/hold-*.out 2>/dev/null | grep -c '^200$')" -ge 3 ] && break
@@ -404,7 +406,11 @@ assert_eq "tg_keys holds every line of keys_file" "$(grep -c . "$TG_KEYS")" \
 	"$(sed -n 's/^tollgate_map_entries{map="tg_keys"} //p' <<<"$metrics")"
 flows=$(sed -n 's/^tollgate_map_entries{map="tg_flows"} //p' <<<"$metrics")
 assert_true "tg_flows holds the held connections ($flows)" "fewer than 3" test "${flows:-0}" -ge 3
-wait "${holders[@]}"
+kill "${holders[@]}" 2>/dev/null
+wait "${holders[@]}" 2>/dev/null
+keep=() # reaped: their pids are no longer ours to stop
+for p in "${TG_PIDS[@]}"; do [[ " ${holders[*]} " == *" $p "* ]] || keep+=("$p"); done
+TG_PIDS=("${keep[@]}")
 
 # ---------------------------------------------------------------------------
 tg_log "6. agent restart keeps enforcement, pins, counters and buckets"
