@@ -65,31 +65,45 @@ int event_id(const struct usage_event *ev, char *buf, size_t size)
 	return (int)n;
 }
 
-int event_format_ip(const uint8_t ip[16], char *buf, size_t size)
+/*
+ * @ip as text at @p, which has EVENT_IP_MAX bytes (see event_format_ip()):
+ * the end of the text, not NUL-terminated, or NULL with errno set. The JSON
+ * writer below puts it straight into the event.
+ */
+static char *put_addr(char *p, const uint8_t ip[16])
 {
 	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	char text[EVENT_IP_MAX];
-	size_t len;
 
 	if (!memcmp(ip, v4mapped, sizeof(v4mapped))) {
-		char *p = text;
-
 		for (int i = 12; i < 16; i++) {
 			p = decimal_u64(p, ip[i]);
-			*p++ = i < 15 ? '.' : '\0';
+			if (i < 15)
+				*p++ = '.';
 		}
-	} else if (!memcmp(ip, v4mapped, 10) && !ip[10] && !ip[11] && (ip[12] || ip[13])) {
+		return p;
+	}
+	if (!memcmp(ip, v4mapped, 10) && !ip[10] && !ip[11] && (ip[12] || ip[13]))
 		/* ::/96 with a non-zero 7th group: glibc writes the deprecated
 		 * IPv4-compatible "::1.2.3.4", RFC 5952 wants "::102:304" */
-		snprintf(text, sizeof(text), "::%x:%x", ip[12] << 8 | ip[13], ip[14] << 8 | ip[15]);
-	} else if (!inet_ntop(AF_INET6, ip, text, sizeof(text))) {
-		return -errno;
-	}
+		return p + snprintf(p, EVENT_IP_MAX, "::%x:%x", ip[12] << 8 | ip[13],
+				    ip[14] << 8 | ip[15]);
+	if (!inet_ntop(AF_INET6, ip, p, EVENT_IP_MAX))
+		return NULL;
+	return p + strlen(p);
+}
 
-	len = strlen(text);
+int event_format_ip(const uint8_t ip[16], char *buf, size_t size)
+{
+	char text[EVENT_IP_MAX], *end = put_addr(text, ip);
+	size_t len;
+
+	if (!end)
+		return -errno;
+	len = (size_t)(end - text);
 	if (len >= size)
 		return -ENOSPC;
-	memcpy(buf, text, len + 1);
+	memcpy(buf, text, len);
+	buf[len] = '\0';
 	return (int)len;
 }
 
@@ -221,25 +235,6 @@ static char *put_time(char *p, uint64_t time_ns)
 	return PUT_LIT(p + 9, "Z\"");
 }
 
-/* The client's address: a v4-mapped one written here, others by
- * event_format_ip(). NULL if that fails. */
-static char *put_ip(char *p, const uint8_t ip[16])
-{
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	int n;
-
-	if (!memcmp(ip, v4mapped, sizeof(v4mapped))) {
-		for (int i = 12; i < 16; i++) {
-			p = decimal_u64(p, ip[i]);
-			if (i < 15)
-				*p++ = '.';
-		}
-		return p;
-	}
-	n = event_format_ip(ip, p, EVENT_IP_MAX);
-	return n < 0 ? NULL : p + n;
-}
-
 static char *put_bool(char *p, bool b)
 {
 	return b ? PUT_LIT(p, "true") : PUT_LIT(p, "false");
@@ -308,7 +303,7 @@ static int event_to_json_max(const struct usage_event *ev, char *buf)
 	p = PUT_LIT(p, ",\"resp_bytes\":");
 	p = decimal_u64(p, ev->resp_bytes);
 	p = PUT_LIT(p, ",\"client_ip\":\"");
-	p = put_ip(p, ev->client_ip);
+	p = put_addr(p, ev->client_ip);
 	if (!p)
 		return -EINVAL;
 	p = PUT_LIT(p, "\",\"country\":\"");
