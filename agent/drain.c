@@ -53,7 +53,6 @@ struct drain {
 	char *out;
 	size_t out_len;
 	uint64_t out_events;
-	uint64_t flushes; /* sink_flush() calls that had lines to write */
 };
 
 #define DRAIN_OUT_SIZE (128 * 1024)
@@ -84,8 +83,6 @@ static int sink_flush(struct drain *d)
 	ssize_t w;
 	int r = 0;
 
-	if (d->out_len)
-		d->flushes++;
 	while (off < d->out_len) {
 		w = write(d->sink_fd, d->out + off, d->out_len - off);
 		if (w < 0 && errno == EINTR)
@@ -371,7 +368,7 @@ int drain_summaries(struct drain *d)
 	struct summary_row *rows;
 	struct refused_entry *nb;
 	size_t n, i = 0, k = 0;
-	uint64_t now = now_real_ns(), flushes;
+	uint64_t now = now_real_ns(), written0;
 	int written = 0, r;
 
 	r = mapwalk(d->counters_fd, sizeof(struct tg_counter_key), sizeof(struct tg_counters), 0,
@@ -390,7 +387,7 @@ int drain_summaries(struct drain *d)
 		return -ENOMEM;
 	}
 	sink_flush(d); /* what the drain left, so the lines below are this call's */
-	flushes = d->flushes;
+	written0 = d->stats.written;
 	for (size_t j = 0; j < n; j++) {
 		struct refused_entry e = { .key = rows[j].now.key };
 
@@ -413,11 +410,11 @@ int drain_summaries(struct drain *d)
 	while (i < d->n_base)
 		nb[k++] = d->base[i++];
 	free(rows);
-	if (sink_flush(d) && d->flushes == flushes + 1) {
+	if (sink_flush(d) && d->stats.written == written0) {
 		/* none of these summaries reached events_file (a full disk):
-		 * the counts stay unsummarised, for the next call. (More of
-		 * them than the buffer holds, with a failed write among them,
-		 * are lost as events are: counted in write_errors.) */
+		 * the counts stay unsummarised, for the next call. (When part
+		 * of them did, from a buffer filled earlier, the rest are lost
+		 * as events are: counted in write_errors.) */
 		free(nb);
 		return 0;
 	}
