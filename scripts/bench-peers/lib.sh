@@ -47,12 +47,9 @@ cpu_s() {
 }
 
 # machine_s: busy seconds of every CPU (user nice system irq softirq steal)
-machine_s() {
-	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.3f", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' \
-		/proc/stat
-}
+machine_s() { cpu_busy_s ""; }
 
-# cpu_busy_s N: busy seconds of CPU N alone (same fields as machine_s), so a
+# cpu_busy_s N: busy seconds of CPU N alone ("" for all of them), so a
 # run can tell whether the server's CPU or the client's was the one that ran out
 cpu_busy_s() {
 	awk -v hz="$(getconf CLK_TCK)" -v c="cpu$1" '$1 == c { printf "%.3f", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' \
