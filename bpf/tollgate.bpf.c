@@ -782,7 +782,10 @@ static __always_inline struct tg_flow *tg_flow_create(const struct tg_flow_key *
 	return f;
 }
 
-static __always_inline void tg_flow_admit(const struct tg_flow_key *fk, struct tg_flow *f,
+/* Record admitted request @rq in flow @fk (@f, or NULL: made here). Returns
+ * whether the request is charged now: not when the flow's ring of pending
+ * requests is full, for then its response is charged (see tg_admit). */
+static __always_inline bool tg_flow_admit(const struct tg_flow_key *fk, struct tg_flow *f,
 					  __u32 next_seq, const struct tg_request *rq,
 					  struct tg_scratch *s)
 {
@@ -793,7 +796,7 @@ static __always_inline void tg_flow_admit(const struct tg_flow_key *fk, struct t
 		 * connections outside agent.cgroup or older than the agent */
 		f = tg_flow_create(fk, s);
 		if (!f)
-			return;
+			return true; /* counted in map_full; no flow will see its response */
 	}
 	f->next_seq = next_seq;
 	if (!s->key_cached) { /* a new key on this connection (or a new flow) */
@@ -807,10 +810,11 @@ static __always_inline void tg_flow_admit(const struct tg_flow_key *fk, struct t
 	tail = f->tail;
 	if (tail - READ_ONCE(f->head) >= TG_FLOW_PENDING) {
 		tg_stat(TG_S_PENDING_FULL);
-		return;
+		return false;
 	}
 	__builtin_memcpy(&f->pending[tail & (TG_FLOW_PENDING - 1)], rq, sizeof(*rq));
 	__sync_fetch_and_add(&f->tail, 1); /* publishes the slot */
+	return true;
 }
 
 static __always_inline struct tg_bucket *tg_bucket_get(const struct tg_bucket_key *bk,
@@ -1026,6 +1030,7 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 {
 	struct tg_request *rq = &s->req;
 	struct tg_counters *c;
+	bool charged;
 
 	rq->start_ns = now;
 	rq->consumer_id = k->consumer_id;
@@ -1037,11 +1042,24 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 	rq->method = s->http.method;
 	rq->path_len = s->http.path_len < TG_PATH_MAX ? s->http.path_len : TG_PATH_MAX;
 	__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
-	tg_flow_admit(fk, flow, next_seq, rq, s);
+	charged = tg_flow_admit(fk, flow, next_seq, rq, s);
+	if (!charged) {
+		/* Its response will find no pending request either, and
+		 * tg_skmsg charges it then, as unattributed, to this consumer
+		 * (the flow's): charging it here too would count it twice.
+		 * The token it took goes back. */
+		struct tg_bucket_key bk = { .consumer_id = k->consumer_id, .plan_id = k->plan_id };
+		struct tg_plan *plan = bpf_map_lookup_elem(&tg_plans, &bk.plan_id);
+		struct tg_bucket *b = bpf_map_lookup_elem(&tg_buckets, &bk);
+
+		if (plan && b)
+			tg_bucket_refund(b, plan);
+	}
 
 	c = tg_counters_get(k->consumer_id, api_id);
 	if (c) {
-		__sync_fetch_and_add(&c->requests, 1);
+		if (charged)
+			__sync_fetch_and_add(&c->requests, 1);
 		__sync_fetch_and_add(&c->bytes_in, req_bytes);
 		if (c->plan_id != k->plan_id)
 			c->plan_id = k->plan_id;

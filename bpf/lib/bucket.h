@@ -87,4 +87,18 @@ static __always_inline void tg_bucket_charge(struct tg_bucket *b, const struct t
 	bpf_spin_unlock(&b->lock);
 }
 
+/* tg_bucket_refund() - give back the token tg_bucket_take() took for a
+ * request that is charged later instead (see tg_admit). */
+static __always_inline void tg_bucket_refund(struct tg_bucket *b, const struct tg_plan *plan)
+{
+	bpf_spin_lock(&b->lock);
+	if (!(plan->flags & TG_PLAN_GLOBAL))
+		b->tokens_fp = b->tokens_fp + TG_TOKEN_ONE < plan->burst_fp ?
+				       b->tokens_fp + TG_TOKEN_ONE :
+				       plan->burst_fp;
+	if (b->consumed_total)
+		b->consumed_total--;
+	bpf_spin_unlock(&b->lock);
+}
+
 #endif /* TG_BPF_BUCKET_H */

@@ -1057,6 +1057,70 @@ static void test_keepalive_key_changes(void **state)
 	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
 }
 
+/* A connection holds TG_FLOW_PENDING unanswered requests. One more is
+ * admitted without a slot and charged when its response comes (tg_skmsg
+ * charges a response beyond the pending requests as unattributed): XDP
+ * neither counts it nor keeps its token. Once the consumer frees slots,
+ * requests get them again. */
+static void test_pending_ring_full_then_freed(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_flow_key key;
+	struct tg_bucket b;
+	struct tg_flow flow;
+	struct xdp_run run;
+	struct req r;
+	char h[128];
+	__u64 full;
+	__u32 seq;
+	__u16 sport;
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/1", h);
+	sport = r.spec.sport;
+	seq = r.spec.seq;
+	full = stat_get(f, TG_S_PENDING_FULL);
+	for (int i = 0; i < TG_FLOW_PENDING + 1; i++) {
+		req_init(f, &r, false, "GET", "/v1/orders/1", h);
+		r.spec.sport = sport;
+		r.spec.seq = seq;
+		run_req(f, &r, &run);
+		assert_int_equal(run.retval, XDP_PASS);
+		seq += (__u32)r.len;
+	}
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, TG_FLOW_PENDING);
+	assert_int_equal(flow.head, 0);
+	assert_int_equal(flow.next_seq, seq);
+	assert_int_equal(stat_get(f, TG_S_PENDING_FULL), full + 1);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, TG_FLOW_PENDING);
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
+	assert_int_equal(b.consumed_total, TG_FLOW_PENDING);
+	/* burst 100, and far less than a token's refill time has passed */
+	assert_true(b.tokens_fp >= 100 * TG_TOKEN_ONE - TG_FLOW_PENDING * TG_TOKEN_ONE);
+	assert_true(b.tokens_fp < 100 * TG_TOKEN_ONE - (TG_FLOW_PENDING - 1) * TG_TOKEN_ONE);
+
+	/* the consumer answers two */
+	flow.head = 2;
+	flow_key_of(&r.spec, &key);
+	assert_int_equal(bpf_map_update_elem(f->flows_fd, &key, &flow, BPF_EXIST), 0);
+	for (int i = 0; i < 3; i++) {
+		req_init(f, &r, false, "GET", "/v1/orders/1", h);
+		r.spec.sport = sport;
+		r.spec.seq = seq;
+		run_req(f, &r, &run);
+		assert_int_equal(run.retval, XDP_PASS);
+		seq += (__u32)r.len;
+	}
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, TG_FLOW_PENDING + 2);
+	assert_int_equal(flow.next_seq, seq);
+	assert_int_equal(stat_get(f, TG_S_PENDING_FULL), full + 2);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, TG_FLOW_PENDING + 2);
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
+	assert_int_equal(b.consumed_total, TG_FLOW_PENDING + 2);
+}
+
 /* --- tg_xdp's per-CPU key cache (tg_keycache, tg_gen) ------------------- */
 
 /* Keep the test on the CPU it runs on: a test run runs the program on the
@@ -2370,6 +2434,7 @@ int main(void)
 		T(test_leading_crlf),
 		T(test_keepalive_second_request),
 		T(test_keepalive_key_changes),
+		T(test_pending_ring_full_then_freed),
 		T(test_key_cache_follows_generation),
 		T(test_key_cache_shared_slot),
 		T(test_retransmission_not_charged),

@@ -18,7 +18,8 @@
 #  3e. 100-continue is skipped; after a 101 nothing is taken for a response
 #   4. two pipelined requests in one segment: both charged, the second
 #      unattributed; 20 in one send: 16 unattributed, then the connection is
-#      cut
+#      cut; six in flight, each in its own segment: the two beyond the
+#      flow's four slots are charged once, when answered
 #   5. unknown key and missing key: 401, nothing reaches the server;
 #      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
 #  5b. SIGHUP: a key added to keys_file works, a removed one is refused
@@ -101,6 +102,7 @@ K_STALL=$(tg_key_add 10 7 2)
 K_PIPE20=$(tg_key_add 11 8 2)
 K_CONTINUE=$(tg_key_add 12 9 2)
 K_UPGRADE=$(tg_key_add 13 10 2)
+K_PIPE6=$(tg_key_add 14 11 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -330,6 +332,22 @@ tg_counters "$TG_DIR/c-pipe20.json"
 assert_eq "kernel counter unattributed of consumer 8" 16 \
 	"$(tg_counter "$TG_DIR/c-pipe20.json" 8 1 unattributed)"
 assert_eq "one event per delivered response (1 + 16 unattributed)" 17 "$(tg_wait_events 11 17 10)"
+
+# Six requests in flight on one connection, each in its own segment: a flow
+# keeps TG_FLOW_PENDING (4) of them; the two beyond are charged when their
+# responses come, as unattributed ones, and not also when XDP admits them.
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_PIPE6" /v1/slow /v1/slow /v1/slow /v1/slow /v1/slow /v1/slow)
+assert_eq "six requests in flight, each in its own segment: all answered" \
+	"200 200 200 200 200 200" "$out"
+assert_eq "one event per request (4 pending + 2 unattributed)" 6 "$(tg_wait_events 14 6 10)"
+assert_eq "their flags" "-,-,-,-,unattributed,unattributed," \
+	"$(tg_events 14 '{flags}' | sort | tr '\n' ',')"
+tg_counters "$TG_DIR/c-pipe6.json"
+assert_eq "kernel counter requests of consumer 11: each request once" 6 \
+	"$(tg_counter "$TG_DIR/c-pipe6.json" 11 1 requests)"
+assert_eq "kernel counter unattributed of consumer 11" 2 \
+	"$(tg_counter "$TG_DIR/c-pipe6.json" 11 1 unattributed)"
 
 # ---------------------------------------------------------------------------
 tg_log "5. key verdicts, Authorization: Bearer, IPv6"

@@ -200,7 +200,14 @@ def cmd_pipeline(args):
         s.settimeout(args.timeout)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.connect((args.addr, args.port))
-        s.sendall(b"".join(request_bytes(args.addr, args.port, p, args.key) for p in args.paths))
+        if args.gap:
+            # each request in its own segment (TCP_NODELAY), all before any answer
+            for p in args.paths:
+                s.sendall(request_bytes(args.addr, args.port, p, args.key))
+                time.sleep(args.gap)
+        else:
+            s.sendall(b"".join(request_bytes(args.addr, args.port, p, args.key)
+                               for p in args.paths))
         rd = Reader(s)
         for _ in args.paths:
             statuses.append(rd.response()[0])
@@ -406,6 +413,9 @@ def main():
     p.add_argument("--timeout", type=float, default=3.0)
     p.add_argument("--hold", type=float, default=0.0,
                    help="seconds to keep the connection open after the answers")
+    p.add_argument("--gap", type=float, default=0.0,
+                   help="send the requests one by one, this many seconds apart "
+                        "(0: all in one write)")
     p.add_argument("paths", nargs="+")
     p.set_defaults(fn=cmd_pipeline)
 
