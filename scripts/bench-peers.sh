@@ -19,6 +19,10 @@
 #   tg_host    tollgate-agent, ratelimit.scope = host (keys_file)
 #   tg_global  tollgate-agent, ratelimit.scope = global (keys, plans and
 #              leases from a redis-server of its own)
+#   tg_ab      tg_host run from another build directory, BENCH_AB_BUILD (the
+#              build/ of another checkout): two versions of tollgate in the
+#              same rounds, its ratios are to tg_host. Admitted path and
+#              rejection only; not in the default list.
 #   haproxy    HAProxy, stick-table rate limit, 429 (bench-peers/haproxy.cfg)
 #   nginx      nginx limit_req, 429 (bench-peers/nginx-limit.conf)
 #   node       fastify + @fastify/rate-limit with its Redis store, checking
@@ -43,7 +47,10 @@
 #     time are reported beside it. Every fixed and saturation run also
 #     records the busy seconds of the server's CPU and of the client's
 #     (/proc/stat), reported per request: which side ran out, and what
-#     tollgate costs on each.
+#     tollgate costs on each. With BENCH_BPF_STATS=1, tollgate's saturation
+#     runs also record its programs' run_time_ns (kernel.bpf_stats_enabled
+#     costs two clock reads a run, so it is off unless asked for): ns per
+#     admitted request by program, steadier than the CPU's busy time.
 #  2. accuracy: one fresh key pushed at 3x its limit (30 paced connections,
 #     10 ms) for BENCH_ACCURACY_SECS (30) s, every single-host limiter at the
 #     same time (their clocks decide, not the CPU); then tollgate in global
@@ -73,6 +80,8 @@ DURATION=${BENCH_DURATION:-4}
 CONNS=${BENCH_CONNS:-64}
 FIXED_RPS=${BENCH_FIXED_RPS:-2000}
 REJECT_SECS=${BENCH_REJECT_SECS:-3}
+BPF_STATS=${BENCH_BPF_STATS:-0}
+AB_BUILD=${BENCH_AB_BUILD:-}
 ACC_SECS=${BENCH_ACCURACY_SECS:-30}
 NKEYS=${BENCH_KEYS:-1000}
 NFLOOD=${BENCH_FLOOD_KEYS:-100}
@@ -81,6 +90,9 @@ SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 AGENT_CPU=${BENCH_AGENT_CPU:-$SERVER_CPU}
 CONTENDERS=${BENCH_CONTENDERS:-none noop tg_host tg_global haproxy nginx node}
+if [[ " $CONTENDERS " == *" tg_ab "* ]] && [ ! -x "$AB_BUILD/tollgate-agent" ]; then
+	tg_fatal "contender tg_ab: BENCH_AB_BUILD='$AB_BUILD' has no tollgate-agent (the build/ of another checkout)"
+fi
 # the plans (DESIGN §3 token buckets; the proxies' equivalents in their configs)
 RATE=1000
 BURST=100
@@ -365,7 +377,7 @@ url_of() {
 # the processes whose CPU and memory are the limiter's
 limiter_pids() {
 	case $1 in
-	tg_host) echo "$TG_AGENT_PID" ;;
+	tg_host | tg_ab) echo "$TG_AGENT_PID" ;;
 	tg_global) echo "$TG_AGENT_PID $REDIS_TG_PID" ;;
 	haproxy) echo "$HA_PID" ;;
 	nginx) echo "$NGL_PID" ;;
@@ -373,7 +385,7 @@ limiter_pids() {
 	esac
 }
 
-is_tollgate() { [ "$1" = tg_host ] || [ "$1" = tg_global ]; }
+is_tollgate() { [ "$1" = tg_host ] || [ "$1" = tg_global ] || [ "$1" = tg_ab ]; }
 is_limiter() { [ "$1" != none ] && [ "$1" != noop ]; }
 
 up() {
@@ -390,6 +402,13 @@ up() {
 		esac
 		rm -f "$TG_EVENTS"
 		tg_agent_start 60
+		;;&
+	tg_ab)
+		TG_CONFIG=$HOST_CONF
+		rm -f "$TG_EVENTS"
+		BUILD=$AB_BUILD tg_agent_start 60
+		;;&
+	tg_host | tg_global | tg_mem | tg_ab)
 		# server side, like every other contender's processes
 		taskset -a -p -c "$AGENT_CPU" "$TG_AGENT_PID" >/dev/null ||
 			tg_fatal "cannot pin tollgate-agent to CPU $AGENT_CPU"
@@ -403,6 +422,12 @@ down() {
 	tg_host | tg_global | tg_mem)
 		tg_agent_stop || tg_log "tollgate-agent exited with status $? after SIGTERM"
 		tg_ctl detach >/dev/null 2>&1 || tg_fatal "tollgatectl detach failed"
+		;;&
+	tg_ab)
+		tg_agent_stop || tg_log "tollgate-agent ($AB_BUILD) exited with status $? after SIGTERM"
+		BUILD=$AB_BUILD tg_ctl detach >/dev/null 2>&1 || tg_fatal "tollgatectl ($AB_BUILD) detach failed"
+		;;&
+	tg_host | tg_global | tg_mem | tg_ab)
 		TG_CONFIG=$HOST_CONF
 		rm -f "$TG_EVENTS"
 		;;
@@ -440,8 +465,13 @@ reject_run() {
 # admitted_run C ROUND LOAD: one admitted-path run (LOAD fixed or saturation);
 # for tollgate, the agent's CPU meanwhile (it meters every request)
 admitted_run() {
-	local c=$1 r=$2 load=$3 out=$TG_DIR/adm-$1-$3-$2.txt a0=0 a1=0 s0 s1 k0 k1
+	local c=$1 r=$2 load=$3 out=$TG_DIR/adm-$1-$3-$2.txt a0=0 a1=0 s0 s1 k0 k1 b0={} b1={} stats=0
 	is_tollgate "$c" && a0=$(cpu_s "$TG_AGENT_PID")
+	if [ "$BPF_STATS" = 1 ] && [ "$load" = saturation ] && is_tollgate "$c"; then
+		stats=1
+		sysctl -qw kernel.bpf_stats_enabled=1
+		b0=$(bpf_progs "$TG_PIN_DIR")
+	fi
 	s0=$(cpu_busy_s "$SERVER_CPU") k0=$(cpu_busy_s "$CLIENT_CPU")
 	if [ "$load" = fixed ]; then
 		wrk_run "$out" "$url" "$KEYS_DIR/std.keys" /v1/ok "$DURATION" "$FIXED_CONNS" 10
@@ -450,7 +480,11 @@ admitted_run() {
 	fi
 	is_tollgate "$c" && a1=$(cpu_s "$TG_AGENT_PID")
 	s1=$(cpu_busy_s "$SERVER_CPU") k1=$(cpu_busy_s "$CLIENT_CPU")
-	record "$out" phase="$load" contender="$c" round="$r" \
+	if [ "$stats" = 1 ]; then
+		b1=$(bpf_progs "$TG_PIN_DIR")
+		sysctl -qw kernel.bpf_stats_enabled="$ORIG_BPF_STATS"
+	fi
+	record "$out" phase="$load" contender="$c" round="$r" bpf_before="$b0" bpf_after="$b1" \
 		agent_cpu_s="$(awk -v a="$a0" -v b="$a1" 'BEGIN { print b - a }')" \
 		server_cpu_busy_s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
 		client_cpu_busy_s="$(awk -v a="$k0" -v b="$k1" 'BEGIN { print b - a }')"
@@ -483,7 +517,8 @@ phase "2. accuracy: one key at 3x its limit for ${ACC_SECS}s, every limiter at o
 # API server's port, so the proxies' traffic passes it untouched.
 ACC=()
 for c in "${CLIST[@]}"; do
-	is_limiter "$c" && [ "$c" != tg_global ] && ACC+=("$c") # tg_global: below, three hosts
+	# tg_global: below, three hosts
+	is_limiter "$c" && [ "$c" != tg_global ] && [ "$c" != tg_ab ] && ACC+=("$c")
 done
 if [ ${#ACC[@]} -gt 0 ]; then
 	[[ " ${ACC[*]} " == *" tg_host "* ]] && up tg_host
@@ -593,7 +628,8 @@ fi
 phase "3. memory: $MEM_KEYS keys through each limiter"
 for c in "${CLIST[@]}"; do
 	is_limiter "$c" || continue
-	[ "$c" = tg_global ] && continue # the same maps and agent as tg_host, plus Redis
+	# the same maps and agent as tg_host (plus Redis), or another build's
+	[ "$c" = tg_global ] || [ "$c" = tg_ab ] && continue
 	out=$TG_DIR/mem-$c.txt
 	if [ "$c" = tg_host ]; then
 		up tg_mem

@@ -27,12 +27,13 @@ CONTENDERS = [
     ("noop", "no-op XDP"),
     ("tg_host", "tollgate (host)"),
     ("tg_global", "tollgate (global, Redis)"),
+    ("tg_ab", "tollgate (host), BENCH_AB_BUILD"),
     ("haproxy", "HAProxy"),
     ("nginx", "nginx limit_req"),
     ("node", "fastify + Redis"),
 ]
 USERSPACE = ("haproxy", "nginx", "node")
-BASELINE = {"tg_host": "noop", "tg_global": "noop", "haproxy": "none", "nginx": "none",
+BASELINE = {"tg_host": "noop", "tg_global": "noop", "tg_ab": "tg_host", "haproxy": "none", "nginx": "none",
             "node": "none", "noop": "none"}
 
 
@@ -77,6 +78,18 @@ def rps(s):
     return w["requests"] / (w["duration_us"] / 1e6) if w["duration_us"] else None
 
 
+def server_cpu_us(s):
+    """Busy µs of the server's CPU per request of an admitted-path run."""
+    b, n = s.get("server_cpu_busy_s"), s["wrk"]["requests"]
+    return b / n * 1e6 if b is not None and n else None
+
+
+def bpf_ns(s):
+    """ns of tollgate's programs per request of a run with BENCH_BPF_STATS=1."""
+    p, n = s.get("bpf_progs"), s["wrk"]["requests"]
+    return sum(v[0] for v in p.values()) / n if p and n else None
+
+
 def wrk_summary(ss):
     """Throughput and latency of the wrk runs ss: medians and spread."""
     return {
@@ -105,12 +118,25 @@ def summarize(samples):
                 o[phase][f"{side}_cpu_us_per_req"] = spread(
                     [s[f"{side}_cpu_busy_s"] / s["wrk"]["requests"] * 1e6 for s in ss
                      if s.get(f"{side}_cpu_busy_s") is not None and s["wrk"]["requests"]])
-        ss = [s for s in samples if s.get("phase") == "reject" and s.get("contender") == c]
-        for s in ss:
+        for s in samples:
+            if s.get("contender") != c or not s.get("bpf_after"):
+                continue
             b0, b1 = s.get("bpf_before", {}), s.get("bpf_after", {})
             s["bpf_progs"] = {k: [v[0] - b0.get(k, [0, 0])[0], v[1] - b0.get(k, [0, 0])[1]]
                               for k, v in b1.items()}
             s["bpf_s"] = sum(v[0] for v in s["bpf_progs"].values()) / 1e9
+        ss = [s for s in samples if s.get("phase") == "saturation" and s.get("contender") == c
+              and "bpf_progs" in s]
+        if ss:
+            # BENCH_BPF_STATS=1: ns per admitted request by program (medians)
+            o["saturation"]["bpf_ns_per_req"] = {
+                k: statistics.median(s["bpf_progs"].get(k, [0, 0])[0] / max(1, s["wrk"]["requests"])
+                                     for s in ss)
+                for k in sorted({k for s in ss for k in s["bpf_progs"]})}
+        ss = [s for s in samples if s.get("phase") == "reject" and s.get("contender") == c]
+        for s in ss:
+            s.setdefault("bpf_progs", {})
+            s.setdefault("bpf_s", 0)
             s["limiter_cpu_s"] = s["userspace_cpu_s"] + s["bpf_s"]
         if ss:
             def per_m(field, s):
@@ -200,10 +226,14 @@ def summarize(samples):
                 if s.get("phase") == phase and s.get("contender") in (c, BASELINE[c]):
                     by_round.setdefault(s.get("round"), {})[s["contender"]] = s
             paired = {}
-            for k, fn in (("rps", rps), ("p50_us", lambda s: s["wrk"]["p50_us"])):
+            for k, fn in (("rps", rps), ("p50_us", lambda s: s["wrk"]["p50_us"]),
+                          ("server_cpu_us_per_req", server_cpu_us),
+                          ("bpf_ns_per_req", bpf_ns)):
                 xs = [fn(v[c]) / fn(v[BASELINE[c]]) for v in by_round.values()
-                      if c in v and BASELINE[c] in v and fn(v[BASELINE[c]])]
-                paired[k] = spread(xs)
+                      if c in v and BASELINE[c] in v and fn(v[c]) is not None and
+                      fn(v[BASELINE[c]])]
+                if xs:
+                    paired[k] = spread(xs)
             o[phase]["paired_ratio"] = paired
     return out
 
@@ -316,7 +346,8 @@ def cmd_report(args):
     print(f"tollgate against userspace gateways: medians of {meta.get('runs', '?')} interleaved "
           f"rounds (min–max), {meta.get('cpus', '?')} CPUs (servers on CPU "
           f"{meta.get('server_cpu', '?')}, wrk on CPU {meta.get('client_cpu', '?')}); "
-          f"×r = ratio to the baseline (tollgate: no-op XDP; proxies: no gateway)")
+          f"×r = ratio to the baseline (tollgate: no-op XDP; proxies: no gateway; "
+          f"BENCH_AB_BUILD: tollgate (host))")
     print()
     print("| figure | " + " | ".join(name for _, name in cols) + " | target |")
     print("|---|" + "---:|" * len(cols) + "---|")
@@ -411,12 +442,17 @@ def cmd_report(args):
     xdp_row("refused over_limit (429 in-kernel)", r"^refused over_limit")
     xdp_row("non-request segment", r"^non-request segment \(body\)", 50)
     print()
-    for c in ("tg_host", "tg_global"):
+    for c in ("tg_host", "tg_global", "tg_ab"):
         b = summ.get(c, {}).get("reject", {}).get("bpf_per_refusal")
         if b:
             print(f"{dict(CONTENDERS)[c]}: BPF time per refusal: " + ", ".join(
                 f"{k} {v['ns']:.0f} ns over {v['runs']:.1f} runs" for k, v in sorted(b.items())
                 if v["runs"]) + ".")
+        b = summ.get(c, {}).get("saturation", {}).get("bpf_ns_per_req")
+        if b:
+            print(f"{dict(CONTENDERS)[c]}: BPF time per request at saturation (BENCH_BPF_STATS=1, "
+                  "medians): " + ", ".join(f"{k} {v:.0f} ns" for k, v in sorted(b.items()) if v) +
+                  f"; {sum(b.values()):.0f} ns in all.")
     m = summ.get("tg_host", {}).get("memory", {}).get("maps")
     if isinstance(m, str) and m:
         parts = sorted(((int(v) if v.isdigit() else 0, k) for k, _, v in
