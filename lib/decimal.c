@@ -5,9 +5,9 @@
 
 char *decimal_u64(char *p, uint64_t v)
 {
-	/* 10^1 .. 10^19: the count of digits first, so that they are written
-	 * in place, the last one first (no copy of a buffer of digits) */
-	static const uint64_t pow10[DECIMAL_U64_MAX - 1] = {
+	/* 10^0 .. 10^19 */
+	static const uint64_t pow10[DECIMAL_U64_MAX] = {
+		1ULL,
 		10ULL,
 		100ULL,
 		1000ULL,
@@ -28,15 +28,40 @@ char *decimal_u64(char *p, uint64_t v)
 		1000000000000000000ULL,
 		10000000000000000000ULL,
 	};
-	size_t n = 1;
+	/* "00" .. "99": two digits a division */
+	static const char pairs[200] = "00010203040506070809"
+				       "10111213141516171819"
+				       "20212223242526272829"
+				       "30313233343536373839"
+				       "40414243444546474849"
+				       "50515253545556575859"
+				       "60616263646566676869"
+				       "70717273747576777879"
+				       "80818283848586878889"
+				       "90919293949596979899";
+	size_t n = 1, t;
 	char *end;
 
-	while (n < DECIMAL_U64_MAX && v >= pow10[n - 1])
-		n++;
+	/* The count of digits first, so that they are written in place, the
+	 * last ones first. 1233 / 4096 is just above log10(2): t is the
+	 * count for the top of v's binary magnitude, or one more. */
+	if (v) {
+		t = ((size_t)(64 - __builtin_clzll(v)) * 1233) >> 12;
+		n = t + (v >= pow10[t]);
+	}
 	end = p + n;
-	do {
-		p[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		const char *d = pairs + 2 * (v % 100);
+
+		v /= 100;
+		p[--n] = d[1];
+		p[--n] = d[0];
+	}
+	if (v >= 10) {
+		p[1] = pairs[2 * v + 1];
+		p[0] = pairs[2 * v];
+	} else {
+		p[0] = (char)('0' + v);
+	}
 	return end;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * test-decimal.c - decimal_u64() (lib/decimal.h) against snprintf's "%llu"
- * at the edges (0, every power of ten and the value before it, UINT64_MAX)
- * and on pseudo-random values.
+ * at the edges (0, every power of ten and the values beside it, every power
+ * of two and the value before it, UINT64_MAX) and on pseudo-random values.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,6 +36,12 @@ static void test_edges(void **state)
 		check(p);
 		check(p - 1);
 		check(p + 1);
+	}
+	/* the digit count starts from the binary magnitude */
+	for (int i = 0; i < 64; i++) {
+		check(1ULL << i);
+		check((1ULL << i) - 1);
+		check(((1ULL << i) - 1) | (1ULL << i));
 	}
 }
 
