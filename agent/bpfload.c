@@ -52,6 +52,7 @@ const char *const bpfload_stat_names[TG_S_COUNT] = {
 	[TG_S_PROXY_REFUSED] = "proxied_refused",
 	[TG_S_PROXY_CORKED] = "proxied_heads_held",
 	[TG_S_SCRATCH_BUSY] = "scratch_busy",
+	[TG_S_FLOWS_LOST] = "flows_lost",
 };
 
 const char *const bpfload_pinned_maps[] = {

@@ -1352,8 +1352,14 @@ static __always_inline void tg_flow_close(const struct tg_flow_key *fk)
 	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, fk);
 	__u32 head, tail;
 
-	if (!f)
+	if (!f) {
+		/* tg_sockops made it at the handshake: the LRU evicted it while
+		 * the connection was open (or it could not be made: map_full),
+		 * and with it any requests still pending, which then have no
+		 * event (agent.max_flows is too small) */
+		tg_stat(TG_S_FLOWS_LOST);
 		return;
+	}
 	if (__sync_fetch_and_or(&f->flags, TG_FLOW_CLOSING) & TG_FLOW_TIMER_BUSY)
 		tg_wait_timer(f);
 	if (f->flags & TG_FLOW_RESPONDING)

@@ -358,6 +358,8 @@ enum tg_stat {
 	TG_S_PROXY_REFUSED,	/* of which refused (SK_DROP) */
 	TG_S_PROXY_CORKED,	/* request heads split over writes, held until complete */
 	TG_S_SCRATCH_BUSY,	/* sk_msg runs that found no free scratch slot (passed) */
+	TG_S_FLOWS_LOST,	/* connections whose flow was gone when they closed:
+				 * evicted from tg_flows while open */
 	TG_S_COUNT,
 };
 
