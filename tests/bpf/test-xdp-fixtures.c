@@ -1057,6 +1057,25 @@ static void test_keepalive_key_changes(void **state)
 	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
 }
 
+/* Send @n requests with header @h on the connection from client port @sport,
+ * the first at client sequence @seq, each passed; @r ends as the last one.
+ * Returns the sequence after them. */
+static __u32 send_on_conn(struct fixture *f, struct req *r, const char *h, __u16 sport, __u32 seq,
+			  int n)
+{
+	struct xdp_run run;
+
+	for (int i = 0; i < n; i++) {
+		req_init(f, r, false, "GET", "/v1/orders/1", h);
+		r->spec.sport = sport;
+		r->spec.seq = seq;
+		run_req(f, r, &run);
+		assert_int_equal(run.retval, XDP_PASS);
+		seq += (__u32)r->len;
+	}
+	return seq;
+}
+
 /* A connection holds TG_FLOW_PENDING unanswered requests. One more is
  * admitted without a slot and charged when its response comes (tg_skmsg
  * charges a response beyond the pending requests as unattributed): XDP
@@ -1068,7 +1087,6 @@ static void test_pending_ring_full_then_freed(void **state)
 	struct tg_flow_key key;
 	struct tg_bucket b;
 	struct tg_flow flow;
-	struct xdp_run run;
 	struct req r;
 	char h[128];
 	__u64 full;
@@ -1080,14 +1098,7 @@ static void test_pending_ring_full_then_freed(void **state)
 	sport = r.spec.sport;
 	seq = r.spec.seq;
 	full = stat_get(f, TG_S_PENDING_FULL);
-	for (int i = 0; i < TG_FLOW_PENDING + 1; i++) {
-		req_init(f, &r, false, "GET", "/v1/orders/1", h);
-		r.spec.sport = sport;
-		r.spec.seq = seq;
-		run_req(f, &r, &run);
-		assert_int_equal(run.retval, XDP_PASS);
-		seq += (__u32)r.len;
-	}
+	seq = send_on_conn(f, &r, h, sport, seq, TG_FLOW_PENDING + 1);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, TG_FLOW_PENDING);
 	assert_int_equal(flow.head, 0);
@@ -1104,14 +1115,7 @@ static void test_pending_ring_full_then_freed(void **state)
 	flow.head = 2;
 	flow_key_of(&r.spec, &key);
 	assert_int_equal(bpf_map_update_elem(f->flows_fd, &key, &flow, BPF_EXIST), 0);
-	for (int i = 0; i < 3; i++) {
-		req_init(f, &r, false, "GET", "/v1/orders/1", h);
-		r.spec.sport = sport;
-		r.spec.seq = seq;
-		run_req(f, &r, &run);
-		assert_int_equal(run.retval, XDP_PASS);
-		seq += (__u32)r.len;
-	}
+	seq = send_on_conn(f, &r, h, sport, seq, 3);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, TG_FLOW_PENDING + 2);
 	assert_int_equal(flow.next_seq, seq);
