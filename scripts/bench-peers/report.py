@@ -367,6 +367,14 @@ def cmd_report(args):
     row(f"saturation: server's CPU (CPU {meta.get('server_cpu', '?')}) µs busy per request",
         lambda c, o: cell(o["saturation"]["server_cpu_us_per_req"], 2) +
         ratio_txt(c, o, "saturation", "server_cpu_us_per_req"))
+    row("saturation: server's CPU per request, ratio to the baseline round by round",
+        lambda c, o: paired_txt(c, o, "saturation", "server_cpu_us_per_req"))
+    if any(summ[c].get("saturation", {}).get("bpf_ns_per_req") for c, _ in cols):
+        row("saturation: ns of tollgate's programs per request (BENCH_BPF_STATS=1), "
+            "ratio round by round",
+            lambda c, o: f"{sum(o['saturation']['bpf_ns_per_req'].values()):.0f} ns" +
+            (f" {paired_txt(c, o, 'saturation', 'bpf_ns_per_req')}"
+             if paired_txt(c, o, "saturation", "bpf_ns_per_req") else ""))
     row(f"saturation: client's CPU (CPU {meta.get('client_cpu', '?')}) µs busy per request",
         lambda c, o: cell(o["saturation"]["client_cpu_us_per_req"], 2) +
         ratio_txt(c, o, "saturation", "client_cpu_us_per_req"))
