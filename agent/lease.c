@@ -243,8 +243,12 @@ static void lease_size(struct lease *l, struct bucket_state *st, const struct tg
 	 * less often than lease_interval_ms */
 	period_ms = st->last_ms && now_ms > st->last_ms ? now_ms - st->last_ms : interval;
 	if (st->last_ms && now_ms > st->last_ms) {
-		double inst = (double)(b->consumed_total - st->last_consumed) * 1000.0 /
-			      (double)period_ms;
+		/* consumed_total can step back by one: a token the kernel took
+		 * and gave back (a request its flow had no slot for) */
+		uint64_t used = b->consumed_total > st->last_consumed ?
+					b->consumed_total - st->last_consumed :
+					0;
+		double inst = (double)used * 1000.0 / (double)period_ms;
 
 		st->rate = st->rate * 0.7 + inst * 0.3;
 	}

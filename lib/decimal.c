@@ -43,8 +43,9 @@ char *decimal_u64(char *p, uint64_t v)
 	char *end;
 
 	/* The count of digits first, so that they are written in place, the
-	 * last ones first. 1233 / 4096 is just above log10(2): t is the
-	 * count for the top of v's binary magnitude, or one more. */
+	 * last ones first. With bits the length of v in binary, v has t =
+	 * bits * log10(2) digits rounded down (1233 / 4096 is just above
+	 * log10(2)), or t + 1 when v >= 10^t. */
 	if (v) {
 		t = ((size_t)(64 - __builtin_clzll(v)) * 1233) >> 12;
 		n = t + (v >= pow10[t]);
