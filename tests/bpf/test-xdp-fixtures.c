@@ -1057,16 +1057,16 @@ static void test_keepalive_key_changes(void **state)
 	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
 }
 
-/* Send @n requests with header @h on the connection from client port @sport,
- * the first at client sequence @seq, each passed; @r ends as the last one.
- * Returns the sequence after them. */
-static __u32 send_on_conn(struct fixture *f, struct req *r, const char *h, __u16 sport, __u32 seq,
-			  int n)
+/* Send @n requests for @path with header @h on the connection from client
+ * port @sport, the first at client sequence @seq, each passed; @r ends as
+ * the last one. Returns the sequence after them. */
+static __u32 send_on_conn(struct fixture *f, struct req *r, const char *path, const char *h,
+			  __u16 sport, __u32 seq, int n)
 {
 	struct xdp_run run;
 
 	for (int i = 0; i < n; i++) {
-		req_init(f, r, false, "GET", "/v1/orders/1", h);
+		req_init(f, r, false, "GET", path, h);
 		r->spec.sport = sport;
 		r->spec.seq = seq;
 		run_req(f, r, &run);
@@ -1098,7 +1098,7 @@ static void test_pending_ring_full_then_freed(void **state)
 	sport = r.spec.sport;
 	seq = r.spec.seq;
 	full = stat_get(f, TG_S_PENDING_FULL);
-	seq = send_on_conn(f, &r, h, sport, seq, TG_FLOW_PENDING + 1);
+	seq = send_on_conn(f, &r, "/v1/orders/1", h, sport, seq, TG_FLOW_PENDING + 1);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, TG_FLOW_PENDING);
 	assert_int_equal(flow.head, 0);
@@ -1115,7 +1115,7 @@ static void test_pending_ring_full_then_freed(void **state)
 	flow.head = 2;
 	flow_key_of(&r.spec, &key);
 	assert_int_equal(bpf_map_update_elem(f->flows_fd, &key, &flow, BPF_EXIST), 0);
-	seq = send_on_conn(f, &r, h, sport, seq, 3);
+	seq = send_on_conn(f, &r, "/v1/orders/1", h, sport, seq, 3);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, TG_FLOW_PENDING + 2);
 	assert_int_equal(flow.next_seq, seq);
@@ -1712,6 +1712,35 @@ static void test_bucket_op(void **state)
 	req_init(f, &r, false, "GET", "/v2/users/1", h);
 	assert_admitted(f, &r, C_GLOBAL, PLAN_GLOBAL, 5, API_USERS, ROUTE_USERS, TG_M_GET,
 			"/v2/users/1");
+}
+
+/* Global scope: the token a request without a slot took goes back to the
+ * lease (consumed_total), so the lease still covers as many requests. */
+static void test_global_pending_full_gives_back(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_bucket_op op = { .key = { C_GLOBAL, PLAN_GLOBAL }, .grant = TG_FLOW_PENDING + 1 };
+	struct tg_bucket b;
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_GLOBAL);
+	/* the first request makes the bucket (nothing granted yet: refused) */
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_refused(f, &r, C_GLOBAL, API_USERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+	assert_int_equal(bucket_op(f, &op), 0);
+	/* five on one connection: four slots; the fifth's token goes back */
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	send_on_conn(f, &r, "/v2/users/1", h, r.spec.sport, r.spec.seq, TG_FLOW_PENDING + 1);
+	assert_true(bucket_get(f, C_GLOBAL, PLAN_GLOBAL, &b));
+	assert_int_equal(b.consumed_total, TG_FLOW_PENDING);
+	assert_int_equal(counters_get(f, C_GLOBAL, API_USERS).requests, TG_FLOW_PENDING);
+	/* so the lease of five still admits one more, on another connection */
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_admitted(f, &r, C_GLOBAL, PLAN_GLOBAL, 5, API_USERS, ROUTE_USERS, TG_M_GET,
+			"/v2/users/1");
+	req_init(f, &r, false, "GET", "/v2/users/1", h);
+	assert_refused(f, &r, C_GLOBAL, API_USERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
 }
 
 static void test_global_plan(void **state)
@@ -2460,6 +2489,7 @@ int main(void)
 		T(test_clock_backwards_empty),
 		T(test_clock_backwards_two_tokens),
 		T(test_global_plan),
+		T(test_global_pending_full_gives_back),
 		T(test_bucket_op),
 		T_SRC(test_source_limit),
 		T(test_answer_401),
