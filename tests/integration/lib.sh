@@ -522,6 +522,11 @@ tg_agent_stop() {
 
 tg_ctl() { "$BUILD/tollgatectl" --config "$TG_CONFIG" "$@"; }
 
+# tg_kernel_stat NAME: one of the kernel's tg_stats (tollgatectl status --json).
+tg_kernel_stat() {
+	tg_ctl status --json | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["kernel"][sys.argv[1]])' "$1"
+}
+
 # tg_counters FILE: kernel counters as JSON into FILE.
 tg_counters() { tg_ctl counters --json >"$1" 2>"$1.err"; }
 

@@ -27,13 +27,9 @@ tg_config_write "$PORT" "max_flows = 4" "$(tg_generous_sections)"
 KEY=$(tg_key_add 1 1 2)
 tg_agent_start 30
 
-flows_lost() {
-	tg_ctl status --json | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["kernel"]["flows_lost"])'
-}
-
 # ---------------------------------------------------------------------------
 tg_log "1. ten connections held open against four flows"
-lost0=$(flows_lost)
+lost0=$(tg_kernel_stat flows_lost)
 assert_eq "flows_lost before" 0 "$lost0"
 # bash opens the ten connections, holds them for a second, then exits: each
 # closes; the server reads EOF and closes its side
@@ -42,11 +38,11 @@ tg_client bash -c '
 	sleep 1' "$TG_HOST_IP" "$PORT" ||
 	tg_fatal "cannot open ten connections to $TG_HOST_IP:$PORT"
 for ((i = 0; i < 50; i++)); do
-	[ "$(flows_lost)" -ge 6 ] && break
+	[ "$(tg_kernel_stat flows_lost)" -ge 6 ] && break
 	sleep 0.1
 done
 sleep 0.5
-lost1=$(flows_lost)
+lost1=$(tg_kernel_stat flows_lost)
 assert_true "at least six of the ten closed without their flow (flows_lost = $lost1)" \
 	"expected 6 to 10" test "$lost1" -ge 6 -a "$lost1" -le 10
 
@@ -55,6 +51,6 @@ tg_log "2. a connection alone keeps its flow"
 assert_eq "a request on its own connection answered" 200 \
 	"$(tg_client curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "X-API-Key: $KEY" "$URL/v1/ok")"
 assert_eq "its event" 1 "$(tg_wait_events 1 1 10)"
-assert_eq "no flow lost with it" "$lost1" "$(flows_lost)"
+assert_eq "no flow lost with it" "$lost1" "$(tg_kernel_stat flows_lost)"
 
 tg_summary

@@ -488,7 +488,7 @@ done
 assert_eq "request admitted while the agent was down reaches events_file after the restart (count)" 1 "$n"
 # every connection so far kept its flow until it closed (max_flows is roomy)
 assert_eq "flows lost (kernel flows_lost)" 0 \
-	"$(tg_ctl status --json | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["kernel"]["flows_lost"])')"
+	"$(tg_kernel_stat flows_lost)"
 
 # ---------------------------------------------------------------------------
 tg_log "7. tollgatectl detach"

@@ -31,7 +31,7 @@ done)
 kill -CONT "$TG_AGENT_PID"
 assert_eq "$N requests answered while the agent was stopped" "$(printf '200 %.0s' $(seq $N))" "$codes"
 
-lost=$(tg_ctl status --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["kernel"]["ringbuf_full"])')
+lost=$(tg_kernel_stat ringbuf_full)
 assert_true "the 4 KiB ring buffer overflowed (ringbuf_full = $lost)" "nothing was lost" test "$lost" -gt 0
 
 # the key's detailed events, and the counts of the consumer's admitted summaries
