@@ -1662,7 +1662,7 @@ static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
 /*
  * The length of the response whose head scratch slot @slot holds (@n bytes
  * copied): head + Content-Length, the head alone for HEAD requests, 204 and
- * 304, or TG_RESP_LEFT_UNKNOWN (chunked, no length, a head longer than the
+ * 304 and interim 1xx, or TG_RESP_LEFT_UNKNOWN (chunked, no length, a head longer than the
  * copy). A global function: checked once.
  */
 __noinline __u32 tg_resp_length(__u32 slot, __u32 n, __u32 status, __u32 method)
@@ -1678,7 +1678,7 @@ __noinline __u32 tg_resp_length(__u32 slot, __u32 n, __u32 status, __u32 method)
 	tg_http_parse_proxy(&s->buf, 0, n, pr);
 	if (!pr->scan.end || pr->scan.te_line)
 		return TG_RESP_LEFT_UNKNOWN;
-	if (method == TG_M_HEAD || status == 204 || status == 304)
+	if (method == TG_M_HEAD || status < 200 || status == 204 || status == 304)
 		return pr->scan.end;
 	if (!pr->scan.clen_line || pr->body_len == TG_BODY_UNKNOWN)
 		return TG_RESP_LEFT_UNKNOWN;
@@ -1710,6 +1710,19 @@ static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 s
 		left = tg_resp_length(slot, n, status, method);
 	tg_msg_scratch_put(busy, slot);
 	return left;
+}
+
+/*
+ * The verdict of a send whose first @used bytes end a response (or an
+ * interim 1xx): when more bytes follow, the verdict covers only those and
+ * the kernel runs tg_skmsg again over the rest, so a server that writes
+ * several responses in one send has each of them seen.
+ */
+static __always_inline int tg_skmsg_next(struct sk_msg_md *msg, __u32 size, __u32 used)
+{
+	if (used && used < size && used != TG_RESP_LEFT_UNKNOWN)
+		bpf_msg_apply_bytes(msg, used);
+	return SK_PASS;
 }
 
 SEC("sk_msg")
@@ -1752,20 +1765,30 @@ int tg_skmsg(struct sk_msg_md *msg)
 		w1 = *(__u64 *)(data + 8);
 		status = tg_http_status(w0, w1);
 	}
-	if (!status || (status >= 100 && status < 200 && status != 101)) {
-		/* body bytes of the response in progress, or an interim 1xx */
+	if (!status) {
+		/* body bytes of the response in progress */
 		if (f->flags & TG_FLOW_RESPONDING) {
-			__u32 left = f->resp_left;
-
-			f->resp_bytes += size;
-			/* its last byte: the event need not wait for the next
-			 * response or the close */
-			if (left != TG_RESP_LEFT_UNKNOWN && size >= left)
+			left = f->resp_left;
+			if (left != TG_RESP_LEFT_UNKNOWN && size >= left) {
+				/* its last byte: the event need not wait for
+				 * the next response or the close */
+				f->resp_bytes += left;
 				tg_finish_response(&fk, f);
-			else if (left != TG_RESP_LEFT_UNKNOWN)
+				return tg_skmsg_next(msg, size, left);
+			}
+			f->resp_bytes += size;
+			if (left != TG_RESP_LEFT_UNKNOWN)
 				f->resp_left = left - size;
 		}
 		return SK_PASS;
+	}
+	if (status < 200 && status != 101) {
+		/* an interim 1xx, skipped: not a response of its own, but the
+		 * one in progress (of unknown length) ended before it; what
+		 * follows its head in the same send is looked at on its own */
+		if (f->flags & TG_FLOW_RESPONDING)
+			tg_finish_response(&fk, f);
+		return tg_skmsg_next(msg, size, tg_skmsg_resp_length(msg, size, status, TG_M_NONE));
 	}
 
 	now = bpf_ktime_get_ns();
@@ -1831,10 +1854,12 @@ int tg_skmsg(struct sk_msg_md *msg)
 	/* where it ends, if its head says; a response written whole in one
 	 * send ends here */
 	left = status == 101 ? TG_RESP_LEFT_UNKNOWN : tg_skmsg_resp_length(msg, size, status, method);
-	if (left != TG_RESP_LEFT_UNKNOWN && size >= left)
+	if (left != TG_RESP_LEFT_UNKNOWN && size >= left) {
+		f->resp_bytes = left;
 		tg_finish_response(&fk, f);
-	else
-		f->resp_left = left == TG_RESP_LEFT_UNKNOWN ? left : left - size;
+		return tg_skmsg_next(msg, size, left);
+	}
+	f->resp_left = left == TG_RESP_LEFT_UNKNOWN ? left : left - size;
 	return SK_PASS;
 }
 

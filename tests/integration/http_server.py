@@ -17,6 +17,12 @@ response) from the standard library, with fixed routes:
     /v1/big      any method   200 with ?bytes=N bytes (default 5 MiB) of a
                               fixed pattern (big_body()), written with write()
     /v1/bigfile  any method   the same body, sent with sendfile(2)
+    /v1/batch    any method   200, held until the connection has ?n=N
+                              (default 2) of them, then all written in one
+                              send, as servers that coalesce pipelined
+                              responses do; &early=1 puts a 103 Early Hints
+                              before each, &split=1 sends the first
+                              response's head alone first
     anything else             404
 
 Every request it RECEIVES is appended to --log as one line
@@ -80,6 +86,29 @@ class Handler(BaseHTTPRequestHandler):
             return auth[7:].strip()
         return "-"
 
+    def setup(self):
+        super().setup()
+        self.held = []  # /v1/batch responses not written yet
+
+    def batch(self, query):
+        body = f"batch {len(self.held) + 1}\n".encode()
+        resp = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body))
+        if self.command != "HEAD":
+            resp += body
+        if query.get("early"):
+            resp = b"HTTP/1.1 103 Early Hints\r\nLink: </v1/ok>; rel=preload\r\n\r\n" + resp
+        self.held.append(resp)
+        if len(self.held) < int(query.get("n", 2)):
+            return
+        data, self.held = b"".join(self.held), []
+        if query.get("split"):
+            cut = data.index(b"\r\n\r\n", data.index(b" 200 ")) + 4
+            self.connection.sendall(data[:cut])
+            time.sleep(0.05)
+            data = data[cut:]
+        self.connection.sendall(data)
+
     def reply(self, status, body):
         data = body.encode()
         self.send_response(status)
@@ -100,6 +129,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
         path = self.path.split("?", 1)[0]
+        query = dict(p.split("=", 1) for p in self.path.partition("?")[2].split("&") if "=" in p)
         if path == "/v1/ok":
             self.reply(200, "ok\n")
         elif path == "/v1/created":
@@ -129,7 +159,6 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/v1/hangup":
             self.close_connection = True
         elif path in ("/v1/big", "/v1/bigfile"):
-            query = dict(p.split("=", 1) for p in self.path.partition("?")[2].split("&") if "=" in p)
             body = big_body(int(query.get("bytes", BIG_DEFAULT)))
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -146,6 +175,8 @@ class Handler(BaseHTTPRequestHandler):
                 f.flush()
                 f.seek(0)
                 self.connection.sendfile(f)
+        elif path == "/v1/batch":
+            self.batch(query)
         else:
             self.reply(404, "not found\n")
 

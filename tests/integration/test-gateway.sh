@@ -19,7 +19,9 @@
 #   4. two pipelined requests in one segment: both charged, the second
 #      unattributed; 20 in one send: 16 unattributed, then the connection is
 #      cut; six in flight, each in its own segment: the two beyond the
-#      flow's four slots are charged once, when answered
+#      flow's four slots are charged once, when answered; responses the
+#      server coalesces into one send, with 103s and body tails between
+#      them: one event each, with its own bytes
 #   5. unknown key and missing key: 401, nothing reaches the server;
 #      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
 #  5b. SIGHUP: a key added to keys_file works, a removed one is refused
@@ -103,6 +105,7 @@ K_PIPE20=$(tg_key_add 11 8 2)
 K_CONTINUE=$(tg_key_add 12 9 2)
 K_UPGRADE=$(tg_key_add 13 10 2)
 K_PIPE6=$(tg_key_add 14 11 2)
+K_BATCH=$(tg_key_add 15 12 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -348,6 +351,31 @@ assert_eq "kernel counter requests of consumer 11: each request once" 6 \
 	"$(tg_counter "$TG_DIR/c-pipe6.json" 11 1 requests)"
 assert_eq "kernel counter unattributed of consumer 11" 2 \
 	"$(tg_counter "$TG_DIR/c-pipe6.json" 11 1 unattributed)"
+
+# A server that coalesces the responses of pipelined requests (/v1/batch holds
+# them until it has n): each response in the send is its own event, with its
+# own bytes, none left unanswered.
+batch_len=$("$PYTHON" -c 'print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nbatch 1\n"))')
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_BATCH" '/v1/batch?n=3' '/v1/batch?n=3' '/v1/batch?n=3')
+assert_eq "three responses in one send: all answered" "200 200 200" "$out"
+assert_eq "one event per response in the send" 3 "$(tg_wait_events 15 3 10)"
+assert_eq "their status, flags and bytes" "$(printf "200 - $batch_len,%.0s" 1 2 3)" \
+	"$(tg_events 15 '{status} {flags} {resp_bytes}' | tr '\n' ',')"
+# 103 Early Hints before each; the first head alone, then the first body, the
+# second 103 and the second response in one send
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_BATCH" '/v1/batch?n=2&early=1&split=1' '/v1/batch?n=2&early=1&split=1')
+assert_eq "two responses after 103s, the second behind the first's body: both answered" \
+	"200 200" "$out"
+assert_eq "one event per final response, the 103s skipped" 5 "$(tg_wait_events 15 5 10)"
+assert_eq "their status, flags and bytes (without the 103s)" "$(printf "200 - $batch_len,%.0s" 1 2)" \
+	"$(tg_events 15 '{status} {flags} {resp_bytes}' | tail -n 2 | tr '\n' ',')"
+tg_counters "$TG_DIR/c-batch.json"
+assert_eq "kernel counter requests of consumer 12" 5 \
+	"$(tg_counter "$TG_DIR/c-batch.json" 12 1 requests)"
+assert_eq "kernel counters unattributed and unanswered of consumer 12" "0 0" \
+	"$(tg_counter "$TG_DIR/c-batch.json" 12 1 unattributed) $(tg_counter "$TG_DIR/c-batch.json" 12 1 unanswered)"
 
 # ---------------------------------------------------------------------------
 tg_log "5. key verdicts, Authorization: Bearer, IPv6"

@@ -96,7 +96,14 @@ class Reader:
         return True
 
     def response(self):
-        """(status, headers) of the next response, or (0, {}) if none came."""
+        """(status, headers) of the next response, or (0, {}) if none came;
+        interim 1xx responses (but 101) are skipped."""
+        while True:
+            status, headers = self.one_response()
+            if status < 100 or status >= 200 or status == 101:
+                return status, headers
+
+    def one_response(self):
         while b"\r\n\r\n" not in self.buf:
             if not self.fill():
                 return 0, {}
