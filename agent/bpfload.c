@@ -224,7 +224,11 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 	bpf_map__set_max_entries(skel->maps.tg_buckets, cfg->agent.max_buckets);
 	bpf_map__set_max_entries(skel->maps.tg_routes, cfg->agent.max_routes);
 	bpf_map__set_max_entries(skel->maps.tg_flows, cfg->agent.max_flows);
-	bpf_map__set_max_entries(skel->maps.tg_sockhash, cfg->agent.max_flows);
+	/* twice the flows: past max_flows open connections, tg_flows (LRU)
+	 * evicts old connections' flows for the new ones, which still need
+	 * a place here, or their responses would go unseen as well; an
+	 * entry is allocated only while its socket is open */
+	bpf_map__set_max_entries(skel->maps.tg_sockhash, 2 * cfg->agent.max_flows);
 	bpf_map__set_max_entries(skel->maps.tg_proxysocks, cfg->agent.max_flows);
 	bpf_map__set_max_entries(skel->maps.tg_counters, cfg->agent.max_counters);
 	bpf_map__set_max_entries(skel->maps.tg_srclimit, cfg->agent.max_sources);

@@ -10,6 +10,9 @@
 #      flow for each at the handshake), then closed: at least six flows lost
 #   2. one kept-alive connection that sends a request and reads its answer:
 #      its flow stays (the request's event is written) and none is lost
+#   3. six connections held open (more than max_flows), then a request on a
+#      new connection: its response is still seen (tg_sockhash holds twice
+#      max_flows sockets), so its event has the status, not "unanswered"
 #
 # Run: BUILD=/abs/build bash tests/integration/test-flows-lost.sh (as root).
 set -u -o pipefail
@@ -52,5 +55,18 @@ assert_eq "a request on its own connection answered" 200 \
 	"$(tg_client curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "X-API-Key: $KEY" "$URL/v1/ok")"
 assert_eq "its event" 1 "$(tg_wait_events 1 1 10)"
 assert_eq "no flow lost with it" "$lost1" "$(tg_kernel_stat flows_lost)"
+
+# ---------------------------------------------------------------------------
+tg_log "3. a new connection while more than max_flows are open"
+tg_client bash -c '
+	for ((i = 0; i < 6; i++)); do exec {fd}<>"/dev/tcp/$0/$1" || exit 1; done
+	sleep 3' "$TG_HOST_IP" "$PORT" &
+held=$!
+sleep 1
+assert_eq "a request on a seventh connection answered" 200 \
+	"$(tg_client curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "X-API-Key: $KEY" "$URL/v1/ok")"
+assert_eq "its event" 2 "$(tg_wait_events 1 2 10)"
+assert_eq "with its status, not unanswered" "200 -" "$(tg_events 1 '{status} {flags}' | tail -n 1)"
+wait "$held"
 
 tg_summary
