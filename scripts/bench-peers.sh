@@ -35,8 +35,13 @@
 #  1. admitted path: BENCH_RUNS (5) interleaved rounds (the contenders'
 #     order rotates each round); in each, per contender: a 1 s warm-up, a
 #     fixed offered load (BENCH_FIXED_RPS, 2000 req/s, paced connections of
-#     10 ms) and saturation (BENCH_CONNS, 64, connections), BENCH_DURATION
-#     (4) s each, over BENCH_KEYS (1000) std keys, so nothing is refused;
+#     10 ms), for tollgate and the no-op program the same load side by side
+#     (half of it to the API port, half to a port of the same server that
+#     tollgate does not watch, at once: p50 with and without tollgate in the
+#     same moments of the machine, which the rounds' modes do not reach; the
+#     no-op program on both ports is the control), and saturation
+#     (BENCH_CONNS, 64, connections), BENCH_DURATION (4) s each, over
+#     BENCH_KEYS (1000) std keys, so nothing is refused;
 #     then, for the limiters, the rejection run: saturation over
 #     BENCH_FLOOD_KEYS (100) flood keys for BENCH_REJECT_SECS (3) s. The CPU
 #     the limiter spent meanwhile: tollgate = run_time_ns of its programs
@@ -206,12 +211,14 @@ tg_cgroup_up tg-bench-peers
 BASE_DIR=$TG_DIR
 PORT=$(tg_free_port)
 UPORT=$(tg_free_port)
+SIDE_PORT=$(tg_free_port)
 
-# api_server DIR PORT [UPSTREAM_PORT]: the API server (nginx, fixed 200) in
-# $TG_CGROUP on the server CPU, on PORT (all addresses) and, for the proxies,
-# 127.0.0.1:UPSTREAM_PORT; sets API_PID
+# api_server DIR PORT [UPSTREAM_PORT [SIDE_PORT]]: the API server (nginx,
+# fixed 200) in $TG_CGROUP on the server CPU, on PORT (all addresses), for the
+# proxies on 127.0.0.1:UPSTREAM_PORT, and on SIDE_PORT, a port tollgate does
+# not watch (the side-by-side runs); sets API_PID
 api_server() {
-	local dir=$1 port=$2 uport=${3:-}
+	local dir=$1 port=$2 uport=${3:-} sport=${4:-}
 	mkdir -p "$dir/logs" "$dir/tmp"
 	cat >"$dir/nginx.conf" <<-EOF
 		daemon off;
@@ -232,6 +239,7 @@ api_server() {
 			server {
 				listen $port;
 				${uport:+listen 127.0.0.1:$uport;}
+				${sport:+listen $sport;}
 				location / { default_type text/plain; return 200 "ok\n"; }
 			}
 		}
@@ -241,7 +249,7 @@ api_server() {
 	API_PID=$TG_SPAWNED
 	wait_listen "$port" "$API_PID" "the API server (nginx)"
 }
-api_server "$TG_DIR/api" "$PORT" "$UPORT"
+api_server "$TG_DIR/api" "$PORT" "$UPORT" "$SIDE_PORT"
 SERVER_PID=$API_PID
 
 tg_secrets_up
@@ -490,6 +498,24 @@ admitted_run() {
 		client_cpu_busy_s="$(awk -v a="$k0" -v b="$k1" 'BEGIN { print b - a }')"
 }
 
+# side_run C ROUND: the fixed load split in two at the same time, half to the
+# API port, half to SIDE_PORT of the same server, which tollgate does not
+# watch (tg_xdp passes its packets at the port check; no sockops, no sk_msg,
+# no event): latency with and without tollgate in the same moments of the
+# machine. With the no-op program on both ports, the control.
+side_run() {
+	local c=$1 r=$2 half=$(((FIXED_CONNS + 1) / 2)) p1 p2
+	wrk_run "$TG_DIR/side-$c-api-$r.txt" "$url" "$KEYS_DIR/std.keys" /v1/ok "$DURATION" "$half" 10 &
+	p1=$!
+	wrk_run "$TG_DIR/side-$c-other-$r.txt" "http://$TG_HOST_IP:$SIDE_PORT" "$KEYS_DIR/std.keys" \
+		/v1/ok "$DURATION" "$half" 10 &
+	p2=$!
+	wait "$p1" || tg_fatal "wrk (side by side, API port) failed"
+	wait "$p2" || tg_fatal "wrk (side by side, other port) failed"
+	record "$TG_DIR/side-$c-api-$r.txt" phase=side contender="$c" round="$r" port=api
+	record "$TG_DIR/side-$c-other-$r.txt" phase=side contender="$c" round="$r" port=other
+}
+
 phase "1. admitted path and rejection: $RUNS rounds of $CONTENDERS"
 for ((r = 1; r <= RUNS; r++)); do
 	for ((i = 0; i < N; i++)); do
@@ -503,6 +529,7 @@ for ((r = 1; r <= RUNS; r++)); do
 		wrk_run "$TG_DIR/warm.txt" "$url" "$KEYS_DIR/std.keys" /v1/ok "$warm" "$CONNS"
 		sleep 0.2
 		admitted_run "$c" "$r" fixed
+		{ is_tollgate "$c" || [ "$c" = noop ]; } && side_run "$c" "$r"
 		admitted_run "$c" "$r" saturation
 		is_limiter "$c" && reject_run "$c" "$r"
 		down "$c"

@@ -203,6 +203,20 @@ def summarize(samples):
             o["memory"].pop("wrk", None)
         if o:
             out[c] = o
+    for c, _ in CONTENDERS:
+        # side by side: the API port and an unwatched port at the same time
+        by_round = {}
+        for s in samples:
+            if s.get("phase") == "side" and s.get("contender") == c:
+                by_round.setdefault(s.get("round"), {})[s.get("port")] = s
+        pairs = [v for v in by_round.values() if "api" in v and "other" in v]
+        if not pairs:
+            continue
+        o = out.setdefault(c, {})
+        o["side"] = {port: wrk_summary([v[port] for v in pairs]) for port in ("api", "other")}
+        for k in ("p50_us", "p99_us"):
+            o["side"][f"{k}_ratio"] = spread([v["api"]["wrk"][k] / v["other"]["wrk"][k] for v in pairs
+                                              if v["other"]["wrk"][k]])
     ss = [s for s in samples if s.get("phase") == "memory_server"]
     if ss:
         out.setdefault("none", {})["memory"] = {"total_mib": ss[0]["server_pss_kib"] / 1024,
@@ -324,6 +338,11 @@ def cmd_report(args):
         t = paired_target(phase, "p50_us", 1.05, lambda x: x <= 1.05)
         if t:
             targets[f"p50_ratio_{phase}"] = t
+    side = tg.get("side", {}).get("p50_us_ratio")
+    if side:
+        targets["p50_ratio_side_by_side"] = {
+            "ratio": side["median"], "target": 1.05, "met": side["median"] <= 1.05,
+            "control_noop": (summ.get("noop", {}).get("side", {}).get("p50_us_ratio") or {}).get("median")}
     t = paired_target("saturation", "rps", 0.95, lambda x: x >= 0.95)
     if t:
         targets["throughput_ratio_saturation"] = t
@@ -357,6 +376,18 @@ def cmd_report(args):
         tgt("p50_ratio_fixed", "tollgate ≤ ×1.05"))
     row("fixed load: p50, ratio to the baseline round by round",
         lambda c, o: paired_txt(c, o, "fixed", "p50_us"))
+    def side_txt(key):
+        def fn(c, o):
+            sd = o["side"]
+            return (f"{sd['api'][key]['median']:.0f} / {sd['other'][key]['median']:.0f} µs, "
+                    f"×{sd[key + '_ratio']['median']:.2f} (×{sd[key + '_ratio']['min']:.2f}–"
+                    f"×{sd[key + '_ratio']['max']:.2f})")
+        return fn
+    half = (meta["fixed_conns"] + 1) // 2 if isinstance(meta.get("fixed_conns"), int) else "?"
+    row(f"fixed load side by side ({half} conns to the API port and {half} to a port tollgate "
+        f"does not watch, same server, at once): p50 API port / other port, ratio round by round",
+        side_txt("p50_us"), tgt("p50_ratio_side_by_side", "tollgate ≤ ×1.05; no-op XDP: the control"))
+    row("fixed load side by side: p99 API port / other port, ratio round by round", side_txt("p99_us"))
     row("fixed load: p99", lat("fixed", "p99_us"))
     row("fixed load: p99.9", lat("fixed", "p999_us"))
     row(f"saturation ({meta.get('connections', '?')} conns): req/s",
