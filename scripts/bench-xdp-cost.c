@@ -18,6 +18,10 @@
  *   admitted request, kept-alive       the same on a connection whose earlier
  *                                      requests were answered (the flow changed
  *                                      in place, bench_state.bpf.c)
+ *   ... caches cold                    the same after the CPU's caches were
+ *                                      flushed by writing 64 MiB: a request at
+ *                                      a low rate, whose maps and code other
+ *                                      work has evicted since the last one
  *   refused over_limit (reject)        another key whose bucket is empty: the
  *                                      429 is written and XDP_TX'd
  *   retransmitted request              the admitted frame again (not charged)
@@ -31,11 +35,13 @@
  * (the flow, the reject entry, the rewritten frame), so each sample is a test
  * run of one repeat with the state reset in between, N / 10 samples, and the
  * figure is their median; the no-op program is measured the same way for
- * them. Each program is also checked to take the intended path (its return
- * code and tg_stats), so a figure never describes a different branch.
+ * them (the cold case: 301 samples, each program after its own flush).
+ * Each program is also checked to take the intended path (its return code
+ * and tg_stats), so a figure never describes a different branch.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -86,7 +92,7 @@ struct result {
 	double target_ns; /* 0 = none */
 };
 
-static struct result results[8];
+static struct result results[12];
 static int n_results;
 
 static int die(const char *what, int err)
@@ -366,6 +372,25 @@ static void reset_flow_answered(struct tollgate *skel)
 		die("bench_flow_answered", errno);
 }
 
+#define COLD_SAMPLES 301
+#define COLD_BYTES (64U << 20) /* beyond any last-level cache here */
+static volatile unsigned char *cold_buf;
+
+/* Flush this CPU's caches of the programs' code, maps and stack: write a
+ * buffer larger than the last-level cache, a line at a time. */
+static void evict_caches(struct tollgate *skel)
+{
+	(void)skel;
+	for (size_t i = 0; i < COLD_BYTES; i += 64)
+		cold_buf[i]++;
+}
+
+static void reset_flow_answered_cold(struct tollgate *skel)
+{
+	reset_flow_answered(skel);
+	evict_caches(skel);
+}
+
 static void load_bench_state(struct tollgate *skel, struct bench_state **ret)
 {
 	struct bench_state *st = bench_state__open();
@@ -506,6 +531,7 @@ int main(int argc, char **argv)
 {
 	static struct frame req_open, req_empty, body, body_other;
 	char noop_path[PATH_MAX], method_mean[64], method_median[64];
+	const char *method_cold = "median of 301 runs, caches flushed before each";
 	const char *json_path = NULL;
 	struct tollgate *skel;
 	struct bench_state *state;
@@ -622,6 +648,31 @@ int main(int argc, char **argv)
 	expect_stat_net(skel, before, samples, "admitted kept-alive");
 	add_result("admitted request, kept-alive connection", method_median, &req_open, tg,
 		   noop_median, 500);
+
+	/* the same with the caches flushed before each sample, on this CPU */
+	{
+		cpu_set_t one;
+		int cpu = sched_getcpu();
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu < 0 ? 0 : cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			die("sched_setaffinity", errno);
+		cold_buf = malloc(COLD_BYTES);
+		if (!cold_buf)
+			die("malloc", ENOMEM);
+		memset((void *)cold_buf, 0, COLD_BYTES);
+	}
+	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
+		 stat_sum(skel, TG_S_PENDING_FULL);
+	tg = median_runs("admitted kept-alive, cold", tg_fd, &req_open, COLD_SAMPLES, skel,
+			 reset_flow_answered_cold, XDP_PASS);
+	expect_stat_net(skel, before, COLD_SAMPLES, "admitted kept-alive, cold");
+	add_result("admitted request, kept-alive connection, caches cold", method_cold, &req_open, tg,
+		   median_runs("no-op, cold", noop_fd, &req_open, COLD_SAMPLES, skel, evict_caches,
+			       XDP_PASS),
+		   0);
+	free((void *)cold_buf);
 
 	/* retransmission of the admitted request: flow in place, not charged */
 	run(tg_fd, &req_open, 1, &action);

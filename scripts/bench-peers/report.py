@@ -478,6 +478,8 @@ def cmd_report(args):
             t = f"added ≤ {target_ns} ns: {verdict(x['added_ns'] <= target_ns)}"
         row(f"per packet, {label} ({x['header_bytes']} header B; BPF_PROG_TEST_RUN)", fn, t)
     xdp_row("admitted request, kept-alive connection", r"^admitted request, kept-alive", 500)
+    xdp_row("admitted request, kept-alive, the CPU's caches flushed before it",
+            r"^admitted request, kept-alive connection, caches cold")
     xdp_row("refused over_limit (429 in-kernel)", r"^refused over_limit")
     xdp_row("non-request segment", r"^non-request segment \(body\)", 50)
     print()
