@@ -53,6 +53,7 @@ const char *const bpfload_stat_names[TG_S_COUNT] = {
 	[TG_S_PROXY_CORKED] = "proxied_heads_held",
 	[TG_S_SCRATCH_BUSY] = "scratch_busy",
 	[TG_S_FLOWS_LOST] = "flows_lost",
+	[TG_S_RESP_HELD] = "response_heads_held",
 };
 
 const char *const bpfload_pinned_maps[] = {

@@ -1712,6 +1712,23 @@ static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 s
 	return left;
 }
 
+/* Whether the @size bytes at @data (of a send, up to @end), fewer than a
+ * status line needs, could be the start of one ("HTTP/1."). */
+static __always_inline bool tg_skmsg_status_prefix(__u8 *p, void *end, __u32 size)
+{
+	const char want[8] = "HTTP/1.";
+
+	if (!size)
+		return false;
+	for (__u32 i = 0; i < 7; i++) {
+		if (i >= size)
+			break;
+		if ((void *)(p + i + 1) > (void *)end || p[i] != (__u8)want[i])
+			return false;
+	}
+	return true;
+}
+
 /*
  * The verdict of a send whose first @used bytes end a response (or an
  * interim 1xx): when more bytes follow, the verdict covers only those and
@@ -1766,20 +1783,30 @@ int tg_skmsg(struct sk_msg_md *msg)
 		status = tg_http_status(w0, w1);
 	}
 	if (!status) {
-		/* body bytes of the response in progress */
-		if (f->flags & TG_FLOW_RESPONDING) {
-			left = f->resp_left;
-			if (left != TG_RESP_LEFT_UNKNOWN && size >= left) {
-				/* its last byte: the event need not wait for
-				 * the next response or the close */
-				f->resp_bytes += left;
-				tg_finish_response(&fk, f);
-				return tg_skmsg_next(msg, size, left);
+		if (!(f->flags & TG_FLOW_RESPONDING)) {
+			/* none in progress: a send too short for a status line
+			 * that starts like one is a head written in pieces; the
+			 * kernel holds it until there are 16 bytes and runs
+			 * the program again over all of them (if it cannot
+			 * hold them, they pass, unseen) */
+			if (size < 16 && tg_skmsg_status_prefix(data, data_end, size)) {
+				tg_stat(TG_S_RESP_HELD);
+				bpf_msg_cork_bytes(msg, 16);
 			}
-			f->resp_bytes += size;
-			if (left != TG_RESP_LEFT_UNKNOWN)
-				f->resp_left = left - size;
+			return SK_PASS;
 		}
+		/* body bytes of the response in progress */
+		left = f->resp_left;
+		if (left != TG_RESP_LEFT_UNKNOWN && size >= left) {
+			/* its last byte: the event need not wait for the next
+			 * response or the close */
+			f->resp_bytes += left;
+			tg_finish_response(&fk, f);
+			return tg_skmsg_next(msg, size, left);
+		}
+		f->resp_bytes += size;
+		if (left != TG_RESP_LEFT_UNKNOWN)
+			f->resp_left = left - size;
 		return SK_PASS;
 	}
 	if (status < 200 && status != 101) {

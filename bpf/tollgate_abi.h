@@ -360,6 +360,8 @@ enum tg_stat {
 	TG_S_SCRATCH_BUSY,	/* sk_msg runs that found no free scratch slot (passed) */
 	TG_S_FLOWS_LOST,	/* connections whose flow was gone when they closed:
 				 * evicted from tg_flows while open */
+	TG_S_RESP_HELD,		/* response heads written in pieces shorter than a
+				 * status line, held until it is complete */
 	TG_S_COUNT,
 };
 

@@ -23,6 +23,8 @@ response) from the standard library, with fixed routes:
                               responses do; &early=1 puts a 103 Early Hints
                               before each, &split=1 sends the first
                               response's head alone first
+    /v1/pieces   any method   200, its status line written in pieces shorter
+                              than itself ("HT", "TP/1.1 20", the rest)
     anything else             404
 
 Every request it RECEIVES is appended to --log as one line
@@ -177,6 +179,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.sendfile(f)
         elif path == "/v1/batch":
             self.batch(query)
+        elif path == "/v1/pieces":
+            body = b"pieces\n"
+            data = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body)) + body
+            for piece in (data[:2], data[2:11], data[11:]):
+                self.connection.sendall(piece)
+                time.sleep(0.02)
         else:
             self.reply(404, "not found\n")
 

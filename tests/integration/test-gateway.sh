@@ -21,7 +21,8 @@
 #      cut; six in flight, each in its own segment: the two beyond the
 #      flow's four slots are charged once, when answered; responses the
 #      server coalesces into one send, with 103s and body tails between
-#      them: one event each, with its own bytes
+#      them: one event each, with its own bytes; a status line written in
+#      pieces shorter than itself is held until whole, and seen
 #   5. unknown key and missing key: 401, nothing reaches the server;
 #      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
 #  5b. SIGHUP: a key added to keys_file works, a removed one is refused
@@ -106,6 +107,7 @@ K_CONTINUE=$(tg_key_add 12 9 2)
 K_UPGRADE=$(tg_key_add 13 10 2)
 K_PIPE6=$(tg_key_add 14 11 2)
 K_BATCH=$(tg_key_add 15 12 2)
+K_PIECES=$(tg_key_add 16 13 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -376,6 +378,19 @@ assert_eq "kernel counter requests of consumer 12" 5 \
 	"$(tg_counter "$TG_DIR/c-batch.json" 12 1 requests)"
 assert_eq "kernel counters unattributed and unanswered of consumer 12" "0 0" \
 	"$(tg_counter "$TG_DIR/c-batch.json" 12 1 unattributed) $(tg_counter "$TG_DIR/c-batch.json" 12 1 unanswered)"
+
+# A server that writes its status line a few bytes at a time: sk_msg holds
+# the pieces until a status line's worth is there, then sees the response.
+held0=$(tg_kernel_stat response_heads_held)
+pieces_len=$("$PYTHON" -c 'print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\npieces\n"))')
+assert_eq "a response whose status line came in pieces" 200 \
+	"$(tg_client curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "X-API-Key: $K_PIECES" "$URL/v1/pieces")"
+assert_eq "its event" 1 "$(tg_wait_events 16 1 10)"
+assert_eq "its status, flags and bytes" "200 - $pieces_len" "$(tg_events 16 '{status} {flags} {resp_bytes}')"
+# held once: the kernel adds the second piece to the first without running
+# the program, as 16 bytes are not there yet
+assert_eq "the kernel held the short pieces (response_heads_held +1)" "$((held0 + 1))" \
+	"$(tg_kernel_stat response_heads_held)"
 
 # ---------------------------------------------------------------------------
 tg_log "5. key verdicts, Authorization: Bearer, IPv6"
