@@ -1596,6 +1596,8 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 	void *data, *data_end;
 	__u64 req_len = 0;
 
+	/* a cork of an earlier head stays with the socket (tg_skmsg_cork()) */
+	bpf_msg_cork_bytes(msg, 0);
 	n = size;
 	if (n > TG_SCAN_MAX)
 		n = TG_SCAN_MAX;
@@ -1661,9 +1663,10 @@ static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
 
 /*
  * The length of the response whose head scratch slot @slot holds (@n bytes
- * copied): head + Content-Length, the head alone for HEAD requests, 204 and
- * 304 and interim 1xx, or TG_RESP_LEFT_UNKNOWN (chunked, no length, a head longer than the
- * copy). A global function: checked once.
+ * copied): head + Content-Length, the head alone for HEAD requests, 204,
+ * 304 and interim 1xx, TG_RESP_CHUNKED | the head's length for a chunked
+ * body, or TG_RESP_LEFT_UNKNOWN (no length, another transfer coding, a head
+ * longer than the copy, 2 GiB or more). A global function: checked once.
  */
 __noinline __u32 tg_resp_length(__u32 slot, __u32 n, __u32 status, __u32 method)
 {
@@ -1676,14 +1679,18 @@ __noinline __u32 tg_resp_length(__u32 slot, __u32 n, __u32 status, __u32 method)
 		return TG_RESP_LEFT_UNKNOWN;
 	pr = &s->proxy;
 	tg_http_parse_proxy(&s->buf, 0, n, pr);
-	if (!pr->scan.end || pr->scan.te_line)
+	if (!pr->scan.end)
 		return TG_RESP_LEFT_UNKNOWN;
 	if (method == TG_M_HEAD || status < 200 || status == 204 || status == 304)
 		return pr->scan.end;
+	if (pr->scan.te_line)
+		return tg_http_te_chunked(&s->buf, pr->scan.te_line, n) ?
+			       TG_RESP_CHUNKED | pr->scan.end :
+			       TG_RESP_LEFT_UNKNOWN;
 	if (!pr->scan.clen_line || pr->body_len == TG_BODY_UNKNOWN)
 		return TG_RESP_LEFT_UNKNOWN;
 	left = pr->scan.end + pr->body_len;
-	return left < TG_RESP_LEFT_UNKNOWN ? left : TG_RESP_LEFT_UNKNOWN;
+	return left < TG_RESP_CHUNKED ? left : TG_RESP_LEFT_UNKNOWN;
 }
 
 /* Where the response starting in @msg ends (tg_resp_length()). */
@@ -1710,6 +1717,18 @@ static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 s
 		left = tg_resp_length(slot, n, status, method);
 	tg_msg_scratch_put(busy, slot);
 	return left;
+}
+
+/* Hold the bytes of @msg until there are @bytes (the kernel runs tg_skmsg
+ * again over all of them). After a cork the kernel keeps the held message
+ * and its cork size for every later send on the socket (psock->cork stays
+ * after SK_PASS): the flow is marked, and tg_skmsg resets the size each run,
+ * or a later short send would be held, and seen twice. */
+static __always_inline void tg_skmsg_cork(struct sk_msg_md *msg, struct tg_flow *f, __u32 bytes)
+{
+	if (!(f->flags & TG_FLOW_CORKED))
+		__sync_fetch_and_or(&f->flags, TG_FLOW_CORKED);
+	bpf_msg_cork_bytes(msg, bytes);
 }
 
 /* Whether the @size bytes at @data (of a send, up to @end), fewer than a
@@ -1742,6 +1761,107 @@ static __always_inline int tg_skmsg_next(struct sk_msg_md *msg, __u32 size, __u3
 	return SK_PASS;
 }
 
+/* @v, which the compiler must treat as unknown: a subprogram whose every
+ * return is one constant would otherwise return nothing (the caller uses the
+ * constant), and the verifier refuses whatever it leaves in R0. */
+static __always_inline int tg_opaque(int v)
+{
+	asm volatile("" : "+r"(v));
+	return v;
+}
+
+/*
+ * Body bytes of a chunked response in progress, at the start of @msg: the
+ * rest of a chunk, or a chunk-size line. Where a chunk or the response ends
+ * before the send does, the kernel runs tg_skmsg again over the rest
+ * (tg_skmsg_next), so each size line is read at the start of a run. A line
+ * split over sends is held until it is whole. The last chunk ends the
+ * response (its event is written); trailers, or anything that is not a
+ * size line, leave its end to the next response or the close. Not inlined:
+ * only chunked responses pay for the call, and its reads of msg->data stay
+ * apart from tg_skmsg's (the compiler would merge them into a form the
+ * verifier refuses).
+ */
+static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_flow_key *fk,
+				       struct tg_flow *f, __u32 size)
+{
+	__u32 left = f->resp_left & ~TG_RESP_CHUNKED, line = 0, n, used, *busy = NULL, slot = 0;
+	struct tg_chunk_line cl = {};
+	void *data, *data_end;
+	struct tg_scratch *s;
+	bool end_ok = false;
+	__u64 chunk = 0;
+	int r;
+
+	if (left) {
+		/* within a chunk's data and its CRLF */
+		if (size <= left) {
+			f->resp_bytes += size;
+			f->resp_left = TG_RESP_CHUNKED | (left - size);
+			return tg_opaque(SK_PASS);
+		}
+		f->resp_bytes += left;
+		f->resp_left = TG_RESP_CHUNKED;
+		return tg_opaque(tg_skmsg_next(msg, size, left));
+	}
+	n = size < TG_CHUNK_LINE_MAX ? size : TG_CHUNK_LINE_MAX;
+	s = tg_msg_scratch_get(&busy, &slot);
+	if (!s || !busy)
+		goto unknown;
+	data = msg->data;
+	data_end = msg->data_end;
+	if (data + n > data_end && !bpf_msg_pull_data(msg, 0, n, 0)) {
+		data = msg->data;
+		data_end = msg->data_end;
+	}
+	r = -1;
+	if (data + n <= data_end &&
+	    !bpf_probe_read_kernel(s->buf.bytes, n & (2 * TG_SCAN_MAX - 1), data)) {
+		r = tg_http_chunk_line(&s->buf, n, &cl);
+		line = cl.len;
+		chunk = cl.size;
+		/* what follows the last chunk's line: CRLF, unless trailers */
+		if (r > 0 && line + 2 <= n)
+			end_ok = tg_load8(s->buf.bytes, line) == '\r' &&
+				 tg_load8(s->buf.bytes, line + 1) == '\n';
+	}
+	tg_msg_scratch_put(busy, slot);
+	if (r == 0 && size < TG_CHUNK_LINE_MAX) {
+		/* the line goes on in the next send */
+		tg_skmsg_cork(msg, f, size + 1);
+		return tg_opaque(SK_PASS);
+	}
+	if (r <= 0)
+		goto unknown;
+	if (chunk == 0) {
+		/* the last chunk, then an empty line unless there are trailers */
+		if (size < line + 2) {
+			tg_skmsg_cork(msg, f, line + 2);
+			return tg_opaque(SK_PASS);
+		}
+		if (!end_ok)
+			goto unknown;
+		f->resp_bytes += line + 2;
+		tg_finish_response(fk, f);
+		return tg_opaque(tg_skmsg_next(msg, size, line + 2));
+	}
+	if (chunk >= TG_RESP_CHUNKED - line - 2)
+		goto unknown;
+	used = line + chunk + 2;
+	if (size > used) {
+		f->resp_bytes += used;
+		f->resp_left = TG_RESP_CHUNKED;
+		return tg_opaque(tg_skmsg_next(msg, size, used));
+	}
+	f->resp_bytes += size;
+	f->resp_left = TG_RESP_CHUNKED | (used - size);
+	return tg_opaque(SK_PASS);
+unknown:
+	f->resp_bytes += size;
+	f->resp_left = TG_RESP_LEFT_UNKNOWN;
+	return tg_opaque(SK_PASS);
+}
+
 SEC("sk_msg")
 int tg_skmsg(struct sk_msg_md *msg)
 {
@@ -1763,6 +1883,8 @@ int tg_skmsg(struct sk_msg_md *msg)
 		tg_stat(TG_S_NO_FLOW);
 		return SK_PASS;
 	}
+	if (f->flags & TG_FLOW_CORKED)
+		bpf_msg_cork_bytes(msg, 0); /* see tg_skmsg_cork() */
 	if (f->flags & TG_FLOW_CUT)
 		return SK_DROP; /* every write fails until the server closes it */
 	if (f->flags & TG_FLOW_UPGRADED) {
@@ -1791,12 +1913,14 @@ int tg_skmsg(struct sk_msg_md *msg)
 			 * hold them, they pass, unseen) */
 			if (size < 16 && tg_skmsg_status_prefix(data, data_end, size)) {
 				tg_stat(TG_S_RESP_HELD);
-				bpf_msg_cork_bytes(msg, 16);
+				tg_skmsg_cork(msg, f, 16);
 			}
 			return SK_PASS;
 		}
 		/* body bytes of the response in progress */
 		left = f->resp_left;
+		if (left != TG_RESP_LEFT_UNKNOWN && (left & TG_RESP_CHUNKED))
+			return tg_skmsg_chunked(msg, &fk, f, size);
 		if (left != TG_RESP_LEFT_UNKNOWN && size >= left) {
 			/* its last byte: the event need not wait for the next
 			 * response or the close */
@@ -1881,6 +2005,15 @@ int tg_skmsg(struct sk_msg_md *msg)
 	/* where it ends, if its head says; a response written whole in one
 	 * send ends here */
 	left = status == 101 ? TG_RESP_LEFT_UNKNOWN : tg_skmsg_resp_length(msg, size, status, method);
+	if (left != TG_RESP_LEFT_UNKNOWN && (left & TG_RESP_CHUNKED)) {
+		/* a chunked body follows its head: its first size line next */
+		left &= ~TG_RESP_CHUNKED;
+		f->resp_left = TG_RESP_CHUNKED;
+		if (size <= left)
+			return SK_PASS;
+		f->resp_bytes = left;
+		return tg_skmsg_next(msg, size, left);
+	}
 	if (left != TG_RESP_LEFT_UNKNOWN && size >= left) {
 		f->resp_bytes = left;
 		tg_finish_response(&fk, f);

@@ -209,6 +209,9 @@ struct tg_flow_key {
 _Static_assert(sizeof(struct tg_flow_key) == 36, "tg_flow_key layout");
 
 #define TG_RESP_LEFT_UNKNOWN 0xffffffffU
+/* resp_left of a chunked response: this bit and the bytes left of the
+ * current chunk (its data and CRLF); none left: a chunk-size line is next */
+#define TG_RESP_CHUNKED 0x80000000U
 
 /* One admitted request waiting for its response. */
 struct tg_request {
@@ -240,6 +243,10 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 #define TG_FLOW_CUT (1U << 2)	     /* too many unattributed responses */
 #define TG_FLOW_TIMER_BUSY (1U << 3) /* the timer is expiring unanswered requests */
 #define TG_FLOW_CLOSING (1U << 4)    /* the connection is being closed out */
+#define TG_FLOW_CORKED (1U << 5)     /* sk_msg held bytes once: the kernel keeps
+				      * that cork's size for every later send
+				      * (psock->cork stays after SK_PASS), so
+				      * each run resets it */
 
 /*
  * tg_flows is an LRU hash, which cannot hold a bpf_spin_lock: the pending
@@ -263,7 +270,8 @@ struct tg_flow {
 	/* the response in progress */
 	__u16 resp_status;
 	__u16 resp_flags; /* TG_EF_* */
-	__u32 resp_left; /* its bytes still to come (head + Content-Length), or
+	__u32 resp_left; /* its bytes still to come (head + Content-Length),
+			  * TG_RESP_CHUNKED | the current chunk's, or
 			  * TG_RESP_LEFT_UNKNOWN: it ends at the next one or the close */
 	__u64 resp_first_ns;
 	__u64 resp_bytes;

@@ -25,6 +25,7 @@
 #endif
 #define TG_MASK (TG_SCAN_MAX - 1)
 #define TG_LEADING_CRLF_MAX 8
+#define TG_CHUNK_LINE_MAX 64 /* a longer chunk-size line is not followed */
 
 #define TG_ONES 0x0101010101010101ULL
 #define TG_HIGHS 0x8080808080808080ULL
@@ -762,6 +763,67 @@ __noinline int tg_http_parse_proxy(const struct tg_http_buf *b, __u32 start, __u
 	if (n && tg_parse_addr(ret->text, n, ret->addr, &ret->addr_state) == 0)
 		ret->addr_ok = 1;
 	return 0;
+}
+
+/*
+ * tg_http_te_chunked() - whether the Transfer-Encoding line at ls of
+ * b[0, len) says "chunked" alone (any other coding: the body's end is not
+ * known from its framing).
+ */
+static __always_inline bool tg_http_te_chunked(const struct tg_http_buf *b, __u32 ls, __u32 len)
+{
+	__u32 v = tg_skip_ows(b->bytes, ls + 18, len); /* "transfer-encoding:" */
+	__u64 w = tg_load64(b->bytes, v) | TG_LOWER8;
+	__u8 after = w >> 56;
+
+	/* the byte after it, ORed with 0x20: CR, LF, SP or HTAB */
+	return v + 8 <= len && (w & 0x00ffffffffffffffULL) == (TG_W8('c', 'h', 'u', 'n', 'k', 'e', 'd', 0)) &&
+	       (after == ('\r' | 0x20) || after == ('\n' | 0x20) || after == ' ' || after == ('\t' | 0x20));
+}
+
+struct tg_chunk_line {
+	__u64 size; /* the chunk's size */
+	__u32 len;  /* the line's length through its LF */
+	__u32 at;   /* scratch */
+};
+
+/*
+ * tg_http_chunk_line() - the chunk-size line at the start of b[0, n): its
+ * size and length in *ret. Returns 1 when parsed, 0 when its LF is not among
+ * the n bytes, -1 when it is not a chunk-size line (or its size needs more
+ * than 8 hex digits). Extensions after ';' are skipped. A global function:
+ * checked once.
+ */
+__noinline int tg_http_chunk_line(const struct tg_http_buf *b, __u32 n, struct tg_chunk_line *ret)
+{
+	__u32 lf, digits = 0;
+	__u64 v = 0;
+	__u8 c;
+
+	if (!b || !ret || n > TG_SCAN_MAX)
+		return -1;
+	tg_scan_for(b->bytes, 0, n, '\n', '\n', &ret->at);
+	lf = READ_ONCE(ret->at);
+	if (lf >= n)
+		return 0;
+	for (__u32 i = 0; i < 9; i++) {
+		__u8 d = tg_hex1[tg_load8(b->bytes, i)];
+
+		if (i >= lf || !d)
+			break;
+		if (i == 8)
+			return -1;
+		v = v << 4 | (d - 1);
+		digits++;
+	}
+	if (!digits)
+		return -1;
+	c = tg_load8(b->bytes, digits);
+	if (digits < lf && c != ';' && c != ' ' && c != '\t' && c != '\r')
+		return -1;
+	ret->size = v;
+	ret->len = lf + 1;
+	return 1;
 }
 
 /*

@@ -22,9 +22,14 @@ response) from the standard library, with fixed routes:
                               send, as servers that coalesce pipelined
                               responses do; &early=1 puts a 103 Early Hints
                               before each, &split=1 sends the first
-                              response's head alone first
+                              response's head alone first, &chunked=1
+                              sends each body as one chunk
     /v1/pieces   any method   200, its status line written in pieces shorter
                               than itself ("HT", "TP/1.1 20", the rest)
+    /v1/chunked  any method   200, Transfer-Encoding: chunked, ?n=N (default
+                              3) chunks of "hello" and the last chunk, each
+                              in its own send; &slices=K: the whole response
+                              in sends of K bytes instead
     anything else             404
 
 Every request it RECEIVES is appended to --log as one line
@@ -92,12 +97,27 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         self.held = []  # /v1/batch responses not written yet
 
+    CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    def chunked(self, query):
+        parts = [self.CHUNKED_HEAD] + [b"5\r\nhello\r\n"] * int(query.get("n", 3)) + [b"0\r\n\r\n"]
+        k = int(query.get("slices", 0))
+        if k:
+            data = b"".join(parts)
+            parts = [data[i:i + k] for i in range(0, len(data), k)]
+        for part in parts:
+            self.connection.sendall(part)
+            time.sleep(0.01)
+
     def batch(self, query):
         body = f"batch {len(self.held) + 1}\n".encode()
-        resp = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                b"Content-Length: %d\r\n\r\n" % len(body))
-        if self.command != "HEAD":
-            resp += body
+        if query.get("chunked"):
+            resp = self.CHUNKED_HEAD + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        else:
+            resp = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body))
+            if self.command != "HEAD":
+                resp += body
         if query.get("early"):
             resp = b"HTTP/1.1 103 Early Hints\r\nLink: </v1/ok>; rel=preload\r\n\r\n" + resp
         self.held.append(resp)
@@ -179,6 +199,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.sendfile(f)
         elif path == "/v1/batch":
             self.batch(query)
+        elif path == "/v1/chunked":
+            self.chunked(query)
         elif path == "/v1/pieces":
             body = b"pieces\n"
             data = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"

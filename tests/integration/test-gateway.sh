@@ -22,7 +22,9 @@
 #      flow's four slots are charged once, when answered; responses the
 #      server coalesces into one send, with 103s and body tails between
 #      them: one event each, with its own bytes; a status line written in
-#      pieces shorter than itself is held until whole, and seen
+#      pieces shorter than itself is held until whole, and seen; a chunked
+#      response's event comes at its last chunk, the connection still open,
+#      in sends of any size, and coalesced ones are each seen
 #   5. unknown key and missing key: 401, nothing reaches the server;
 #      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
 #  5b. SIGHUP: a key added to keys_file works, a removed one is refused
@@ -108,6 +110,7 @@ K_UPGRADE=$(tg_key_add 13 10 2)
 K_PIPE6=$(tg_key_add 14 11 2)
 K_BATCH=$(tg_key_add 15 12 2)
 K_PIECES=$(tg_key_add 16 13 2)
+K_CHUNKED=$(tg_key_add 17 14 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -391,6 +394,40 @@ assert_eq "its status, flags and bytes" "200 - $pieces_len" "$(tg_events 16 '{st
 # the program, as 16 bytes are not there yet
 assert_eq "the kernel held the short pieces (response_heads_held +1)" "$((held0 + 1))" \
 	"$(tg_kernel_stat response_heads_held)"
+
+# Chunked responses: the event is written at the last chunk, not when the
+# connection closes (the client holds it open for 3 s after the answer).
+chunked_len=$("$PYTHON" -c 'print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n" + 3 * b"5\r\nhello\r\n" + b"0\r\n\r\n"))')
+tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --hold 3 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_CHUNKED" /v1/chunked >"$TG_DIR/chunked.out" &
+held=$!
+for ((i = 0; i < 20; i++)); do
+	[ "$(tg_events 17 | wc -l)" -ge 1 ] && break
+	sleep 0.1
+done
+assert_eq "a chunked response's event while its connection is open" "1 open" \
+	"$(tg_events 17 | wc -l) $(kill -0 "$held" 2>/dev/null && echo open || echo closed)"
+wait "$held"
+assert_eq "its status" 200 "$(cat "$TG_DIR/chunked.out")"
+assert_eq "its status, flags and bytes" "200 - $chunked_len" "$(tg_events 17 '{status} {flags} {resp_bytes}')"
+# the same response in sends of 7 bytes: size lines split over sends
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_CHUNKED" '/v1/chunked?n=3&slices=7')
+assert_eq "a chunked response in sends of 7 bytes" 200 "$out"
+assert_eq "its event" 2 "$(tg_wait_events 17 2 10)"
+assert_eq "its status, flags and bytes" "200 - $chunked_len" \
+	"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 1)"
+# two chunked responses coalesced in one send: each seen
+batch_chunked_len=$("$PYTHON" -c 'print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n" + b"8\r\nbatch 1\n\r\n0\r\n\r\n"))')
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_CHUNKED" '/v1/batch?n=2&chunked=1' '/v1/batch?n=2&chunked=1')
+assert_eq "two chunked responses in one send: both answered" "200 200" "$out"
+assert_eq "one event each" 4 "$(tg_wait_events 17 4 10)"
+assert_eq "their status, flags and bytes" "$(printf "200 - $batch_chunked_len,%.0s" 1 2)" \
+	"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 2 | tr '\n' ',')"
+tg_counters "$TG_DIR/c-chunked.json"
+assert_eq "kernel counters requests, unattributed and unanswered of consumer 14" "4 0 0" \
+	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-chunked.json" 14 1 $f; done | xargs)"
 
 # ---------------------------------------------------------------------------
 tg_log "5. key verdicts, Authorization: Bearer, IPv6"

@@ -118,12 +118,30 @@ class Reader:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self.skip_chunks()
+            return status, headers
         length = int(headers.get("content-length", "0") or 0)
         while len(self.buf) < length:
             if not self.fill():
                 break
         self.buf = self.buf[length:]
         return status, headers
+
+    def skip_chunks(self):
+        """Reads past a chunked body (no trailers)."""
+        while True:
+            while b"\r\n" not in self.buf:
+                if not self.fill():
+                    return
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            size = int(line.split(b";")[0], 16)
+            while len(self.buf) < size + 2:
+                if not self.fill():
+                    return
+            self.buf = self.buf[size + 2:]
+            if size == 0:
+                return
 
     def closed_by_peer(self, timeout):
         """True if the peer closes (FIN or RST) within timeout seconds."""
