@@ -1693,27 +1693,33 @@ __noinline __u32 tg_resp_length(__u32 slot, __u32 n, __u32 status, __u32 method)
 	return left < TG_RESP_CHUNKED ? left : TG_RESP_LEFT_UNKNOWN;
 }
 
+/* Copy the first @n bytes of @msg (at most TG_SCAN_MAX) into @s->buf, made
+ * linear first if they are not; false if they cannot be had. */
+static __always_inline bool tg_msg_copy_head(struct sk_msg_md *msg, struct tg_scratch *s, __u32 n)
+{
+	void *data = msg->data, *data_end = msg->data_end;
+
+	if (data + n > data_end && !bpf_msg_pull_data(msg, 0, n, 0)) {
+		data = msg->data;
+		data_end = msg->data_end;
+	}
+	return data + n <= data_end &&
+	       !bpf_probe_read_kernel(s->buf.bytes, n & (2 * TG_SCAN_MAX - 1), data);
+}
+
 /* Where the response starting in @msg ends (tg_resp_length()). */
 static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 size, __u32 status,
 						  __u32 method)
 {
 	__u32 *busy = NULL, slot = 0, n = size, left = TG_RESP_LEFT_UNKNOWN;
 	struct tg_scratch *s;
-	void *data, *data_end;
 
 	if (n > TG_SCAN_MAX)
 		n = TG_SCAN_MAX;
 	s = tg_msg_scratch_get(&busy, &slot);
 	if (!s || !busy)
 		return left;
-	data = msg->data;
-	data_end = msg->data_end;
-	if (data + n > data_end && !bpf_msg_pull_data(msg, 0, n, 0)) {
-		data = msg->data;
-		data_end = msg->data_end;
-	}
-	if (n && data + n <= data_end &&
-	    !bpf_probe_read_kernel(s->buf.bytes, n & (2 * TG_SCAN_MAX - 1), data))
+	if (n && tg_msg_copy_head(msg, s, n))
 		left = tg_resp_length(slot, n, status, method);
 	tg_msg_scratch_put(busy, slot);
 	return left;
@@ -1787,7 +1793,6 @@ static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_fl
 {
 	__u32 left = f->resp_left & ~TG_RESP_CHUNKED, line = 0, n, used, *busy = NULL, slot = 0;
 	struct tg_chunk_line cl = {};
-	void *data, *data_end;
 	struct tg_scratch *s;
 	bool end_ok = false;
 	__u64 chunk = 0;
@@ -1808,15 +1813,8 @@ static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_fl
 	s = tg_msg_scratch_get(&busy, &slot);
 	if (!s || !busy)
 		goto unknown;
-	data = msg->data;
-	data_end = msg->data_end;
-	if (data + n > data_end && !bpf_msg_pull_data(msg, 0, n, 0)) {
-		data = msg->data;
-		data_end = msg->data_end;
-	}
 	r = -1;
-	if (data + n <= data_end &&
-	    !bpf_probe_read_kernel(s->buf.bytes, n & (2 * TG_SCAN_MAX - 1), data)) {
+	if (tg_msg_copy_head(msg, s, n)) {
 		r = tg_http_chunk_line(&s->buf, n, &cl);
 		line = cl.len;
 		chunk = cl.size;
