@@ -776,9 +776,11 @@ static __always_inline bool tg_http_te_chunked(const struct tg_http_buf *b, __u3
 	__u64 w = tg_load64(b->bytes, v) | TG_LOWER8;
 	__u8 after = w >> 56;
 
+	if (v + 8 > len || (w & 0x00ffffffffffffffULL) != TG_W8('c', 'h', 'u', 'n', 'k', 'e', 'd', 0))
+		return false;
 	/* the byte after it, ORed with 0x20: CR, LF, SP or HTAB */
-	return v + 8 <= len && (w & 0x00ffffffffffffffULL) == (TG_W8('c', 'h', 'u', 'n', 'k', 'e', 'd', 0)) &&
-	       (after == ('\r' | 0x20) || after == ('\n' | 0x20) || after == ' ' || after == ('\t' | 0x20));
+	return after == ('\r' | 0x20) || after == ('\n' | 0x20) || after == ' ' ||
+	       after == ('\t' | 0x20);
 }
 
 struct tg_chunk_line {

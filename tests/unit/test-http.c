@@ -5,7 +5,9 @@
  * in userspace: where a proxied head ends, its body length, and the client's
  * address from X-Real-IP or X-Forwarded-For, IPv4 and IPv6 text; and the
  * word scans every request goes through (key token length, request line and
- * path ends), against byte-at-a-time references at every alignment.
+ * path ends), against byte-at-a-time references at every alignment; and the
+ * chunk framing tg_skmsg follows in responses (Transfer-Encoding: chunked,
+ * chunk-size lines).
  */
 #include <arpa/inet.h>
 #include <linux/types.h>
@@ -177,6 +179,79 @@ static void test_has_lf(void **state)
 	assert_true(tg_http_has_lf(&b, 16, &pr));
 }
 
+/* tg_http_chunk_line() on text: its return, and the size and line length. */
+static int chunk_line(const char *text, __u64 *size, __u32 *len)
+{
+	static struct tg_http_buf b;
+	struct tg_chunk_line cl = { 0 };
+	__u32 n = (__u32)strlen(text);
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.bytes, text, n);
+	r = tg_http_chunk_line(&b, n, &cl);
+	*size = cl.size;
+	*len = cl.len;
+	return r;
+}
+
+static void test_chunk_line(void **state)
+{
+	static const char *not_lines[] = { "\r\n", "x5\r\n", "5x\r\n", "123456789\r\n", "-1\r\n",
+					   ";ext\r\n", "0x10\r\n" };
+	__u64 size;
+	__u32 len;
+
+	(void)state;
+	assert_int_equal(chunk_line("5\r\nhello\r\n", &size, &len), 1);
+	assert_true(size == 5 && len == 3);
+	assert_int_equal(chunk_line("1A\r\n", &size, &len), 1);
+	assert_true(size == 26 && len == 4);
+	assert_int_equal(chunk_line("ffffffff\r\n", &size, &len), 1);
+	assert_true(size == 0xffffffffULL && len == 10);
+	assert_int_equal(chunk_line("0\r\n\r\n", &size, &len), 1);
+	assert_true(size == 0 && len == 3);
+	/* extensions and whitespace before them are skipped; a bare LF ends it */
+	assert_int_equal(chunk_line("a;name=\"v\"\r\n", &size, &len), 1);
+	assert_true(size == 10 && len == 12);
+	assert_int_equal(chunk_line("10 ;x\r\n", &size, &len), 1);
+	assert_true(size == 16 && len == 7);
+	assert_int_equal(chunk_line("3\nabc", &size, &len), 1);
+	assert_true(size == 3 && len == 2);
+	/* the line goes on in the next send */
+	assert_int_equal(chunk_line("1a", &size, &len), 0);
+	assert_int_equal(chunk_line("1a\r", &size, &len), 0);
+	for (size_t i = 0; i < sizeof(not_lines) / sizeof(not_lines[0]); i++)
+		if (chunk_line(not_lines[i], &size, &len) != -1)
+			fail_msg("'%s' taken for a chunk-size line", not_lines[i]);
+}
+
+/* tg_http_te_chunked() on a response head: its Transfer-Encoding line. */
+static bool te_chunked(const char *head)
+{
+	static struct tg_http_buf b;
+	struct tg_proxy_req pr;
+	__u32 n = (__u32)strlen(head);
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.bytes, head, n);
+	assert_int_equal(tg_http_parse_proxy(&b, 0, n, &pr), 0);
+	return pr.scan.te_line && tg_http_te_chunked(&b, pr.scan.te_line, n);
+}
+
+static void test_te_chunked(void **state)
+{
+	(void)state;
+	assert_true(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
+	assert_true(te_chunked("HTTP/1.1 200 OK\r\ntransfer-encoding:CHUNKED\r\n\r\n"));
+	assert_true(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding:  chunked \r\n\r\n"));
+	/* another coding, or chunked not alone: the end is not followed */
+	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"));
+	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"));
+	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunkedx\r\n\r\n"));
+	assert_false(te_chunked("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"));
+}
+
 /* The byte-at-a-time definitions the word scans must agree with. */
 static __u32 ref_token_len(const __u8 *buf, __u32 off, __u32 len)
 {
@@ -259,6 +334,8 @@ int main(void)
 		cmocka_unit_test(test_address_forms),
 		cmocka_unit_test(test_not_addresses),
 		cmocka_unit_test(test_has_lf),
+		cmocka_unit_test(test_chunk_line),
+		cmocka_unit_test(test_te_chunked),
 		cmocka_unit_test(test_token_len),
 		cmocka_unit_test(test_scan_for),
 	};
