@@ -1596,8 +1596,6 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 	void *data, *data_end;
 	__u64 req_len = 0;
 
-	/* a cork of an earlier head stays with the socket (tg_skmsg_cork()) */
-	bpf_msg_cork_bytes(msg, 0);
 	n = size;
 	if (n > TG_SCAN_MAX)
 		n = TG_SCAN_MAX;
@@ -1648,6 +1646,9 @@ static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
 	__u32 *busy = NULL, slot = 0;
 	int verdict;
 
+	/* a cork of an earlier head, or of the flow before it was evicted,
+	 * stays with the socket (tg_skmsg_cork()) */
+	bpf_msg_cork_bytes(msg, 0);
 	if (!port || !(port->mode & TG_PORT_SOCKMAP) || bpf_map_lookup_elem(&tg_ports, &lport)) {
 		tg_stat(TG_S_NO_FLOW);
 		return SK_PASS;
