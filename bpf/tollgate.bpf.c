@@ -1891,6 +1891,25 @@ int tg_skmsg(struct sk_msg_md *msg)
 		return SK_PASS;
 	}
 
+	left = f->resp_left;
+	if ((f->flags & TG_FLOW_RESPONDING) && left != TG_RESP_LEFT_UNKNOWN) {
+		/* within a body whose end its head gave: body bytes, even
+		 * those that look like a status line (a body can be a
+		 * response itself) */
+		if (left & TG_RESP_CHUNKED)
+			return tg_skmsg_chunked(msg, &fk, f, size);
+		if (size >= left) {
+			/* its last byte: the event need not wait for the next
+			 * response or the close */
+			f->resp_bytes += left;
+			tg_finish_response(&fk, f);
+			return tg_skmsg_next(msg, size, left);
+		}
+		f->resp_bytes += size;
+		f->resp_left = left - size;
+		return SK_PASS;
+	}
+
 	data = msg->data;
 	data_end = msg->data_end;
 	if (size >= 16 && data + 16 > data_end) {
@@ -1916,20 +1935,8 @@ int tg_skmsg(struct sk_msg_md *msg)
 			}
 			return SK_PASS;
 		}
-		/* body bytes of the response in progress */
-		left = f->resp_left;
-		if (left != TG_RESP_LEFT_UNKNOWN && (left & TG_RESP_CHUNKED))
-			return tg_skmsg_chunked(msg, &fk, f, size);
-		if (left != TG_RESP_LEFT_UNKNOWN && size >= left) {
-			/* its last byte: the event need not wait for the next
-			 * response or the close */
-			f->resp_bytes += left;
-			tg_finish_response(&fk, f);
-			return tg_skmsg_next(msg, size, left);
-		}
+		/* body bytes of the response in progress, of unknown length */
 		f->resp_bytes += size;
-		if (left != TG_RESP_LEFT_UNKNOWN)
-			f->resp_left = left - size;
 		return SK_PASS;
 	}
 	if (status < 200 && status != 101) {

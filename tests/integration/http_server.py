@@ -30,6 +30,10 @@ response) from the standard library, with fixed routes:
                               3) chunks of "hello" and the last chunk, each
                               in its own send; &slices=K: the whole response
                               in sends of K bytes instead
+    /v1/lookalike any method  200 whose body is itself a response ("HTTP/1.1
+                              200 OK" and a head), sent after the head in
+                              its own send; &chunked=1: as one chunk, its
+                              size line in a send before it
     anything else             404
 
 Every request it RECEIVES is appended to --log as one line
@@ -108,6 +112,19 @@ class Handler(BaseHTTPRequestHandler):
         for part in parts:
             self.connection.sendall(part)
             time.sleep(0.01)
+
+    LOOKALIKE_BODY = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+    def lookalike(self, query):
+        body = self.LOOKALIKE_BODY
+        if query.get("chunked"):
+            parts = [self.CHUNKED_HEAD, b"%x\r\n" % len(body), body + b"\r\n", b"0\r\n\r\n"]
+        else:
+            parts = [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body), body]
+        for part in parts:
+            self.connection.sendall(part)
+            time.sleep(0.02)
 
     def batch(self, query):
         body = f"batch {len(self.held) + 1}\n".encode()
@@ -201,6 +218,8 @@ class Handler(BaseHTTPRequestHandler):
             self.batch(query)
         elif path == "/v1/chunked":
             self.chunked(query)
+        elif path == "/v1/lookalike":
+            self.lookalike(query)
         elif path == "/v1/pieces":
             body = b"pieces\n"
             data = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"

@@ -24,7 +24,8 @@
 #      them: one event each, with its own bytes; a status line written in
 #      pieces shorter than itself is held until whole, and seen; a chunked
 #      response's event comes at its last chunk, the connection still open,
-#      in sends of any size, and coalesced ones are each seen
+#      in sends of any size, and coalesced ones are each seen; a body that
+#      starts like a response at a send boundary is body, not a response
 #   5. unknown key and missing key: 401, nothing reaches the server;
 #      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
 #  5b. SIGHUP: a key added to keys_file works, a removed one is refused
@@ -111,6 +112,7 @@ K_PIPE6=$(tg_key_add 14 11 2)
 K_BATCH=$(tg_key_add 15 12 2)
 K_PIECES=$(tg_key_add 16 13 2)
 K_CHUNKED=$(tg_key_add 17 14 2)
+K_LOOKALIKE=$(tg_key_add 18 15 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -428,6 +430,22 @@ assert_eq "their status, flags and bytes" "$(printf "200 - $batch_chunked_len,%.
 tg_counters "$TG_DIR/c-chunked.json"
 assert_eq "kernel counters requests, unattributed and unanswered of consumer 14" "4 0 0" \
 	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-chunked.json" 14 1 $f; done | xargs)"
+
+# A body that is itself a response ("HTTP/1.1 200 OK" and a head), sent
+# after its head in a send of its own: the length in the head says it is
+# body, so it is neither a response of its own nor charged; the same inside
+# a chunk.
+lookalike_len=$("$PYTHON" -c 'print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 38\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))')
+lookalike_chunked_len=$("$PYTHON" -c 'print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n26\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n\r\n0\r\n\r\n"))')
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_LOOKALIKE" /v1/lookalike '/v1/lookalike?chunked=1')
+assert_eq "two responses whose bodies look like responses: both answered" "200 200" "$out"
+assert_eq "one event each" 2 "$(tg_wait_events 18 2 10)"
+assert_eq "their status, flags and bytes" "200 - $lookalike_len,200 - $lookalike_chunked_len," \
+	"$(tg_events 18 '{status} {flags} {resp_bytes}' | tr '\n' ',')"
+tg_counters "$TG_DIR/c-lookalike.json"
+assert_eq "kernel counters requests, unattributed and unanswered of consumer 15" "2 0 0" \
+	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-lookalike.json" 15 1 $f; done | xargs)"
 
 # ---------------------------------------------------------------------------
 tg_log "5. key verdicts, Authorization: Bearer, IPv6"
