@@ -196,7 +196,7 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 	char path[CONFIG_PATH_MAX + 32];
 	uint32_t bits = TG_KEYCACHE_BITS_MIN;
 	uint64_t wake;
-	int r;
+	int r, ncpus = libbpf_num_possible_cpus();
 
 	/* tunables */
 	for (int v = 0; v < TG_V_COUNT; v++)
@@ -216,10 +216,12 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 
 	/* sizes from the config; the key cache's slots, a power of two, follow
 	 * max_keys (tollgate_abi.h) */
+	if (ncpus <= 0)
+		return fail(err, err_len, ncpus < 0 ? ncpus : -EINVAL, "counting the possible CPUs");
 	while (bits < TG_KEYCACHE_BITS_MAX && (1U << bits) < cfg->agent.max_keys)
 		bits++;
 	skel->rodata->tg_keycache_bits = bits;
-	bpf_map__set_max_entries(skel->maps.tg_keycache, 1U << bits);
+	bpf_map__set_max_entries(skel->maps.tg_keycache, TG_KEYCACHE_ENTRIES(ncpus, bits));
 	bpf_map__set_max_entries(skel->maps.tg_keys, cfg->agent.max_keys);
 	bpf_map__set_max_entries(skel->maps.tg_plans, cfg->agent.max_plans);
 	bpf_map__set_max_entries(skel->maps.tg_buckets, cfg->agent.max_buckets);

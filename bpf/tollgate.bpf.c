@@ -55,7 +55,8 @@ const volatile __u64 tg_flow_timer_ns = 7500 * 1000000ULL;
 /* report unknown digests to the agent (it has Redis to ask) */
 const volatile __u8 tg_miss_path = 0;
 /* tg_keycache has 1 << tg_keycache_bits slots a CPU (the agent sizes it
- * from agent.max_keys, with the map's max_entries) */
+ * from agent.max_keys, and the map's max_entries to as many slots for each
+ * possible CPU) */
 const volatile __u32 tg_keycache_bits = TG_KEYCACHE_BITS_MIN;
 
 /* --- maps (DESIGN §3) ------------------------------------------------------ */
@@ -350,7 +351,7 @@ struct {
 } tg_scratch SEC(".maps");
 
 /*
- * tg_keycache: per CPU, the keys tg_xdp found lately, each with its digest,
+ * tg_keycache: for each CPU, the keys tg_xdp found lately, each with its digest,
  * its tg_keys entry and its plan, so a client that sends a key again (on any
  * connection) costs no SipHash and no key or plan lookup. A slot holds one
  * key, chosen by the key's bytes; an entry counts only while tg_gen[0] is
@@ -359,7 +360,12 @@ struct {
  * counts in tg_gen, is seen by the next request. tg_xdp only: it never
  * preempts itself on a CPU (sk_msg does, and looks keys up every time).
  * Not pinned: a new program starts with an empty cache. 1 << tg_keycache_bits
- * slots (tollgate_abi.h).
+ * slots a CPU (tollgate_abi.h), CPU c's from c << tg_keycache_bits: a plain
+ * array, not a per-CPU one, so that a lookup (inlined) is one load of the
+ * entry, not first one of the entry's per-CPU pointer, which on a request
+ * with a key not used on that CPU just before is a cache miss of its own.
+ * Where the loader left fewer entries than CPUs need, a CPU beyond them has
+ * no cache.
  */
 struct tg_keycache_entry {
 	__u64 key_raw[6]; /* the key's bytes, zero-padded (never all zero) */
@@ -370,7 +376,7 @@ struct tg_keycache_entry {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1 << TG_KEYCACHE_BITS_MIN);
 	__type(key, __u32);
 	__type(value, struct tg_keycache_entry);
@@ -900,6 +906,7 @@ static __always_inline struct tg_keycache_entry *tg_keycache_slot(const struct t
 	const __u64 *kw = (const __u64 *)s->key;
 	__u32 slot = ((kw[1] ^ kw[3]) * 0x9e3779b97f4a7c15ULL) >> (64 - tg_keycache_bits);
 
+	slot |= bpf_get_smp_processor_id() << tg_keycache_bits;
 	return bpf_map_lookup_elem(&tg_keycache, &slot);
 }
 

@@ -33,11 +33,13 @@
  * ringbuf.h): an eighth of the ring, at most TG_RB_WAKEUP_MAX (a wakeup costs
  * the agent a context switch on a busy CPU; it also drains every 100 ms). */
 #define TG_RB_WAKEUP_MAX (512 * 1024)
-/* tg_xdp's per-CPU key cache (not pinned) has 1 << bits slots of 128 bytes:
+/* tg_xdp's key cache (not pinned) has 1 << bits slots of 128 bytes a CPU:
  * the power of two at or above agent.max_keys, within these bounds (a slot
  * is one key; 4096 slots are 512 KiB a CPU). */
 #define TG_KEYCACHE_BITS_MIN 7
 #define TG_KEYCACHE_BITS_MAX 12
+/* The map's entries: as many slots for each possible CPU. */
+#define TG_KEYCACHE_ENTRIES(ncpus, bits) ((__u32)(ncpus) << (bits))
 
 /* Token buckets count in fixed point: one token is 1 << TG_TOKEN_SHIFT. */
 #define TG_TOKEN_SHIFT 16

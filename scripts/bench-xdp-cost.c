@@ -584,6 +584,12 @@ int main(int argc, char **argv)
 	if (!skel)
 		die("opening the tollgate skeleton", errno);
 	skel->rodata->tg_actions[TG_V_OVER_LIMIT] = TG_ACT_REJECT;
+	/* every CPU's key cache, as the agent sizes it */
+	if (libbpf_num_possible_cpus() <= 0 ||
+	    bpf_map__set_max_entries(skel->maps.tg_keycache,
+				     TG_KEYCACHE_ENTRIES(libbpf_num_possible_cpus(),
+							 skel->rodata->tg_keycache_bits)))
+		die("sizing tg_keycache", EINVAL);
 	err = tollgate__load(skel);
 	if (err)
 		die("loading tollgate.bpf.o", err);

@@ -254,6 +254,16 @@ static int fixture_load(struct fixture *f, const __u8 actions[TG_V_COUNT], __u64
 		}
 	}
 
+	/* every CPU's key cache, as the agent sizes it */
+	r = libbpf_num_possible_cpus();
+	if (r > 0)
+		r = bpf_map__set_max_entries(f->skel->maps.tg_keycache,
+					     TG_KEYCACHE_ENTRIES(r, f->skel->rodata->tg_keycache_bits));
+	if (r) {
+		fprintf(stderr, "size map tg_keycache: %s\n", strerror(r < 0 ? -r : EINVAL));
+		goto out_destroy;
+	}
+
 	memcpy((void *)f->skel->rodata->tg_actions, actions, TG_V_COUNT);
 	f->skel->rodata->tg_source_rate_fp = src_rate_fp;
 	f->skel->rodata->tg_source_burst_fp = src_burst_fp;

@@ -123,8 +123,9 @@ assert_true "tollgatectl status --json prints JSON" "seen: ${status:0:300}" \
 	"$PYTHON" -c 'import json, sys; json.loads(sys.argv[1])' "$status"
 
 # the agent sized tg_xdp's key cache from agent.max_keys (default 100,000):
-# the largest size, 4096 slots. The cache is not pinned; it is the
-# tg_keycache of the tg_xdp program that shares this agent's pinned tg_gen.
+# the largest size, 4096 slots for each possible CPU. The cache is not
+# pinned; it is the tg_keycache of the tg_xdp program that shares this
+# agent's pinned tg_gen.
 keycache_slots=$("$PYTHON" - "$TG_PIN_DIR/tg_gen" <<'PY'
 import json, subprocess, sys
 def bt(*a):
@@ -136,7 +137,12 @@ print(",".join(str(maps[i]["max_entries"]) for p in progs for i in p["map_ids"]
                if maps.get(i, {}).get("name") == "tg_keycache"))
 PY
 )
-assert_eq "tg_keycache slots for max_keys 100000" 4096 "$keycache_slots"
+# the possible CPUs ("0-1", "0,2-5"), as libbpf counts them
+ncpus=$("$PYTHON" -c 'import sys
+print(sum(int(b or a) - int(a) + 1 for a, _, b in
+          (r.partition("-") for r in open(sys.argv[1]).read().strip().split(","))))' \
+	/sys/devices/system/cpu/possible)
+assert_eq "tg_keycache slots for max_keys 100000 ($ncpus possible CPUs)" "$((4096 * ncpus))" "$keycache_slots"
 
 # curl from the client namespace; prints the status code(s)
 ccurl() { tg_client curl -s --max-time 5 -w '%{http_code}\n' "$@"; }
