@@ -1028,14 +1028,16 @@ scope:
  * client address and TG_RQ_* flags the caller set in s->req: a pending
  * request of flow @fk (@flow: the caller's lookup of it, NULL if it has
  * none; @next_seq: the client's sequence after the request, for
- * retransmissions; 0 where there are none). The (consumer, API) counters
- * count it with its event. XDP and sockmap mode admit through here alike.
+ * retransmissions; 0 where there are none) and the (consumer, API) counters.
+ * XDP and sockmap mode admit through here alike.
  */
 static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_key *fk,
 				     struct tg_flow *flow, __u32 next_seq, const struct tg_key *k,
 				     __u32 api_id, __u32 route_id, __u64 now, __u32 req_bytes)
 {
 	struct tg_request *rq = &s->req;
+	struct tg_counters *c;
+	bool charged;
 
 	rq->start_ns = now;
 	rq->consumer_id = k->consumer_id;
@@ -1047,27 +1049,27 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 	rq->method = s->http.method;
 	rq->path_len = s->http.path_len < TG_PATH_MAX ? s->http.path_len : TG_PATH_MAX;
 	__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
-	/* counted in tg_counters with its event (tg_emit()): that keeps the
-	 * counters' cache line off this CPU, and the lookup off the request's
-	 * path (perf at the bench's fixed load: tg_xdp and its lookups take a
-	 * fifth less time without it) */
-	if (!tg_flow_admit(fk, flow, next_seq, rq, s)) {
+	charged = tg_flow_admit(fk, flow, next_seq, rq, s);
+	if (!charged) {
 		/* Its response will find no pending request either, and
 		 * tg_skmsg charges it then, as unattributed, to this consumer
 		 * (the flow's): charging it here too would count it twice.
-		 * The token it took goes back; its bytes are counted here. */
+		 * The token it took goes back. */
 		struct tg_bucket_key bk = { .consumer_id = k->consumer_id, .plan_id = k->plan_id };
 		struct tg_plan *plan = bpf_map_lookup_elem(&tg_plans, &bk.plan_id);
 		struct tg_bucket *b = bpf_map_lookup_elem(&tg_buckets, &bk);
-		struct tg_counters *c = tg_counters_get(k->consumer_id, api_id);
 
 		if (plan && b)
 			tg_bucket_refund(b, plan);
-		if (c) {
-			__sync_fetch_and_add(&c->bytes_in, req_bytes);
-			if (c->plan_id != k->plan_id)
-				c->plan_id = k->plan_id;
-		}
+	}
+
+	c = tg_counters_get(k->consumer_id, api_id);
+	if (c) {
+		if (charged)
+			__sync_fetch_and_add(&c->requests, 1);
+		__sync_fetch_and_add(&c->bytes_in, req_bytes);
+		if (c->plan_id != k->plan_id)
+			c->plan_id = k->plan_id;
 	}
 }
 
@@ -1242,14 +1244,6 @@ static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct t
 		cls = 5;
 	asm volatile("" : "+r"(cls)); /* keep the mask below: the verifier needs it */
 	if (c) {
-		if (!(flags & TG_EF_UNATTRIBUTED)) {
-			/* an admitted request is counted with its event (an
-			 * unattributed one was when its response started) */
-			__sync_fetch_and_add(&c->requests, 1);
-			__sync_fetch_and_add(&c->bytes_in, rq->req_bytes);
-			if (c->plan_id != rq->plan_id)
-				c->plan_id = rq->plan_id;
-		}
 		if (flags & TG_EF_UNANSWERED) {
 			__sync_fetch_and_add(&c->unanswered, 1);
 		} else {

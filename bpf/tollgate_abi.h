@@ -327,8 +327,7 @@ struct tg_counter_key {
 _Static_assert(sizeof(struct tg_counter_key) == 8, "tg_counter_key layout");
 
 struct tg_counters {
-	__u64 requests; /* admitted (charged), counted with its event (answered,
-			 * unanswered, or lost), unattributed when it starts */
+	__u64 requests; /* admitted (charged), including unattributed */
 	__u64 refused[TG_V_COUNT]; /* by verdict; [TG_V_ADMITTED] unused */
 	__u64 status_class[8];	   /* [1..5] = 1xx..5xx answered; [0], [6..7] unused */
 	__u64 unanswered;	   /* status-0 events: no response before close */
@@ -337,7 +336,7 @@ struct tg_counters {
 	__u64 bytes_out;
 	__u64 latency_us_sum;
 	__u64 events_lost; /* events the ring buffer had no room for */
-	__u32 plan_id;	   /* the plan of the latest request counted */
+	__u32 plan_id;	   /* the plan of the latest admitted request */
 	__u32 pad;
 };
 /* Every usage event the kernel emits is counted once: in status_class[1..5]

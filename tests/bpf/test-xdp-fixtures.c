@@ -496,52 +496,20 @@ static __u64 refused_total(struct fixture *f, enum tg_verdict verdict)
 	return sum;
 }
 
-/*
- * Requests charged to (@consumer, @api), or to anyone with @any: those
- * tg_counters counts, which it does with their events (tg_emit(), when the
- * response ends or the request expires), and those still pending in a flow,
- * where tg_xdp puts an admitted request.
- */
-static __u64 charged_where(struct fixture *f, bool any, __u32 consumer, __u32 api)
+static __u64 requests_total(struct fixture *f)
 {
-	struct tg_counter_key ckey, cnext;
-	struct tg_flow_key fkey, fnext;
+	struct tg_counter_key key, next;
 	struct tg_counters c;
-	struct tg_flow flow;
 	__u64 sum = 0;
 	void *prev = NULL;
 
-	while (!bpf_map_get_next_key(f->counters_fd, prev, &cnext)) {
-		if ((any || (cnext.consumer_id == consumer && cnext.api_id == api)) &&
-		    !bpf_map_lookup_elem(f->counters_fd, &cnext, &c))
+	while (!bpf_map_get_next_key(f->counters_fd, prev, &next)) {
+		if (!bpf_map_lookup_elem(f->counters_fd, &next, &c))
 			sum += c.requests;
-		ckey = cnext;
-		prev = &ckey;
-	}
-	prev = NULL;
-	while (!bpf_map_get_next_key(f->flows_fd, prev, &fnext)) {
-		if (!bpf_map_lookup_elem(f->flows_fd, &fnext, &flow)) {
-			for (__u32 i = flow.head; i != flow.tail; i++) {
-				const struct tg_request *rq = &flow.pending[i % TG_FLOW_PENDING];
-
-				if (any || (rq->consumer_id == consumer && rq->api_id == api))
-					sum++;
-			}
-		}
-		fkey = fnext;
-		prev = &fkey;
+		key = next;
+		prev = &key;
 	}
 	return sum;
-}
-
-static __u64 charged_get(struct fixture *f, __u32 consumer, __u32 api)
-{
-	return charged_where(f, false, consumer, api);
-}
-
-static __u64 charged_total(struct fixture *f)
-{
-	return charged_where(f, true, 0, 0);
 }
 
 static bool bucket_get(struct fixture *f, __u32 consumer, __u32 plan, struct tg_bucket *ret)
@@ -634,25 +602,22 @@ static void assert_flow_request(struct fixture *f, const struct req *r, __u32 co
 
 /*
  * assert_admitted() - run @r, expect it admitted and charged to (consumer,
- * api) and to the (consumer, plan) bucket, recorded in its flow: pending
- * there, not yet in tg_counters, which counts it with its event.
+ * api) and to the (consumer, plan) bucket, recorded in its flow.
  */
 static void assert_admitted(struct fixture *f, struct req *r, __u32 consumer, __u32 plan,
 			    __u32 key_id, __u32 api, __u32 route, enum tg_method method,
 			    const char *path)
 {
 	struct tg_counters before = counters_get(f, consumer, api), after;
-	__u64 charged = charged_get(f, consumer, api);
 	struct tg_bucket b0, b1;
 	bool had_bucket = bucket_get(f, consumer, plan, &b0);
 	struct xdp_run run;
 
 	run_req(f, r, &run);
 	assert_pass_untouched(&run);
-	assert_int_equal(charged_get(f, consumer, api), charged + 1);
 	after = counters_get(f, consumer, api);
-	assert_int_equal(after.requests, before.requests);
-	assert_int_equal(after.bytes_in, before.bytes_in);
+	assert_int_equal(after.requests, before.requests + 1);
+	assert_int_equal(after.bytes_in, before.bytes_in + r->len);
 	for (int v = 1; v < TG_V_COUNT; v++)
 		assert_int_equal(after.refused[v], before.refused[v]);
 	assert_true(bucket_get(f, consumer, plan, &b1));
@@ -787,7 +752,7 @@ static void assert_refused(struct fixture *f, struct req *r, __u32 consumer, __u
 			   struct xdp_run *ret_run)
 {
 	struct tg_counters before = counters_get(f, consumer, api), after;
-	__u64 requests = charged_total(f);
+	__u64 requests = requests_total(f);
 	__u64 tx = stat_get(f, TG_S_REJECT_TX);
 	struct tg_reject rej;
 	struct xdp_run run_local, *run = ret_run ? ret_run : &run_local;
@@ -801,7 +766,7 @@ static void assert_refused(struct fixture *f, struct req *r, __u32 consumer, __u
 				 consumer, api, v, (uint64_t)before.refused[v],
 				 (uint64_t)after.refused[v], verdict);
 	}
-	assert_int_equal(charged_total(f), requests);
+	assert_int_equal(requests_total(f), requests);
 
 	if (status) {
 		assert_answer(run, status, NULL);
@@ -877,11 +842,9 @@ static void test_admitted(void **state)
 	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
 	assert_true(b.tokens_fp >= 99 * TG_TOKEN_ONE && b.tokens_fp < 100 * TG_TOKEN_ONE);
 	assert_int_equal(b.consumed_total, 1);
-	/* pending in its flow (assert_admitted), counted with its event */
-	assert_int_equal(charged_get(f, C_ACTIVE, API_ORDERS), 1);
 	c = counters_get(f, C_ACTIVE, API_ORDERS);
-	assert_int_equal(c.requests, 0);
-	assert_int_equal(c.bytes_in, 0);
+	assert_int_equal(c.requests, 1);
+	assert_int_equal(c.bytes_in, r.len);
 }
 
 static void test_admitted_exact_route_and_query(void **state)
@@ -1077,7 +1040,7 @@ static void test_keepalive_second_request(void **state)
 			"/v1/orders/2");
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail - flow.head, 2);
-	assert_int_equal(charged_get(f, C_ACTIVE, API_ORDERS), 2);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 2);
 }
 
 /* The connection caches its last key's digest: another key on the same
@@ -1151,10 +1114,7 @@ static void test_pending_ring_full_then_freed(void **state)
 	assert_int_equal(flow.head, 0);
 	assert_int_equal(flow.next_seq, seq);
 	assert_int_equal(stat_get(f, TG_S_PENDING_FULL), full + 1);
-	/* the one beyond the slots is not charged now (its response will be,
-	 * unattributed); its bytes are counted */
-	assert_int_equal(charged_get(f, C_ACTIVE, API_ORDERS), TG_FLOW_PENDING);
-	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).bytes_in, r.len);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, TG_FLOW_PENDING);
 	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
 	assert_int_equal(b.consumed_total, TG_FLOW_PENDING);
 	/* burst 100, and far less than a token's refill time has passed */
@@ -1170,10 +1130,7 @@ static void test_pending_ring_full_then_freed(void **state)
 	assert_int_equal(flow.tail, TG_FLOW_PENDING + 2);
 	assert_int_equal(flow.next_seq, seq);
 	assert_int_equal(stat_get(f, TG_S_PENDING_FULL), full + 2);
-	/* the two answered would have been counted with their events: here
-	 * the test moved head without them */
-	assert_int_equal(charged_get(f, C_ACTIVE, API_ORDERS) + 2, TG_FLOW_PENDING + 2);
-	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).bytes_in, 2 * r.len);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, TG_FLOW_PENDING + 2);
 	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
 	assert_int_equal(b.consumed_total, TG_FLOW_PENDING + 2);
 }
@@ -1385,7 +1342,7 @@ static void test_retransmission_across_seq_wrap(void **state)
 	run_req(f, &r, &run);
 	assert_pass_untouched(&run);
 	assert_int_equal(stat_get(f, TG_S_RETRANSMITS), retrans + 1);
-	assert_int_equal(charged_get(f, C_ACTIVE, API_ORDERS), 1);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 1);
 }
 
 static void test_body_in_second_segment(void **state)
@@ -1409,8 +1366,8 @@ static void test_body_in_second_segment(void **state)
 	run_req(f, &r, &run);
 	assert_pass_untouched(&run);
 	assert_int_equal(stat_get(f, TG_S_NON_REQUEST), non_request + 1);
-	assert_int_equal(charged_get(f, C_ACTIVE, API_ORDERS), 1);
-	assert_int_equal(charged_total(f), 1);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 1);
+	assert_int_equal(requests_total(f), 1);
 }
 
 /* --- fixtures: key verdicts ---------------------------------------------- */
@@ -1599,7 +1556,7 @@ static void test_public_route(void **state)
 	run_req(f, &r, &run);
 	assert_pass_untouched(&run);
 
-	assert_int_equal(charged_total(f), 0);
+	assert_int_equal(requests_total(f), 0);
 	for (int v = 1; v < TG_V_COUNT; v++)
 		assert_int_equal(refused_total(f, v), 0);
 	assert_false(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b) && b.consumed_total != 0);
@@ -1787,7 +1744,7 @@ static void test_global_pending_full_gives_back(void **state)
 	send_on_conn(f, &r, "/v2/users/1", h, r.spec.sport, r.spec.seq, TG_FLOW_PENDING + 1);
 	assert_true(bucket_get(f, C_GLOBAL, PLAN_GLOBAL, &b));
 	assert_int_equal(b.consumed_total, TG_FLOW_PENDING);
-	assert_int_equal(charged_get(f, C_GLOBAL, API_USERS), TG_FLOW_PENDING);
+	assert_int_equal(counters_get(f, C_GLOBAL, API_USERS).requests, TG_FLOW_PENDING);
 	/* so the lease of five still admits one more, on another connection */
 	req_init(f, &r, false, "GET", "/v2/users/1", h);
 	assert_admitted(f, &r, C_GLOBAL, PLAN_GLOBAL, 5, API_USERS, ROUTE_USERS, TG_M_GET,
@@ -1990,7 +1947,7 @@ static void test_reject_then_ack_is_rst(void **state)
 	run_req(f, &r, &next);
 	assert_rst(&next, req_seq);
 	assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
-	assert_int_equal(charged_total(f), 0);
+	assert_int_equal(requests_total(f), 0);
 }
 
 /* The answered connection's slot of tg_rejhint says until when its
@@ -2073,7 +2030,7 @@ static void test_action_pass(void **state)
 	header_key(h, sizeof(h), KEY_SUSPENDED);
 	req_init(f, &r, true, "GET", "/v1/orders/7", h);
 	assert_refused(f, &r, C_SUSPENDED, API_ORDERS, TG_V_SUSPENDED, XDP_PASS, 0, NULL);
-	assert_int_equal(charged_get(f, C_SUSPENDED, API_ORDERS), 0);
+	assert_int_equal(counters_get(f, C_SUSPENDED, API_ORDERS).requests, 0);
 
 	/* over the limit, passed: counted as refused, not charged */
 	header_key(h, sizeof(h), KEY_TIGHT);
@@ -2145,8 +2102,8 @@ static void test_key_in_second_segment(void **state)
 	r.len = (size_t)n;
 	run_req(f, &r, &run);
 	assert_pass_untouched(&run);
-	assert_int_equal(charged_get(f, C_ACTIVE, API_ORDERS), 0);
-	assert_int_equal(charged_total(f), 0);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 0);
+	assert_int_equal(requests_total(f), 0);
 }
 
 /* --- fixtures: what tg_xdp leaves alone or refuses to parse -------------- */
@@ -2175,7 +2132,7 @@ static void test_non_request(void **state)
 			fail_msg("payload %zu ('%.12s...') not counted as non-request", i,
 				 payloads[i]);
 	}
-	assert_int_equal(charged_total(f), 0);
+	assert_int_equal(requests_total(f), 0);
 	for (int v = 1; v < TG_V_COUNT; v++)
 		assert_int_equal(refused_total(f, v), 0);
 }
@@ -2255,7 +2212,7 @@ static void test_bare_ack(void **state)
 	assert_pass_untouched(&run);
 
 	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), 0);
-	assert_int_equal(charged_total(f), 0);
+	assert_int_equal(requests_total(f), 0);
 }
 
 /* A fragment carrying a request with a valid key is missing_key, and a
@@ -2272,7 +2229,7 @@ static void assert_fragment_dropped(struct fixture *f, struct req *r)
 		fail_msg("fragment: expected XDP_DROP, got action %u", run.retval);
 	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), missing + 1);
 	assert_int_equal(stat_get(f, TG_S_FRAGMENTS), fragments + 1);
-	assert_int_equal(charged_total(f), 0);
+	assert_int_equal(requests_total(f), 0);
 	assert_false(reject_get(f, &r->spec, &rej));
 }
 
@@ -2290,7 +2247,7 @@ static void assert_later_fragment_passed(struct fixture *f, struct req *r)
 	if (run.retval != XDP_PASS)
 		fail_msg("later fragment: expected XDP_PASS, got action %u", run.retval);
 	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), missing);
-	assert_int_equal(charged_total(f), 0);
+	assert_int_equal(requests_total(f), 0);
 }
 
 static void test_ipv4_first_fragment(void **state)
@@ -2369,8 +2326,8 @@ static void test_tfo_syn_with_data(void **state)
 		fail_msg("TFO SYN with data: expected XDP_DROP or XDP_TX, got action %u",
 			 run.retval);
 	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), missing + 1);
-	assert_int_equal(charged_get(f, C_ACTIVE, API_ORDERS), 0);
-	assert_int_equal(charged_total(f), 0);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 0);
+	assert_int_equal(requests_total(f), 0);
 	print_message("      TFO SYN with data under reject: %s\n",
 		      run.retval == XDP_TX ? "XDP_TX" : "XDP_DROP");
 }
@@ -2384,7 +2341,7 @@ static void assert_parse_fail(struct fixture *f, struct req *r)
 	run_req(f, r, &run);
 	assert_pass_untouched(&run);
 	assert_int_equal(stat_get(f, TG_S_PARSE_FAIL), fails + 1);
-	assert_int_equal(charged_total(f), 0);
+	assert_int_equal(requests_total(f), 0);
 	assert_int_equal(refused_total(f, TG_V_MISSING_KEY), 0);
 }
 
