@@ -52,10 +52,12 @@
 #     time are reported beside it. Every fixed and saturation run also
 #     records the busy seconds of the server's CPU and of the client's
 #     (/proc/stat), reported per request: which side ran out, and what
-#     tollgate costs on each. With BENCH_BPF_STATS=1, tollgate's saturation
-#     runs also record its programs' run_time_ns (kernel.bpf_stats_enabled
-#     costs two clock reads a run, so it is off unless asked for): ns per
-#     admitted request by program, steadier than the CPU's busy time.
+#     tollgate costs on each. With BENCH_BPF_STATS=1, tollgate's fixed and
+#     saturation runs also record its programs' run_time_ns
+#     (kernel.bpf_stats_enabled costs two clock reads a run, so it is off
+#     unless asked for): ns per admitted request by program, steadier than
+#     the CPU's busy time; at the fixed load, what a request pays with the
+#     caches cold, the programs' part of the added p50.
 #  2. accuracy: one fresh key pushed at 3x its limit (30 paced connections,
 #     10 ms) for BENCH_ACCURACY_SECS (30) s, every single-host limiter at the
 #     same time (their clocks decide, not the CPU); then tollgate in global
@@ -475,7 +477,7 @@ reject_run() {
 admitted_run() {
 	local c=$1 r=$2 load=$3 out=$TG_DIR/adm-$1-$3-$2.txt a0=0 a1=0 s0 s1 k0 k1 b0={} b1={} stats=0
 	is_tollgate "$c" && a0=$(cpu_s "$TG_AGENT_PID")
-	if [ "$BPF_STATS" = 1 ] && [ "$load" = saturation ] && is_tollgate "$c"; then
+	if [ "$BPF_STATS" = 1 ] && is_tollgate "$c"; then
 		stats=1
 		sysctl -qw kernel.bpf_stats_enabled=1
 		b0=$(bpf_progs "$TG_PIN_DIR")

@@ -125,14 +125,15 @@ def summarize(samples):
             s["bpf_progs"] = {k: [v[0] - b0.get(k, [0, 0])[0], v[1] - b0.get(k, [0, 0])[1]]
                               for k, v in b1.items()}
             s["bpf_s"] = sum(v[0] for v in s["bpf_progs"].values()) / 1e9
-        ss = [s for s in samples if s.get("phase") == "saturation" and s.get("contender") == c
-              and "bpf_progs" in s]
-        if ss:
-            # BENCH_BPF_STATS=1: ns per admitted request by program (medians)
-            o["saturation"]["bpf_ns_per_req"] = {
-                k: statistics.median(s["bpf_progs"].get(k, [0, 0])[0] / max(1, s["wrk"]["requests"])
-                                     for s in ss)
-                for k in sorted({k for s in ss for k in s["bpf_progs"]})}
+        for phase in ("fixed", "saturation"):
+            ss = [s for s in samples if s.get("phase") == phase and s.get("contender") == c
+                  and "bpf_progs" in s]
+            if ss:
+                # BENCH_BPF_STATS=1: ns per admitted request by program (medians)
+                o[phase]["bpf_ns_per_req"] = {
+                    k: statistics.median(s["bpf_progs"].get(k, [0, 0])[0] /
+                                         max(1, s["wrk"]["requests"]) for s in ss)
+                    for k in sorted({k for s in ss for k in s["bpf_progs"]})}
         ss = [s for s in samples if s.get("phase") == "reject" and s.get("contender") == c]
         for s in ss:
             s.setdefault("bpf_progs", {})
@@ -310,6 +311,17 @@ def cmd_report(args):
     def lat(phase, key):
         return lambda c, o: cell(o[phase][key], 0, "µs") + ratio_txt(c, o, phase, key)
 
+    def bpf_row(phase):
+        """ns of tollgate's programs per request (BENCH_BPF_STATS=1), with
+        the ratio round by round where the baseline has them too (tg_ab)"""
+        if not any(summ[c].get(phase, {}).get("bpf_ns_per_req") for c, _ in cols):
+            return
+        row(f"{'fixed load' if phase == 'fixed' else phase}: ns of tollgate's programs per "
+            "request (BENCH_BPF_STATS=1), ratio round by round",
+            lambda c, o: f"{sum(o[phase]['bpf_ns_per_req'].values()):.0f} ns" +
+            (f" {paired_txt(c, o, phase, 'bpf_ns_per_req')}"
+             if paired_txt(c, o, phase, "bpf_ns_per_req") else ""))
+
     fr = meta.get("fixed_rps", "?")
     # targets
     tg = summ.get("tg_host", {})
@@ -390,6 +402,7 @@ def cmd_report(args):
     row("fixed load side by side: p99 API port / other port, ratio round by round", side_txt("p99_us"))
     row("fixed load: p99", lat("fixed", "p99_us"))
     row("fixed load: p99.9", lat("fixed", "p999_us"))
+    bpf_row("fixed")
     row(f"saturation ({meta.get('connections', '?')} conns): req/s",
         lambda c, o: cell(o["saturation"]["rps"]) + ratio_txt(c, o, "saturation", "rps"),
         tgt("throughput_ratio_saturation", "tollgate ≥ ×0.95"))
@@ -400,12 +413,7 @@ def cmd_report(args):
         ratio_txt(c, o, "saturation", "server_cpu_us_per_req"))
     row("saturation: server's CPU per request, ratio to the baseline round by round",
         lambda c, o: paired_txt(c, o, "saturation", "server_cpu_us_per_req"))
-    if any(summ[c].get("saturation", {}).get("bpf_ns_per_req") for c, _ in cols):
-        row("saturation: ns of tollgate's programs per request (BENCH_BPF_STATS=1), "
-            "ratio round by round",
-            lambda c, o: f"{sum(o['saturation']['bpf_ns_per_req'].values()):.0f} ns" +
-            (f" {paired_txt(c, o, 'saturation', 'bpf_ns_per_req')}"
-             if paired_txt(c, o, "saturation", "bpf_ns_per_req") else ""))
+    bpf_row("saturation")
     row(f"saturation: client's CPU (CPU {meta.get('client_cpu', '?')}) µs busy per request",
         lambda c, o: cell(o["saturation"]["client_cpu_us_per_req"], 2) +
         ratio_txt(c, o, "saturation", "client_cpu_us_per_req"))
@@ -489,11 +497,12 @@ def cmd_report(args):
             print(f"{dict(CONTENDERS)[c]}: BPF time per refusal: " + ", ".join(
                 f"{k} {v['ns']:.0f} ns over {v['runs']:.1f} runs" for k, v in sorted(b.items())
                 if v["runs"]) + ".")
-        b = summ.get(c, {}).get("saturation", {}).get("bpf_ns_per_req")
-        if b:
-            print(f"{dict(CONTENDERS)[c]}: BPF time per request at saturation (BENCH_BPF_STATS=1, "
-                  "medians): " + ", ".join(f"{k} {v:.0f} ns" for k, v in sorted(b.items()) if v) +
-                  f"; {sum(b.values()):.0f} ns in all.")
+        for phase, at in (("fixed", "at the fixed load"), ("saturation", "at saturation")):
+            b = summ.get(c, {}).get(phase, {}).get("bpf_ns_per_req")
+            if b:
+                print(f"{dict(CONTENDERS)[c]}: BPF time per request {at} (BENCH_BPF_STATS=1, "
+                      "medians): " + ", ".join(f"{k} {v:.0f} ns" for k, v in sorted(b.items())
+                                              if v) + f"; {sum(b.values()):.0f} ns in all.")
     m = summ.get("tg_host", {}).get("memory", {}).get("maps")
     if isinstance(m, str) and m:
         parts = sorted(((int(v) if v.isdigit() else 0, k) for k, _, v in
