@@ -1673,8 +1673,9 @@ static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
  * The length of the response whose head scratch slot @slot holds (@n bytes
  * copied): head + Content-Length, the head alone for HEAD requests, 204,
  * 304 and interim 1xx, TG_RESP_CHUNKED | the head's length for a chunked
- * body, or TG_RESP_LEFT_UNKNOWN (no length, another transfer coding, a head
- * longer than the copy, 2 GiB or more). A global function: checked once.
+ * body, or TG_RESP_LEFT_UNKNOWN (no length, another final transfer coding,
+ * a head longer than the copy, 2 GiB or more). A global function: checked
+ * once.
  */
 __noinline __u32 tg_resp_length(__u32 slot, __u32 n, __u32 status, __u32 method)
 {
@@ -1692,7 +1693,7 @@ __noinline __u32 tg_resp_length(__u32 slot, __u32 n, __u32 status, __u32 method)
 	if (method == TG_M_HEAD || status < 200 || status == 204 || status == 304)
 		return pr->scan.end;
 	if (pr->scan.te_line)
-		return tg_http_te_chunked(&s->buf, pr->scan.te_line, n) ?
+		return tg_http_te_chunked(&s->buf, pr->scan.te_line, n, &pr->at) ?
 			       TG_RESP_CHUNKED | pr->scan.end :
 			       TG_RESP_LEFT_UNKNOWN;
 	if (!pr->scan.clen_line || pr->body_len == TG_BODY_UNKNOWN)

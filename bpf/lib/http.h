@@ -767,20 +767,34 @@ __noinline int tg_http_parse_proxy(const struct tg_http_buf *b, __u32 start, __u
 
 /*
  * tg_http_te_chunked() - whether the Transfer-Encoding line at ls of
- * b[0, len) says "chunked" alone (any other coding: the body's end is not
- * known from its framing).
+ * b[0, len) ends with the coding "chunked" ("chunked" alone, or "gzip,
+ * chunked"): the body is then framed in chunks (RFC 9112 6.1: chunked is the
+ * final coding, or the body ends at the close). Any other final coding: the
+ * body's end is not known from its framing. *at is scratch for the scan.
  */
-static __always_inline bool tg_http_te_chunked(const struct tg_http_buf *b, __u32 ls, __u32 len)
+static __always_inline bool tg_http_te_chunked(const struct tg_http_buf *b, __u32 ls, __u32 len,
+					       __u32 *at)
 {
-	__u32 v = tg_skip_ows(b->bytes, ls + 18, len); /* "transfer-encoding:" */
-	__u64 w = tg_load64(b->bytes, v) | TG_LOWER8;
-	__u8 after = w >> 56;
+	const __u8 *buf = b->bytes;
+	__u32 v = tg_skip_ows(buf, ls + 18, len), end; /* "transfer-encoding:" */
+	__u8 sep;
 
-	if (v + 8 > len || (w & 0x00ffffffffffffffULL) != TG_W8('c', 'h', 'u', 'n', 'k', 'e', 'd', 0))
+	tg_scan_for(buf, v, len, '\r', '\n', at);
+	end = READ_ONCE(*at); /* read back: see "word scans" above */
+	if (end >= len)
+		return false; /* the line goes on beyond the copied bytes */
+	for (int i = 0; i < 8; i++) {
+		if (end <= v || !tg_is_ows(tg_load8(buf, end - 1)))
+			break;
+		end--;
+	}
+	if (end < v + 7 ||
+	    ((tg_load64(buf, end - 7) | TG_LOWER8) & 0x00ffffffffffffffULL) !=
+		    TG_W8('c', 'h', 'u', 'n', 'k', 'e', 'd', 0))
 		return false;
-	/* the byte after it, ORed with 0x20: CR, LF, SP or HTAB */
-	return after == ('\r' | 0x20) || after == ('\n' | 0x20) || after == ' ' ||
-	       after == ('\t' | 0x20);
+	/* the whole value, or a coding of its own after a comma (and OWS) */
+	sep = tg_load8(buf, end - 8);
+	return end == v + 7 || sep == ',' || tg_is_ows(sep);
 }
 
 struct tg_chunk_line {

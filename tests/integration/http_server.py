@@ -23,7 +23,9 @@ response) from the standard library, with fixed routes:
                               responses do; &early=1 puts a 103 Early Hints
                               before each, &split=1 sends the first
                               response's head alone first, &chunked=1
-                              sends each body as one chunk
+                              sends each body as one chunk (&te=gzip:
+                              "Transfer-Encoding: gzip, chunked", the body
+                              as it is)
     /v1/pieces   any method   200, its status line written in pieces shorter
                               than itself ("HT", "TP/1.1 20", the rest)
     /v1/chunked  any method   200, Transfer-Encoding: chunked, ?n=N (default
@@ -129,7 +131,10 @@ class Handler(BaseHTTPRequestHandler):
     def batch(self, query):
         body = f"batch {len(self.held) + 1}\n".encode()
         if query.get("chunked"):
-            resp = self.CHUNKED_HEAD + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+            head = self.CHUNKED_HEAD
+            if query.get("te"):
+                head = head.replace(b": chunked", b": %s, chunked" % query["te"].encode())
+            resp = head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
         else:
             resp = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                     b"Content-Length: %d\r\n\r\n" % len(body))

@@ -24,7 +24,8 @@
 #      them: one event each, with its own bytes; a status line written in
 #      pieces shorter than itself is held until whole, and seen; a chunked
 #      response's event comes at its last chunk, the connection still open,
-#      in sends of any size, and coalesced ones are each seen; a body that
+#      in sends of any size, and coalesced ones are each seen, also with
+#      "gzip, chunked"; a body that
 #      starts like a response at a send boundary is body, not a response
 #   5. unknown key and missing key: 401, nothing reaches the server;
 #      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
@@ -433,8 +434,17 @@ assert_eq "two chunked responses in one send: both answered" "200 200" "$out"
 assert_eq "one event each" 4 "$(tg_wait_events 17 4 10)"
 assert_eq "their status, flags and bytes" "$(printf "200 - $batch_chunked_len,%.0s" 1 2)" \
 	"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 2 | tr '\n' ',')"
+# chunked as the final coding of two ("gzip, chunked") is chunked framing:
+# coalesced ones are each seen too
+gz_len=$("$PYTHON" -c 'print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" + b"8\r\nbatch 1\n\r\n0\r\n\r\n"))')
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_CHUNKED" '/v1/batch?n=2&chunked=1&te=gzip' '/v1/batch?n=2&chunked=1&te=gzip')
+assert_eq "two 'gzip, chunked' responses in one send: both answered" "200 200" "$out"
+assert_eq "one event each" 6 "$(tg_wait_events 17 6 10)"
+assert_eq "their status, flags and bytes" "$(printf "200 - $gz_len,%.0s" 1 2)" \
+	"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 2 | tr '\n' ',')"
 tg_counters "$TG_DIR/c-chunked.json"
-assert_eq "kernel counters requests, unattributed and unanswered of consumer 14" "4 0 0" \
+assert_eq "kernel counters requests, unattributed and unanswered of consumer 14" "6 0 0" \
 	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-chunked.json" 14 1 $f; done | xargs)"
 
 # A body that is itself a response ("HTTP/1.1 200 OK" and a head), sent

@@ -236,7 +236,7 @@ static bool te_chunked(const char *head)
 	memset(&b, 0, sizeof(b));
 	memcpy(b.bytes, head, n);
 	assert_int_equal(tg_http_parse_proxy(&b, 0, n, &pr), 0);
-	return pr.scan.te_line && tg_http_te_chunked(&b, pr.scan.te_line, n);
+	return pr.scan.te_line && tg_http_te_chunked(&b, pr.scan.te_line, n, &pr.at);
 }
 
 static void test_te_chunked(void **state)
@@ -245,10 +245,22 @@ static void test_te_chunked(void **state)
 	assert_true(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
 	assert_true(te_chunked("HTTP/1.1 200 OK\r\ntransfer-encoding:CHUNKED\r\n\r\n"));
 	assert_true(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding:  chunked \r\n\r\n"));
-	/* another coding, or chunked not alone: the end is not followed */
-	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"));
+	assert_true(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding:chunked\r\n\r\n"));
+	assert_true(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\n\n"));
+	/* chunked as the final coding of several: chunked framing */
+	assert_true(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"));
+	assert_true(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,chunked\t\r\n\r\n"));
+	assert_true(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n"
+			       "Transfer-Encoding: chunked\r\n\r\n"));
+	/* another final coding, or not the coding chunked: the end is not followed */
 	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"));
+	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+				"Transfer-Encoding: gzip\r\n\r\n"));
 	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunkedx\r\n\r\n"));
+	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n"));
+	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip;chunked\r\n\r\n"));
+	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"));
+	assert_false(te_chunked("HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\n\r\n"));
 	assert_false(te_chunked("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"));
 }
 
