@@ -1808,7 +1808,8 @@ static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_fl
 	int r;
 
 	if (left) {
-		/* within a chunk's data and its CRLF */
+		/* within a chunk's data and its CRLF (or the head, before the
+		 * first size line) */
 		if (size <= left) {
 			f->resp_bytes += size;
 			f->resp_left = TG_RESP_CHUNKED | (left - size);
@@ -1869,6 +1870,28 @@ unknown:
 	return tg_opaque(SK_PASS);
 }
 
+/* Bytes at the start of @msg of the response in progress, whose end its head
+ * gave: f->resp_left is what is left of it (with TG_RESP_CHUNKED: of its
+ * chunk, the head counting as one before the first). Body bytes, even those
+ * that look like a status line (a body can be a response itself); at its
+ * last byte the event is written, not at the next response or the close. */
+static __always_inline int tg_skmsg_known(struct sk_msg_md *msg, const struct tg_flow_key *fk,
+					  struct tg_flow *f, __u32 size)
+{
+	__u32 left = f->resp_left;
+
+	if (left & TG_RESP_CHUNKED)
+		return tg_skmsg_chunked(msg, fk, f, size);
+	if (size >= left) {
+		f->resp_bytes += left;
+		tg_finish_response(fk, f);
+		return tg_skmsg_next(msg, size, left);
+	}
+	f->resp_bytes += size;
+	f->resp_left = left - size;
+	return SK_PASS;
+}
+
 SEC("sk_msg")
 int tg_skmsg(struct sk_msg_md *msg)
 {
@@ -1899,24 +1922,8 @@ int tg_skmsg(struct sk_msg_md *msg)
 		return SK_PASS;
 	}
 
-	left = f->resp_left;
-	if ((f->flags & TG_FLOW_RESPONDING) && left != TG_RESP_LEFT_UNKNOWN) {
-		/* within a body whose end its head gave: body bytes, even
-		 * those that look like a status line (a body can be a
-		 * response itself) */
-		if (left & TG_RESP_CHUNKED)
-			return tg_skmsg_chunked(msg, &fk, f, size);
-		if (size >= left) {
-			/* its last byte: the event need not wait for the next
-			 * response or the close */
-			f->resp_bytes += left;
-			tg_finish_response(&fk, f);
-			return tg_skmsg_next(msg, size, left);
-		}
-		f->resp_bytes += size;
-		f->resp_left = left - size;
-		return SK_PASS;
-	}
+	if ((f->flags & TG_FLOW_RESPONDING) && f->resp_left != TG_RESP_LEFT_UNKNOWN)
+		return tg_skmsg_known(msg, &fk, f, size);
 
 	data = msg->data;
 	data_end = msg->data_end;
@@ -2016,25 +2023,15 @@ int tg_skmsg(struct sk_msg_md *msg)
 		if (plan && b)
 			tg_bucket_charge(b, plan, now);
 	}
-	/* where it ends, if its head says; a response written whole in one
-	 * send ends here */
+	/* where it ends, if its head says: then its bytes, head included, go
+	 * the way of every later send's (a response written whole in one
+	 * send ends here) */
 	left = status == 101 ? TG_RESP_LEFT_UNKNOWN : tg_skmsg_resp_length(msg, size, status, method);
-	if (left != TG_RESP_LEFT_UNKNOWN && (left & TG_RESP_CHUNKED)) {
-		/* a chunked body follows its head: its first size line next */
-		left &= ~TG_RESP_CHUNKED;
-		f->resp_left = TG_RESP_CHUNKED;
-		if (size <= left)
-			return SK_PASS;
-		f->resp_bytes = left;
-		return tg_skmsg_next(msg, size, left);
-	}
-	if (left != TG_RESP_LEFT_UNKNOWN && size >= left) {
-		f->resp_bytes = left;
-		tg_finish_response(&fk, f);
-		return tg_skmsg_next(msg, size, left);
-	}
-	f->resp_left = left == TG_RESP_LEFT_UNKNOWN ? left : left - size;
-	return SK_PASS;
+	f->resp_left = left;
+	if (left == TG_RESP_LEFT_UNKNOWN)
+		return SK_PASS;
+	f->resp_bytes = 0;
+	return tg_skmsg_known(msg, &fk, f, size);
 }
 
 /* The receive side of the proxy's upstream sockets (tg_proxysocks): every
