@@ -320,6 +320,27 @@ struct tg_pkt {
 	struct tg_flow_key fk;
 };
 
+/*
+ * What tg_resp_window() has found of a response head so far. sk_msg copies a
+ * head into tg_scratch's buffer TG_SCAN_MAX bytes at a time, up to
+ * TG_HEAD_MAX: each window after the first starts at the line feed before
+ * the last line the previous one saw begin, so every line is whole in some
+ * window (a line longer than a window is skipped: the scan never takes a
+ * window's first byte for a line start). Offsets are in the send.
+ */
+#define TG_HEAD_MAX (16 * TG_SCAN_MAX) /* a longer response head: end unknown */
+#define TG_HEAD_WINDOWS (2 * TG_HEAD_MAX / TG_SCAN_MAX)
+
+struct tg_head_scan {
+	__u32 base;	/* where the window in the buffer starts */
+	__u32 next;	/* where the next one starts; 0 = the scan is over */
+	__u32 te;	/* the last Transfer-Encoding line: TG_TE_* */
+	__u32 clen_ok;	/* the last Content-Length line had a usable value */
+	__u64 body_len; /* that value */
+};
+
+enum { TG_TE_NONE, TG_TE_CHUNKED, TG_TE_OTHER };
+
 /* Per-CPU working memory: XDP runs in softirq, never preempted by itself;
  * sk_msg runs preemptible and claims one of several slots (tg_msg_scratch). */
 struct tg_scratch {
@@ -338,6 +359,7 @@ struct tg_scratch {
 	struct tg_reply_info rinfo; /* tg_reject's: off its stack, which */
 	struct tg_reject rj;	    /* tg_xdp's frame shares (512 bytes) */
 	__u64 req_len; /* sk_msg: bytes of the proxied request, 0 = unknown */
+	struct tg_head_scan head; /* sk_msg: a response head, window by window */
 	/* zeroes for a new flow, never written: a map value that holds a
 	 * bpf_timer cannot be the source of an update itself */
 	__u8 flow_zero[sizeof(struct tg_flow)];
@@ -1670,66 +1692,117 @@ static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
 }
 
 /*
- * The length of the response whose head scratch slot @slot holds (@n bytes
- * copied): head + Content-Length, the head alone for HEAD requests, 204,
- * 304 and interim 1xx, TG_RESP_CHUNKED | the head's length for a chunked
- * body, or TG_RESP_LEFT_UNKNOWN (no length, another final transfer coding,
- * a head longer than the copy, 2 GiB or more). A global function: checked
- * once.
+ * One window of a response head: scratch slot @slot holds @n bytes of the
+ * send from s->head.base on. Returns TG_RESP_SCAN_MORE when the head goes on
+ * past the window (s->head.next says where the next one starts, 0 when the
+ * send has no more), else the response's length: head + Content-Length, the
+ * head alone for HEAD requests, 204, 304 and interim 1xx, TG_RESP_CHUNKED |
+ * the head's length for a chunked body, or TG_RESP_LEFT_UNKNOWN (no length,
+ * another final transfer coding, 2 GiB or more). The last Content-Length or
+ * Transfer-Encoding line counts, as in one window. A global function:
+ * checked once.
  */
-__noinline __u32 tg_resp_length(__u32 slot, __u32 n, __u32 status, __u32 method)
+#define TG_RESP_SCAN_MORE 0U /* no response is 0 bytes long: its head is more */
+
+__noinline __u32 tg_resp_window(__u32 slot, __u32 n, __u32 size, __u32 status, __u32 method)
 {
+	struct tg_head_scan *hs;
 	struct tg_proxy_req *pr;
 	struct tg_scratch *s;
+	__u32 base, end, next, last;
 	__u64 left;
 
 	s = bpf_map_lookup_elem(&tg_msg_scratch, &slot);
 	if (!s || n > TG_SCAN_MAX)
 		return TG_RESP_LEFT_UNKNOWN;
 	pr = &s->proxy;
+	hs = &s->head;
+	base = hs->base;
+	hs->next = 0;
 	tg_http_parse_proxy(&s->buf, 0, n, pr);
-	if (!pr->scan.end)
-		return TG_RESP_LEFT_UNKNOWN;
-	if (method == TG_M_HEAD || status < 200 || status == 204 || status == 304)
-		return pr->scan.end;
 	if (pr->scan.te_line)
-		return tg_http_te_chunked(&s->buf, pr->scan.te_line, n, &pr->at) ?
-			       TG_RESP_CHUNKED | pr->scan.end :
-			       TG_RESP_LEFT_UNKNOWN;
-	if (!pr->scan.clen_line || pr->body_len == TG_BODY_UNKNOWN)
+		hs->te = tg_http_te_chunked(&s->buf, pr->scan.te_line, n, &pr->at) ? TG_TE_CHUNKED :
+										      TG_TE_OTHER;
+	else if (pr->scan.clen_line) {
+		hs->clen_ok = pr->body_len != TG_BODY_UNKNOWN;
+		hs->body_len = pr->body_len;
+	}
+	if (!pr->scan.end) {
+		/* on from the line feed before the last line begun here */
+		last = pr->scan.last;
+		next = base + (last > 1 ? last - 1 : n);
+		if (next < size && next < TG_HEAD_MAX)
+			hs->next = next;
+		return hs->next ? TG_RESP_SCAN_MORE : TG_RESP_LEFT_UNKNOWN;
+	}
+	end = base + pr->scan.end;
+	if (method == TG_M_HEAD || status < 200 || status == 204 || status == 304)
+		return end;
+	if (hs->te)
+		return hs->te == TG_TE_CHUNKED ? TG_RESP_CHUNKED | end : TG_RESP_LEFT_UNKNOWN;
+	if (!hs->clen_ok)
 		return TG_RESP_LEFT_UNKNOWN;
-	left = pr->scan.end + pr->body_len;
+	left = end + hs->body_len;
 	return left < TG_RESP_CHUNKED ? left : TG_RESP_LEFT_UNKNOWN;
 }
 
-/* Copy the first @n bytes of @msg (at most TG_SCAN_MAX) into @s->buf, made
- * linear first if they are not; false if they cannot be had. */
-static __always_inline bool tg_msg_copy_head(struct sk_msg_md *msg, struct tg_scratch *s, __u32 n)
+/*
+ * Copy @n bytes of @msg from @off on (@off + @n at most TG_HEAD_MAX +
+ * TG_SCAN_MAX, @n at most TG_SCAN_MAX) into @s->buf, made linear first if
+ * they are not; false if they cannot be had. After a pull, msg->data points
+ * at @off: callers read nothing at fixed offsets of the send after this.
+ */
+static __always_inline bool tg_msg_copy_at(struct sk_msg_md *msg, struct tg_scratch *s, __u32 off,
+					   __u32 n)
 {
 	void *data = msg->data, *data_end = msg->data_end;
 
-	if (data + n > data_end && !bpf_msg_pull_data(msg, 0, n, 0)) {
-		data = msg->data;
+	off &= 2 * TG_HEAD_MAX - 1;
+	n &= 2 * TG_SCAN_MAX - 1;
+	if (data + off + n > data_end) {
+		if (bpf_msg_pull_data(msg, off, off + n, 0))
+			return false;
+		data = msg->data; /* now at @off */
 		data_end = msg->data_end;
+		off = 0;
 	}
-	return data + n <= data_end &&
-	       !bpf_probe_read_kernel(s->buf.bytes, n & (2 * TG_SCAN_MAX - 1), data);
+	return data + off + n <= data_end && !bpf_probe_read_kernel(s->buf.bytes, n, data + off);
 }
 
-/* Where the response starting in @msg ends (tg_resp_length()). */
+/* Copy the first @n bytes of @msg (at most TG_SCAN_MAX) into @s->buf. */
+static __always_inline bool tg_msg_copy_head(struct sk_msg_md *msg, struct tg_scratch *s, __u32 n)
+{
+	return tg_msg_copy_at(msg, s, 0, n);
+}
+
+/* Where the response starting in @msg ends (tg_resp_window()), its head
+ * read a window at a time. */
 static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 size, __u32 status,
 						  __u32 method)
 {
-	__u32 *busy = NULL, slot = 0, n = size, left = TG_RESP_LEFT_UNKNOWN;
+	__u32 *busy = NULL, slot = 0, base = 0, n, left = TG_RESP_LEFT_UNKNOWN;
 	struct tg_scratch *s;
 
-	if (n > TG_SCAN_MAX)
-		n = TG_SCAN_MAX;
+	if (!size)
+		return left;
 	s = tg_msg_scratch_get(&busy, &slot);
 	if (!s || !busy)
 		return left;
-	if (n && tg_msg_copy_head(msg, s, n))
-		left = tg_resp_length(slot, n, status, method);
+	__builtin_memset(&s->head, 0, sizeof(s->head));
+	for (__u32 w = 0; w < TG_HEAD_WINDOWS; w++) {
+		n = size - base < TG_SCAN_MAX ? size - base : TG_SCAN_MAX;
+		s->head.base = base;
+		if (!tg_msg_copy_at(msg, s, base, n)) {
+			left = TG_RESP_LEFT_UNKNOWN;
+			break;
+		}
+		left = tg_resp_window(slot, n, size, status, method);
+		base = READ_ONCE(s->head.next);
+		if (left != TG_RESP_SCAN_MORE || !base || base >= size)
+			break;
+	}
+	if (left == TG_RESP_SCAN_MORE)
+		left = TG_RESP_LEFT_UNKNOWN;
 	tg_msg_scratch_put(busy, slot);
 	return left;
 }
@@ -1776,6 +1849,43 @@ static __always_inline int tg_skmsg_next(struct sk_msg_md *msg, __u32 size, __u3
 	return SK_PASS;
 }
 
+/* The end of the trailer section in s->buf[0, n) that follows the last
+ * chunk's line, whose line feed is at @lf: just past its blank line, or 0
+ * when it is not there. A global function: checked once. */
+__noinline __u32 tg_trailers_end(__u32 slot, __u32 lf, __u32 n)
+{
+	struct tg_proxy_scan *h;
+	struct tg_scratch *s;
+
+	s = bpf_map_lookup_elem(&tg_msg_scratch, &slot);
+	if (!s || n > TG_SCAN_MAX || lf >= n)
+		return 0;
+	h = &s->proxy.scan;
+	h->end = 0;
+	tg_proxy_scan_headers(s->buf.bytes, lf, n, h);
+	return h->end;
+}
+
+/* A last chunk followed by trailer fields, at the start of @msg (@line: its
+ * size line's length): the bytes up to the end of the trailer section, or 0
+ * when that is not in this send (then the response ends at the next one or
+ * the close). */
+static __always_inline __u32 tg_skmsg_trailers_end(struct sk_msg_md *msg, __u32 size, __u32 line)
+{
+	__u32 *busy = NULL, slot = 0, n = size < TG_SCAN_MAX ? size : TG_SCAN_MAX, end = 0;
+	struct tg_scratch *s;
+
+	if (!line)
+		return 0;
+	s = tg_msg_scratch_get(&busy, &slot);
+	if (!s || !busy)
+		return 0;
+	if (tg_msg_copy_head(msg, s, n))
+		end = tg_trailers_end(slot, line - 1, n);
+	tg_msg_scratch_put(busy, slot);
+	return end;
+}
+
 /* @v, which the compiler must treat as unknown: a subprogram whose every
  * return is one constant would otherwise return nothing (the caller uses the
  * constant), and the verifier refuses whatever it leaves in R0. */
@@ -1791,8 +1901,9 @@ static __always_inline int tg_opaque(int v)
  * before the send does, the kernel runs tg_skmsg again over the rest
  * (tg_skmsg_next), so each size line is read at the start of a run. A line
  * split over sends is held until it is whole. The last chunk ends the
- * response (its event is written); trailers, or anything that is not a
- * size line, leave its end to the next response or the close. Not inlined:
+ * response (its event is written), after its trailer fields if it has
+ * some; a trailer section the send cuts, or anything that is not a size
+ * line, leaves its end to the next response or the close. Not inlined:
  * only chunked responses pay for the call, and its reads of msg->data stay
  * apart from tg_skmsg's (the compiler would merge them into a form the
  * verifier refuses).
@@ -1847,11 +1958,12 @@ static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_fl
 			tg_skmsg_cork(msg, f, line + 2);
 			return tg_opaque(SK_PASS);
 		}
-		if (!end_ok)
+		used = end_ok ? line + 2 : tg_skmsg_trailers_end(msg, size, line);
+		if (!used)
 			goto unknown;
-		f->resp_bytes += line + 2;
+		f->resp_bytes += used;
 		tg_finish_response(fk, f);
-		return tg_opaque(tg_skmsg_next(msg, size, line + 2));
+		return tg_opaque(tg_skmsg_next(msg, size, used));
 	}
 	if (chunk >= TG_RESP_CHUNKED - line - 2)
 		goto unknown;

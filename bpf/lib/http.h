@@ -417,6 +417,7 @@ struct tg_proxy_scan {
 	__u32 te_line;	 /* a Transfer-Encoding line, or 0 */
 	__u32 real_line; /* the X-Real-IP line, or 0 */
 	__u32 xff_line;	 /* the last X-Forwarded-For line, or 0 */
+	__u32 last;	 /* the last line start seen, or 0 */
 	__u32 pos;	 /* where the scan goes on */
 };
 
@@ -457,6 +458,7 @@ static __always_inline int tg_proxy_line(const __u8 *buf, __u32 len, struct tg_p
 	__u8 c0 = tg_load8(buf, ls);
 	__u64 w, w2;
 
+	h->last = ls;
 	if (ls >= len)
 		return 1;
 	if (c0 == '\n' || (c0 == '\r' && ls + 1 < len && tg_load8(buf, ls + 1) == '\n')) {
@@ -750,6 +752,7 @@ __noinline int tg_http_parse_proxy(const struct tg_http_buf *b, __u32 start, __u
 	h->te_line = 0;
 	h->real_line = 0;
 	h->xff_line = 0;
+	h->last = 0;
 	ret->addr_ok = 0;
 	ret->body_len = 0;
 	if (start >= len)

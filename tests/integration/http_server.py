@@ -25,7 +25,11 @@ response) from the standard library, with fixed routes:
                               response's head alone first, &chunked=1
                               sends each body as one chunk (&te=gzip:
                               "Transfer-Encoding: gzip, chunked", the body
-                              as it is)
+                              as it is; &trailers=1: a trailer field after
+                              the last chunk), &hdr=N puts N bytes of
+                              header lines before Content-Length or
+                              Transfer-Encoding (one line of N / 2 bytes,
+                              then lines of 64)
     /v1/pieces   any method   200, its status line written in pieces shorter
                               than itself ("HT", "TP/1.1 20", the rest)
     /v1/chunked  any method   200, Transfer-Encoding: chunked, ?n=N (default
@@ -128,18 +132,36 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.sendall(part)
             time.sleep(0.02)
 
-    def batch(self, query):
-        body = f"batch {len(self.held) + 1}\n".encode()
+    @staticmethod
+    def padding(n):
+        """n bytes of header lines: one of n // 2 bytes, then lines of 64"""
+        if n < 64:
+            return b""
+        lines = [b"X-Long: " + b"l" * (n // 2 - 10) + b"\r\n"]
+        left = n - len(lines[0])
+        while left >= 64:
+            lines.append(b"X-Pad-%03d: " % len(lines) + b"p" * 51 + b"\r\n")
+            left -= 64
+        return b"".join(lines)
+
+    @classmethod
+    def batch_response(cls, query, i, method="GET"):
+        """The final response of /v1/batch with QUERY (a dict) to the i-th
+        request (1, 2, ...) of a batch: the tests take its length from here."""
+        body = f"batch {i}\n".encode()
+        pad = cls.padding(int(query.get("hdr", 0)))
         if query.get("chunked"):
-            head = self.CHUNKED_HEAD
+            head = cls.CHUNKED_HEAD.replace(b"Transfer-Encoding", pad + b"Transfer-Encoding")
             if query.get("te"):
                 head = head.replace(b": chunked", b": %s, chunked" % query["te"].encode())
-            resp = head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
-        else:
-            resp = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                    b"Content-Length: %d\r\n\r\n" % len(body))
-            if self.command != "HEAD":
-                resp += body
+            last = b"0\r\nChecksum: 1f2e\r\n\r\n" if query.get("trailers") else b"0\r\n\r\n"
+            return head + b"%x\r\n%s\r\n" % (len(body), body) + last
+        resp = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + pad +
+                b"Content-Length: %d\r\n\r\n" % len(body))
+        return resp if method == "HEAD" else resp + body
+
+    def batch(self, query):
+        resp = self.batch_response(query, len(self.held) + 1, self.command)
         if query.get("early"):
             resp = b"HTTP/1.1 103 Early Hints\r\nLink: </v1/ok>; rel=preload\r\n\r\n" + resp
         self.held.append(resp)

@@ -114,6 +114,7 @@ K_BATCH=$(tg_key_add 15 12 2)
 K_PIECES=$(tg_key_add 16 13 2)
 K_CHUNKED=$(tg_key_add 17 14 2)
 K_LOOKALIKE=$(tg_key_add 18 15 2)
+K_LONGHEAD=$(tg_key_add 19 16 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -460,6 +461,28 @@ assert_eq "their status, flags and bytes" "200 - $lookalike_len,200 - $lookalike
 tg_counters "$TG_DIR/c-lookalike.json"
 assert_eq "kernel counters requests, unattributed and unanswered of consumer 15" "2 0 0" \
 	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-lookalike.json" 15 1 $f; done | xargs)"
+
+# Heads longer than the 1024 bytes sk_msg reads at a time (a line of 1.5 or
+# 3 KiB, then lines of 64 bytes, before Content-Length or Transfer-Encoding),
+# and chunked responses with a trailer field: where each ends is found, so
+# the second of two responses coalesced in one send is seen too, none is
+# left unanswered, and the bytes are each response's own.
+events=0
+for q in hdr=3000 hdr=3000\&chunked=1 chunked=1\&trailers=1 hdr=6000\&chunked=1\&trailers=1; do
+	len=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import http_server
+q = dict(p.split("=", 1) for p in sys.argv[2].split("&"))
+print(len(http_server.Handler.batch_response(q, 1)))' "$TG_ROOT/tests/integration" "$q")
+	out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
+		--key "$K_LONGHEAD" "/v1/batch?n=2&$q" "/v1/batch?n=2&$q")
+	assert_eq "two responses ($q) in one send: both answered" "200 200" "$out"
+	events=$((events + 2))
+	assert_eq "one event each" "$events" "$(tg_wait_events 19 "$events" 10)"
+	assert_eq "their status, flags and bytes ($len each)" "$(printf "200 - $len,%.0s" 1 2)" \
+		"$(tg_events 19 '{status} {flags} {resp_bytes}' | tail -n 2 | tr '\n' ',')"
+done
+tg_counters "$TG_DIR/c-longhead.json"
+assert_eq "kernel counters requests, unattributed and unanswered of consumer 16" "8 0 0" \
+	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-longhead.json" 16 1 $f; done | xargs)"
 
 # ---------------------------------------------------------------------------
 tg_log "5. key verdicts, Authorization: Bearer, IPv6"

@@ -128,20 +128,29 @@ class Reader:
         self.buf = self.buf[length:]
         return status, headers
 
+    def line(self):
+        """The next CRLF-terminated line (without it), or None at the end."""
+        while b"\r\n" not in self.buf:
+            if not self.fill():
+                return None
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
     def skip_chunks(self):
-        """Reads past a chunked body (no trailers)."""
+        """Reads past a chunked body and its trailer section."""
         while True:
-            while b"\r\n" not in self.buf:
-                if not self.fill():
-                    return
-            line, self.buf = self.buf.split(b"\r\n", 1)
+            line = self.line()
+            if line is None:
+                return
             size = int(line.split(b";")[0], 16)
+            if size == 0:
+                while self.line():  # trailer fields, up to the empty line
+                    pass
+                return
             while len(self.buf) < size + 2:
                 if not self.fill():
                     return
             self.buf = self.buf[size + 2:]
-            if size == 0:
-                return
 
     def closed_by_peer(self, timeout):
         """True if the peer closes (FIN or RST) within timeout seconds."""

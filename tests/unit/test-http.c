@@ -111,6 +111,13 @@ static void test_head_not_complete(void **state)
 	/* an address line cut short is not */
 	parse(GET "X-Forwarded-For: 192.0.2.1", &p);
 	assert_int_equal(p.pr.addr_ok, 0);
+	/* the last line begun is where the next window of a head starts */
+	assert_int_equal(p.pr.scan.last, strlen(GET));
+	parse(GET "X-Forwarded-For: 192.0.2.1\r\n", &p);
+	assert_int_equal(p.pr.scan.last, strlen(GET "X-Forwarded-For: 192.0.2.1\r\n"));
+	/* a head that ends: its blank line was the last line begun */
+	parse(GET "\r\n", &p);
+	assert_int_equal(p.pr.scan.last, strlen(GET));
 }
 
 static void test_forwarded_addresses(void **state)
