@@ -335,11 +335,13 @@ struct tg_head_scan {
 	__u32 base;	/* where the window in the buffer starts */
 	__u32 next;	/* where the next one starts; 0 = the scan is over */
 	__u32 te;	/* the last Transfer-Encoding line: TG_TE_* */
-	__u32 clen_ok;	/* the last Content-Length line had a usable value */
-	__u64 body_len; /* that value */
+	__u32 clen;	/* the last Content-Length line: TG_CLEN_* */
+	__u64 body_len; /* its value */
+	__u32 to_close; /* the head ended: no length, the body runs to the close */
 };
 
 enum { TG_TE_NONE, TG_TE_CHUNKED, TG_TE_OTHER };
+enum { TG_CLEN_NONE, TG_CLEN_OK, TG_CLEN_BAD };
 
 /* Per-CPU working memory: XDP runs in softirq, never preempted by itself;
  * sk_msg runs preemptible and claims one of several slots (tg_msg_scratch). */
@@ -1697,10 +1699,11 @@ static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
  * past the window (s->head.next says where the next one starts, 0 when the
  * send has no more), else the response's length: head + Content-Length, the
  * head alone for HEAD requests, 204, 304 and interim 1xx, TG_RESP_CHUNKED |
- * the head's length for a chunked body, or TG_RESP_LEFT_UNKNOWN (no length,
- * another final transfer coding, 2 GiB or more). The last Content-Length or
- * Transfer-Encoding line counts, as in one window. A global function:
- * checked once.
+ * the head's length for a chunked body, or TG_RESP_LEFT_UNKNOWN (no length
+ * or another final transfer coding: then s->head.to_close is set, as the
+ * body runs to the close; a bad Content-Length; 2 GiB or more). The last
+ * Content-Length or Transfer-Encoding line counts, as in one window. A
+ * global function: checked once.
  */
 #define TG_RESP_SCAN_MORE 0U /* no response is 0 bytes long: its head is more */
 
@@ -1724,7 +1727,7 @@ __noinline __u32 tg_resp_window(__u32 slot, __u32 n, __u32 size, __u32 status, _
 		hs->te = tg_http_te_chunked(&s->buf, pr->scan.te_line, n, &pr->at) ? TG_TE_CHUNKED :
 										      TG_TE_OTHER;
 	else if (pr->scan.clen_line) {
-		hs->clen_ok = pr->body_len != TG_BODY_UNKNOWN;
+		hs->clen = pr->body_len != TG_BODY_UNKNOWN ? TG_CLEN_OK : TG_CLEN_BAD;
 		hs->body_len = pr->body_len;
 	}
 	if (!pr->scan.end) {
@@ -1738,9 +1741,14 @@ __noinline __u32 tg_resp_window(__u32 slot, __u32 n, __u32 size, __u32 status, _
 	end = base + pr->scan.end;
 	if (method == TG_M_HEAD || status < 200 || status == 204 || status == 304)
 		return end;
-	if (hs->te)
-		return hs->te == TG_TE_CHUNKED ? TG_RESP_CHUNKED | end : TG_RESP_LEFT_UNKNOWN;
-	if (!hs->clen_ok)
+	if (hs->te == TG_TE_CHUNKED)
+		return TG_RESP_CHUNKED | end;
+	/* another final coding, or no length at all: to the close */
+	if (hs->te || hs->clen == TG_CLEN_NONE) {
+		hs->to_close = 1;
+		return TG_RESP_LEFT_UNKNOWN;
+	}
+	if (hs->clen == TG_CLEN_BAD)
 		return TG_RESP_LEFT_UNKNOWN;
 	left = end + hs->body_len;
 	return left < TG_RESP_CHUNKED ? left : TG_RESP_LEFT_UNKNOWN;
@@ -1776,13 +1784,15 @@ static __always_inline bool tg_msg_copy_head(struct sk_msg_md *msg, struct tg_sc
 }
 
 /* Where the response starting in @msg ends (tg_resp_window()), its head
- * read a window at a time. */
+ * read a window at a time; *to_close: it has no length, its body runs to
+ * the close. */
 static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 size, __u32 status,
-						  __u32 method)
+						  __u32 method, bool *to_close)
 {
 	__u32 *busy = NULL, slot = 0, base = 0, n, left = TG_RESP_LEFT_UNKNOWN;
 	struct tg_scratch *s;
 
+	*to_close = false;
 	if (!size)
 		return left;
 	s = tg_msg_scratch_get(&busy, &slot);
@@ -1803,6 +1813,7 @@ static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 s
 	}
 	if (left == TG_RESP_SCAN_MORE)
 		left = TG_RESP_LEFT_UNKNOWN;
+	*to_close = left == TG_RESP_LEFT_UNKNOWN && s->head.to_close;
 	tg_msg_scratch_put(busy, slot);
 	return left;
 }
@@ -2012,7 +2023,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 	void *data, *data_end;
 	__u64 w0 = 0, w1 = 0, now;
 	__u32 status = 0, head, tail, size = msg->size, method = TG_M_NONE, left;
-	bool charge = false;
+	bool charge = false, to_close;
 
 	TG_FLOW_KEY_SOCK(&fk, msg);
 	f = bpf_map_lookup_elem(&tg_flows, &fk);
@@ -2029,7 +2040,10 @@ int tg_skmsg(struct sk_msg_md *msg)
 		bpf_msg_cork_bytes(msg, 0); /* see tg_skmsg_cork() */
 	if (f->flags & TG_FLOW_CUT)
 		return SK_DROP; /* every write fails until the server closes it */
-	if (f->flags & TG_FLOW_UPGRADED) {
+	if (f->flags & (TG_FLOW_UPGRADED | TG_FLOW_TO_CLOSE)) {
+		/* no more HTTP, or the body of a response without a length,
+		 * which the close ends: even a send that begins like a status
+		 * line is its */
 		f->resp_bytes += size;
 		return SK_PASS;
 	}
@@ -2072,7 +2086,8 @@ int tg_skmsg(struct sk_msg_md *msg)
 		 * follows its head in the same send is looked at on its own */
 		if (f->flags & TG_FLOW_RESPONDING)
 			tg_finish_response(&fk, f);
-		return tg_skmsg_next(msg, size, tg_skmsg_resp_length(msg, size, status, TG_M_NONE));
+		return tg_skmsg_next(msg, size,
+				     tg_skmsg_resp_length(msg, size, status, TG_M_NONE, &to_close));
 	}
 
 	now = bpf_ktime_get_ns();
@@ -2138,10 +2153,14 @@ int tg_skmsg(struct sk_msg_md *msg)
 	/* where it ends, if its head says: then its bytes, head included, go
 	 * the way of every later send's (a response written whole in one
 	 * send ends here) */
-	left = status == 101 ? TG_RESP_LEFT_UNKNOWN : tg_skmsg_resp_length(msg, size, status, method);
+	left = status == 101 ? TG_RESP_LEFT_UNKNOWN :
+			       tg_skmsg_resp_length(msg, size, status, method, &to_close);
 	f->resp_left = left;
-	if (left == TG_RESP_LEFT_UNKNOWN)
+	if (left == TG_RESP_LEFT_UNKNOWN) {
+		if (to_close)
+			__sync_fetch_and_or(&f->flags, TG_FLOW_TO_CLOSE);
 		return SK_PASS;
+	}
 	f->resp_bytes = 0;
 	return tg_skmsg_known(msg, &fk, f, size);
 }

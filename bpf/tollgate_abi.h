@@ -249,6 +249,9 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 				      * that cork's size for every later send
 				      * (psock->cork stays after SK_PASS), so
 				      * each run resets it */
+#define TG_FLOW_TO_CLOSE (1U << 6)   /* the response in progress has no length:
+				      * its body runs to the close (RFC 9112
+				      * 6.3), every later byte is its */
 
 /*
  * tg_flows is an LRU hash, which cannot hold a bpf_spin_lock: the pending

@@ -39,7 +39,9 @@ response) from the standard library, with fixed routes:
     /v1/lookalike any method  200 whose body is itself a response ("HTTP/1.1
                               200 OK" and a head), sent after the head in
                               its own send; &chunked=1: as one chunk, its
-                              size line in a send before it
+                              size line in a send before it; &close=1:
+                              without a length, the body ending at the
+                              close (Connection: close)
     anything else             404
 
 Every request it RECEIVES is appended to --log as one line
@@ -125,6 +127,9 @@ class Handler(BaseHTTPRequestHandler):
         body = self.LOOKALIKE_BODY
         if query.get("chunked"):
             parts = [self.CHUNKED_HEAD, b"%x\r\n" % len(body), body + b"\r\n", b"0\r\n\r\n"]
+        elif query.get("close"):
+            parts = [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n", body]
+            self.close_connection = True
         else:
             parts = [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(body), body]

@@ -458,8 +458,16 @@ assert_eq "two responses whose bodies look like responses: both answered" "200 2
 assert_eq "one event each" 2 "$(tg_wait_events 18 2 10)"
 assert_eq "their status, flags and bytes" "200 - $lookalike_len,200 - $lookalike_chunked_len," \
 	"$(tg_events 18 '{status} {flags} {resp_bytes}' | tr '\n' ',')"
+# The same without a length: its body runs to the close (RFC 9112 6.3), so
+# a send that begins like a status line is body too.
+lookalike_close_len=$("$PYTHON" -c 'print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))')
+assert_eq "a response without a length whose body looks like a response" 200 \
+	"$(tg_client curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "X-API-Key: $K_LOOKALIKE" "$URL/v1/lookalike?close=1")"
+assert_eq "one event, at the close" 3 "$(tg_wait_events 18 3 10)"
+assert_eq "its status, flags and bytes" "200 - $lookalike_close_len" \
+	"$(tg_events 18 '{status} {flags} {resp_bytes}' | tail -n 1)"
 tg_counters "$TG_DIR/c-lookalike.json"
-assert_eq "kernel counters requests, unattributed and unanswered of consumer 15" "2 0 0" \
+assert_eq "kernel counters requests, unattributed and unanswered of consumer 15" "3 0 0" \
 	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-lookalike.json" 15 1 $f; done | xargs)"
 
 # Heads longer than the 1024 bytes sk_msg reads at a time (a line of 1.5 or
