@@ -337,7 +337,9 @@ struct tg_head_scan {
 	__u32 te;	/* the last Transfer-Encoding line: TG_TE_* */
 	__u32 clen;	/* the last Content-Length line: TG_CLEN_* */
 	__u64 body_len; /* its value */
+	__u32 end;	/* just past the head's blank line; 0 = not seen */
 	__u32 to_close; /* the head ended: no length, the body runs to the close */
+	__u32 cut;	/* the send ended before the head did */
 };
 
 enum { TG_TE_NONE, TG_TE_CHUNKED, TG_TE_OTHER };
@@ -1530,23 +1532,53 @@ static __always_inline void tg_refusal_note(const struct tg_scratch *s,
 	bpf_map_update_elem(&tg_refusals, s->digest_ok ? &s->digest : &none, &r, BPF_ANY);
 }
 
+/*
+ * Hold the bytes of @msg until there are @bytes: the kernel runs tg_skmsg
+ * again over all of them. Returns false, holding nothing, in a run over the
+ * rest of a send whose first part went out (@rest, TG_FLOW_REST): the kernel
+ * keeps the held message (psock->cork) with the position where the next
+ * send's bytes go, which that first part moved, so the next send's bytes
+ * would be written in the wrong place and the peer would get other bytes.
+ * After a cork the held message stays for every later send on the socket,
+ * with the cork size and apply_bytes of its last run: tg_skmsg resets both
+ * at the start of each run.
+ */
+static __always_inline bool tg_skmsg_cork(struct sk_msg_md *msg, __u32 bytes, bool rest)
+{
+	if (rest)
+		return false;
+	bpf_msg_cork_bytes(msg, bytes);
+	return true;
+}
+
 /* The verdict of a message that holds no complete request head yet: the
  * kernel keeps it (it counts as written) until more bytes come and runs the
  * program again over all of them; SK_DROP applies only if it cannot keep
  * them, so a head split into many writes is refused rather than let through
- * unparsed. */
-static __always_inline int tg_skmsg_wait(struct sk_msg_md *msg, __u32 size)
+ * unparsed. In a run over the rest of a write whose first request went out
+ * (@rest), nothing may be held (tg_skmsg_cork): the rest is refused, and the
+ * proxy, whose write came out short, writes it again on its own. */
+static __always_inline int tg_skmsg_wait(struct sk_msg_md *msg, __u32 size, bool rest)
 {
 	tg_stat(TG_S_PROXY_CORKED);
-	bpf_msg_cork_bytes(msg, size + 1);
+	tg_skmsg_cork(msg, size + 1, rest);
 	return SK_DROP;
 }
 
-/* The verdict of one request's bytes: the next request starts after them. */
-static __always_inline int tg_skmsg_pass(struct sk_msg_md *msg, __u64 req_len)
+/* The verdict of one request's bytes: the next request starts after them,
+ * in a run of its own over the rest (TG_FLOW_REQ_REST on the connection's
+ * flow, which admission made). */
+static __always_inline int tg_skmsg_pass(struct sk_msg_md *msg, const struct tg_flow_key *fk,
+					 __u64 req_len)
 {
-	if (req_len && req_len < 0xffffffffULL)
+	struct tg_flow *f;
+
+	if (req_len && req_len < 0xffffffffULL) {
 		bpf_msg_apply_bytes(msg, req_len);
+		f = req_len < msg->size ? bpf_map_lookup_elem(&tg_flows, fk) : NULL;
+		if (f)
+			__sync_fetch_and_or(&f->flags, TG_FLOW_REQ_REST);
+	}
 	return SK_PASS;
 }
 
@@ -1626,7 +1658,15 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 	__u32 size = msg->size, n;
 	void *data, *data_end;
 	__u64 req_len = 0;
+	struct tg_flow *f;
+	bool rest = false;
 
+	TG_FLOW_KEY_SOCK_ACTIVE(&s->pkt.fk, msg);
+	f = bpf_map_lookup_elem(&tg_flows, &s->pkt.fk);
+	if (f && (f->flags & TG_FLOW_REQ_REST)) {
+		rest = true;
+		__sync_fetch_and_and(&f->flags, ~TG_FLOW_REQ_REST);
+	}
 	n = size;
 	if (n > TG_SCAN_MAX)
 		n = TG_SCAN_MAX;
@@ -1651,20 +1691,19 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 	if (req->method == TG_M_NONE) {
 		/* no request line yet, or not one at all */
 		if (size < TG_SCAN_MAX && !tg_http_has_lf(&s->buf, n, pr))
-			return tg_skmsg_wait(msg, size);
+			return tg_skmsg_wait(msg, size, rest);
 		tg_stat(TG_S_NON_REQUEST);
 		return SK_PASS;
 	}
 	tg_http_parse_proxy(&s->buf, req->line_end, n, pr);
 	if (!pr->scan.end && size < TG_SCAN_MAX)
-		return tg_skmsg_wait(msg, size);
+		return tg_skmsg_wait(msg, size, rest);
 	if (pr->scan.end && pr->body_len != TG_BODY_UNKNOWN)
 		req_len = pr->scan.end + pr->body_len;
 	s->req_len = req_len;
-	TG_FLOW_KEY_SOCK_ACTIVE(&s->pkt.fk, msg);
 	if (tg_msg_decide(slot, size) == SK_DROP)
 		return SK_DROP;
-	return tg_skmsg_pass(msg, req_len);
+	return tg_skmsg_pass(msg, &s->pkt.fk, req_len);
 }
 
 /* A write on a socket with no flow of its own: a local proxy's upstream
@@ -1677,9 +1716,6 @@ static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
 	__u32 *busy = NULL, slot = 0;
 	int verdict;
 
-	/* a cork of an earlier head, or of the flow before it was evicted,
-	 * stays with the socket (tg_skmsg_cork()) */
-	bpf_msg_cork_bytes(msg, 0);
 	if (!port || !(port->mode & TG_PORT_SOCKMAP) || bpf_map_lookup_elem(&tg_ports, &lport)) {
 		tg_stat(TG_S_NO_FLOW);
 		return SK_PASS;
@@ -1696,18 +1732,19 @@ static __always_inline int tg_skmsg_other(struct sk_msg_md *msg)
 /*
  * One window of a response head: scratch slot @slot holds @n bytes of the
  * send from s->head.base on. Returns TG_RESP_SCAN_MORE when the head goes on
- * past the window (s->head.next says where the next one starts, 0 when the
- * send has no more), else the response's length: head + Content-Length, the
- * head alone for HEAD requests, 204, 304 and interim 1xx, TG_RESP_CHUNKED |
- * the head's length for a chunked body, or TG_RESP_LEFT_UNKNOWN (no length
- * or another final transfer coding: then s->head.to_close is set, as the
- * body runs to the close; a bad Content-Length; 2 GiB or more). The last
- * Content-Length or Transfer-Encoding line counts, as in one window. A
- * global function: checked once.
+ * past the window (s->head.next says where the next one starts), else the
+ * response's length: head + Content-Length, the head alone (s->head.end) for
+ * 204, 304 and interim 1xx, TG_RESP_CHUNKED | the head's length for a
+ * chunked body, or TG_RESP_LEFT_UNKNOWN (no length or another final
+ * transfer coding: then s->head.to_close is set, as the body runs to the
+ * close; a bad Content-Length; a head the send cuts, s->head.cut, or longer
+ * than TG_HEAD_MAX; 2 GiB or more). The last Content-Length or
+ * Transfer-Encoding line counts, as in one window. A global function:
+ * checked once.
  */
 #define TG_RESP_SCAN_MORE 0U /* no response is 0 bytes long: its head is more */
 
-__noinline __u32 tg_resp_window(__u32 slot, __u32 n, __u32 size, __u32 status, __u32 method)
+__noinline __u32 tg_resp_window(__u32 slot, __u32 n, __u32 size, __u32 status)
 {
 	struct tg_head_scan *hs;
 	struct tg_proxy_req *pr;
@@ -1734,12 +1771,18 @@ __noinline __u32 tg_resp_window(__u32 slot, __u32 n, __u32 size, __u32 status, _
 		/* on from the line feed before the last line begun here */
 		last = pr->scan.last;
 		next = base + (last > 1 ? last - 1 : n);
-		if (next < size && next < TG_HEAD_MAX)
-			hs->next = next;
-		return hs->next ? TG_RESP_SCAN_MORE : TG_RESP_LEFT_UNKNOWN;
+		if (next >= TG_HEAD_MAX)
+			return TG_RESP_LEFT_UNKNOWN;
+		if (next >= size) {
+			hs->cut = 1;
+			return TG_RESP_LEFT_UNKNOWN;
+		}
+		hs->next = next;
+		return TG_RESP_SCAN_MORE;
 	}
 	end = base + pr->scan.end;
-	if (method == TG_M_HEAD || status < 200 || status == 204 || status == 304)
+	hs->end = end;
+	if (status < 200 || status == 204 || status == 304)
 		return end;
 	if (hs->te == TG_TE_CHUNKED)
 		return TG_RESP_CHUNKED | end;
@@ -1783,16 +1826,24 @@ static __always_inline bool tg_msg_copy_head(struct sk_msg_md *msg, struct tg_sc
 	return tg_msg_copy_at(msg, s, 0, n);
 }
 
+/* What tg_skmsg_resp_length() found of a response head besides its length */
+struct tg_resp_head {
+	__u32 end;     /* the head's length (a response to HEAD ends there); 0 = unknown */
+	bool to_close; /* no length: the body runs to the close */
+	bool cut;      /* the send ended before the head did */
+};
+
 /* Where the response starting in @msg ends (tg_resp_window()), its head
- * read a window at a time; *to_close: it has no length, its body runs to
- * the close. */
+ * read a window at a time, as if the request was not HEAD. */
 static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 size, __u32 status,
-						  __u32 method, bool *to_close)
+						  struct tg_resp_head *rh)
 {
 	__u32 *busy = NULL, slot = 0, base = 0, n, left = TG_RESP_LEFT_UNKNOWN;
 	struct tg_scratch *s;
 
-	*to_close = false;
+	rh->end = 0;
+	rh->to_close = false;
+	rh->cut = false;
 	if (!size)
 		return left;
 	s = tg_msg_scratch_get(&busy, &slot);
@@ -1806,28 +1857,18 @@ static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 s
 			left = TG_RESP_LEFT_UNKNOWN;
 			break;
 		}
-		left = tg_resp_window(slot, n, size, status, method);
+		left = tg_resp_window(slot, n, size, status);
 		base = READ_ONCE(s->head.next);
 		if (left != TG_RESP_SCAN_MORE || !base || base >= size)
 			break;
 	}
 	if (left == TG_RESP_SCAN_MORE)
 		left = TG_RESP_LEFT_UNKNOWN;
-	*to_close = left == TG_RESP_LEFT_UNKNOWN && s->head.to_close;
+	rh->end = s->head.end;
+	rh->to_close = left == TG_RESP_LEFT_UNKNOWN && s->head.to_close;
+	rh->cut = left == TG_RESP_LEFT_UNKNOWN && s->head.cut;
 	tg_msg_scratch_put(busy, slot);
 	return left;
-}
-
-/* Hold the bytes of @msg until there are @bytes (the kernel runs tg_skmsg
- * again over all of them). After a cork the kernel keeps the held message
- * and its cork size for every later send on the socket (psock->cork stays
- * after SK_PASS): the flow is marked, and tg_skmsg resets the size each run,
- * or a later short send would be held, and seen twice. */
-static __always_inline void tg_skmsg_cork(struct sk_msg_md *msg, struct tg_flow *f, __u32 bytes)
-{
-	if (!(f->flags & TG_FLOW_CORKED))
-		__sync_fetch_and_or(&f->flags, TG_FLOW_CORKED);
-	bpf_msg_cork_bytes(msg, bytes);
 }
 
 /* Whether the @size bytes at @data (of a send, up to @end), fewer than a
@@ -1850,13 +1891,16 @@ static __always_inline bool tg_skmsg_status_prefix(__u8 *p, void *end, __u32 siz
 /*
  * The verdict of a send whose first @used bytes end a response (or an
  * interim 1xx): when more bytes follow, the verdict covers only those and
- * the kernel runs tg_skmsg again over the rest, so a server that writes
- * several responses in one send has each of them seen.
+ * the kernel runs tg_skmsg again over the rest (marked TG_FLOW_REST), so a
+ * server that writes several responses in one send has each of them seen.
  */
-static __always_inline int tg_skmsg_next(struct sk_msg_md *msg, __u32 size, __u32 used)
+static __always_inline int tg_skmsg_next(struct sk_msg_md *msg, struct tg_flow *f, __u32 size,
+					 __u32 used)
 {
-	if (used && used < size && used != TG_RESP_LEFT_UNKNOWN)
+	if (used && used < size && used != TG_RESP_LEFT_UNKNOWN) {
 		bpf_msg_apply_bytes(msg, used);
+		__sync_fetch_and_or(&f->flags, TG_FLOW_REST);
+	}
 	return SK_PASS;
 }
 
@@ -1920,7 +1964,7 @@ static __always_inline int tg_opaque(int v)
  * verifier refuses).
  */
 static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_flow_key *fk,
-				       struct tg_flow *f, __u32 size)
+				       struct tg_flow *f, __u32 size, bool rest)
 {
 	__u32 left = f->resp_left & ~TG_RESP_CHUNKED, line = 0, n, used, *busy = NULL, slot = 0;
 	struct tg_chunk_line cl = {};
@@ -1939,7 +1983,7 @@ static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_fl
 		}
 		f->resp_bytes += left;
 		f->resp_left = TG_RESP_CHUNKED;
-		return tg_opaque(tg_skmsg_next(msg, size, left));
+		return tg_opaque(tg_skmsg_next(msg, f, size, left));
 	}
 	n = size < TG_CHUNK_LINE_MAX ? size : TG_CHUNK_LINE_MAX;
 	s = tg_msg_scratch_get(&busy, &slot);
@@ -1956,25 +2000,23 @@ static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_fl
 				 tg_load8(s->buf.bytes, line + 1) == '\n';
 	}
 	tg_msg_scratch_put(busy, slot);
-	if (r == 0 && size < TG_CHUNK_LINE_MAX) {
-		/* the line goes on in the next send */
-		tg_skmsg_cork(msg, f, size + 1);
-		return tg_opaque(SK_PASS);
-	}
+	if (r == 0 && size < TG_CHUNK_LINE_MAX && tg_skmsg_cork(msg, size + 1, rest))
+		return tg_opaque(SK_PASS); /* the line goes on in the next send */
 	if (r <= 0)
 		goto unknown;
 	if (chunk == 0) {
 		/* the last chunk, then an empty line unless there are trailers */
 		if (size < line + 2) {
-			tg_skmsg_cork(msg, f, line + 2);
-			return tg_opaque(SK_PASS);
+			if (tg_skmsg_cork(msg, line + 2, rest))
+				return tg_opaque(SK_PASS);
+			goto unknown;
 		}
 		used = end_ok ? line + 2 : tg_skmsg_trailers_end(msg, size, line);
 		if (!used)
 			goto unknown;
 		f->resp_bytes += used;
 		tg_finish_response(fk, f);
-		return tg_opaque(tg_skmsg_next(msg, size, used));
+		return tg_opaque(tg_skmsg_next(msg, f, size, used));
 	}
 	if (chunk >= TG_RESP_CHUNKED - line - 2)
 		goto unknown;
@@ -1982,7 +2024,7 @@ static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_fl
 	if (size > used) {
 		f->resp_bytes += used;
 		f->resp_left = TG_RESP_CHUNKED;
-		return tg_opaque(tg_skmsg_next(msg, size, used));
+		return tg_opaque(tg_skmsg_next(msg, f, size, used));
 	}
 	f->resp_bytes += size;
 	f->resp_left = TG_RESP_CHUNKED | (used - size);
@@ -1999,16 +2041,16 @@ unknown:
  * that look like a status line (a body can be a response itself); at its
  * last byte the event is written, not at the next response or the close. */
 static __always_inline int tg_skmsg_known(struct sk_msg_md *msg, const struct tg_flow_key *fk,
-					  struct tg_flow *f, __u32 size)
+					  struct tg_flow *f, __u32 size, bool rest)
 {
 	__u32 left = f->resp_left;
 
 	if (left & TG_RESP_CHUNKED)
-		return tg_skmsg_chunked(msg, fk, f, size);
+		return tg_skmsg_chunked(msg, fk, f, size, rest);
 	if (size >= left) {
 		f->resp_bytes += left;
 		tg_finish_response(fk, f);
-		return tg_skmsg_next(msg, size, left);
+		return tg_skmsg_next(msg, f, size, left);
 	}
 	f->resp_bytes += size;
 	f->resp_left = left - size;
@@ -2023,8 +2065,15 @@ int tg_skmsg(struct sk_msg_md *msg)
 	void *data, *data_end;
 	__u64 w0 = 0, w1 = 0, now;
 	__u32 status = 0, head, tail, size = msg->size, method = TG_M_NONE, left;
-	bool charge = false, to_close;
+	struct tg_resp_head rh = {};
+	bool charge = false, rest;
 
+	/* a message the kernel held (tg_skmsg_cork) keeps the cork size and
+	 * apply_bytes of its last run for every later send on the socket, and
+	 * one run again over the rest of a send keeps those of the run before:
+	 * each run starts from none */
+	bpf_msg_cork_bytes(msg, 0);
+	bpf_msg_apply_bytes(msg, 0);
 	TG_FLOW_KEY_SOCK(&fk, msg);
 	f = bpf_map_lookup_elem(&tg_flows, &fk);
 	if (!f)
@@ -2036,8 +2085,9 @@ int tg_skmsg(struct sk_msg_md *msg)
 		tg_stat(TG_S_NO_FLOW);
 		return SK_PASS;
 	}
-	if (f->flags & TG_FLOW_CORKED)
-		bpf_msg_cork_bytes(msg, 0); /* see tg_skmsg_cork() */
+	rest = f->flags & TG_FLOW_REST;
+	if (rest)
+		__sync_fetch_and_and(&f->flags, ~TG_FLOW_REST);
 	if (f->flags & TG_FLOW_CUT)
 		return SK_DROP; /* every write fails until the server closes it */
 	if (f->flags & (TG_FLOW_UPGRADED | TG_FLOW_TO_CLOSE)) {
@@ -2049,7 +2099,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 	}
 
 	if ((f->flags & TG_FLOW_RESPONDING) && f->resp_left != TG_RESP_LEFT_UNKNOWN)
-		return tg_skmsg_known(msg, &fk, f, size);
+		return tg_skmsg_known(msg, &fk, f, size, rest);
 
 	data = msg->data;
 	data_end = msg->data_end;
@@ -2069,11 +2119,11 @@ int tg_skmsg(struct sk_msg_md *msg)
 			 * that starts like one is a head written in pieces; the
 			 * kernel holds it until there are 16 bytes and runs
 			 * the program again over all of them (if it cannot
-			 * hold them, they pass, unseen) */
-			if (size < 16 && tg_skmsg_status_prefix(data, data_end, size)) {
+			 * hold them, or they are the rest of a send, they pass,
+			 * unseen) */
+			if (size < 16 && tg_skmsg_status_prefix(data, data_end, size) &&
+			    tg_skmsg_cork(msg, 16, rest))
 				tg_stat(TG_S_RESP_HELD);
-				tg_skmsg_cork(msg, f, 16);
-			}
 			return SK_PASS;
 		}
 		/* body bytes of the response in progress, of unknown length */
@@ -2086,8 +2136,20 @@ int tg_skmsg(struct sk_msg_md *msg)
 		 * follows its head in the same send is looked at on its own */
 		if (f->flags & TG_FLOW_RESPONDING)
 			tg_finish_response(&fk, f);
-		return tg_skmsg_next(msg, size,
-				     tg_skmsg_resp_length(msg, size, status, TG_M_NONE, &to_close));
+		return tg_skmsg_next(msg, f, size, tg_skmsg_resp_length(msg, size, status, &rh));
+	}
+
+	/* where it ends, if its head says (read before anything changes: a
+	 * head the send cuts short is held until more comes, and the kernel
+	 * runs the program again over all of it; if it cannot hold it, the
+	 * response's end is not known) */
+	left = TG_RESP_LEFT_UNKNOWN;
+	if (status != 101) {
+		left = tg_skmsg_resp_length(msg, size, status, &rh);
+		if (rh.cut && tg_skmsg_cork(msg, size + 1, rest)) {
+			tg_stat(TG_S_RESP_HELD);
+			return SK_PASS;
+		}
 	}
 
 	now = bpf_ktime_get_ns();
@@ -2150,19 +2212,21 @@ int tg_skmsg(struct sk_msg_md *msg)
 		if (plan && b)
 			tg_bucket_charge(b, plan, now);
 	}
-	/* where it ends, if its head says: then its bytes, head included, go
-	 * the way of every later send's (a response written whole in one
-	 * send ends here) */
-	left = status == 101 ? TG_RESP_LEFT_UNKNOWN :
-			       tg_skmsg_resp_length(msg, size, status, method, &to_close);
+	/* a response to HEAD has no body, whatever its head says */
+	if (method == TG_M_HEAD && rh.end) {
+		left = rh.end;
+		rh.to_close = false;
+	}
+	/* where its head says it ends, its bytes, head included, go the way of
+	 * every later send's (a response written whole in one send ends here) */
 	f->resp_left = left;
 	if (left == TG_RESP_LEFT_UNKNOWN) {
-		if (to_close)
+		if (rh.to_close)
 			__sync_fetch_and_or(&f->flags, TG_FLOW_TO_CLOSE);
 		return SK_PASS;
 	}
 	f->resp_bytes = 0;
-	return tg_skmsg_known(msg, &fk, f, size);
+	return tg_skmsg_known(msg, &fk, f, size, rest);
 }
 
 /* The receive side of the proxy's upstream sockets (tg_proxysocks): every

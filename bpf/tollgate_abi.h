@@ -245,13 +245,16 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 #define TG_FLOW_CUT (1U << 2)	     /* too many unattributed responses */
 #define TG_FLOW_TIMER_BUSY (1U << 3) /* the timer is expiring unanswered requests */
 #define TG_FLOW_CLOSING (1U << 4)    /* the connection is being closed out */
-#define TG_FLOW_CORKED (1U << 5)     /* sk_msg held bytes once: the kernel keeps
-				      * that cork's size for every later send
-				      * (psock->cork stays after SK_PASS), so
-				      * each run resets it */
+#define TG_FLOW_REST (1U << 5)	     /* the next run of tg_skmsg is over the
+				      * rest of a send whose first part went
+				      * out: it must not hold bytes (see
+				      * tg_skmsg_cork) */
 #define TG_FLOW_TO_CLOSE (1U << 6)   /* the response in progress has no length:
 				      * its body runs to the close (RFC 9112
 				      * 6.3), every later byte is its */
+#define TG_FLOW_REQ_REST (1U << 7) /* the same as TG_FLOW_REST for the
+				      * local proxy's socket of the connection
+				      * (sockmap mode), which shares its flow */
 
 /*
  * tg_flows is an LRU hash, which cannot hold a bpf_spin_lock: the pending

@@ -22,11 +22,13 @@ response) from the standard library, with fixed routes:
                               send, as servers that coalesce pipelined
                               responses do; &early=1 puts a 103 Early Hints
                               before each, &split=1 sends the first
-                              response's head alone first, &chunked=1
+                              response's head alone first, &cut=N sends
+                              the first N bytes alone first, &chunked=1
                               sends each body as one chunk (&te=gzip:
                               "Transfer-Encoding: gzip, chunked", the body
                               as it is; &trailers=1: a trailer field after
-                              the last chunk), &hdr=N puts N bytes of
+                              the last chunk), &shrink=1 makes each body
+                              shorter than the one before, &hdr=N puts N bytes of
                               header lines before Content-Length or
                               Transfer-Encoding (one line of N / 2 bytes,
                               then lines of 64)
@@ -154,6 +156,8 @@ class Handler(BaseHTTPRequestHandler):
         """The final response of /v1/batch with QUERY (a dict) to the i-th
         request (1, 2, ...) of a batch: the tests take its length from here."""
         body = f"batch {i}\n".encode()
+        if query.get("shrink"):
+            body += b"." * (48 >> i)
         pad = cls.padding(int(query.get("hdr", 0)))
         if query.get("chunked"):
             head = cls.CHUNKED_HEAD.replace(b"Transfer-Encoding", pad + b"Transfer-Encoding")
@@ -173,8 +177,10 @@ class Handler(BaseHTTPRequestHandler):
         if len(self.held) < int(query.get("n", 2)):
             return
         data, self.held = b"".join(self.held), []
+        cut = int(query.get("cut", 0))
         if query.get("split"):
             cut = data.index(b"\r\n\r\n", data.index(b" 200 ")) + 4
+        if cut:
             self.connection.sendall(data[:cut])
             time.sleep(0.05)
             data = data[cut:]

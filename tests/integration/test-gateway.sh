@@ -115,6 +115,7 @@ K_PIECES=$(tg_key_add 16 13 2)
 K_CHUNKED=$(tg_key_add 17 14 2)
 K_LOOKALIKE=$(tg_key_add 18 15 2)
 K_LONGHEAD=$(tg_key_add 19 16 2)
+K_SPLIT=$(tg_key_add 20 17 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -474,9 +475,13 @@ assert_eq "kernel counters requests, unattributed and unanswered of consumer 15"
 # 3 KiB, then lines of 64 bytes, before Content-Length or Transfer-Encoding),
 # and chunked responses with a trailer field: where each ends is found, so
 # the second of two responses coalesced in one send is seen too, none is
-# left unanswered, and the bytes are each response's own.
+# left unanswered, and the bytes are each response's own. The same when the
+# first send ends inside the first head (cut=N: N bytes first, the rest
+# 50 ms later): the kernel holds those bytes until the rest comes.
 events=0
-for q in hdr=3000 hdr=3000\&chunked=1 chunked=1\&trailers=1 hdr=6000\&chunked=1\&trailers=1; do
+held0=$(tg_kernel_stat response_heads_held)
+for q in hdr=3000 hdr=3000\&chunked=1 chunked=1\&trailers=1 hdr=6000\&chunked=1\&trailers=1 \
+	cut=30 hdr=3000\&cut=2000; do
 	len=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import http_server
 q = dict(p.split("=", 1) for p in sys.argv[2].split("&"))
 print(len(http_server.Handler.batch_response(q, 1)))' "$TG_ROOT/tests/integration" "$q")
@@ -488,9 +493,40 @@ print(len(http_server.Handler.batch_response(q, 1)))' "$TG_ROOT/tests/integratio
 	assert_eq "their status, flags and bytes ($len each)" "$(printf "200 - $len,%.0s" 1 2)" \
 		"$(tg_events 19 '{status} {flags} {resp_bytes}' | tail -n 2 | tr '\n' ',')"
 done
+assert_eq "the kernel held the two cut heads (response_heads_held +2)" "$((held0 + 2))" \
+	"$(tg_kernel_stat response_heads_held)"
 tg_counters "$TG_DIR/c-longhead.json"
-assert_eq "kernel counters requests, unattributed and unanswered of consumer 16" "8 0 0" \
+assert_eq "kernel counters requests, unattributed and unanswered of consumer 16" "12 0 0" \
 	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-longhead.json" 16 1 $f; done | xargs)"
+
+# Where a response ends inside a send, the kernel sends that far and runs the
+# program again over the rest. (1) Three responses of shrinking length in
+# one send, then two more in sends of their own: each is seen, with its own
+# bytes (what one run told the kernel to send must not carry over to the
+# next).
+q='/v1/batch?n=3&shrink=1'
+lens=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import http_server
+print(",".join("200 - %d" % len(http_server.Handler.batch_response({"shrink": "1"}, i)) for i in (1, 2, 3)))' \
+	"$TG_ROOT/tests/integration")
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_SPLIT" "$q" "$q" "$q" /v1/ok /v1/ok)
+assert_eq "three responses of shrinking length in one send, then two" "200 200 200 200 200" "$out"
+assert_eq "one event each" 5 "$(tg_wait_events 20 5 10)"
+assert_eq "their status, flags and bytes" "$lens" \
+	"$(tg_events 20 '{status} {flags} {resp_bytes}' | head -n 3 | paste -sd,)"
+assert_eq "the two after them" "200 -,200 -" "$(tg_events 20 '{status} {flags}' | tail -n 2 | paste -sd,)"
+# (2) A send that ends one byte into the chunk-size line after the first
+# response's head: that byte, the rest of a send, cannot be held until the
+# line is whole (the kernel would put the next send's bytes in the wrong
+# place), so the response's end is not known: the client still gets every
+# byte as it was sent.
+q='/v1/batch?n=2&chunked=1&cut=74'
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_SPLIT" "$q" "$q" /v1/ok)
+assert_eq "two chunked responses, the first send cut after a head and one byte" "200 200 200" "$out"
+assert_eq "an event for each request" 8 "$(tg_wait_events 20 8 10)"
+tg_counters "$TG_DIR/c-split.json"
+assert_eq "kernel counter requests of consumer 17" 8 "$(tg_counter "$TG_DIR/c-split.json" 17 1 requests)"
 
 # ---------------------------------------------------------------------------
 tg_log "5. key verdicts, Authorization: Bearer, IPv6"
