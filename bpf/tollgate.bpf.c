@@ -1889,6 +1889,46 @@ static __always_inline bool tg_skmsg_status_prefix(__u8 *p, void *end, __u32 siz
 }
 
 /*
+ * The first @size bytes of a status line (fewer than 16) at the end of a
+ * send whose rest cannot be held (tg_skmsg_cork): kept in the flow for the
+ * next send to complete. Its response fields are free until a response
+ * starts: resp_status holds how many, resp_first_ns those after "HTTP/1.".
+ */
+static __always_inline void tg_skmsg_status_keep(struct tg_flow *f, __u8 *p, void *end, __u32 size)
+{
+	__u64 w = 0;
+
+	for (__u32 i = 7; i < 15; i++) {
+		if (i >= size || (void *)(p + i + 1) > end)
+			break;
+		w |= (__u64)p[i] << (8 * (i - 7));
+	}
+	f->resp_status = size;
+	f->resp_first_ns = w;
+	__sync_fetch_and_or(&f->flags, TG_FLOW_STATUS_PART);
+}
+
+/*
+ * The status of the status line whose first @k bytes (1 to 15: "HTTP/1."
+ * and @kept, see tg_skmsg_status_keep) ended the previous send and whose
+ * rest begins this one with the words @w0 @w1; 0 if it is none. A global
+ * function: checked once, its result one unknown to the verifier after it.
+ */
+__noinline __u32 tg_status_joined(__u32 k, __u64 kept, __u64 w0, __u64 w1)
+{
+	const char want[8] = "HTTP/1.";
+	__u8 b[32] = {};
+
+	if (!k || k >= 16)
+		return 0;
+	for (__u32 i = 0; i < 15; i++)
+		b[i] = i < 7 ? (__u8)want[i] : (__u8)(kept >> (8 * (i - 7)));
+	for (__u32 j = 0; j < 16; j++)
+		b[(k + j) & 31] = (__u8)((j < 8 ? w0 : w1) >> (8 * (j & 7)));
+	return tg_http_status(*(__u64 *)b, *(__u64 *)(b + 8));
+}
+
+/*
  * The verdict of a send whose first @used bytes end a response (or an
  * interim 1xx): when more bytes follow, the verdict covers only those and
  * the kernel runs tg_skmsg again over the rest (marked TG_FLOW_REST), so a
@@ -2064,7 +2104,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 	struct tg_flow *f;
 	void *data, *data_end;
 	__u64 w0 = 0, w1 = 0, now;
-	__u32 status = 0, head, tail, size = msg->size, method = TG_M_NONE, left;
+	__u32 status = 0, head, tail, size = msg->size, method = TG_M_NONE, left, part = 0;
 	struct tg_resp_head rh = {};
 	bool charge = false, rest;
 
@@ -2113,32 +2153,37 @@ int tg_skmsg(struct sk_msg_md *msg)
 		w1 = *(__u64 *)(data + 8);
 		status = tg_http_status(w0, w1);
 	}
+	if (f->flags & TG_FLOW_STATUS_PART) {
+		/* the previous send ended with this status line's first bytes
+		 * (a send shorter than the rest of 16 bytes: not followed) */
+		__sync_fetch_and_and(&f->flags, ~TG_FLOW_STATUS_PART);
+		status = 0;
+		if (!(f->flags & TG_FLOW_RESPONDING) && data + 16 <= data_end) {
+			status = tg_status_joined(f->resp_status, f->resp_first_ns, w0, w1);
+			if (status)
+				part = f->resp_status;
+		}
+	}
 	if (!status) {
 		if (!(f->flags & TG_FLOW_RESPONDING)) {
 			/* none in progress: a send too short for a status line
 			 * that starts like one is a head written in pieces; the
 			 * kernel holds it until there are 16 bytes and runs
 			 * the program again over all of them (if it cannot
-			 * hold them, or they are the rest of a send, they pass,
-			 * unseen) */
-			if (size < 16 && tg_skmsg_status_prefix(data, data_end, size) &&
-			    tg_skmsg_cork(msg, 16, rest))
-				tg_stat(TG_S_RESP_HELD);
+			 * hold them, they pass, unseen); the rest of a send
+			 * cannot be held: its bytes are kept in the flow */
+			if (size < 16 && tg_skmsg_status_prefix(data, data_end, size)) {
+				if (tg_skmsg_cork(msg, 16, rest))
+					tg_stat(TG_S_RESP_HELD);
+				else
+					tg_skmsg_status_keep(f, data, data_end, size);
+			}
 			return SK_PASS;
 		}
 		/* body bytes of the response in progress, of unknown length */
 		f->resp_bytes += size;
 		return SK_PASS;
 	}
-	if (status < 200 && status != 101) {
-		/* an interim 1xx, skipped: not a response of its own, but the
-		 * one in progress (of unknown length) ended before it; what
-		 * follows its head in the same send is looked at on its own */
-		if (f->flags & TG_FLOW_RESPONDING)
-			tg_finish_response(&fk, f);
-		return tg_skmsg_next(msg, f, size, tg_skmsg_resp_length(msg, size, status, &rh));
-	}
-
 	/* where it ends, if its head says (read before anything changes: a
 	 * head the send cuts short is held until more comes, and the kernel
 	 * runs the program again over all of it; if it cannot hold it, the
@@ -2146,6 +2191,15 @@ int tg_skmsg(struct sk_msg_md *msg)
 	left = TG_RESP_LEFT_UNKNOWN;
 	if (status != 101) {
 		left = tg_skmsg_resp_length(msg, size, status, &rh);
+		if (status < 200) {
+			/* an interim 1xx, skipped: not a response of its own,
+			 * but the one in progress (of unknown length) ended
+			 * before it; what follows its head in the same send is
+			 * looked at on its own */
+			if (f->flags & TG_FLOW_RESPONDING)
+				tg_finish_response(&fk, f);
+			return tg_skmsg_next(msg, f, size, left);
+		}
 		if (rh.cut && tg_skmsg_cork(msg, size + 1, rest)) {
 			tg_stat(TG_S_RESP_HELD);
 			return SK_PASS;
@@ -2193,7 +2247,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 	}
 	f->resp_status = status;
 	f->resp_first_ns = now;
-	f->resp_bytes = size;
+	f->resp_bytes = size + part;
 	f->responses++;
 	if (status == 101)
 		__sync_fetch_and_or(&f->flags, TG_FLOW_UPGRADED);
@@ -2225,7 +2279,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 			__sync_fetch_and_or(&f->flags, TG_FLOW_TO_CLOSE);
 		return SK_PASS;
 	}
-	f->resp_bytes = 0;
+	f->resp_bytes = part;
 	return tg_skmsg_known(msg, &fk, f, size, rest);
 }
 

@@ -255,6 +255,11 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 #define TG_FLOW_REQ_REST (1U << 7) /* the same as TG_FLOW_REST for the
 				      * local proxy's socket of the connection
 				      * (sockmap mode), which shares its flow */
+#define TG_FLOW_STATUS_PART (1U << 8) /* a send ended with the first bytes
+					 * of a status line it could not hold:
+					 * resp_status says how many,
+					 * resp_first_ns keeps those after
+					 * "HTTP/1." (tg_skmsg_status_keep) */
 
 /*
  * tg_flows is an LRU hash, which cannot hold a bpf_spin_lock: the pending

@@ -405,6 +405,20 @@ assert_eq "its status, flags and bytes" "200 - $pieces_len" "$(tg_events 16 '{st
 # the program, as 16 bytes are not there yet
 assert_eq "the kernel held the short pieces (response_heads_held +1)" "$((held0 + 1))" \
 	"$(tg_kernel_stat response_heads_held)"
+# The kernel keeps the message it held for every later send on the socket:
+# on a kept-alive connection, responses after one in pieces (coalesced ones,
+# a big one, and pairs whose first send ends 2 or 10 bytes into the second
+# one's status line, which cannot be held there: sk_msg keeps those bytes
+# in the flow) reach the client whole and are each seen, with their bytes.
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.05 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_PIECES" /v1/pieces /v1/ok '/v1/batch?n=2' '/v1/batch?n=2' '/v1/batch?n=2&cut=74' \
+	'/v1/batch?n=2&cut=74' '/v1/batch?n=2&cut=82' '/v1/batch?n=2&cut=82' '/v1/big?bytes=300000' \
+	/v1/pieces /v1/ok)
+assert_eq "responses after one in pieces on its connection" "$(printf '200 %.0s' {1..11} | sed 's/ $//')" "$out"
+assert_eq "one event each" 12 "$(tg_wait_events 16 12 10)"
+assert_eq "none unanswered or unattributed" "" "$(tg_events 16 '{flags}' | grep -v '^-$')"
+assert_eq "the bytes of the batches" "$batch_len $batch_len $batch_len $batch_len $batch_len $batch_len" \
+	"$(tg_events 16 '{resp_bytes}' | sed -n 4,9p | xargs)"
 
 # Chunked responses: the event is written at the last chunk, not when the
 # connection closes (the client holds it open for 3 s after the answer).
