@@ -442,20 +442,27 @@ assert_eq "a chunked response in sends of 7 bytes" 200 "$out"
 assert_eq "its event" 2 "$(tg_wait_events 17 2 10)"
 assert_eq "its status, flags and bytes" "200 - $chunked_len" \
 	"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 1)"
+# two_in_one_send KEY KEY_ID URL LEN LABEL: two requests for URL, whose
+# responses (LEN bytes each) /v1/batch writes in one send: both answered,
+# one event each (the key's events so far counted in $events), with their
+# own bytes.
+two_in_one_send() {
+	local key=$1 key_id=$2 url=$3 len=$4 label=$5 out
+	out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
+		--key "$key" "$url" "$url")
+	assert_eq "two $label responses in one send: both answered" "200 200" "$out"
+	events=$((events + 2))
+	assert_eq "one event each" "$events" "$(tg_wait_events "$key_id" "$events" 10)"
+	assert_eq "their status, flags and bytes ($len each)" "$(printf "200 - $len,%.0s" 1 2)" \
+		"$(tg_events "$key_id" '{status} {flags} {resp_bytes}' | tail -n 2 | tr '\n' ',')"
+}
 # two chunked responses coalesced in one send: each seen; the same with
 # "gzip, chunked" (chunked as the final coding is chunked framing)
 events=2
 for te in "" gzip; do
 	coding=${te:+$te, }chunked
 	len=$("$PYTHON" -c 'import sys; print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: " + sys.argv[1].encode() + b"\r\n\r\n" + b"8\r\nbatch 1\n\r\n0\r\n\r\n"))' "$coding")
-	q="/v1/batch?n=2&chunked=1${te:+&te=$te}"
-	out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
-		--key "$K_CHUNKED" "$q" "$q")
-	assert_eq "two '$coding' responses in one send: both answered" "200 200" "$out"
-	events=$((events + 2))
-	assert_eq "one event each" "$events" "$(tg_wait_events 17 "$events" 10)"
-	assert_eq "their status, flags and bytes" "$(printf "200 - $len,%.0s" 1 2)" \
-		"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 2 | tr '\n' ',')"
+	two_in_one_send "$K_CHUNKED" 17 "/v1/batch?n=2&chunked=1${te:+&te=$te}" "$len" "'$coding'"
 done
 tg_counters "$TG_DIR/c-chunked.json"
 assert_eq "kernel counters requests, unattributed and unanswered of consumer 14" "6 0 0" \
@@ -499,13 +506,7 @@ for q in hdr=3000 hdr=3000\&chunked=1 chunked=1\&trailers=1 hdr=6000\&chunked=1\
 	len=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import http_server
 q = dict(p.split("=", 1) for p in sys.argv[2].split("&"))
 print(len(http_server.Handler.batch_response(q, 1)))' "$TG_ROOT/tests/integration" "$q")
-	out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
-		--key "$K_LONGHEAD" "/v1/batch?n=2&$q" "/v1/batch?n=2&$q")
-	assert_eq "two responses ($q) in one send: both answered" "200 200" "$out"
-	events=$((events + 2))
-	assert_eq "one event each" "$events" "$(tg_wait_events 19 "$events" 10)"
-	assert_eq "their status, flags and bytes ($len each)" "$(printf "200 - $len,%.0s" 1 2)" \
-		"$(tg_events 19 '{status} {flags} {resp_bytes}' | tail -n 2 | tr '\n' ',')"
+	two_in_one_send "$K_LONGHEAD" 19 "/v1/batch?n=2&$q" "$len" "($q)"
 done
 assert_eq "the kernel held the two cut heads (response_heads_held +2)" "$((held0 + 2))" \
 	"$(tg_kernel_stat response_heads_held)"
