@@ -2200,7 +2200,9 @@ int tg_skmsg(struct sk_msg_md *msg)
 				tg_finish_response(&fk, f);
 			return tg_skmsg_next(msg, f, size, left);
 		}
-		if (rh.cut && tg_skmsg_cork(msg, size + 1, rest)) {
+		/* (not when the status line began in the send before: held,
+		 * this send would be run again without those bytes) */
+		if (rh.cut && !part && tg_skmsg_cork(msg, size + 1, rest)) {
 			tg_stat(TG_S_RESP_HELD);
 			return SK_PASS;
 		}
