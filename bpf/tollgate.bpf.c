@@ -330,6 +330,9 @@ struct tg_pkt {
  */
 #define TG_HEAD_MAX (16 * TG_SCAN_MAX) /* a longer response head: end unknown */
 #define TG_HEAD_WINDOWS (2 * TG_HEAD_MAX / TG_SCAN_MAX)
+/* Chunk framing is read in a window of TG_CHUNK_LINE_MAX bytes (a size line),
+ * then in windows of TG_SCAN_MAX: trailer sections up to TG_HEAD_MAX */
+#define TG_CHUNK_WINDOWS (1 + TG_HEAD_MAX / TG_SCAN_MAX)
 
 struct tg_head_scan {
 	__u32 base;	/* where the window in the buffer starts */
@@ -364,6 +367,7 @@ struct tg_scratch {
 	struct tg_reject rj;	    /* tg_xdp's frame shares (512 bytes) */
 	__u64 req_len; /* sk_msg: bytes of the proxied request, 0 = unknown */
 	struct tg_head_scan head; /* sk_msg: a response head, window by window */
+	struct tg_chunk_step chunk; /* sk_msg: chunk framing, window by window */
 	/* zeroes for a new flow, never written: a map value that holds a
 	 * bpf_timer cannot be the source of an update itself */
 	__u8 flow_zero[sizeof(struct tg_flow)];
@@ -1944,43 +1948,6 @@ static __always_inline int tg_skmsg_next(struct sk_msg_md *msg, struct tg_flow *
 	return SK_PASS;
 }
 
-/* The end of the trailer section in s->buf[0, n) that follows the last
- * chunk's line, whose line feed is at @lf: just past its blank line, or 0
- * when it is not there. A global function: checked once. */
-__noinline __u32 tg_trailers_end(__u32 slot, __u32 lf, __u32 n)
-{
-	struct tg_proxy_scan *h;
-	struct tg_scratch *s;
-
-	s = bpf_map_lookup_elem(&tg_msg_scratch, &slot);
-	if (!s || n > TG_SCAN_MAX || lf >= n)
-		return 0;
-	h = &s->proxy.scan;
-	h->end = 0;
-	tg_proxy_scan_headers(s->buf.bytes, lf, n, h);
-	return h->end;
-}
-
-/* A last chunk followed by trailer fields, at the start of @msg (@line: its
- * size line's length): the bytes up to the end of the trailer section, or 0
- * when that is not in this send (then the response ends at the next one or
- * the close). */
-static __always_inline __u32 tg_skmsg_trailers_end(struct sk_msg_md *msg, __u32 size, __u32 line)
-{
-	__u32 *busy = NULL, slot = 0, n = size < TG_SCAN_MAX ? size : TG_SCAN_MAX, end = 0;
-	struct tg_scratch *s;
-
-	if (!line)
-		return 0;
-	s = tg_msg_scratch_get(&busy, &slot);
-	if (!s || !busy)
-		return 0;
-	if (tg_msg_copy_head(msg, s, n))
-		end = tg_trailers_end(slot, line - 1, n);
-	tg_msg_scratch_put(busy, slot);
-	return end;
-}
-
 /* @v, which the compiler must treat as unknown: a subprogram whose every
  * return is one constant would otherwise return nothing (the caller uses the
  * constant), and the verifier refuses whatever it leaves in R0. */
@@ -1992,27 +1959,31 @@ static __always_inline int tg_opaque(int v)
 
 /*
  * Body bytes of a chunked response in progress, at the start of @msg: the
- * rest of a chunk, or a chunk-size line. Where a chunk or the response ends
- * before the send does, the kernel runs tg_skmsg again over the rest
- * (tg_skmsg_next), so each size line is read at the start of a run. A line
- * split over sends is held until it is whole. The last chunk ends the
- * response (its event is written), after its trailer fields if it has
- * some; a trailer section the send cuts, or anything that is not a size
- * line, leaves its end to the next response or the close. Not inlined:
- * only chunked responses pay for the call, and its reads of msg->data stay
- * apart from tg_skmsg's (the compiler would merge them into a form the
- * verifier refuses).
+ * rest of a chunk, or chunk framing (a size line; after the last chunk, its
+ * trailer fields and the blank line), read a window at a time. Where a chunk
+ * or the response ends before the send does, the kernel runs tg_skmsg again
+ * over the rest (tg_skmsg_next), so framing is read at the start of a run.
+ * Framing the send cuts is followed into the next one (TG_FLOW_CHUNK_PART:
+ * never held, see tg_skmsg_cork). The blank line ends the response (its event
+ * is written); anything that is not chunk framing leaves its end to the next
+ * response or the close. Not inlined: only chunked responses pay for the
+ * call, and its reads of msg->data stay apart from tg_skmsg's (the compiler
+ * would merge them into a form the verifier refuses).
  */
 static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_flow_key *fk,
-				       struct tg_flow *f, __u32 size, bool rest)
+				       struct tg_flow *f, __u32 size)
 {
-	__u32 left = f->resp_left & ~TG_RESP_CHUNKED, line = 0, n, used, *busy = NULL, slot = 0;
-	struct tg_chunk_line cl = {};
+	__u32 left = f->resp_left & ~TG_RESP_CHUNKED, state = TG_CHUNK_LINE, off = 0, used = 0, n;
+	__u32 *busy = NULL, slot = 0;
 	struct tg_scratch *s;
-	bool end_ok = false;
 	__u64 chunk = 0;
-	int r;
+	int r = -1;
 
+	if (f->flags & TG_FLOW_CHUNK_PART) {
+		__sync_fetch_and_and(&f->flags, ~TG_FLOW_CHUNK_PART);
+		state = left;
+		left = 0;
+	}
 	if (left) {
 		/* within a chunk's data and its CRLF (or the head, before the
 		 * first size line) */
@@ -2025,42 +1996,46 @@ static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_fl
 		f->resp_left = TG_RESP_CHUNKED;
 		return tg_opaque(tg_skmsg_next(msg, f, size, left));
 	}
-	n = size < TG_CHUNK_LINE_MAX ? size : TG_CHUNK_LINE_MAX;
 	s = tg_msg_scratch_get(&busy, &slot);
 	if (!s || !busy)
 		goto unknown;
-	r = -1;
-	if (tg_msg_copy_head(msg, s, n)) {
-		r = tg_http_chunk_line(&s->buf, n, &cl);
-		line = cl.len;
-		chunk = cl.size;
-		/* what follows the last chunk's line: CRLF, unless trailers */
-		if (r > 0 && line + 2 <= n)
-			end_ok = tg_load8(s->buf.bytes, line) == '\r' &&
-				 tg_load8(s->buf.bytes, line + 1) == '\n';
-	}
-	tg_msg_scratch_put(busy, slot);
-	if (r == 0 && size < TG_CHUNK_LINE_MAX && tg_skmsg_cork(msg, size + 1, rest))
-		return tg_opaque(SK_PASS); /* the line goes on in the next send */
-	if (r <= 0)
-		goto unknown;
-	if (chunk == 0) {
-		/* the last chunk, then an empty line unless there are trailers */
-		if (size < line + 2) {
-			if (tg_skmsg_cork(msg, line + 2, rest))
-				return tg_opaque(SK_PASS);
-			goto unknown;
+	for (__u32 w = 0; w < TG_CHUNK_WINDOWS; w++) {
+		n = size - off;
+		if (n > (off ? TG_SCAN_MAX : TG_CHUNK_LINE_MAX))
+			n = off ? TG_SCAN_MAX : TG_CHUNK_LINE_MAX;
+		if (!tg_msg_copy_at(msg, s, off, n)) {
+			r = -1;
+			break;
 		}
-		used = end_ok ? line + 2 : tg_skmsg_trailers_end(msg, size, line);
-		if (!used)
-			goto unknown;
+		r = tg_http_chunk_step(&s->buf, n, state, &s->chunk);
+		used = READ_ONCE(s->chunk.used);
+		state = READ_ONCE(s->chunk.state);
+		if (r != TG_CHUNK_MORE || !used || used > n)
+			break;
+		off += used;
+		if (off >= size)
+			break;
+	}
+	chunk = s->chunk.size;
+	tg_msg_scratch_put(busy, slot);
+	if (r == TG_CHUNK_MORE && used && off >= size) {
+		/* the send ends inside the framing: the next one goes on */
+		f->resp_bytes += size;
+		f->resp_left = TG_RESP_CHUNKED | state;
+		__sync_fetch_and_or(&f->flags, TG_FLOW_CHUNK_PART);
+		return tg_opaque(SK_PASS);
+	}
+	if (r <= 0)
+		goto unknown; /* not framing, or more than the windows hold */
+	used += off;
+	if (r == TG_CHUNK_END) {
 		f->resp_bytes += used;
 		tg_finish_response(fk, f);
 		return tg_opaque(tg_skmsg_next(msg, f, size, used));
 	}
-	if (chunk >= TG_RESP_CHUNKED - line - 2)
+	if (chunk >= TG_RESP_CHUNKED - used - 2)
 		goto unknown;
-	used = line + chunk + 2;
+	used += chunk + 2;
 	if (size > used) {
 		f->resp_bytes += used;
 		f->resp_left = TG_RESP_CHUNKED;
@@ -2081,12 +2056,12 @@ unknown:
  * that look like a status line (a body can be a response itself); at its
  * last byte the event is written, not at the next response or the close. */
 static __always_inline int tg_skmsg_known(struct sk_msg_md *msg, const struct tg_flow_key *fk,
-					  struct tg_flow *f, __u32 size, bool rest)
+					  struct tg_flow *f, __u32 size)
 {
 	__u32 left = f->resp_left;
 
 	if (left & TG_RESP_CHUNKED)
-		return tg_skmsg_chunked(msg, fk, f, size, rest);
+		return tg_skmsg_chunked(msg, fk, f, size);
 	if (size >= left) {
 		f->resp_bytes += left;
 		tg_finish_response(fk, f);
@@ -2139,7 +2114,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 	}
 
 	if ((f->flags & TG_FLOW_RESPONDING) && f->resp_left != TG_RESP_LEFT_UNKNOWN)
-		return tg_skmsg_known(msg, &fk, f, size, rest);
+		return tg_skmsg_known(msg, &fk, f, size);
 
 	data = msg->data;
 	data_end = msg->data_end;
@@ -2282,7 +2257,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 		return SK_PASS;
 	}
 	f->resp_bytes = part;
-	return tg_skmsg_known(msg, &fk, f, size, rest);
+	return tg_skmsg_known(msg, &fk, f, size);
 }
 
 /* The receive side of the proxy's upstream sockets (tg_proxysocks): every

@@ -25,7 +25,7 @@
 #endif
 #define TG_MASK (TG_SCAN_MAX - 1)
 #define TG_LEADING_CRLF_MAX 8
-#define TG_CHUNK_LINE_MAX 64 /* a longer chunk-size line is not followed */
+#define TG_CHUNK_LINE_MAX 64 /* the first window of chunk framing: a size line fits */
 
 #define TG_ONES 0x0101010101010101ULL
 #define TG_HIGHS 0x8080808080808080ULL
@@ -800,49 +800,176 @@ static __always_inline bool tg_http_te_chunked(const struct tg_http_buf *b, __u3
 	return end == v + 7 || sep == ',' || tg_is_ows(sep);
 }
 
-struct tg_chunk_line {
-	__u64 size; /* the chunk's size */
-	__u32 len;  /* the line's length through its LF */
-	__u32 at;   /* scratch */
+/*
+ * Chunked framing (RFC 9112 7.1) read a piece at a time: a send, or a window
+ * of one, can end anywhere in a chunk-size line or in the trailer section
+ * after the last chunk, and the next piece goes on from where it stood. That
+ * is a state: a phase in the top bits, the size read so far in the low ones.
+ */
+#define TG_CHUNK_LINE 0U	    /* at the start of a chunk-size line */
+#define TG_CHUNK_DIGITS (1U << 28) /* in its hex digits */
+#define TG_CHUNK_EXT (2U << 28)    /* past them (extensions, CR): to its LF */
+#define TG_CHUNK_BOL (3U << 28)    /* after the last chunk's line: at the start
+				    * of a trailer field or of the blank line */
+#define TG_CHUNK_BOL_CR (4U << 28) /* the same, past a CR there */
+#define TG_CHUNK_FIELD (5U << 28)  /* in a trailer field line: to its LF */
+#define TG_CHUNK_PHASE (7U << 28)
+#define TG_CHUNK_SIZE ((1U << 28) - 1) /* a larger size is not carried */
+
+/* What tg_http_chunk_step() returns */
+#define TG_CHUNK_MORE 0 /* the framing goes on past ret->used (ret->state) */
+#define TG_CHUNK_DATA 1 /* a size line ends at ret->used: ret->size bytes of data
+			 * follow, then CRLF */
+#define TG_CHUNK_END 2	/* the body ends at ret->used: the blank line after the
+			 * last chunk (and its trailer fields) */
+
+struct tg_chunk_step {
+	__u64 size;  /* TG_CHUNK_DATA: the chunk's size */
+	__u32 used;  /* bytes of the piece read */
+	__u32 state; /* where the framing stands at used */
+	__u32 at;    /* scratch */
+	__u32 pad;
+	struct tg_proxy_scan scan; /* the trailer lines */
 };
 
+/* The trailer lines of b[pos, n), pos inside one (state TG_CHUNK_FIELD). */
+static __always_inline int tg_chunk_trailers(const struct tg_http_buf *b, __u32 pos, __u32 n,
+					     struct tg_chunk_step *ret)
+{
+	struct tg_proxy_scan *h = &ret->scan;
+	__u32 ls;
+
+	h->end = 0;
+	h->last = 0;
+	tg_proxy_scan_headers(b->bytes, pos, n, h);
+	if (h->end) {
+		ret->used = h->end;
+		return TG_CHUNK_END;
+	}
+	/* the last line begun: one of several, or the one at pos */
+	ls = h->last > pos ? h->last : pos;
+	ret->used = n;
+	if (ls >= n) {
+		ret->state = TG_CHUNK_BOL;
+		return TG_CHUNK_MORE;
+	}
+	tg_scan_for(b->bytes, ls, n, '\n', '\n', &ret->at);
+	if (READ_ONCE(ret->at) < n) {
+		/* the scan stopped short of n (many short lines): the next
+		 * piece starts at that line */
+		if (ls == pos)
+			return -1;
+		ret->used = ls;
+		ret->state = TG_CHUNK_BOL;
+		return TG_CHUNK_MORE;
+	}
+	ret->state = ls > pos && ls + 1 == n && tg_load8(b->bytes, ls) == '\r' ? TG_CHUNK_BOL_CR :
+										 TG_CHUNK_FIELD;
+	return TG_CHUNK_MORE;
+}
+
 /*
- * tg_http_chunk_line() - the chunk-size line at the start of b[0, n): its
- * size and length in *ret. Returns 1 when parsed, 0 when its LF is not among
- * the n bytes, -1 when it is not a chunk-size line (or its size needs more
- * than 8 hex digits). Extensions after ';' are skipped. A global function:
+ * tg_http_chunk_step() - read chunked framing in b[0, n) from @state on: up
+ * to the end of the chunk-size line (TG_CHUNK_DATA) or of the body
+ * (TG_CHUNK_END), at ret->used; or TG_CHUNK_MORE when the piece ends first
+ * (ret->state then says where the next piece goes on, from ret->used, which
+ * is n unless a scan stopped short). -1 when it is not chunked framing: not a
+ * size line, a size of more than 8 hex digits (or more than TG_CHUNK_SIZE
+ * when the line goes on in the next piece), a CR at the start of a trailer
+ * line without its LF. Extensions after ';' are skipped. A global function:
  * checked once.
  */
-__noinline int tg_http_chunk_line(const struct tg_http_buf *b, __u32 n, struct tg_chunk_line *ret)
+__noinline int tg_http_chunk_step(const struct tg_http_buf *b, __u32 n, __u32 state,
+				  struct tg_chunk_step *ret)
 {
-	__u32 lf, digits = 0;
-	__u64 v = 0;
+	__u32 phase = state & TG_CHUNK_PHASE, pos = 0, lf;
+	__u64 v = state & TG_CHUNK_SIZE;
 	__u8 c;
 
 	if (!b || !ret || n > TG_SCAN_MAX)
 		return -1;
-	tg_scan_for(b->bytes, 0, n, '\n', '\n', &ret->at);
-	lf = READ_ONCE(ret->at);
-	if (lf >= n)
-		return 0;
-	for (__u32 i = 0; i < 9; i++) {
-		__u8 d = tg_hex1[tg_load8(b->bytes, i)];
+	ret->size = 0;
+	ret->used = n;
+	ret->state = state;
+	ret->at = 0;
+	if (phase == TG_CHUNK_LINE || phase == TG_CHUNK_DIGITS) {
+		/* the size and position live in *ret, read back each time
+		 * (TG_LD): the verifier then checks what follows the loop
+		 * once, not once per number of digits */
+		TG_ST(ret, size, v);
+		for (__u32 i = 0; i < TG_CHUNK_LINE_MAX; i++) {
+			__u8 d = tg_hex1[tg_load8(b->bytes, i)];
 
-		if (i >= lf || !d)
-			break;
-		if (i == 8)
+			if (i >= n || !d)
+				break;
+			if (TG_LD(ret, size) >> 28)
+				return -1;
+			TG_ST(ret, size, TG_LD(ret, size) << 4 | (d - 1));
+			TG_ST(ret, at, i + 1);
+		}
+		pos = TG_LD(ret, at);
+		v = TG_LD(ret, size);
+		ret->size = 0;
+		if (pos)
+			phase = TG_CHUNK_DIGITS;
+		if (pos >= n)
+			goto more;
+		c = tg_load8(b->bytes, pos);
+		if (phase != TG_CHUNK_DIGITS ||
+		    (c != ';' && c != ' ' && c != '\t' && c != '\r' && c != '\n'))
 			return -1;
-		v = v << 4 | (d - 1);
-		digits++;
+		phase = TG_CHUNK_EXT;
 	}
-	if (!digits)
+	if (phase == TG_CHUNK_EXT) {
+		tg_scan_for(b->bytes, pos, n, '\n', '\n', &ret->at);
+		lf = READ_ONCE(ret->at); /* read back: see "word scans" above */
+		if (lf >= n)
+			goto more;
+		pos = lf + 1;
+		if (v) {
+			ret->size = v;
+			ret->used = pos;
+			ret->state = TG_CHUNK_LINE;
+			return TG_CHUNK_DATA;
+		}
+		phase = TG_CHUNK_BOL; /* the last chunk */
+	}
+	if (phase == TG_CHUNK_BOL_CR) {
+		if (pos >= n)
+			goto more;
+		if (tg_load8(b->bytes, pos) != '\n')
+			return -1;
+		ret->used = pos + 1;
+		return TG_CHUNK_END;
+	}
+	if (phase == TG_CHUNK_BOL) {
+		if (pos >= n)
+			goto more;
+		c = tg_load8(b->bytes, pos);
+		if (c == '\n' || (c == '\r' && pos + 1 < n && tg_load8(b->bytes, pos + 1) == '\n')) {
+			ret->used = pos + (c == '\r' ? 2 : 1);
+			return TG_CHUNK_END;
+		}
+		if (c == '\r') {
+			if (pos + 1 < n)
+				return -1;
+			phase = TG_CHUNK_BOL_CR;
+			goto more;
+		}
+	} else if (phase != TG_CHUNK_FIELD) {
 		return -1;
-	c = tg_load8(b->bytes, digits);
-	if (digits < lf && c != ';' && c != ' ' && c != '\t' && c != '\r')
+	}
+	if (pos >= n) {
+		phase = TG_CHUNK_FIELD;
+		goto more;
+	}
+	return tg_chunk_trailers(b, pos, n, ret);
+more:
+	if (v > TG_CHUNK_SIZE)
 		return -1;
-	ret->size = v;
-	ret->len = lf + 1;
-	return 1;
+	ret->used = n;
+	ret->state = phase | (__u32)v;
+	return TG_CHUNK_MORE;
 }
 
 /*

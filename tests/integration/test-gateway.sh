@@ -24,9 +24,10 @@
 #      them: one event each, with its own bytes; a status line written in
 #      pieces shorter than itself is held until whole, and seen; a chunked
 #      response's event comes at its last chunk, the connection still open,
-#      in sends of any size, and coalesced ones are each seen, also with
-#      "gzip, chunked"; a body that
-#      starts like a response at a send boundary is body, not a response
+#      in sends of any size (even one byte), and coalesced ones are each
+#      seen, also with "gzip, chunked" and when a send ends anywhere in the
+#      framing after a head or chunk; a body that starts like a response at
+#      a send boundary is body, not a response
 #   5. unknown key and missing key: 401, nothing reaches the server;
 #      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
 #  5b. SIGHUP: a key added to keys_file works, a removed one is refused
@@ -435,13 +436,18 @@ assert_eq "a chunked response's event while its connection is open" "1 open" \
 wait "$held"
 assert_eq "its status" 200 "$(cat "$TG_DIR/chunked.out")"
 assert_eq "its status, flags and bytes" "200 - $chunked_len" "$(tg_events 17 '{status} {flags} {resp_bytes}')"
-# the same response in sends of 7 bytes: size lines split over sends
-out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
-	--key "$K_CHUNKED" '/v1/chunked?n=3&slices=7')
-assert_eq "a chunked response in sends of 7 bytes" 200 "$out"
-assert_eq "its event" 2 "$(tg_wait_events 17 2 10)"
-assert_eq "its status, flags and bytes" "200 - $chunked_len" \
-	"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 1)"
+# the same response in sends of 7, 3 and 1 bytes: size lines and the blank
+# line after the last chunk split over sends, followed from one to the next
+events=1
+for k in 7 3 1; do
+	out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+		--key "$K_CHUNKED" "/v1/chunked?n=3&slices=$k")
+	assert_eq "a chunked response in sends of $k bytes" 200 "$out"
+	events=$((events + 1))
+	assert_eq "its event" "$events" "$(tg_wait_events 17 "$events" 10)"
+	assert_eq "its status, flags and bytes" "200 - $chunked_len" \
+		"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 1)"
+done
 # two_in_one_send KEY KEY_ID URL LEN LABEL: two requests for URL, whose
 # responses (LEN bytes each) /v1/batch writes in one send: both answered,
 # one event each (the key's events so far counted in $events), with their
@@ -458,14 +464,13 @@ two_in_one_send() {
 }
 # two chunked responses coalesced in one send: each seen; the same with
 # "gzip, chunked" (chunked as the final coding is chunked framing)
-events=2
 for te in "" gzip; do
 	coding=${te:+$te, }chunked
 	len=$("$PYTHON" -c 'import sys; print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: " + sys.argv[1].encode() + b"\r\n\r\n" + b"8\r\nbatch 1\n\r\n0\r\n\r\n"))' "$coding")
 	two_in_one_send "$K_CHUNKED" 17 "/v1/batch?n=2&chunked=1${te:+&te=$te}" "$len" "'$coding'"
 done
 tg_counters "$TG_DIR/c-chunked.json"
-assert_eq "kernel counters requests, unattributed and unanswered of consumer 14" "6 0 0" \
+assert_eq "kernel counters requests, unattributed and unanswered of consumer 14" "8 0 0" \
 	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-chunked.json" 14 1 $f; done | xargs)"
 
 # A body that is itself a response ("HTTP/1.1 200 OK" and a head), sent
@@ -530,18 +535,27 @@ assert_eq "one event each" 5 "$(tg_wait_events 20 5 10)"
 assert_eq "their status, flags and bytes" "$lens" \
 	"$(tg_events 20 '{status} {flags} {resp_bytes}' | head -n 3 | paste -sd,)"
 assert_eq "the two after them" "200 -,200 -" "$(tg_events 20 '{status} {flags}' | tail -n 2 | paste -sd,)"
-# (2) A send that ends one byte into the chunk-size line after the first
-# response's head: that byte, the rest of a send, cannot be held until the
-# line is whole (the kernel would put the next send's bytes in the wrong
-# place), so the response's end is not known: the client still gets every
-# byte as it was sent.
-q='/v1/batch?n=2&chunked=1&cut=74'
-out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
-	--key "$K_SPLIT" "$q" "$q" /v1/ok)
-assert_eq "two chunked responses, the first send cut after a head and one byte" "200 200 200" "$out"
-assert_eq "an event for each request" 8 "$(tg_wait_events 20 8 10)"
+# (2) A send that ends inside the chunk framing after the first response's
+# head or chunk: in its size line, in the last chunk's line, in its trailer
+# field or the blank line (cut=N: the first N bytes in a send of their own,
+# the rest 50 ms later). That rest of a send cannot be held until the line
+# is whole (the kernel would put the next send's bytes in the wrong place):
+# where the framing stands is kept in the flow and the next send goes on
+# from there, so each response ends where it does, with its own bytes, and
+# the client gets every byte as it was sent.
+events=5
+q='n=2&chunked=1&trailers=1'
+len=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import http_server
+print(len(http_server.Handler.batch_response({"chunked": "1", "trailers": "1"}, 1)))' "$TG_ROOT/tests/integration")
+head=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import http_server
+print(len(http_server.Handler.CHUNKED_HEAD))' "$TG_ROOT/tests/integration")
+# "8" "\r" | "batch 1\n\r\n" | "0" "\r\n" "Che" ... "1f2e\r\n" "\r"
+for at in 1 2 14 16 19 32 33; do
+	two_in_one_send "$K_SPLIT" 20 "/v1/batch?$q&cut=$((head + at))" "$len" "(cut $at bytes after the head)"
+done
 tg_counters "$TG_DIR/c-split.json"
-assert_eq "kernel counter requests of consumer 17" 8 "$(tg_counter "$TG_DIR/c-split.json" 17 1 requests)"
+assert_eq "kernel counters requests, unattributed and unanswered of consumer 17" "19 0 0" \
+	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-split.json" 17 1 $f; done | xargs)"
 
 # ---------------------------------------------------------------------------
 tg_log "5. key verdicts, Authorization: Bearer, IPv6"

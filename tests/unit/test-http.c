@@ -186,19 +186,20 @@ static void test_has_lf(void **state)
 	assert_true(tg_http_has_lf(&b, 16, &pr));
 }
 
-/* tg_http_chunk_line() on text: its return, and the size and line length. */
+/* tg_http_chunk_step() on text from the start of a size line: its return,
+ * the chunk's size and the bytes read. */
 static int chunk_line(const char *text, __u64 *size, __u32 *len)
 {
 	static struct tg_http_buf b;
-	struct tg_chunk_line cl = { 0 };
+	struct tg_chunk_step st = { 0 };
 	__u32 n = (__u32)strlen(text);
 	int r;
 
 	memset(&b, 0, sizeof(b));
 	memcpy(b.bytes, text, n);
-	r = tg_http_chunk_line(&b, n, &cl);
-	*size = cl.size;
-	*len = cl.len;
+	r = tg_http_chunk_step(&b, n, TG_CHUNK_LINE, &st);
+	*size = st.size;
+	*len = st.used;
 	return r;
 }
 
@@ -210,27 +211,135 @@ static void test_chunk_line(void **state)
 	__u32 len;
 
 	(void)state;
-	assert_int_equal(chunk_line("5\r\nhello\r\n", &size, &len), 1);
+	assert_int_equal(chunk_line("5\r\nhello\r\n", &size, &len), TG_CHUNK_DATA);
 	assert_true(size == 5 && len == 3);
-	assert_int_equal(chunk_line("1A\r\n", &size, &len), 1);
+	assert_int_equal(chunk_line("1A\r\n", &size, &len), TG_CHUNK_DATA);
 	assert_true(size == 26 && len == 4);
-	assert_int_equal(chunk_line("ffffffff\r\n", &size, &len), 1);
+	assert_int_equal(chunk_line("ffffffff\r\n", &size, &len), TG_CHUNK_DATA);
 	assert_true(size == 0xffffffffULL && len == 10);
-	assert_int_equal(chunk_line("0\r\n\r\n", &size, &len), 1);
-	assert_true(size == 0 && len == 3);
+	/* the last chunk: the body ends after the blank line */
+	assert_int_equal(chunk_line("0\r\n\r\nHTTP/1.1", &size, &len), TG_CHUNK_END);
+	assert_int_equal(len, 5);
+	assert_int_equal(chunk_line("0\n\n", &size, &len), TG_CHUNK_END);
+	assert_int_equal(len, 3);
 	/* extensions and whitespace before them are skipped; a bare LF ends it */
-	assert_int_equal(chunk_line("a;name=\"v\"\r\n", &size, &len), 1);
+	assert_int_equal(chunk_line("a;name=\"v\"\r\n", &size, &len), TG_CHUNK_DATA);
 	assert_true(size == 10 && len == 12);
-	assert_int_equal(chunk_line("10 ;x\r\n", &size, &len), 1);
+	assert_int_equal(chunk_line("10 ;x\r\n", &size, &len), TG_CHUNK_DATA);
 	assert_true(size == 16 && len == 7);
-	assert_int_equal(chunk_line("3\nabc", &size, &len), 1);
+	assert_int_equal(chunk_line("3\nabc", &size, &len), TG_CHUNK_DATA);
 	assert_true(size == 3 && len == 2);
-	/* the line goes on in the next send */
-	assert_int_equal(chunk_line("1a", &size, &len), 0);
-	assert_int_equal(chunk_line("1a\r", &size, &len), 0);
+	/* the line goes on in the next piece */
+	assert_int_equal(chunk_line("1a", &size, &len), TG_CHUNK_MORE);
+	assert_int_equal(chunk_line("1a\r", &size, &len), TG_CHUNK_MORE);
+	assert_int_equal(chunk_line("0\r\n\r", &size, &len), TG_CHUNK_MORE);
 	for (size_t i = 0; i < sizeof(not_lines) / sizeof(not_lines[0]); i++)
 		if (chunk_line(not_lines[i], &size, &len) != -1)
 			fail_msg("'%s' taken for a chunk-size line", not_lines[i]);
+	/* a CR at the start of a trailer line must be the blank line's */
+	assert_int_equal(chunk_line("0\r\n\rX\n", &size, &len), -1);
+}
+
+/*
+ * Walk the chunked body text[0, len) as tg_skmsg_chunked does: in the pieces
+ * (sends) that cuts[0, ncuts) divide it into, each read in windows of at most
+ * @window bytes, the framing's state carried from one to the next and chunk
+ * data skipped. Returns where the body ends, or -1 where the framing is not
+ * followed; *ret_data is the chunks' total size.
+ */
+static long chunk_walk(const char *text, size_t len, const size_t *cuts, size_t ncuts,
+		       size_t window, __u64 *ret_data)
+{
+	static struct tg_http_buf b;
+	struct tg_chunk_step st;
+	__u32 state = TG_CHUNK_LINE;
+	size_t pos = 0, left = 0;
+	__u64 data = 0;
+
+	for (size_t k = 0; k <= ncuts; k++) {
+		size_t end = k < ncuts ? cuts[k] : len;
+
+		while (pos < end) {
+			size_t n = end - pos < window ? end - pos : window;
+			int r;
+
+			if (left) {
+				n = end - pos < left ? end - pos : left;
+				left -= n;
+				pos += n;
+				continue;
+			}
+			memset(&b, 0, sizeof(b));
+			memcpy(b.bytes, text + pos, n);
+			r = tg_http_chunk_step(&b, (__u32)n, state, &st);
+			if (r < 0 || st.used > n || (r == TG_CHUNK_MORE && !st.used))
+				return -1;
+			pos += st.used;
+			state = r == TG_CHUNK_MORE ? st.state : TG_CHUNK_LINE;
+			if (r == TG_CHUNK_END) {
+				*ret_data = data;
+				return (long)pos;
+			}
+			if (r == TG_CHUNK_DATA) {
+				data += st.size;
+				left = st.size + 2;
+			}
+		}
+	}
+	return -1;
+}
+
+/* Chunked framing cut anywhere, once or twice, and read in small windows:
+ * the end of the body and the data size are the same as read whole. */
+static void test_chunk_framing_in_pieces(void **state)
+{
+	static const char body[] = "1a;name=\"v\"\r\nabcdefghijklmnopqrstuvwxyz\r\n"
+				   "3\r\nxyz\r\n"
+				   "0\r\nChecksum: 1f2e\r\nX-Trace: a b\r\n\r\n";
+	const char *text = body;
+	size_t len = sizeof(body) - 1, cuts[2];
+	long want = (long)len;
+	__u64 data = 0;
+
+	(void)state;
+	/* followed by the next response, which is not the body's */
+	assert_int_equal(chunk_walk("0\r\n\r\nHTTP/1.1 200 OK\r\n", 22, NULL, 0, 64, &data), 5);
+	assert_int_equal(chunk_walk(text, len, NULL, 0, TG_SCAN_MAX, &data), want);
+	assert_int_equal(data, 29);
+	for (size_t window = 1; window <= 64; window *= 4) {
+		for (cuts[0] = 1; cuts[0] < len; cuts[0]++) {
+			data = 0;
+			if (chunk_walk(text, len, cuts, 1, window, &data) != want || data != 29)
+				fail_msg("cut at %zu (windows of %zu): not followed", cuts[0], window);
+			for (cuts[1] = cuts[0] + 1; cuts[1] < len; cuts[1]++) {
+				data = 0;
+				if (chunk_walk(text, len, cuts, 2, window, &data) != want || data != 29)
+					fail_msg("cut at %zu and %zu (windows of %zu): not followed",
+						 cuts[0], cuts[1], window);
+			}
+		}
+	}
+}
+
+/* A trailer section of more short lines than one window's scan takes: the
+ * next window goes on from the last line begun. */
+static void test_chunk_many_trailer_lines(void **state)
+{
+	static char text[4096];
+	static struct tg_http_buf b;
+	struct tg_chunk_step st;
+	size_t len = 0;
+	__u64 data = 0;
+
+	(void)state;
+	len += (size_t)sprintf(text, "0\r\n");
+	for (int i = 0; i < 900; i++)
+		len += (size_t)sprintf(text + len, "a\n");
+	len += (size_t)sprintf(text + len, "\r\n");
+	memcpy(b.bytes, text, TG_SCAN_MAX);
+	assert_int_equal(tg_http_chunk_step(&b, TG_SCAN_MAX, TG_CHUNK_LINE, &st), TG_CHUNK_MORE);
+	assert_true(st.used < TG_SCAN_MAX && st.state == TG_CHUNK_BOL);
+	assert_int_equal(chunk_walk(text, len, NULL, 0, TG_SCAN_MAX, &data), (long)len);
 }
 
 /* tg_http_te_chunked() on a response head: its Transfer-Encoding line. */
@@ -354,6 +463,8 @@ int main(void)
 		cmocka_unit_test(test_not_addresses),
 		cmocka_unit_test(test_has_lf),
 		cmocka_unit_test(test_chunk_line),
+		cmocka_unit_test(test_chunk_framing_in_pieces),
+		cmocka_unit_test(test_chunk_many_trailer_lines),
 		cmocka_unit_test(test_te_chunked),
 		cmocka_unit_test(test_token_len),
 		cmocka_unit_test(test_scan_for),
