@@ -539,9 +539,10 @@ static int run(struct agent *a)
 	sd_watchdog_enabled(0, &watchdog_usec);
 	sd_notifyf(0, "READY=1\nSTATUS=enforcing on %d interface(s)", a->bl->n_attached);
 	log_info("ready: host %u epoch %u, XDP %s on %d interface(s), %zu keys, %d plans, %d routes, "
-		 "pins %s (%s)",
+		 "pins %s (%s), sk_msg %s the rest of a split send",
 		 a->host_id, a->epoch, a->bl->xdp_mode, a->bl->n_attached, a->n_keys, a->cfg->n_plans,
-		 a->cfg->n_routes, a->cfg->agent.pin_dir, a->bl->adopted ? "adopted" : "created");
+		 a->cfg->n_routes, a->cfg->agent.pin_dir, a->bl->adopted ? "adopted" : "created",
+		 a->bl->rest_hold ? "holds" : "does not hold");
 	if (a->metrics)
 		log_info("metrics on %s (port %d)", a->cfg->agent.metrics_listen, metrics_port(a->metrics));
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/mount.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,6 +190,38 @@ static bool legacy_tg_xdp_attached(const struct config *cfg)
 	return false;
 }
 
+/* Whether the running kernel is Linux major.minor or later. */
+static bool kernel_at_least(unsigned major, unsigned minor)
+{
+	struct utsname u;
+	unsigned ma = 0, mi = 0;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/*
+ * Whether sk_msg may hold the rest of a split send (tg_rest_hold): on Linux
+ * 6.13 or later, where bpf_msg_pull_data() resets a message's write
+ * position. TOLLGATE_REST_HOLD=0 or 1 in the environment overrides the
+ * kernel version, for kernels that have the fix backported or a version
+ * that says otherwise.
+ */
+static int rest_hold(bool *ret_hold)
+{
+	const char *env = getenv("TOLLGATE_REST_HOLD");
+
+	if (!env || !*env) {
+		*ret_hold = kernel_at_least(6, 13);
+		return 0;
+	}
+	if (strcmp(env, "0") != 0 && strcmp(env, "1") != 0)
+		return -EINVAL;
+	*ret_hold = env[0] == '1';
+	return 0;
+}
+
 static int load_object(struct bpfload *bl, const struct config *cfg, char *err, size_t err_len)
 {
 	struct tollgate *skel = bl->skel;
@@ -204,6 +237,10 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 	skel->rodata->tg_source_rate_fp = (uint64_t)llround(cfg->agent.source_rate * TG_TOKEN_ONE);
 	skel->rodata->tg_source_burst_fp = (uint64_t)cfg->agent.source_burst << TG_TOKEN_SHIFT;
 	skel->rodata->tg_miss_path = cfg->redis.url[0] != '\0';
+	if (rest_hold(&bl->rest_hold) < 0)
+		return fail(err, err_len, -EINVAL, "TOLLGATE_REST_HOLD must be 0 or 1, not '%s'",
+			    getenv("TOLLGATE_REST_HOLD"));
+	skel->rodata->tg_rest_hold = bl->rest_hold;
 	/* the kernel wakes the agent at an eighth of the ring, 512 KiB at most */
 	wake = (uint64_t)cfg->agent.ringbuf_kb * 1024 / 8;
 	skel->rodata->tg_rb_wakeup_bytes = wake < TG_RB_WAKEUP_MAX ? wake : TG_RB_WAKEUP_MAX;

@@ -32,6 +32,7 @@ struct bpfload {
 	uint64_t pin_generation;
 	char xdp_mode[32];	 /* how XDP ended up attached: "native", "skb", ... */
 	int n_attached;
+	bool rest_hold; /* sk_msg may hold the rest of a split send (tg_rest_hold) */
 };
 
 /* Names of enum tg_stat entries, for metrics and tollgatectl. */

@@ -58,6 +58,10 @@ const volatile __u8 tg_miss_path = 0;
  * from agent.max_keys, and the map's max_entries to as many slots for each
  * possible CPU) */
 const volatile __u32 tg_keycache_bits = TG_KEYCACHE_BITS_MIN;
+/* the kernel's bpf_msg_pull_data() moves a message's write position to its
+ * end (sk_msg_reset_curr, Linux 6.13): sk_msg may then hold the rest of a
+ * split send after a pull (tg_skmsg_cork) */
+const volatile __u8 tg_rest_hold = 0;
 
 /* --- maps (DESIGN §3) ------------------------------------------------------ */
 
@@ -1538,18 +1542,21 @@ static __always_inline void tg_refusal_note(const struct tg_scratch *s,
 
 /*
  * Hold the bytes of @msg until there are @bytes: the kernel runs tg_skmsg
- * again over all of them. Returns false, holding nothing, in a run over the
- * rest of a send whose first part went out (@rest, TG_FLOW_REST): the kernel
- * keeps the held message (psock->cork) with the position where the next
- * send's bytes go, which that first part moved, so the next send's bytes
- * would be written in the wrong place and the peer would get other bytes.
- * After a cork the held message stays for every later send on the socket,
- * with the cork size and apply_bytes of its last run: tg_skmsg resets both
- * at the start of each run.
+ * again over all of them. In a run over the rest of a send whose first part
+ * went out (@rest, TG_FLOW_REST), the kernel keeps the held message
+ * (psock->cork) with the position where the next send's bytes go, which
+ * sending that first part left stale (tcp_bpf_push), so the next send's
+ * bytes would be written in the wrong place and the peer would get other
+ * bytes. A pull puts that position back at the message's end on kernels
+ * that have sk_msg_reset_curr (tg_rest_hold); elsewhere, and if the pull
+ * fails, nothing is held there and this returns false. After a cork the
+ * held message stays for every later send on the socket, with the cork size
+ * and apply_bytes of its last run: tg_skmsg resets both at the start of
+ * each run. Packet pointers are invalid after it.
  */
 static __always_inline bool tg_skmsg_cork(struct sk_msg_md *msg, __u32 bytes, bool rest)
 {
-	if (rest)
+	if (rest && (!tg_rest_hold || bpf_msg_pull_data(msg, 0, 1, 0)))
 		return false;
 	bpf_msg_cork_bytes(msg, bytes);
 	return true;
@@ -1560,8 +1567,10 @@ static __always_inline bool tg_skmsg_cork(struct sk_msg_md *msg, __u32 bytes, bo
  * program again over all of them; SK_DROP applies only if it cannot keep
  * them, so a head split into many writes is refused rather than let through
  * unparsed. In a run over the rest of a write whose first request went out
- * (@rest), nothing may be held (tg_skmsg_cork): the rest is refused, and the
- * proxy, whose write came out short, writes it again on its own. */
+ * (@rest) on a kernel where that cannot be held (tg_skmsg_cork), the rest
+ * is refused: the write comes out short, and the kernel keeps the verdict
+ * for the socket's later writes (psock->eval stays SK_DROP), which fail
+ * with EACCES, so the proxy gives the connection up as after a refusal. */
 static __always_inline int tg_skmsg_wait(struct sk_msg_md *msg, __u32 size, bool rest)
 {
 	tg_stat(TG_S_PROXY_CORKED);
@@ -2145,13 +2154,14 @@ int tg_skmsg(struct sk_msg_md *msg)
 			 * that starts like one is a head written in pieces; the
 			 * kernel holds it until there are 16 bytes and runs
 			 * the program again over all of them (if it cannot
-			 * hold them, they pass, unseen); the rest of a send
-			 * cannot be held: its bytes are kept in the flow */
+			 * hold them, they pass, unseen); in the rest of a
+			 * send, its bytes are kept in the flow instead, which
+			 * needs no hold there (see tg_skmsg_cork) */
 			if (size < 16 && tg_skmsg_status_prefix(data, data_end, size)) {
-				if (tg_skmsg_cork(msg, 16, rest))
-					tg_stat(TG_S_RESP_HELD);
-				else
+				if (rest)
 					tg_skmsg_status_keep(f, data, data_end, size);
+				else if (tg_skmsg_cork(msg, 16, false))
+					tg_stat(TG_S_RESP_HELD);
 			}
 			return SK_PASS;
 		}

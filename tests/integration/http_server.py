@@ -31,7 +31,8 @@ response) from the standard library, with fixed routes:
                               shorter than the one before, &hdr=N puts N bytes of
                               header lines before Content-Length or
                               Transfer-Encoding (one line of N / 2 bytes,
-                              then lines of 64)
+                              then lines of 64); &hdr2=N: as many in every
+                              response after the first instead
     /v1/pieces   any method   200, its status line written in pieces shorter
                               than itself ("HT", "TP/1.1 20", the rest)
     /v1/chunked  any method   200, Transfer-Encoding: chunked, ?n=N (default
@@ -158,7 +159,7 @@ class Handler(BaseHTTPRequestHandler):
         body = f"batch {i}\n".encode()
         if query.get("shrink"):
             body += b"." * (48 >> i)
-        pad = cls.padding(int(query.get("hdr", 0)))
+        pad = cls.padding(int(query.get("hdr", 0) if i == 1 else query.get("hdr2", query.get("hdr", 0))))
         if query.get("chunked"):
             head = cls.CHUNKED_HEAD.replace(b"Transfer-Encoding", pad + b"Transfer-Encoding")
             if query.get("te"):

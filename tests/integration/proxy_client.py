@@ -8,6 +8,13 @@ the sockmap-mode test (test-sockmap.sh); it must run inside agent.cgroup.
         a POST with a body between them; prints each response's status
     split --port P --key K --xff A
         one request head in three writes 200 ms apart; prints the status
+    tail --port P --key K --xff A --xff B
+        one write holding a GET (X-Forwarded-For ..., A) and the first 20
+        bytes of a second (..., B), then the rest of that write and, 200 ms
+        later, the rest of the second head (--cut N: N bytes instead of 20;
+        --pad N: an X-Pad line of N bytes in the second head); prints what
+        the first write took ("all", "first": the first request's bytes, or
+        N/M), then each response's status, or EACCES if a write failed so
     refused --port P --key K
         one request; prints "EACCES" if the write fails with EACCES (what a
         proxy sees when tollgate refuses), else the status
@@ -20,7 +27,7 @@ import sys
 import time
 
 
-def head(path, key, xff, method="GET", body=b""):
+def head(path, key, xff, method="GET", body=b"", pad=0):
     lines = [
         f"{method} {path} HTTP/1.1",
         "Host: api.test",
@@ -28,6 +35,8 @@ def head(path, key, xff, method="GET", body=b""):
         f"X-Forwarded-For: 198.51.100.7, {xff}",
         "User-Agent: proxy_client",
     ]
+    if pad:
+        lines.append("X-Pad: " + "p" * pad)
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
@@ -93,6 +102,24 @@ def cmd_split(args):
     return 0
 
 
+def cmd_tail(args):
+    first = head("/v1/ok", args.key, args.xff[0])
+    second = head("/v1/ok", args.key, args.xff[1], pad=args.pad)
+    data = first + second[:args.cut]
+    with connect(args.port) as s:
+        sent = s.send(data)
+        took = "all" if sent == len(data) else "first" if sent == len(first) else f"{sent}/{len(data)}"
+        try:
+            s.sendall(data[sent:])
+            time.sleep(0.2)
+            s.sendall(second[args.cut:])
+        except OSError as e:
+            print(took, "EACCES" if e.errno == errno.EACCES else f"error {e.errno}")
+            return 0
+        print(took, " ".join(str(x) for x in read_responses(s, 2)))
+    return 0
+
+
 def cmd_refused(args):
     with connect(args.port) as s:
         try:
@@ -106,14 +133,17 @@ def cmd_refused(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=["pipeline", "split", "refused"])
+    ap.add_argument("command", choices=["pipeline", "split", "tail", "refused"])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--xff", action="append", default=[])
+    ap.add_argument("--cut", type=int, default=20, help="tail: bytes of the second head in the first write")
+    ap.add_argument("--pad", type=int, default=0, help="tail: bytes of an X-Pad line in the second head")
     args = ap.parse_args()
-    if args.command in ("pipeline", "split") and not args.xff:
-        ap.error("--xff is needed")
-    return {"pipeline": cmd_pipeline, "split": cmd_split, "refused": cmd_refused}[args.command](args)
+    if args.command in ("pipeline", "split", "tail") and len(args.xff) < (2 if args.command == "tail" else 1):
+        ap.error("--xff is needed (twice for tail)")
+    commands = {"pipeline": cmd_pipeline, "split": cmd_split, "tail": cmd_tail, "refused": cmd_refused}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -449,17 +449,19 @@ for k in 7 3 1; do
 		"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 1)"
 done
 # two_in_one_send KEY KEY_ID URL LEN LABEL: two requests for URL, whose
-# responses (LEN bytes each) /v1/batch writes in one send: both answered,
-# one event each (the key's events so far counted in $events), with their
-# own bytes.
+# responses (LEN bytes each, or LEN1,LEN2) /v1/batch writes in one send:
+# both answered, one event each (the key's events so far counted in
+# $events), with their own bytes.
 two_in_one_send() {
-	local key=$1 key_id=$2 url=$3 len=$4 label=$5 out
+	local key=$1 key_id=$2 url=$3 len=$4 label=$5 out want
+	[[ $len == *,* ]] || len=$len,$len
+	want="200 - ${len%,*},200 - ${len#*,},"
 	out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --addr "$TG_HOST_IP" --port "$PORT" \
 		--key "$key" "$url" "$url")
 	assert_eq "two $label responses in one send: both answered" "200 200" "$out"
 	events=$((events + 2))
 	assert_eq "one event each" "$events" "$(tg_wait_events "$key_id" "$events" 10)"
-	assert_eq "their status, flags and bytes ($len each)" "$(printf "200 - $len,%.0s" 1 2)" \
+	assert_eq "their status, flags and bytes ($len)" "$want" \
 		"$(tg_events "$key_id" '{status} {flags} {resp_bytes}' | tail -n 2 | tr '\n' ',')"
 }
 # two chunked responses coalesced in one send: each seen; the same with
@@ -553,8 +555,30 @@ print(len(http_server.Handler.CHUNKED_HEAD))' "$TG_ROOT/tests/integration")
 for at in 1 2 14 16 19 32 33; do
 	two_in_one_send "$K_SPLIT" 20 "/v1/batch?$q&cut=$((head + at))" "$len" "(cut $at bytes after the head)"
 done
+# (3) A send that ends inside the second response's head, after the whole
+# first one (30 bytes into it; 2000 bytes into a head of 3 KiB; 30 bytes into
+# one of 3 KiB after a short response): that rest is held until the head is
+# whole, after a pull that puts the kernel's write position back where the
+# held bytes end (without it, when the rest of the head is longer than the
+# first response, the client gets mangled bytes), so both responses end
+# where they do.
+rest_cut() { # QUERY OFFSET: "LEN1,LEN2 CUT", CUT OFFSET bytes into the second response
+	"$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import http_server
+q = dict(p.split("=", 1) for p in sys.argv[2].split("&"))
+a, b = (len(http_server.Handler.batch_response(q, i)) for i in (1, 2))
+print("%d,%d %d" % (a, b, a + int(sys.argv[3])))' "$TG_ROOT/tests/integration" "$1" "$2"
+}
+grep -q "sk_msg holds the rest of a split send" "$TG_AGENT_LOG" ||
+	tg_fatal "this kernel is older than 6.13: the agent does not hold the rest of a split send"
+held0=$(tg_kernel_stat response_heads_held)
+for qa in "n=2 30" "n=2&hdr=3000 2000" "n=2&hdr2=3000 30"; do
+	read -r len cut < <(rest_cut "${qa% *}" "${qa#* }")
+	two_in_one_send "$K_SPLIT" 20 "/v1/batch?${qa% *}&cut=$cut" "$len" "(${qa% *}, cut ${qa#* } bytes into the second head)"
+done
+assert_eq "the kernel held the three cut heads (response_heads_held +3)" "$((held0 + 3))" \
+	"$(tg_kernel_stat response_heads_held)"
 tg_counters "$TG_DIR/c-split.json"
-assert_eq "kernel counters requests, unattributed and unanswered of consumer 17" "19 0 0" \
+assert_eq "kernel counters requests, unattributed and unanswered of consumer 17" "25 0 0" \
 	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-split.json" 17 1 $f; done | xargs)"
 
 # ---------------------------------------------------------------------------
@@ -697,6 +721,24 @@ assert_eq "request admitted while the agent was down reaches events_file after t
 # every connection so far kept its flow until it closed (max_flows is roomy)
 assert_eq "flows lost (kernel flows_lost)" 0 \
 	"$(tg_kernel_stat flows_lost)"
+
+# ---------------------------------------------------------------------------
+tg_log "6b. kernels where the rest of a send cannot be held (TOLLGATE_REST_HOLD=0)"
+tg_agent_stop
+out=$(TOLLGATE_REST_HOLD=yes timeout 10 "$BUILD/tollgate-agent" --config "$TG_CONFIG" 2>&1)
+assert_eq "TOLLGATE_REST_HOLD=yes: the agent stops" 1 "$?"
+assert_match "... naming the variable" "TOLLGATE_REST_HOLD must be 0 or 1, not 'yes'" "$out"
+TOLLGATE_REST_HOLD=0 tg_agent_start 30
+assert_true "TOLLGATE_REST_HOLD=0: the agent says it does not hold" "not in its log" \
+	grep -q "sk_msg does not hold the rest of a split send" "$TG_AGENT_LOG"
+# a head cut there is not held: the client still gets every byte as it was
+# sent and each request its event, the first with its own bytes (the second
+# ends at the close, with its own bytes too as nothing follows it)
+events=$(tg_events 20 | wc -l)
+held0=$(tg_kernel_stat response_heads_held)
+read -r len cut < <(rest_cut "n=2&hdr2=3000" 30)
+two_in_one_send "$K_SPLIT" 20 "/v1/batch?n=2&hdr2=3000&cut=$cut" "$len" "(no hold, cut 30 bytes into the second head)"
+assert_eq "nothing held (response_heads_held)" "$held0" "$(tg_kernel_stat response_heads_held)"
 
 # ---------------------------------------------------------------------------
 tg_log "7. tollgatectl detach"

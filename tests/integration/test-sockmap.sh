@@ -196,6 +196,30 @@ out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" split --port "$APP_PORT" --key "$K_SPL
 assert_eq "a head in three writes: answered" "200" "$out"
 assert_eq "... and one event, with its address" "/v1/ok 192.0.2.44" \
 	"$(tg_wait_events 5 1 10 >/dev/null; tg_events 5 '{endpoint} {client_ip}')"
+# a write that ends inside a second head, after a whole one (CUT bytes of
+# it; PAD: the length of a header line that makes it longer): those bytes,
+# the rest of a write whose first part went out, are held until the head is
+# whole (after a pull, so that the kernel appends the next write where the
+# held bytes end: without it the second head arrives mangled), and both
+# requests are answered, with their own bytes
+grep -q "sk_msg holds the rest of a split send" "$TG_AGENT_LOG" ||
+	tg_fatal "this kernel is older than 6.13: the agent does not hold the rest of a split send"
+events=1
+for layout in 20:0 700:800 900:1400; do
+	cut=${layout%%:*} pad=${layout##*:}
+	out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" tail --port "$APP_PORT" --key "$K_SPLIT" \
+		--cut "$cut" --pad "$pad" --xff 192.0.2.45 --xff 192.0.2.46)
+	assert_eq "a write with a whole head and $cut bytes of another (X-Pad of $pad): both answered" \
+		"all 200 200" "$out"
+	events=$((events + 2))
+	assert_eq "... one event each, with its own address" "/v1/ok 192.0.2.45,/v1/ok 192.0.2.46" \
+		"$(tg_wait_events 5 "$events" 10 >/dev/null; tg_events 5 '{endpoint} {client_ip}' | tail -n 2 | paste -sd,)"
+done
+assert_eq "the server got each of those heads whole (its key, not a mangled line)" 7 \
+	"$(tg_server_count "^GET /v1/ok $K_SPLIT\$")"
+tg_counters "$TG_DIR/c5.json"
+assert_eq "seven requests charged to the key, none unanswered" "7 0" \
+	"$(for f in requests unanswered; do tg_counter "$TG_DIR/c5.json" 5 1 $f; done | xargs)"
 out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" refused --port "$APP_PORT" --key "$K_SMALL")
 assert_eq "a refused write fails with EACCES" EACCES "$out"
 
@@ -229,12 +253,14 @@ assert_match "responder answers counted" 'tollgate_refusal_answers_total\{verdic
 assert_match "proxied requests counted" 'tollgate_kernel_total\{stat="proxied_requests"\} [1-9]' "$metrics"
 
 # ---------------------------------------------------------------------------
-tg_log "7. mode = both: one bucket across XDP and sk_msg"
+tg_log "7. mode = both: one bucket across XDP and sk_msg; no holds in the rest of a write"
 tg_agent_stop
 assert_eq "the agent (with its responder thread) exits 0 on SIGTERM" 0 "$?"
 tg_ctl detach >/dev/null 2>&1
 sockmap_config both
-tg_agent_start 30
+TOLLGATE_REST_HOLD=0 tg_agent_start 30
+assert_true "TOLLGATE_REST_HOLD=0: the agent says it does not hold" "not in its log" \
+	grep -q "sk_msg does not hold the rest of a split send" "$TG_AGENT_LOG"
 assert_true "XDP attached in both mode" "ip link shows no xdp" tg_xdp_attached "$TG_HOST_IF"
 # fresh maps: nginx's kept-alive upstream connections are not in them (a
 # proxy reload after a detach, docs/sockmap.md)
@@ -255,6 +281,16 @@ assert_eq "the 8th, direct, is over it too (XDP's in-kernel 429)" 429 \
 assert_eq "6 at the API server" 6 "$(tg_server_count " $K_BOTH\$")"
 flush_upstream
 assert_eq "6 events" 6 "$(tg_wait_events 6 6 10)"
+# where the rest of a write cannot be held (kernels before 6.13), the bytes
+# of a head there are refused: the write comes out short by them, and the
+# socket's later writes fail (the kernel keeps the verdict), as after a
+# refusal; none of those bytes reach the server
+before=$(tg_server_count "^GET /v1/ok $K_SPLIT\$")
+out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" tail --port "$APP_PORT" --key "$K_SPLIT" \
+	--cut 700 --pad 800 --xff 192.0.2.47 --xff 192.0.2.48)
+assert_eq "without holds: the write takes the first request, the next write fails" "first EACCES" "$out"
+assert_eq "... the first request reached the server, nothing of the second" 1 \
+	"$(($(tg_server_count "^GET /v1/ok $K_SPLIT\$") - before))"
 
 tg_agent_stop
 tg_ctl detach >/dev/null 2>&1
