@@ -1574,13 +1574,15 @@ static __always_inline bool tg_skmsg_cork(struct sk_msg_md *msg, __u32 bytes, bo
 static __always_inline int tg_skmsg_wait(struct sk_msg_md *msg, __u32 size, bool rest)
 {
 	tg_stat(TG_S_PROXY_CORKED);
-	tg_skmsg_cork(msg, size + 1, rest);
+	/* where a pull makes the hold safe, every hold pulls: no flow lookup
+	 * to tell a rest run from a first one (TG_FLOW_REQ_REST) */
+	tg_skmsg_cork(msg, size + 1, rest || tg_rest_hold);
 	return SK_DROP;
 }
 
 /* The verdict of one request's bytes: the next request starts after them,
- * in a run of its own over the rest (TG_FLOW_REQ_REST on the connection's
- * flow, which admission made). */
+ * in a run of its own over the rest (marked TG_FLOW_REQ_REST on the
+ * connection's flow, which admission made, where that run cannot hold). */
 static __always_inline int tg_skmsg_pass(struct sk_msg_md *msg, const struct tg_flow_key *fk,
 					 __u64 req_len)
 {
@@ -1588,7 +1590,7 @@ static __always_inline int tg_skmsg_pass(struct sk_msg_md *msg, const struct tg_
 
 	if (req_len && req_len < 0xffffffffULL) {
 		bpf_msg_apply_bytes(msg, req_len);
-		f = req_len < msg->size ? bpf_map_lookup_elem(&tg_flows, fk) : NULL;
+		f = !tg_rest_hold && req_len < msg->size ? bpf_map_lookup_elem(&tg_flows, fk) : NULL;
 		if (f)
 			__sync_fetch_and_or(&f->flags, TG_FLOW_REQ_REST);
 	}
@@ -1675,7 +1677,7 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 	bool rest = false;
 
 	TG_FLOW_KEY_SOCK_ACTIVE(&s->pkt.fk, msg);
-	f = bpf_map_lookup_elem(&tg_flows, &s->pkt.fk);
+	f = tg_rest_hold ? NULL : bpf_map_lookup_elem(&tg_flows, &s->pkt.fk);
 	if (f && (f->flags & TG_FLOW_REQ_REST)) {
 		rest = true;
 		__sync_fetch_and_and(&f->flags, ~TG_FLOW_REQ_REST);

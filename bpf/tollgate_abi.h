@@ -254,7 +254,9 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 				      * 6.3), every later byte is its */
 #define TG_FLOW_REQ_REST (1U << 7) /* the same as TG_FLOW_REST for the
 				      * local proxy's socket of the connection
-				      * (sockmap mode), which shares its flow */
+				      * (sockmap mode), which shares its flow;
+				      * kept only where holds need it (no
+				      * tg_rest_hold) */
 #define TG_FLOW_STATUS_PART (1U << 8) /* a send ended with the first bytes
 					 * of a status line it could not hold:
 					 * resp_status says how many,
