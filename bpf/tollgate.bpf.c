@@ -334,9 +334,9 @@ struct tg_pkt {
  */
 #define TG_HEAD_MAX (16 * TG_SCAN_MAX) /* a longer response head: end unknown */
 #define TG_HEAD_WINDOWS (2 * TG_HEAD_MAX / TG_SCAN_MAX)
-/* Chunk framing is read in a window of TG_CHUNK_LINE_MAX bytes (a size line),
- * then in windows of TG_SCAN_MAX: trailer sections up to TG_HEAD_MAX */
-#define TG_CHUNK_WINDOWS (1 + TG_HEAD_MAX / TG_SCAN_MAX)
+/* Chunk framing is read in windows of TG_CHUNK_LINE_MAX bytes at a size
+ * line, else of TG_SCAN_MAX; at most this many in one run of tg_skmsg */
+#define TG_CHUNK_STEPS 32
 
 struct tg_head_scan {
 	__u32 base;	/* where the window in the buffer starts */
@@ -1814,9 +1814,13 @@ __noinline __u32 tg_resp_window(__u32 slot, __u32 n, __u32 size, __u32 status)
 
 /*
  * Copy @n bytes of @msg from @off on (@off + @n at most TG_HEAD_MAX +
- * TG_SCAN_MAX, @n at most TG_SCAN_MAX) into @s->buf, made linear first if
- * they are not; false if they cannot be had. After a pull, msg->data points
- * at @off: callers read nothing at fixed offsets of the send after this.
+ * TG_SCAN_MAX, @n at most TG_SCAN_MAX) into @s->buf; false if they cannot
+ * be had. At @off 0 they are read where msg->data points (the start of the
+ * send), made linear first if they are not: callers read there only before
+ * anything further on. Any other @off is pulled, which makes msg->data point
+ * at it (without a copy when it is linear already): after one pull,
+ * msg->data no longer says where the send starts, so offsets cannot be
+ * taken from it.
  */
 static __always_inline bool tg_msg_copy_at(struct sk_msg_md *msg, struct tg_scratch *s, __u32 off,
 					   __u32 n)
@@ -1825,20 +1829,13 @@ static __always_inline bool tg_msg_copy_at(struct sk_msg_md *msg, struct tg_scra
 
 	off &= 2 * TG_HEAD_MAX - 1;
 	n &= 2 * TG_SCAN_MAX - 1;
-	if (data + off + n > data_end) {
+	if (off || data + n > data_end) {
 		if (bpf_msg_pull_data(msg, off, off + n, 0))
 			return false;
 		data = msg->data; /* now at @off */
 		data_end = msg->data_end;
-		off = 0;
 	}
-	return data + off + n <= data_end && !bpf_probe_read_kernel(s->buf.bytes, n, data + off);
-}
-
-/* Copy the first @n bytes of @msg (at most TG_SCAN_MAX) into @s->buf. */
-static __always_inline bool tg_msg_copy_head(struct sk_msg_md *msg, struct tg_scratch *s, __u32 n)
-{
-	return tg_msg_copy_at(msg, s, 0, n);
+	return data + n <= data_end && !bpf_probe_read_kernel(s->buf.bytes, n, data);
 }
 
 /* What tg_skmsg_resp_length() found of a response head besides its length */
@@ -1969,92 +1966,119 @@ static __always_inline int tg_opaque(int v)
 }
 
 /*
+ * One window of chunk framing: scratch slot @slot holds @n bytes of the send
+ * from s->chunk.off on, where the framing stands at s->chunk.state. Reads
+ * it (tg_http_chunk_step) and moves s->chunk.off on: past what it read, and
+ * past the data and CRLF of a chunk whose size line ended (s->chunk.state
+ * then the start of the next size line). Returns what the step did, or -1
+ * for what is not chunk framing or a chunk of 2 GiB or more. A global
+ * function: checked once, not once per window.
+ */
+__noinline int tg_chunk_window(__u32 slot, __u32 n)
+{
+	struct tg_chunk_step *c;
+	struct tg_scratch *s;
+	__u32 off;
+	int r;
+
+	s = bpf_map_lookup_elem(&tg_msg_scratch, &slot);
+	if (!s || n > TG_SCAN_MAX)
+		return -1;
+	c = &s->chunk;
+	r = tg_http_chunk_step(&s->buf, n, c->state, c);
+	if (r < 0 || c->used > n || (r == TG_CHUNK_MORE && !c->used))
+		return -1;
+	off = c->off + c->used;
+	if (r == TG_CHUNK_DATA) {
+		if (c->size >= TG_RESP_CHUNKED - off - 2)
+			return -1;
+		off += c->size + 2;
+		c->state = TG_CHUNK_LINE;
+	}
+	c->off = off;
+	return r;
+}
+
+/*
  * Body bytes of a chunked response in progress, at the start of @msg: the
  * rest of a chunk, or chunk framing (a size line; after the last chunk, its
- * trailer fields and the blank line), read a window at a time. Where a chunk
- * or the response ends before the send does, the kernel runs tg_skmsg again
- * over the rest (tg_skmsg_next), so framing is read at the start of a run.
- * Framing the send cuts is followed into the next one (TG_FLOW_CHUNK_PART:
- * never held, see tg_skmsg_cork). The blank line ends the response (its event
- * is written); anything that is not chunk framing leaves its end to the next
- * response or the close. Not inlined: only chunked responses pay for the
- * call, and its reads of msg->data stay apart from tg_skmsg's (the compiler
- * would merge them into a form the verifier refuses).
+ * trailer fields and the blank line). The framing is read a window at a
+ * time (tg_chunk_window), the chunks' data skipped, so one run covers every
+ * chunk of a send up to TG_CHUNK_STEPS windows or TG_HEAD_MAX bytes; there
+ * the kernel sends that far and runs tg_skmsg again over the rest
+ * (tg_skmsg_next), as it does where the response ends before the send does.
+ * Framing that a send (or such a split) cuts is followed into the next run
+ * (TG_FLOW_CHUNK_PART: never held, see tg_skmsg_cork). The blank line ends
+ * the response (its event is written); anything that is not chunk framing
+ * leaves its end to the next response or the close. Not inlined: only
+ * chunked responses pay for the call, and its reads of msg->data stay apart
+ * from tg_skmsg's (the compiler would merge them into a form the verifier
+ * refuses).
  */
 static __noinline int tg_skmsg_chunked(struct sk_msg_md *msg, const struct tg_flow_key *fk,
 				       struct tg_flow *f, __u32 size)
 {
-	__u32 left = f->resp_left & ~TG_RESP_CHUNKED, state = TG_CHUNK_LINE, off = 0, used = 0, n;
+	__u32 left = f->resp_left & ~TG_RESP_CHUNKED, state = TG_CHUNK_LINE, off, n;
 	__u32 *busy = NULL, slot = 0;
 	struct tg_scratch *s;
-	__u64 chunk = 0;
-	int r = -1;
+	int r = TG_CHUNK_MORE;
 
 	if (f->flags & TG_FLOW_CHUNK_PART) {
 		__sync_fetch_and_and(&f->flags, ~TG_FLOW_CHUNK_PART);
 		state = left;
 		left = 0;
 	}
-	if (left) {
-		/* within a chunk's data and its CRLF (or the head, before the
-		 * first size line) */
-		if (size <= left) {
-			f->resp_bytes += size;
-			f->resp_left = TG_RESP_CHUNKED | (left - size);
-			return tg_opaque(SK_PASS);
-		}
-		f->resp_bytes += left;
-		f->resp_left = TG_RESP_CHUNKED;
-		return tg_opaque(tg_skmsg_next(msg, f, size, left));
+	/* within a chunk's data and its CRLF (or the head, before the first
+	 * size line) */
+	if (size <= left) {
+		f->resp_bytes += size;
+		f->resp_left = TG_RESP_CHUNKED | (left - size);
+		return tg_opaque(SK_PASS);
 	}
 	s = tg_msg_scratch_get(&busy, &slot);
 	if (!s || !busy)
 		goto unknown;
-	for (__u32 w = 0; w < TG_CHUNK_WINDOWS; w++) {
+	s->chunk.off = left;
+	s->chunk.state = state;
+	for (__u32 i = 0; i < TG_CHUNK_STEPS; i++) {
+		/* read back: the verifier then checks one iteration for all */
+		off = READ_ONCE(s->chunk.off);
+		state = READ_ONCE(s->chunk.state);
+		if (off >= size || off >= TG_HEAD_MAX)
+			break;
 		n = size - off;
-		if (n > (off ? TG_SCAN_MAX : TG_CHUNK_LINE_MAX))
-			n = off ? TG_SCAN_MAX : TG_CHUNK_LINE_MAX;
+		if (n > (state == TG_CHUNK_LINE ? TG_CHUNK_LINE_MAX : TG_SCAN_MAX))
+			n = state == TG_CHUNK_LINE ? TG_CHUNK_LINE_MAX : TG_SCAN_MAX;
 		if (!tg_msg_copy_at(msg, s, off, n)) {
 			r = -1;
 			break;
 		}
-		r = tg_http_chunk_step(&s->buf, n, state, &s->chunk);
-		used = READ_ONCE(s->chunk.used);
-		state = READ_ONCE(s->chunk.state);
-		if (r != TG_CHUNK_MORE || !used || used > n)
-			break;
-		off += used;
-		if (off >= size)
+		r = tg_chunk_window(slot, n);
+		if (r != TG_CHUNK_MORE && r != TG_CHUNK_DATA)
 			break;
 	}
-	chunk = s->chunk.size;
+	off = READ_ONCE(s->chunk.off);
+	state = READ_ONCE(s->chunk.state);
 	tg_msg_scratch_put(busy, slot);
-	if (r == TG_CHUNK_MORE && used && off >= size) {
-		/* the send ends inside the framing: the next one goes on */
+	if (r < 0)
+		goto unknown;
+	if (r == TG_CHUNK_END) {
+		f->resp_bytes += off;
+		tg_finish_response(fk, f);
+		return tg_opaque(tg_skmsg_next(msg, f, size, off));
+	}
+	if (off > size) {
+		/* the send ends inside a chunk's data */
 		f->resp_bytes += size;
-		f->resp_left = TG_RESP_CHUNKED | state;
-		__sync_fetch_and_or(&f->flags, TG_FLOW_CHUNK_PART);
+		f->resp_left = TG_RESP_CHUNKED | (off - size);
 		return tg_opaque(SK_PASS);
 	}
-	if (r <= 0)
-		goto unknown; /* not framing, or more than the windows hold */
-	used += off;
-	if (r == TG_CHUNK_END) {
-		f->resp_bytes += used;
-		tg_finish_response(fk, f);
-		return tg_opaque(tg_skmsg_next(msg, f, size, used));
-	}
-	if (chunk >= TG_RESP_CHUNKED - used - 2)
-		goto unknown;
-	used += chunk + 2;
-	if (size > used) {
-		f->resp_bytes += used;
-		f->resp_left = TG_RESP_CHUNKED;
-		return tg_opaque(tg_skmsg_next(msg, f, size, used));
-	}
-	f->resp_bytes += size;
-	f->resp_left = TG_RESP_CHUNKED | (used - size);
-	return tg_opaque(SK_PASS);
+	/* the framing stands at off: the send's end, or where this run stops */
+	f->resp_bytes += off;
+	f->resp_left = TG_RESP_CHUNKED | state;
+	if (state != TG_CHUNK_LINE)
+		__sync_fetch_and_or(&f->flags, TG_FLOW_CHUNK_PART);
+	return tg_opaque(tg_skmsg_next(msg, f, size, off));
 unknown:
 	f->resp_bytes += size;
 	f->resp_left = TG_RESP_LEFT_UNKNOWN;

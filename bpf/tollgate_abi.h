@@ -262,8 +262,9 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 					 * resp_status says how many,
 					 * resp_first_ns keeps those after
 					 * "HTTP/1." (tg_skmsg_status_keep) */
-#define TG_FLOW_CHUNK_PART (1U << 9) /* a send ended inside a chunk-size line
-				       * or the trailer section: resp_left is
+#define TG_FLOW_CHUNK_PART (1U << 9) /* a send (or a run of tg_skmsg) ended
+				       * inside a chunk-size line or the
+				       * trailer section: resp_left is
 				       * TG_RESP_CHUNKED | where the framing
 				       * stands (TG_CHUNK_*, bpf/lib/http.h) */
 

@@ -828,7 +828,7 @@ struct tg_chunk_step {
 	__u32 used;  /* bytes of the piece read */
 	__u32 state; /* where the framing stands at used */
 	__u32 at;    /* scratch */
-	__u32 pad;
+	__u32 off;   /* a caller's: where in its bytes the piece starts */
 	struct tg_proxy_scan scan; /* the trailer lines */
 };
 

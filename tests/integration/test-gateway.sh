@@ -448,6 +448,19 @@ for k in 7 3 1; do
 	assert_eq "its status, flags and bytes" "200 - $chunked_len" \
 		"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 1)"
 done
+# many chunks in one send: 2,000 (20 KB, more than one run of the program
+# reads), then 200 in sends of 1,000 bytes (more chunks than one run reads);
+# each response ends where it does
+for nk in 2000:1000000 200:1000; do
+	out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.05 --addr "$TG_HOST_IP" --port "$PORT" \
+		--key "$K_CHUNKED" "/v1/chunked?n=${nk%:*}&slices=${nk#*:}" /v1/ok)
+	assert_eq "${nk%:*} chunks in sends of ${nk#*:} bytes, then a response" "200 200" "$out"
+	events=$((events + 2))
+	assert_eq "their events" "$events" "$(tg_wait_events 17 "$events" 10)"
+	len=$("$PYTHON" -c 'import sys; print(len(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n" + int(sys.argv[1]) * b"5\r\nhello\r\n" + b"0\r\n\r\n"))' "${nk%:*}")
+	assert_eq "the chunked one's status, flags and bytes" "200 - $len" \
+		"$(tg_events 17 '{status} {flags} {resp_bytes}' | tail -n 2 | head -n 1)"
+done
 # two_in_one_send KEY KEY_ID URL LEN LABEL: two requests for URL, whose
 # responses (LEN bytes each, or LEN1,LEN2) /v1/batch writes in one send:
 # both answered, one event each (the key's events so far counted in
@@ -472,7 +485,7 @@ for te in "" gzip; do
 	two_in_one_send "$K_CHUNKED" 17 "/v1/batch?n=2&chunked=1${te:+&te=$te}" "$len" "'$coding'"
 done
 tg_counters "$TG_DIR/c-chunked.json"
-assert_eq "kernel counters requests, unattributed and unanswered of consumer 14" "8 0 0" \
+assert_eq "kernel counters requests, unattributed and unanswered of consumer 14" "12 0 0" \
 	"$(for f in requests unattributed unanswered; do tg_counter "$TG_DIR/c-chunked.json" 14 1 $f; done | xargs)"
 
 # A body that is itself a response ("HTTP/1.1 200 OK" and a head), sent
