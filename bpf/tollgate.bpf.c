@@ -1818,7 +1818,8 @@ __noinline __u32 tg_resp_window(__u32 slot, __u32 n, __u32 size, __u32 status)
  * be had. At @off 0 they are read where msg->data points (the start of the
  * send), made linear first if they are not: callers read there only before
  * anything further on. Any other @off is pulled, which makes msg->data point
- * at it (without a copy when it is linear already): after one pull,
+ * at it (a copy only where the bytes span pages, or are pages the send
+ * shares, as sendfile's are): after one pull,
  * msg->data no longer says where the send starts, so offsets cannot be
  * taken from it.
  */

@@ -25,7 +25,7 @@
 #endif
 #define TG_MASK (TG_SCAN_MAX - 1)
 #define TG_LEADING_CRLF_MAX 8
-#define TG_CHUNK_LINE_MAX 64 /* the first window of chunk framing: a size line fits */
+#define TG_CHUNK_LINE_MAX 64 /* the window read at a chunk-size line: one fits */
 
 #define TG_ONES 0x0101010101010101ULL
 #define TG_HIGHS 0x8080808080808080ULL
