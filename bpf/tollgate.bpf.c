@@ -1993,8 +1993,7 @@ __noinline int tg_chunk_window(__u32 slot, __u32 n)
 	if (r == TG_CHUNK_DATA) {
 		if (c->size >= TG_RESP_CHUNKED - off - 2)
 			return -1;
-		off += c->size + 2;
-		c->state = TG_CHUNK_LINE;
+		off += c->size + 2; /* c->state: the next size line's start */
 	}
 	c->off = off;
 	return r;
