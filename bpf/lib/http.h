@@ -39,11 +39,15 @@
 	 (__u64)(h) << 56)
 
 struct tg_hdr_scan {
-	__u32 key_line;	 /* offset of the X-API-Key line, or 0 */
+	__u32 key_line;	 /* offset of the first X-API-Key line, or 0 */
 	__u32 auth_line; /* offset of the first Authorization line, or 0 */
 	__u32 pos;	 /* where the scan goes on */
-	__u32 pad;
+	__u32 end;	 /* just past the blank line ending the head; 0 = not seen */
+	__u32 clen_line; /* the last Content-Length line, or 0 */
+	__u32 te_line;	 /* a Transfer-Encoding line, or 0 */
 };
+
+#define TG_BODY_UNKNOWN (~0ULL) /* chunked, or no usable Content-Length */
 
 struct tg_http_req {
 	__u32 method;	/* enum tg_method, TG_M_NONE = not a request */
@@ -53,6 +57,10 @@ struct tg_http_req {
 	__u32 key_off;	/* X-API-Key value, else the Bearer tg_ token */
 	__u32 key_len;	/* 0 = no key; > TG_KEY_MAX - 8 = too long to be one */
 	struct tg_hdr_scan scan; /* where the header lines of interest are */
+	/* the body's length: Content-Length, 0 without one, or
+	 * TG_BODY_UNKNOWN (Transfer-Encoding, a bad Content-Length, or a head
+	 * that goes on beyond the copied bytes) */
+	__u64 body_len;
 };
 
 static __always_inline __u64 tg_load64(const __u8 *buf, __u32 off)
@@ -225,27 +233,87 @@ static __always_inline __u32 tg_skip_ows(const __u8 *buf, __u32 off, __u32 len)
 	return off;
 }
 
-/* Classify the header line starting at ls: remember where the two lines of
- * interest are; their values are read after the scan. Returns 1 when the scan
- * is done (end of headers, or X-API-Key: it wins over Bearer). */
+#define TG_CLEN_DIGITS 15 /* longest Content-Length value accepted */
+
+/* The decimal Content-Length value at off, or TG_BODY_UNKNOWN (not a
+ * number, or a list of them). */
+static __always_inline __u64 tg_parse_clen(const __u8 *buf, __u32 off, __u32 len)
+{
+	__u64 v = 0;
+	__u32 n;
+	__u8 c;
+
+	off = tg_skip_ows(buf, off, len);
+	for (n = 0; n < TG_CLEN_DIGITS; n++) {
+		c = tg_load8(buf, off + n);
+		if (off + n >= len || c < '0' || c > '9')
+			break;
+		v = v * 10 + (c - '0');
+	}
+	if (n == 0 || n == TG_CLEN_DIGITS)
+		return TG_BODY_UNKNOWN;
+	/* the digits end the value ("12x", "1,2": unknown) */
+	c = tg_load8(buf, off + n);
+	if (off + n < len && c != '\r' && c != '\n' && !tg_is_ows(c))
+		return TG_BODY_UNKNOWN;
+	return v;
+}
+
+/* Mark the header line at ls if it gives a body's length: w and w2 are its
+ * first two words, lowercased. */
+static __always_inline void tg_length_line(__u64 w, __u64 w2, __u32 ls, __u32 *clen_line,
+					   __u32 *te_line)
+{
+	/* "content-length:" is 15 bytes: the 8th of the second word is ':' */
+	if (w == TG_W8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
+	    (w2 & 0x00ffffffffffffffULL) ==
+		    (TG_W4('l', 'e', 'n', 'g') | (__u64)'t' << 32 | (__u64)'h' << 40 |
+		     (__u64)(':' | 0x20) << 48))
+		*clen_line = ls;
+	else if (w == TG_W8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
+		 w2 == TG_W8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n'))
+		*te_line = ls;
+}
+
+/* Whether the line at ls is the blank line that ends a head: then *end is
+ * set just past it. */
+static __always_inline bool tg_blank_line(const __u8 *buf, __u32 len, __u32 ls, __u8 c0,
+					  __u32 *end)
+{
+	if (c0 == '\n' || (c0 == '\r' && ls + 1 < len && tg_load8(buf, ls + 1) == '\n')) {
+		*end = ls + (c0 == '\r' ? 2 : 1);
+		return true;
+	}
+	return false;
+}
+
+/* Classify the header line starting at ls: remember where the lines of
+ * interest are (the key's, and those that give the body's length); their
+ * values are read after the scan. Returns 1 when the scan is done (the
+ * blank line that ends the head, or the end of the copied bytes). */
 static __always_inline int tg_header_line(const __u8 *buf, __u32 len, struct tg_hdr_scan *h,
 					  __u32 ls)
 {
 	__u8 c0 = tg_load8(buf, ls);
 	__u64 w;
 
-	if (ls >= len || c0 == '\r' || c0 == '\n')
+	if (ls >= len || tg_blank_line(buf, len, ls, c0, &h->end) || c0 == '\r')
 		return 1;
-	if ((c0 | 0x20) != 'x' && (c0 | 0x20) != 'a')
+	c0 |= 0x20;
+	if (c0 != 'x' && c0 != 'a' && c0 != 'c' && c0 != 't')
 		return 0;
 	w = tg_load64(buf, ls) | TG_LOWER8;
-	if (w == TG_W8('x', '-', 'a', 'p', 'i', '-', 'k', 'e') &&
-	    (tg_load8(buf, ls + 8) | 0x20) == 'y' && tg_load8(buf, ls + 9) == ':') {
-		h->key_line = ls;
-		return 1;
+	if (w == TG_W8('x', '-', 'a', 'p', 'i', '-', 'k', 'e')) {
+		/* the first X-API-Key line counts; it wins over Bearer */
+		if ((tg_load8(buf, ls + 8) | 0x20) == 'y' && tg_load8(buf, ls + 9) == ':' &&
+		    !h->key_line)
+			h->key_line = ls;
+	} else if (w == TG_W8('a', 'u', 't', 'h', 'o', 'r', 'i', 'z')) {
+		if (!h->auth_line)
+			h->auth_line = ls;
+	} else {
+		tg_length_line(w, tg_load64(buf, ls + 8) | TG_LOWER8, ls, &h->clen_line, &h->te_line);
 	}
-	if (w == TG_W8('a', 'u', 't', 'h', 'o', 'r', 'i', 'z') && !h->auth_line)
-		h->auth_line = ls;
 	return 0;
 }
 
@@ -317,7 +385,9 @@ struct tg_http_buf {
 
 /*
  * tg_http_parse_target() - the rest of a request line whose target starts at
- * start, then the headers: path, key. Returns 0, or -1 if this is not a
+ * start, then the headers: path, key, where the head ends and how long its
+ * body is (so that XDP knows which later segments are body, not requests
+ * to charge). Returns 0, or -1 if this is not a
  * request line after all. A global function: the verifier checks it once
  * with start unknown, instead of once per method length and CRLF count.
  */
@@ -335,7 +405,11 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 	h = &ret->scan;
 	h->key_line = 0;
 	h->auth_line = 0;
+	h->end = 0;
+	h->clen_line = 0;
+	h->te_line = 0;
 	ret->key_len = 0;
+	ret->body_len = TG_BODY_UNKNOWN;
 	c = tg_load8(buf, start);
 	if (c != '/' && c != '*')
 		return -1;
@@ -351,6 +425,12 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 	ret->path_len -= start;
 
 	tg_scan_headers(buf, sp + 1, len, h);
+	if (!h->end || h->te_line)
+		ret->body_len = TG_BODY_UNKNOWN;
+	else if (h->clen_line)
+		ret->body_len = tg_parse_clen(buf, h->clen_line + 15, len);
+	else
+		ret->body_len = 0;
 	if (h->key_line) {
 		ret->key_off = tg_skip_ows(buf, h->key_line + 10, len);
 	} else if (h->auth_line) {
@@ -367,8 +447,8 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 /*
  * tg_http_parse_request() - parse the request that starts b[0, len).
  * Fills ret with the method (TG_M_NONE if this is not a request line), the
- * path and the key (X-API-Key first, else Bearer tg_...). Only b[0, len) is
- * read; len is at most TG_SCAN_MAX.
+ * path, the key (X-API-Key first, else Bearer tg_...), the head's end and
+ * the body's length. Only b[0, len) is read; len is at most TG_SCAN_MAX.
  */
 static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, __u32 len,
 						  struct tg_http_req *ret)
@@ -406,8 +486,6 @@ static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, _
  * earlier elements are whatever the client claimed).
  */
 
-#define TG_BODY_UNKNOWN (~0ULL) /* chunked, or no usable Content-Length */
-#define TG_CLEN_DIGITS 15	/* longest Content-Length value accepted */
 #define TG_ADDR_TEXT_MAX 64	/* longest address text kept (IPv6 with a dotted tail and
 				 * brackets is 47), a power of two */
 
@@ -459,26 +537,15 @@ static __always_inline int tg_proxy_line(const __u8 *buf, __u32 len, struct tg_p
 	__u64 w, w2;
 
 	h->last = ls;
-	if (ls >= len)
+	if (ls >= len || tg_blank_line(buf, len, ls, c0, &h->end))
 		return 1;
-	if (c0 == '\n' || (c0 == '\r' && ls + 1 < len && tg_load8(buf, ls + 1) == '\n')) {
-		h->end = ls + (c0 == '\r' ? 2 : 1);
-		return 1;
-	}
 	c0 |= 0x20;
 	if (c0 != 'c' && c0 != 't' && c0 != 'x')
 		return 0;
 	w = tg_load64(buf, ls) | TG_LOWER8;
 	w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
-	/* "content-length:" is 15 bytes: the 8th of the second word is ':' */
-	if (w == TG_W8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
-	    (w2 & 0x00ffffffffffffffULL) ==
-		    (TG_W4('l', 'e', 'n', 'g') | (__u64)'t' << 32 | (__u64)'h' << 40 |
-		     (__u64)(':' | 0x20) << 48))
-		h->clen_line = ls;
-	else if (w == TG_W8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
-		 w2 == TG_W8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n'))
-		h->te_line = ls;
+	if (c0 != 'x')
+		tg_length_line(w, w2, ls, &h->clen_line, &h->te_line);
 	else if (w == TG_W8('x', '-', 'r', 'e', 'a', 'l', '-', 'i') &&
 		 (w2 & 0xffff) == TG_W2('p', ':' | 0x20))
 		h->real_line = ls;
@@ -494,25 +561,6 @@ static __always_inline void tg_proxy_scan_headers(const __u8 *buf, __u32 start, 
 						  struct tg_proxy_scan *h)
 {
 	TG_SCAN_LINES(buf, start, len, h, tg_proxy_line);
-}
-
-/* The decimal Content-Length value at off, or TG_BODY_UNKNOWN. */
-static __always_inline __u64 tg_parse_clen(const __u8 *buf, __u32 off, __u32 len)
-{
-	__u64 v = 0;
-	__u32 n;
-
-	off = tg_skip_ows(buf, off, len);
-	for (n = 0; n < TG_CLEN_DIGITS; n++) {
-		__u8 c = tg_load8(buf, off + n);
-
-		if (off + n >= len || c < '0' || c > '9')
-			break;
-		v = v * 10 + (c - '0');
-	}
-	if (n == 0 || n == TG_CLEN_DIGITS)
-		return TG_BODY_UNKNOWN;
-	return v;
 }
 
 #define TG_LD(st, f) READ_ONCE((st)->f)

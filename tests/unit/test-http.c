@@ -97,6 +97,71 @@ static void test_unknown_body_length(void **state)
 	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
 	parse("POST / HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n", &p);
 	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+	parse("POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", &p);
+	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+}
+
+/* What XDP reads of a request's body from its head alone (no proxy scan):
+ * where the head ends and the body's length, so that later segments inside
+ * the body are not taken for requests. */
+static void test_request_body_from_head(void **state)
+{
+	static const struct {
+		const char *head;
+		__u64 body_len;
+	} cases[] = {
+		{ GET "\r\n", 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 17\r\nX-API-Key: tg_1abc\r\n\r\n", 17 },
+		{ "POST / HTTP/1.1\r\nX-API-Key: tg_1abc\r\ncontent-length:0\r\n\r\n", 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 5 \r\n\r\n", 5 },
+		{ "POST / HTTP/1.1\nContent-Length: 5\n\n", 5 },
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", TG_BODY_UNKNOWN },
+		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+		  TG_BODY_UNKNOWN },
+		{ "POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", TG_BODY_UNKNOWN },
+		{ "POST / HTTP/1.1\r\nContent-Length: 1,1\r\n\r\n", TG_BODY_UNKNOWN },
+		{ "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", TG_BODY_UNKNOWN },
+		/* the head goes on beyond the bytes read */
+		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\nAccept: */*\r\n", TG_BODY_UNKNOWN },
+		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r", TG_BODY_UNKNOWN },
+	};
+	static struct tg_http_buf b;
+	struct tg_http_req req;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *h = cases[i].head, *end = strstr(h, "\r\n\r\n");
+		__u32 n = (__u32)strlen(h);
+
+		memset(&b, 0, sizeof(b));
+		memcpy(b.bytes, h, n);
+		tg_http_parse_request(&b, n, &req);
+		assert_int_not_equal(req.method, TG_M_NONE);
+		if (req.body_len != cases[i].body_len)
+			fail_msg("%s: body %llu, expected %llu", h, (unsigned long long)req.body_len,
+				 (unsigned long long)cases[i].body_len);
+		if (!end && (end = strstr(h, "\n\n")))
+			end -= 2;
+		assert_int_equal(req.scan.end, end ? (__u32)(end - h) + 4 : 0);
+	}
+}
+
+/* The first X-API-Key line counts, wherever the scan goes on to. */
+static void test_first_key_line(void **state)
+{
+	static struct tg_http_buf b;
+	const char *h = "GET / HTTP/1.1\r\nX-API-Key: tg_first\r\nx-api-key: tg_second\r\n"
+			"Authorization: Bearer tg_third\r\n\r\n";
+	struct tg_http_req req;
+	__u32 n = (__u32)strlen(h);
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	memcpy(b.bytes, h, n);
+	tg_http_parse_request(&b, n, &req);
+	assert_int_equal(req.key_len, strlen("tg_first"));
+	assert_memory_equal(b.bytes + req.key_off, "tg_first", req.key_len);
+	assert_int_equal(req.body_len, 0);
 }
 
 static void test_head_not_complete(void **state)
@@ -457,6 +522,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_head_end_and_body_length),
 		cmocka_unit_test(test_unknown_body_length),
+		cmocka_unit_test(test_request_body_from_head),
+		cmocka_unit_test(test_first_key_line),
 		cmocka_unit_test(test_head_not_complete),
 		cmocka_unit_test(test_forwarded_addresses),
 		cmocka_unit_test(test_address_forms),
