@@ -822,11 +822,25 @@ static __always_inline struct tg_flow *tg_flow_create(const struct tg_flow_key *
 	return f;
 }
 
-/* Record admitted request @rq in flow @fk (@f, or NULL: made here). Returns
- * whether the request is charged now: not when the flow's ring of pending
- * requests is full, for then its response is charged (see tg_admit). */
+/* Set flow @f's TG_FLOW_SEQ and TG_FLOW_BODY_OPEN as in @want. Only the
+ * side that admits requests on the flow changes these two, so a plain read
+ * says which need an atomic; usually none does. */
+static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
+{
+	__u32 have = READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_BODY_OPEN);
+
+	if (have & ~want)
+		__sync_fetch_and_and(&f->flags, ~(have & ~want));
+	if (want & ~have)
+		__sync_fetch_and_or(&f->flags, want & ~have);
+}
+
+/* Record admitted request @rq in flow @fk (@f, or NULL: made here), with
+ * @next_seq and the flags of tg_flow_req_flags(). Returns whether the
+ * request is charged now: not when the flow's ring of pending requests is
+ * full, for then its response is charged (see tg_admit). */
 static __always_inline bool tg_flow_admit(const struct tg_flow_key *fk, struct tg_flow *f,
-					  __u32 next_seq, const struct tg_request *rq,
+					  __u32 next_seq, __u32 flags, const struct tg_request *rq,
 					  struct tg_scratch *s)
 {
 	__u32 tail;
@@ -839,6 +853,7 @@ static __always_inline bool tg_flow_admit(const struct tg_flow_key *fk, struct t
 			return true; /* counted in map_full; no flow will see its response */
 	}
 	f->next_seq = next_seq;
+	tg_flow_req_flags(f, flags);
 	if (!s->key_cached) { /* a new key on this connection (or a new flow) */
 		__builtin_memcpy(f->key_raw, s->key, sizeof(f->key_raw));
 		f->key_digest = s->digest;
@@ -1059,15 +1074,17 @@ scope:
 
 /*
  * Admit the request parsed in @s (s->http, the route key in s->rkey) whose
- * client address and TG_RQ_* flags the caller set in s->req: a pending
- * request of flow @fk (@flow: the caller's lookup of it, NULL if it has
- * none; @next_seq: the client's sequence after the request, for
- * retransmissions; 0 where there are none) and the (consumer, API) counters.
- * XDP and sockmap mode admit through here alike.
+ * client address, TG_RQ_* flags and seg_end the caller set in s->req: a
+ * pending request of flow @fk (@flow: the caller's lookup of it, NULL if it
+ * has none; @next_seq: the client's sequence after the request, 0 where
+ * there are none; @flags: TG_FLOW_SEQ where there are, TG_FLOW_BODY_OPEN)
+ * and the (consumer, API) counters. XDP and sockmap mode admit through here
+ * alike.
  */
 static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_key *fk,
-				     struct tg_flow *flow, __u32 next_seq, const struct tg_key *k,
-				     __u32 api_id, __u32 route_id, __u64 now, __u32 req_bytes)
+				     struct tg_flow *flow, __u32 next_seq, __u32 flags,
+				     const struct tg_key *k, __u32 api_id, __u32 route_id, __u64 now,
+				     __u32 req_bytes)
 {
 	struct tg_request *rq = &s->req;
 	struct tg_counters *c;
@@ -1083,7 +1100,7 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 	rq->method = s->http.method;
 	rq->path_len = s->http.path_len < TG_PATH_MAX ? s->http.path_len : TG_PATH_MAX;
 	__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
-	charged = tg_flow_admit(fk, flow, next_seq, rq, s);
+	charged = tg_flow_admit(fk, flow, next_seq, flags, rq, s);
 	if (!charged) {
 		/* Its response will find no pending request either, and
 		 * tg_skmsg charges it then, as unattributed, to this consumer
@@ -1105,6 +1122,60 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 		if (c->plan_id != k->plan_id)
 			c->plan_id = k->plan_id;
 	}
+}
+
+/*
+ * Where the request parsed in @req, which starts segment @p, ends in the
+ * client's sequence: after its body where its head says how long that is
+ * (*ret_open 0), else after the segment (*ret_open 1: the body goes on to
+ * an end only its framing, or a head longer than was read, would tell;
+ * bodies of TG_BODY_SEQ_MAX bytes or more count as that too, as sequence
+ * numbers compare only within 2 GiB).
+ */
+#define TG_BODY_SEQ_MAX (1ULL << 30)
+
+static __always_inline __u32 tg_req_end_seq(const struct tg_pkt *p, const struct tg_http_req *req,
+					    __u32 *ret_open)
+{
+	__u64 len = req->body_len;
+
+	*ret_open = len >= TG_BODY_SEQ_MAX; /* TG_BODY_UNKNOWN too */
+	if (*ret_open)
+		return p->seq + p->payload_len;
+	len += req->scan.end; /* the head ended: its length is known */
+	return p->seq + (__u32)(len > p->payload_len ? len : p->payload_len);
+}
+
+/* Whether flow @f has a request body open whose end is not known: its
+ * request, the last admitted, is not answered yet. Only where answers are
+ * seen (TG_FLOW_SOCK): elsewhere a request is answered only when the flow's
+ * timer gives it up, and later requests would pass as body until then. */
+static __always_inline bool tg_flow_body_open(struct tg_flow *f)
+{
+	return (READ_ONCE(f->flags) & (TG_FLOW_BODY_OPEN | TG_FLOW_SOCK)) ==
+		       (TG_FLOW_BODY_OPEN | TG_FLOW_SOCK) &&
+	       READ_ONCE(f->head) != READ_ONCE(f->tail);
+}
+
+enum { TG_SEG_REQUEST, TG_SEG_RETRANSMIT, TG_SEG_BODY };
+
+/*
+ * What a segment of flow @f at client sequence @seq that begins like a
+ * request is: a request, a retransmission of one let through (it starts
+ * before the end of the last admitted request's first segment), or body
+ * bytes (before the end of the last request's body, or while a body whose
+ * end is not known is open: until every admitted request is answered).
+ */
+static __always_inline int tg_seg_kind(struct tg_flow *f, __u32 seq)
+{
+	__u32 flags = READ_ONCE(f->flags), tail = READ_ONCE(f->tail);
+
+	/* a flow an older tg_xdp admitted to has a tail but no TG_FLOW_SEQ */
+	if (((flags & TG_FLOW_SEQ) || tail) && (__s32)(seq - f->next_seq) < 0)
+		return tail && (__s32)(seq - f->pending[(tail - 1) & (TG_FLOW_PENDING - 1)].seg_end) < 0 ?
+			       TG_SEG_RETRANSMIT :
+			       TG_SEG_BODY;
+	return tg_flow_body_open(f) ? TG_SEG_BODY : TG_SEG_REQUEST;
 }
 
 SEC("xdp")
@@ -1181,19 +1252,34 @@ int tg_xdp(struct xdp_md *ctx)
 		tg_stat(TG_S_NON_REQUEST);
 		return XDP_PASS;
 	}
-	tg_stat(TG_S_REQUESTS);
 
-	/* a retransmission of a request already charged passes free */
+	/* a retransmission of a request already let through, or body bytes
+	 * that begin like a request, pass free */
 	flow = bpf_map_lookup_elem(&tg_flows, &p.fk);
-	if (flow && flow->tail != 0 && (__s32)(p.seq - flow->next_seq) < 0) {
-		tg_stat(TG_S_RETRANSMITS);
-		return XDP_PASS;
+	if (flow) {
+		r = tg_seg_kind(flow, p.seq);
+		if (r == TG_SEG_BODY) {
+			tg_stat(TG_S_NON_REQUEST);
+			return XDP_PASS;
+		}
+		if (r == TG_SEG_RETRANSMIT) {
+			tg_stat(TG_S_REQUESTS);
+			tg_stat(TG_S_RETRANSMITS);
+			return XDP_PASS;
+		}
 	}
+	tg_stat(TG_S_REQUESTS);
 
 	route = tg_route_lookup(s, req);
 	if (route) {
-		if (route->flags & TG_ROUTE_PUBLIC)
+		if (route->flags & TG_ROUTE_PUBLIC) {
+			/* not charged, but its body is no request either */
+			if (flow) {
+				flow->next_seq = tg_req_end_seq(&p, req, &r);
+				tg_flow_req_flags(flow, (flow->flags & TG_FLOW_BODY_OPEN) | TG_FLOW_SEQ);
+			}
 			return XDP_PASS;
+		}
 		api_id = route->api_id;
 		route_id = route->route_id;
 	}
@@ -1203,9 +1289,11 @@ int tg_xdp(struct xdp_md *ctx)
 		goto refuse;
 
 	s->req.flags = 0;
+	s->req.seg_end = p.seq + p.payload_len;
 	__builtin_memcpy(s->req.client_addr, p.fk.client_addr, 16);
-	tg_admit(s, &p.fk, flow, p.seq + p.payload_len, &admitted, api_id, route_id, now,
-		 p.payload_len);
+	n = tg_req_end_seq(&p, req, &r);
+	tg_admit(s, &p.fk, flow, n, TG_FLOW_SEQ | (r ? TG_FLOW_BODY_OPEN : 0), &admitted, api_id,
+		 route_id, now, p.payload_len);
 	return XDP_PASS;
 
 refuse:
@@ -1431,14 +1519,25 @@ static __always_inline bool tg_peer_local(const struct tg_flow_key *fk)
 	return r[0] == l[0] && r[1] == l[1] && r[2] == l[2] && r[3] == l[3];
 }
 
+/* The flow of a connection just established (tg_flow_create), marked
+ * TG_FLOW_SOCK if its socket went into a sockhash (@seen). */
+static __always_inline void tg_sockops_flow(const struct tg_flow_key *fk, bool seen)
+{
+	__u32 zero = 0;
+	struct tg_scratch *s = bpf_map_lookup_elem(&tg_scratch, &zero);
+	struct tg_flow *f = s ? tg_flow_create(fk, s) : NULL;
+
+	if (f && seen)
+		__sync_fetch_and_or(&f->flags, TG_FLOW_SOCK);
+}
+
 SEC("sockops")
 int tg_sockops(struct bpf_sock_ops *skops)
 {
 	struct tg_flow_key fk = {};
 	__u16 lport = skops->local_port, rport;
-	struct tg_scratch *s;
 	struct tg_port *port;
-	__u32 zero = 0;
+	bool seen;
 
 	if (skops->family != 2 && skops->family != 10)
 		return 1;
@@ -1454,30 +1553,22 @@ int tg_sockops(struct bpf_sock_ops *skops)
 		TG_FLOW_KEY_SOCK(&fk, skops);
 		if (!tg_peer_local(&fk))
 			return 1;
-		if (bpf_sock_hash_update(skops, &tg_proxysocks, &fk, BPF_ANY) == 0)
-			tg_stat(TG_S_SOCKETS);
-		else
-			tg_stat(TG_S_MAP_FULL);
+		seen = bpf_sock_hash_update(skops, &tg_proxysocks, &fk, BPF_ANY) == 0;
+		tg_stat(seen ? TG_S_SOCKETS : TG_S_MAP_FULL);
 		__builtin_memset(&fk, 0, sizeof(fk));
 		TG_FLOW_KEY_SOCK_ACTIVE(&fk, skops);
-		s = bpf_map_lookup_elem(&tg_scratch, &zero);
-		if (s)
-			tg_flow_create(&fk, s);
+		tg_sockops_flow(&fk, seen);
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		port = bpf_map_lookup_elem(&tg_ports, &lport);
 		if (!port)
 			return 1;
 		TG_FLOW_KEY_SOCK(&fk, skops);
-		if (bpf_sock_hash_update(skops, &tg_sockhash, &fk, BPF_ANY) == 0)
-			tg_stat(TG_S_SOCKETS);
-		else
-			tg_stat(TG_S_MAP_FULL);
+		seen = bpf_sock_hash_update(skops, &tg_sockhash, &fk, BPF_ANY) == 0;
+		tg_stat(seen ? TG_S_SOCKETS : TG_S_MAP_FULL);
 		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 		/* the flow and its timer now, off the request path */
-		s = bpf_map_lookup_elem(&tg_scratch, &zero);
-		if (s)
-			tg_flow_create(&fk, s);
+		tg_sockops_flow(&fk, seen);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (skops->args[1] != BPF_TCP_CLOSE)
@@ -1571,8 +1662,17 @@ static __always_inline bool tg_skmsg_cork(struct sk_msg_md *msg, __u32 bytes, bo
  * is refused: the write comes out short, and the kernel keeps the verdict
  * for the socket's later writes (psock->eval stays SK_DROP), which fail
  * with EACCES, so the proxy gives the connection up as after a refusal. */
-static __always_inline int tg_skmsg_wait(struct sk_msg_md *msg, __u32 size, bool rest)
+static __always_inline int tg_skmsg_wait(struct sk_msg_md *msg, const struct tg_flow_key *fk,
+					 __u32 size, bool rest)
 {
+	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, fk);
+
+	/* not a head at all but a body's bytes: held, they might never see
+	 * the end of a head, and the body's end would wait with them */
+	if (f && tg_flow_body_open(f)) {
+		tg_stat(TG_S_NON_REQUEST);
+		return SK_PASS;
+	}
 	tg_stat(TG_S_PROXY_CORKED);
 	/* where a pull makes the hold safe, every hold pulls: no flow lookup
 	 * to tell a rest run from a first one (TG_FLOW_REQ_REST) */
@@ -1635,6 +1735,10 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 		route_id = route->route_id;
 	}
 	flow = bpf_map_lookup_elem(&tg_flows, fk);
+	if (flow && tg_flow_body_open(flow)) {
+		tg_stat(TG_S_NON_REQUEST);
+		return SK_PASS;
+	}
 	s->digest_ok = 0;
 	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, false);
 	if (info.verdict != TG_V_ADMITTED) {
@@ -1654,8 +1758,12 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 		s->req.flags = 0;
 		__builtin_memcpy(s->req.client_addr, fk->client_addr, 16);
 	}
-	tg_admit(s, fk, flow, 0, &admitted, api_id, route_id, now,
-		 req_len && req_len < 0xffffffffULL ? req_len : size);
+	s->req.seg_end = 0;
+	/* a body of a length not known (chunked): later writes that begin
+	 * like a request are its until the request is answered */
+	req_len = req_len < 0xffffffffULL ? req_len : 0;
+	tg_admit(s, fk, flow, 0, req_len ? 0 : TG_FLOW_BODY_OPEN, &admitted, api_id, route_id, now,
+		 req_len ? req_len : size);
 	return SK_PASS;
 }
 
@@ -1706,13 +1814,13 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 	if (req->method == TG_M_NONE) {
 		/* no request line yet, or not one at all */
 		if (size < TG_SCAN_MAX && !tg_http_has_lf(&s->buf, n, pr))
-			return tg_skmsg_wait(msg, size, rest);
+			return tg_skmsg_wait(msg, &s->pkt.fk, size, rest);
 		tg_stat(TG_S_NON_REQUEST);
 		return SK_PASS;
 	}
 	tg_http_parse_proxy(&s->buf, req->line_end, n, pr);
 	if (!pr->scan.end && size < TG_SCAN_MAX)
-		return tg_skmsg_wait(msg, size, rest);
+		return tg_skmsg_wait(msg, &s->pkt.fk, size, rest);
 	if (pr->scan.end && pr->body_len != TG_BODY_UNKNOWN)
 		req_len = pr->scan.end + pr->body_len;
 	s->req_len = req_len;

@@ -227,7 +227,8 @@ struct tg_request {
 	__u8 method;
 	__u8 path_len;
 	__u16 flags; /* TG_RQ_* */
-	__u32 pad;
+	__u32 seg_end; /* XDP: the client's sequence after the request's
+			* first segment (a retransmission starts before it) */
 	/* the client's address: the packet's source for XDP, X-Real-IP or
 	 * X-Forwarded-For for requests a local proxy forwards (sockmap mode) */
 	__u8 client_addr[16];
@@ -267,6 +268,16 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 				       * trailer section: resp_left is
 				       * TG_RESP_CHUNKED | where the framing
 				       * stands (TG_CHUNK_*, bpf/lib/http.h) */
+#define TG_FLOW_SEQ (1U << 10)	/* next_seq holds a sequence (tg_xdp) */
+#define TG_FLOW_BODY_OPEN (1U << 11) /* the last admitted request has a body
+				      * whose end is not known (chunked, a
+				      * bad Content-Length, a head longer
+				      * than was read): until every admitted
+				      * request is answered, bytes that
+				      * begin like a request are its body
+				      * (only with TG_FLOW_SOCK) */
+#define TG_FLOW_SOCK (1U << 12) /* tg_sockops put the connection's socket in
+				 * the sockhash: tg_skmsg sees its answers */
 
 /*
  * tg_flows is an LRU hash, which cannot hold a bpf_spin_lock: the pending
@@ -278,7 +289,8 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 struct tg_flow {
 	__u32 responses; /* responses seen on the connection */
 	__u32 flags;
-	__u32 next_seq; /* client sequence after the last charged request */
+	__u32 next_seq; /* client sequence after the last request tg_xdp let
+			 * through, its body included where its length is known */
 	__u32 head;	/* pending[head % N] is the oldest */
 	__u32 tail;	/* pending[tail % N] is the next free slot */
 	__u32 unattributed;

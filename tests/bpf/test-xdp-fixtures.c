@@ -575,6 +575,25 @@ static void assert_pass_untouched(const struct xdp_run *run)
 	assert_untouched(run);
 }
 
+/* The body bytes @r's head declares beyond those in its segment (a
+ * Content-Length), or 0. */
+static size_t declared_body(const struct req *r)
+{
+	char head[sizeof(r->payload) + 1];
+	const char *cl, *end;
+	size_t body;
+
+	memcpy(head, r->payload, r->len);
+	head[r->len] = '\0';
+	cl = strcasestr(head, "\r\ncontent-length:");
+	end = strstr(head, "\r\n\r\n");
+	if (!cl || !end || cl > end)
+		return 0;
+	body = strtoul(cl + 17, NULL, 10);
+	end += 4;
+	return (size_t)(end - head) + body > r->len ? (size_t)(end - head) + body - r->len : 0;
+}
+
 /* The last admitted request of the flow is @r with these attributes. */
 static void assert_flow_request(struct fixture *f, const struct req *r, __u32 consumer, __u32 plan,
 				__u32 key_id, __u32 api, __u32 route, enum tg_method method,
@@ -597,7 +616,11 @@ static void assert_flow_request(struct fixture *f, const struct req *r, __u32 co
 	assert_memory_equal(p->path, path, strlen(path));
 	assert_int_equal(p->req_bytes, r->len);
 	assert_true(p->start_ns != 0);
-	assert_int_equal(flow.next_seq, r->spec.seq + (__u32)r->len);
+	assert_int_equal(p->seg_end, r->spec.seq + (__u32)r->len);
+	/* where the next request can start: after the body the head declares */
+	assert_int_equal(flow.next_seq, r->spec.seq + (__u32)(r->len + declared_body(r)));
+	assert_true(flow.flags & TG_FLOW_SEQ);
+	assert_false(flow.flags & TG_FLOW_BODY_OPEN);
 }
 
 /*
@@ -1368,6 +1391,196 @@ static void test_body_in_second_segment(void **state)
 	assert_int_equal(stat_get(f, TG_S_NON_REQUEST), non_request + 1);
 	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 1);
 	assert_int_equal(requests_total(f), 1);
+}
+
+/* A request line with a key no consumer has: a segment that begins with it
+ * and is taken for a request is refused (XDP_TX, 401). */
+#define LOOKALIKE "GET /v1/orders/9 HTTP/1.1\r\nX-API-Key: " KEY_UNKNOWN "\r\n\r\n"
+
+/* Run @text as the segment of @r's connection at sequence @seq and expect
+ * it passed untouched as body (not a request, nothing charged or refused). */
+static void assert_body_passed(struct fixture *f, struct req *r, __u32 seq, const char *text)
+{
+	__u64 non_request = stat_get(f, TG_S_NON_REQUEST), retrans = stat_get(f, TG_S_RETRANSMITS);
+	__u64 requests = requests_total(f), refused[TG_V_COUNT];
+	struct xdp_run run;
+
+	for (int v = 1; v < TG_V_COUNT; v++)
+		refused[v] = refused_total(f, v);
+	r->spec.seq = seq;
+	r->len = strlen(text);
+	memcpy(r->payload, text, r->len);
+	run_req(f, r, &run);
+	assert_pass_untouched(&run);
+	assert_int_equal(stat_get(f, TG_S_NON_REQUEST), non_request + 1);
+	assert_int_equal(stat_get(f, TG_S_RETRANSMITS), retrans);
+	assert_int_equal(requests_total(f), requests);
+	for (int v = 1; v < TG_V_COUNT; v++)
+		assert_int_equal(refused_total(f, v), refused[v]);
+}
+
+/*
+ * A body whose segments begin like requests (an upload of HTTP text, say):
+ * its head gave its length, so every segment before its end is body, and
+ * the first at its end is a request again. Near the top of the sequence
+ * space too, where the body's end wraps.
+ */
+static void test_body_that_begins_like_a_request(void **state)
+{
+	static const __u32 starts[] = { 1000, 0xfffffc00U };
+	struct fixture *f = *state;
+	struct req r, first;
+	struct xdp_run run;
+	char h[256];
+	__u32 body_at, end;
+
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		snprintf(h, sizeof(h), "X-API-Key: %s\r\nContent-Length: 3000\r\n", KEY_ACTIVE);
+		req_init(f, &r, false, "POST", "/v1/orders", h);
+		r.spec.seq = starts[i];
+		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS,
+				TG_M_POST, "/v1/orders");
+		first = r;
+		body_at = r.spec.seq + (__u32)r.len;
+		end = body_at + 3000;
+
+		assert_body_passed(f, &r, body_at, LOOKALIKE);
+		assert_body_passed(f, &r, body_at + 1448, LOOKALIKE);
+		assert_body_passed(f, &r, end - 1, "G" LOOKALIKE);
+
+		/* the request's own segment again: a retransmission, as before */
+		run_req(f, &first, &run);
+		assert_pass_untouched(&run);
+		assert_int_equal(requests_total(f), 2 * i + 1);
+
+		/* at the body's end a request starts: checked and charged */
+		snprintf(h, sizeof(h), "X-API-Key: %s\r\n", KEY_ACTIVE);
+		req_init(f, &r, false, "GET", "/v1/orders/8", h);
+		r.spec.sport = first.spec.sport;
+		r.spec.seq = end;
+		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS,
+				TG_M_GET, "/v1/orders/8");
+		assert_int_equal(requests_total(f), 2 * i + 2);
+	}
+}
+
+/* Pretend tg_skmsg answered every admitted request of @r's flow. */
+static void flow_answer_all(struct fixture *f, const struct req *r)
+{
+	struct tg_flow_key key;
+	struct tg_flow flow;
+
+	assert_true(flow_get(f, &r->spec, &flow));
+	flow.head = flow.tail;
+	flow_key_of(&r->spec, &key);
+	assert_int_equal(bpf_map_update_elem(f->flows_fd, &key, &flow, BPF_EXIST), 0);
+}
+
+/* Make @r's flow as tg_sockops does for a socket it put in the sockhash. */
+static void flow_with_socket(struct fixture *f, const struct req *r)
+{
+	struct tg_flow_key key;
+	struct tg_flow flow = { .flags = TG_FLOW_SOCK };
+
+	flow_key_of(&r->spec, &key);
+	assert_int_equal(bpf_map_update_elem(f->flows_fd, &key, &flow, BPF_NOEXIST), 0);
+}
+
+/*
+ * A body whose end XDP cannot know (chunked, or a head longer than it reads):
+ * segments that begin like requests are body until the request is answered
+ * (a client sends its next request after the answer; one that pipelines
+ * behind such a body has those requests charged as unattributed responses).
+ * Only on connections whose answers tg_skmsg sees: on others a request is
+ * "answered" only when the flow's timer gives it up.
+ */
+static void test_open_body_until_answered(void **state)
+{
+	static const char *const heads[] = {
+		"Transfer-Encoding: chunked\r\n",
+		"Transfer-Encoding: gzip, chunked\r\nContent-Length: 10\r\n",
+		"Content-Length: 12x\r\n",
+		"Content-Length: 4294967296\r\n",
+		"Cookie: ",	/* the head goes on beyond the bytes XDP reads */
+	};
+	struct fixture *f = *state;
+	struct req r, first;
+	struct xdp_run run;
+	struct tg_flow flow;
+	char h[1500];
+	__u32 next;
+
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		int n = snprintf(h, sizeof(h), "X-API-Key: %s\r\n%s", KEY_ACTIVE, heads[i]);
+
+		if (i == 4) {
+			memset(h + n, 'a', 1100);
+			h[n + 1100] = '\0';
+		}
+		req_init(f, &r, false, "POST", "/v1/orders", h);
+		flow_with_socket(f, &r);
+		run_req(f, &r, &run);
+		assert_pass_untouched(&run);
+		assert_true(flow_get(f, &r.spec, &flow));
+		assert_int_equal(flow.tail, 1);
+		assert_true(flow.flags & TG_FLOW_BODY_OPEN);
+		assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
+		first = r;
+		next = r.spec.seq + (__u32)r.len;
+
+		assert_body_passed(f, &r, next, LOOKALIKE);
+		next += (__u32)r.len;
+		assert_body_passed(f, &r, next, "\r\n" LOOKALIKE);
+		next += (__u32)r.len;
+
+		/* answered: the next segment that begins like a request is one */
+		flow_answer_all(f, &first);
+		snprintf(h, sizeof(h), "X-API-Key: %s\r\n", KEY_ACTIVE);
+		req_init(f, &r, false, "GET", "/v1/orders/8", h);
+		r.spec.sport = first.spec.sport;
+		r.spec.seq = next;
+		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS,
+				TG_M_GET, "/v1/orders/8");
+		assert_int_equal(requests_total(f), 2 * i + 2);
+	}
+
+	/* a connection outside agent.cgroup (no socket in the sockhash): its
+	 * segments that begin like requests are requests */
+	snprintf(h, sizeof(h), "X-API-Key: %s\r\n%s", KEY_ACTIVE, heads[0]);
+	req_init(f, &r, false, "POST", "/v1/orders", h);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	r.spec.seq += (__u32)r.len;
+	r.len = strlen(LOOKALIKE);
+	memcpy(r.payload, LOOKALIKE, r.len);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+}
+
+/* A public route is not charged, but its body is no request either: with a
+ * flow (tg_sockops makes one at the handshake), a segment inside the body
+ * it declared is passed as body, not refused. */
+static void test_public_route_body(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_flow_key key;
+	struct tg_flow zero = { 0 };
+	struct req r;
+	struct xdp_run run;
+	__u32 body_at;
+
+	req_init(f, &r, false, "POST", "/health/report", "Content-Length: 5000\r\n");
+	flow_key_of(&r.spec, &key);
+	assert_int_equal(bpf_map_update_elem(f->flows_fd, &key, &zero, BPF_NOEXIST), 0);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	body_at = r.spec.seq + (__u32)r.len;
+	assert_body_passed(f, &r, body_at + 100, LOOKALIKE);
+
+	/* after its end: a request again, and this one is refused */
+	r.spec.seq = body_at + 5000;
+	r.len = strlen(LOOKALIKE);
+	memcpy(r.payload, LOOKALIKE, r.len);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
 }
 
 /* --- fixtures: key verdicts ---------------------------------------------- */
@@ -2483,6 +2696,9 @@ int main(void)
 		T(test_retransmission_not_charged),
 		T(test_retransmission_across_seq_wrap),
 		T(test_body_in_second_segment),
+		T(test_body_that_begins_like_a_request),
+		T(test_open_body_until_answered),
+		T(test_public_route_body),
 		T(test_missing_key),
 		T(test_unknown_key),
 		T(test_negative_key),

@@ -3,7 +3,8 @@
 """http_server.py - the sample API the integration tests put behind tollgate.
 
 A real HTTP/1.1 server (keep-alive, pipelining, Content-Length on every
-response) from the standard library, with fixed routes:
+response; request bodies with Content-Length or chunked) from the standard
+library, with fixed routes:
 
     /v1/ok       any method   200
     /v1/created  POST         201 (other methods 405)
@@ -196,10 +197,31 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def read_chunks(self):
+        """Reads a chunked request body and its trailer section; False if
+        its framing is bad."""
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                return False
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailer fields
+                return True
+            if len(self.rfile.read(size + 2)) != size + 2:
+                return False
+
     def handle_any(self):
         self.server.request_log.append(self.command, self.path, self.api_key())
         length = self.headers.get("Content-Length")
-        if length:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            if not self.read_chunks():
+                self.reply(400, "bad chunked body\n")
+                self.close_connection = True
+                return
+        elif length:
             try:
                 self.rfile.read(int(length))
             except ValueError:

@@ -18,6 +18,10 @@ the sockmap-mode test (test-sockmap.sh); it must run inside agent.cgroup.
     refused --port P --key K
         one request; prints "EACCES" if the write fails with EACCES (what a
         proxy sees when tollgate refuses), else the status
+    upload --port P --key K --xff A --lookalike-key L [--chunked]
+        a POST whose body pieces each begin like a request with key L, each
+        piece a write of its own (tgclient.py upload), then a GET on the
+        same connection; prints both statuses, or EACCES if a write failed so
 """
 
 import argparse
@@ -26,8 +30,10 @@ import socket
 import sys
 import time
 
+from tgclient import lookalike_pieces, upload_sends
 
-def head(path, key, xff, method="GET", body=b"", pad=0):
+
+def head(path, key, xff, method="GET", body=b"", pad=0, length=True):
     lines = [
         f"{method} {path} HTTP/1.1",
         "Host: api.test",
@@ -37,6 +43,8 @@ def head(path, key, xff, method="GET", body=b"", pad=0):
     ]
     if pad:
         lines.append("X-Pad: " + "p" * pad)
+    if not length:
+        return ("\r\n".join(lines) + "\r\n").encode()  # the caller frames the body
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
@@ -131,18 +139,39 @@ def cmd_refused(args):
     return 0
 
 
+def cmd_upload(args):
+    sends = upload_sends(head("/v1/created", args.key, args.xff[0], "POST", length=False),
+                         lookalike_pieces(args.lookalike_key), args.chunked)
+    with connect(args.port) as s:
+        try:
+            for data in sends:
+                s.sendall(data)
+                time.sleep(0.1)
+            statuses = read_responses(s, 1)
+            s.sendall(head("/v1/ok", args.key, args.xff[0]))
+            statuses += read_responses(s, 1)
+        except OSError as e:
+            print("EACCES" if e.errno == errno.EACCES else f"error {e.errno}")
+            return 0
+        print(" ".join(str(x) for x in statuses))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=["pipeline", "split", "tail", "refused"])
+    ap.add_argument("command", choices=["pipeline", "split", "tail", "refused", "upload"])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--xff", action="append", default=[])
     ap.add_argument("--cut", type=int, default=20, help="tail: bytes of the second head in the first write")
     ap.add_argument("--pad", type=int, default=0, help="tail: bytes of an X-Pad line in the second head")
+    ap.add_argument("--lookalike-key", default="", help="upload: the key of the body's heads")
+    ap.add_argument("--chunked", action="store_true", help="upload: a chunked body")
     args = ap.parse_args()
-    if args.command in ("pipeline", "split", "tail") and len(args.xff) < (2 if args.command == "tail" else 1):
+    if args.command in ("pipeline", "split", "tail", "upload") and len(args.xff) < (2 if args.command == "tail" else 1):
         ap.error("--xff is needed (twice for tail)")
-    commands = {"pipeline": cmd_pipeline, "split": cmd_split, "tail": cmd_tail, "refused": cmd_refused}
+    commands = {"pipeline": cmd_pipeline, "split": cmd_split, "tail": cmd_tail, "refused": cmd_refused,
+                "upload": cmd_upload}
     return commands[args.command](args)
 
 

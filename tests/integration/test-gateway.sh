@@ -16,6 +16,8 @@
 #      event comes from the flow's timer; the late answer is unattributed
 #  3d. a public route: no key needed, nothing charged, kept alive too
 #  3e. 100-continue is skipped; after a 101 nothing is taken for a response
+#  3f. request bodies (Content-Length, chunked) whose segments begin like
+#      requests with an unknown key are body: not refused, not charged
 #   4. two pipelined requests in one segment: both charged, the second
 #      unattributed; 20 in one send: 16 unattributed, then the connection is
 #      cut; six in flight, each in its own segment: the two beyond the
@@ -117,6 +119,7 @@ K_CHUNKED=$(tg_key_add 17 14 2)
 K_LOOKALIKE=$(tg_key_add 18 15 2)
 K_LONGHEAD=$(tg_key_add 19 16 2)
 K_SPLIT=$(tg_key_add 20 17 2)
+K_UPLOAD=$(tg_key_add 21 18 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -318,6 +321,30 @@ assert_eq "one event for it, with the final status" "1 201" \
 tg_client curl -s --max-time 3 -o /dev/null -H "X-API-Key: $K_UPGRADE" "$URL/v1/upgrade" || true
 assert_eq "upgraded connection: one event, status 101" "1 101" \
 	"$(tg_wait_events 13 1 10) $(tg_events 13 '{status}')"
+
+# ---------------------------------------------------------------------------
+tg_log "3f. request bodies whose segments begin like requests"
+# Each body piece starts a segment with a request head that carries an
+# unknown key (a whole head, then one cut before its blank line): XDP must
+# take them for body, by the Content-Length, or for a chunked body until the
+# request is answered; as requests they would be refused with a 401.
+tg_counters "$TG_DIR/c-up0.json"
+for mode in length chunked; do
+	flag=
+	[ "$mode" = chunked ] && flag=--chunked
+	out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" upload $flag --addr "$TG_HOST_IP" --port "$PORT" \
+		--key "$K_UPLOAD" --lookalike-key "$K_UNKNOWN")
+	assert_eq "$mode body: the POST, then a GET on the same connection, answered" "201 200" "$out"
+done
+assert_eq "the server got the two POSTs and two GETs, nothing with the body's key" "4 0" \
+	"$(tg_server_count " $K_UPLOAD\$") $(tg_server_count " $K_UNKNOWN\$")"
+assert_eq "one event each, nothing unanswered" "4 200 -,200 -,201 -,201 -," \
+	"$(tg_wait_events 21 4 10) $(tg_events 21 '{status} {flags}' | sort | tr '\n' ',')"
+tg_counters "$TG_DIR/c-up1.json"
+assert_eq "the four charged, once each" 4 "$(tg_counter "$TG_DIR/c-up1.json" 18 1 requests)"
+assert_eq "no unknown_key refusal for the body's heads" \
+	"$(tg_counter "$TG_DIR/c-up0.json" 0 1 refused.unknown_key)" \
+	"$(tg_counter "$TG_DIR/c-up1.json" 0 1 refused.unknown_key)"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"

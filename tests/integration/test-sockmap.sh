@@ -20,7 +20,8 @@
 #   6. a proxy's own writes: two GETs and a POST (whose body looks like a
 #      request) pipelined in one write are charged as three requests with
 #      their own X-Forwarded-For addresses; a head split over three writes is
-#      one request; a refused write fails with EACCES
+#      one request; bodies (Content-Length, chunked) whose writes begin like
+#      requests are body; a refused write fails with EACCES
 #  6b. the HAProxy backend of docs/sockmap.md: 429, 401 and 200 as above
 #   7. mode = both: XDP for direct clients and sk_msg for proxied ones share
 #      one bucket per consumer
@@ -101,6 +102,7 @@ K_BIG=$(tg_key_add 3 3 2)
 K_PIPE=$(tg_key_add 4 4 2)
 K_SPLIT=$(tg_key_add 5 5 2)
 K_BOTH=$(tg_key_add 6 6 3)
+K_UPLOAD=$(tg_key_add 7 7 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey)
 
 tg_agent_start 30
@@ -220,6 +222,26 @@ assert_eq "the server got each of those heads whole (its key, not a mangled line
 tg_counters "$TG_DIR/c5.json"
 assert_eq "seven requests charged to the key, none unanswered" "7 0" \
 	"$(for f in requests unanswered; do tg_counter "$TG_DIR/c5.json" 5 1 $f; done | xargs)"
+# a body whose writes begin like requests with an unknown key (a whole head,
+# then one cut before its blank line): with a Content-Length the verdict
+# covers the body; a chunked one is body until the request is answered, so
+# the cut head is neither held (the body's end would wait behind it) nor
+# refused
+for mode in length chunked; do
+	flag=
+	[ "$mode" = chunked ] && flag=--chunked
+	out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" upload $flag --port "$APP_PORT" --key "$K_UPLOAD" \
+		--xff 192.0.2.47 --lookalike-key "$K_UNKNOWN")
+	assert_eq "$mode body in writes that begin like requests: the POST and a GET answered" \
+		"201 200" "$out"
+done
+assert_eq "the server got two POSTs and two GETs, nothing with the body's key" "4 0" \
+	"$(tg_server_count " $K_UPLOAD\$") $(tg_server_count " $K_UNKNOWN\$")"
+assert_eq "one event each" "4 /v1/created 201,/v1/created 201,/v1/ok 200,/v1/ok 200," \
+	"$(tg_wait_events 7 4 10) $(tg_events 7 '{endpoint} {status}' | sort | tr '\n' ',')"
+tg_counters "$TG_DIR/c7.json"
+assert_eq "four charged, none unanswered" "4 0" \
+	"$(for f in requests unanswered; do tg_counter "$TG_DIR/c7.json" 7 1 $f; done | xargs)"
 out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" refused --port "$APP_PORT" --key "$K_SMALL")
 assert_eq "a refused write fails with EACCES" EACCES "$out"
 

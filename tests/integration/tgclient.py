@@ -21,6 +21,14 @@ Subcommands (all print to stdout; exit 0 unless the arguments are wrong):
             segment for small requests), reads as many responses; prints the
             status codes, space separated (0 for a missing response).
 
+  upload    --addr A --port P --key K --lookalike-key L [--chunked] [--then PATH]
+            one POST to /v1/created whose body pieces each begin like a
+            request with key L (a whole head, then one cut before its blank
+            line), each piece in a send (segment) of its own, 100 ms apart;
+            Content-Length, or chunked with each piece a chunk; then, on the
+            same connection, GET PATH (default /v1/ok). Prints both statuses
+            (0 for a missing response).
+
   newkey    [--version V]
             a fresh API key: tg_ + version digit + 39 base62 characters.
 
@@ -250,6 +258,53 @@ def cmd_pipeline(args):
     return 0
 
 
+def lookalike_pieces(lookalike_key):
+    """Body pieces that begin like requests: a whole head with the key, and
+    one cut before its blank line."""
+    line = f"GET /v1/ok HTTP/1.1\r\nHost: api.test\r\nX-API-Key: {lookalike_key}\r\n"
+    return [(line + "\r\n").encode() + b"x" * 300, line.encode()]
+
+
+def upload_sends(head, pieces, chunked):
+    """The sends of a request whose head lines are `head` (bytes, without
+    the blank line) and whose body is `pieces`, each piece at the start of a
+    send: with Content-Length, or chunked (each piece a chunk, its size line
+    at the end of the send before it, the last chunk in a send of its
+    own)."""
+    if not chunked:
+        body_len = sum(len(p) for p in pieces)
+        return [head + b"Content-Length: %d\r\n\r\n" % body_len] + pieces
+    sends = [head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(pieces[0])]
+    for piece, after in zip(pieces, pieces[1:]):
+        sends.append(piece + b"\r\n%x\r\n" % len(after))
+    # the last piece ends its send as it is (a head cut before its blank
+    # line stays cut); the last chunk follows in a send of its own
+    return sends + [pieces[-1], b"\r\n0\r\n\r\n"]
+
+
+def cmd_upload(args):
+    head = request_bytes(args.addr, args.port, "/v1/created", args.key, "POST")[:-2]
+    sends = upload_sends(head, lookalike_pieces(args.lookalike_key), args.chunked)
+    statuses = []
+    with socket.socket(family_of(args.addr), socket.SOCK_STREAM) as s:
+        s.settimeout(args.timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.connect((args.addr, args.port))
+        rd = Reader(s)
+        try:
+            for data in sends:
+                s.sendall(data)
+                time.sleep(0.1)  # acknowledged: the next send is a segment of its own
+            statuses.append(rd.response()[0])
+            s.sendall(request_bytes(args.addr, args.port, args.then, args.key))
+            statuses.append(rd.response()[0])
+        except OSError:
+            pass
+    statuses += [0] * (2 - len(statuses))
+    print(" ".join(str(x) for x in statuses), flush=True)
+    return 0
+
+
 def siphash128(key, msg):
     """SipHash-2-4 with 128-bit output (the reference algorithm, DESIGN §8)."""
     mask = (1 << 64) - 1
@@ -452,6 +507,16 @@ def main():
                         "(0: all in one write)")
     p.add_argument("paths", nargs="+")
     p.set_defaults(fn=cmd_pipeline)
+
+    p = sub.add_parser("upload")
+    p.add_argument("--addr", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--key", required=True)
+    p.add_argument("--lookalike-key", required=True)
+    p.add_argument("--chunked", action="store_true")
+    p.add_argument("--then", default="/v1/ok")
+    p.add_argument("--timeout", type=float, default=3.0)
+    p.set_defaults(fn=cmd_upload)
 
     p = sub.add_parser("newkey")
     p.add_argument("--version", type=int, default=1, choices=range(1, 10))
