@@ -1157,6 +1157,19 @@ static __always_inline bool tg_flow_body_open(struct tg_flow *f)
 	       READ_ONCE(f->head) != READ_ONCE(f->tail);
 }
 
+/* A request of flow @f (segment @p, parsed in @req) that XDP lets through
+ * unadmitted (a public route, a `pass` action): nothing follows it to its
+ * answer, but its body, where its head gives the length, is no request
+ * either. */
+static __always_inline void tg_flow_passed(struct tg_flow *f, const struct tg_pkt *p,
+					   const struct tg_http_req *req)
+{
+	__u32 open;
+
+	f->next_seq = tg_req_end_seq(p, req, &open);
+	tg_flow_req_flags(f, TG_FLOW_SEQ);
+}
+
 enum { TG_SEG_REQUEST, TG_SEG_RETRANSMIT, TG_SEG_BODY };
 
 /*
@@ -1273,11 +1286,8 @@ int tg_xdp(struct xdp_md *ctx)
 	route = tg_route_lookup(s, req);
 	if (route) {
 		if (route->flags & TG_ROUTE_PUBLIC) {
-			/* not charged, but its body is no request either */
-			if (flow) {
-				flow->next_seq = tg_req_end_seq(&p, req, &r);
-				tg_flow_req_flags(flow, (flow->flags & TG_FLOW_BODY_OPEN) | TG_FLOW_SEQ);
-			}
+			if (flow)
+				tg_flow_passed(flow, &p, req);
 			return XDP_PASS;
 		}
 		api_id = route->api_id;
@@ -1285,8 +1295,11 @@ int tg_xdp(struct xdp_md *ctx)
 	}
 
 	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, true);
-	if (info.verdict != TG_V_ADMITTED)
+	if (info.verdict != TG_V_ADMITTED) {
+		if (flow && tg_actions[info.verdict & (TG_V_COUNT - 1)] == TG_ACT_PASS)
+			tg_flow_passed(flow, &p, req);
 		goto refuse;
+	}
 
 	s->req.flags = 0;
 	s->req.seg_end = p.seq + p.payload_len;

@@ -2231,6 +2231,29 @@ static void test_reject_then_data_is_rst_ipv6(void **state)
 
 /* --- fixtures: actions other than reject ---------------------------------- */
 
+/* A request a pass action lets through: its body, where its head gives
+ * the length, is not taken for requests (here one whose unknown key the
+ * mixed actions drop). */
+static void test_action_pass_body(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	__u32 body_at;
+
+	req_init(f, &r, false, "POST", "/v1/orders", "Content-Length: 2000\r\n");
+	flow_with_socket(f, &r);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_PASS, 0, NULL);
+	body_at = r.spec.seq + (__u32)r.len;
+	assert_body_passed(f, &r, body_at, LOOKALIKE);
+	assert_body_passed(f, &r, body_at + 1999, "G" LOOKALIKE);
+
+	/* after its end: a request again, dropped */
+	r.spec.seq = body_at + 2000;
+	r.len = strlen(LOOKALIKE);
+	memcpy(r.payload, LOOKALIKE, r.len);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_DROP, 0, NULL);
+}
+
 static void test_action_pass(void **state)
 {
 	struct fixture *f = *state;
@@ -2727,6 +2750,7 @@ int main(void)
 		T(test_reject_hint),
 		T(test_reject_then_data_is_rst_ipv6),
 		T_MIXED(test_action_pass),
+		T_MIXED(test_action_pass_body),
 		T_MIXED(test_action_drop),
 		T_MIXED(test_key_in_second_segment),
 		T(test_non_request),
