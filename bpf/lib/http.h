@@ -259,20 +259,25 @@ static __always_inline __u64 tg_parse_clen(const __u8 *buf, __u32 off, __u32 len
 	return v;
 }
 
-/* Mark the header line at ls if it gives a body's length: w and w2 are its
- * first two words, lowercased. */
-static __always_inline void tg_length_line(__u64 w, __u64 w2, __u32 ls, __u32 *clen_line,
+/* Mark the header line at ls if it gives a body's length: w is its first
+ * word, lowercased; the second is read only where the first matches. */
+static __always_inline void tg_length_line(const __u8 *buf, __u64 w, __u32 ls, __u32 *clen_line,
 					   __u32 *te_line)
 {
-	/* "content-length:" is 15 bytes: the 8th of the second word is ':' */
-	if (w == TG_W8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
-	    (w2 & 0x00ffffffffffffffULL) ==
+	__u64 w2;
+
+	if (w == TG_W8('c', 'o', 'n', 't', 'e', 'n', 't', '-')) {
+		/* "content-length:" is 15 bytes: the 8th of the second word is ':' */
+		w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
+		if ((w2 & 0x00ffffffffffffffULL) ==
 		    (TG_W4('l', 'e', 'n', 'g') | (__u64)'t' << 32 | (__u64)'h' << 40 |
 		     (__u64)(':' | 0x20) << 48))
-		*clen_line = ls;
-	else if (w == TG_W8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
-		 w2 == TG_W8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n'))
-		*te_line = ls;
+			*clen_line = ls;
+	} else if (w == TG_W8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r')) {
+		w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
+		if (w2 == TG_W8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n'))
+			*te_line = ls;
+	}
 }
 
 /* Whether the line at ls is the blank line that ends a head: then *end is
@@ -312,7 +317,7 @@ static __always_inline int tg_header_line(const __u8 *buf, __u32 len, struct tg_
 		if (!h->auth_line)
 			h->auth_line = ls;
 	} else {
-		tg_length_line(w, tg_load64(buf, ls + 8) | TG_LOWER8, ls, &h->clen_line, &h->te_line);
+		tg_length_line(buf, w, ls, &h->clen_line, &h->te_line);
 	}
 	return 0;
 }
@@ -545,7 +550,7 @@ static __always_inline int tg_proxy_line(const __u8 *buf, __u32 len, struct tg_p
 	w = tg_load64(buf, ls) | TG_LOWER8;
 	w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
 	if (c0 != 'x')
-		tg_length_line(w, w2, ls, &h->clen_line, &h->te_line);
+		tg_length_line(buf, w, ls, &h->clen_line, &h->te_line);
 	else if (w == TG_W8('x', '-', 'r', 'e', 'a', 'l', '-', 'i') &&
 		 (w2 & 0xffff) == TG_W2('p', ':' | 0x20))
 		h->real_line = ls;
