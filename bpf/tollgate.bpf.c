@@ -1170,6 +1170,20 @@ static __always_inline void tg_flow_passed(struct tg_flow *f, const struct tg_pk
 	tg_flow_req_flags(f, TG_FLOW_SEQ);
 }
 
+/* A client's SYN (@p): a new connection on the tuple. A flow an old one
+ * left (one outside agent.cgroup is never closed, a close can be lost)
+ * knows nothing of this one's sequence, and would take its first requests
+ * for retransmissions or body: they start after the SYN. */
+static __always_inline void tg_flow_syn(const struct tg_pkt *p)
+{
+	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, &p->fk);
+
+	if (f) {
+		f->next_seq = p->seq + 1;
+		tg_flow_req_flags(f, TG_FLOW_SEQ);
+	}
+}
+
 enum { TG_SEG_REQUEST, TG_SEG_RETRANSMIT, TG_SEG_BODY };
 
 /*
@@ -1228,6 +1242,8 @@ int tg_xdp(struct xdp_md *ctx)
 			bpf_map_delete_elem(&tg_rejects, &p.fk);
 		}
 	}
+	if ((p.tcp_flags & (TG_TCP_SYN | TG_TCP_ACK)) == TG_TCP_SYN)
+		tg_flow_syn(&p);
 	if (!p.payload_len)
 		return XDP_PASS;
 	tg_stat(TG_S_API_SEGMENTS);

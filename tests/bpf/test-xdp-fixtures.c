@@ -1583,6 +1583,51 @@ static void test_public_route_body(void **state)
 	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
 }
 
+/*
+ * A new connection on the tuple of one whose flow is still there (a
+ * connection outside agent.cgroup is never closed): its first request, at a
+ * sequence below the old connection's, is a request, not a retransmission;
+ * and the old connection's open body is gone with it.
+ */
+static void test_new_connection_on_old_tuple(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct tg_flow flow;
+	struct xdp_run run;
+	struct pkt_spec syn;
+	char h[128];
+
+	snprintf(h, sizeof(h), "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n", KEY_ACTIVE);
+	req_init(f, &r, false, "POST", "/v1/orders", h);
+	flow_with_socket(f, &r);
+	r.spec.seq = 3000000000U;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_true(flow.flags & TG_FLOW_BODY_OPEN);
+
+	/* the new connection's SYN, then its first request */
+	syn = r.spec;
+	syn.seq = 1000000000U;
+	syn.tcp_flags = PKT_SYN;
+	syn.payload = NULL;
+	syn.payload_len = 0;
+	run_spec(f, &syn, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.next_seq, syn.seq + 1);
+	assert_false(flow.flags & TG_FLOW_BODY_OPEN);
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	r.spec.sport = syn.sport;
+	r.spec.seq = syn.seq + 1;
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+	assert_int_equal(requests_total(f), 2);
+}
+
 /* --- fixtures: key verdicts ---------------------------------------------- */
 
 static void test_missing_key(void **state)
@@ -2719,6 +2764,7 @@ int main(void)
 		T(test_retransmission_not_charged),
 		T(test_retransmission_across_seq_wrap),
 		T(test_body_in_second_segment),
+		T(test_new_connection_on_old_tuple),
 		T(test_body_that_begins_like_a_request),
 		T(test_open_body_until_answered),
 		T(test_public_route_body),
