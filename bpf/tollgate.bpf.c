@@ -822,12 +822,12 @@ static __always_inline struct tg_flow *tg_flow_create(const struct tg_flow_key *
 	return f;
 }
 
-/* Set flow @f's TG_FLOW_SEQ and TG_FLOW_BODY_OPEN as in @want. Only the
- * side that admits requests on the flow changes these two, so a plain read
- * says which need an atomic; usually none does. */
+/* Set flow @f's TG_FLOW_SEQ, TG_FLOW_BODY_OPEN and TG_FLOW_BODY_PASSED as
+ * in @want. Only the side that admits requests on the flow changes these,
+ * so a plain read says which need an atomic; usually none does. */
 static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
 {
-	__u32 have = READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_BODY_OPEN);
+	__u32 have = READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_BODY_OPEN | TG_FLOW_BODY_PASSED);
 
 	if (have & ~want)
 		__sync_fetch_and_and(&f->flags, ~(have & ~want));
@@ -1147,14 +1147,20 @@ static __always_inline __u32 tg_req_end_seq(const struct tg_pkt *p, const struct
 }
 
 /* Whether flow @f has a request body open whose end is not known: its
- * request, the last admitted, is not answered yet. Only where answers are
- * seen (TG_FLOW_SOCK): elsewhere a request is answered only when the flow's
- * timer gives it up, and later requests would pass as body until then. */
+ * request, the last admitted, is not answered yet (or, in sockmap mode, the
+ * last passed unadmitted: no response has started since). Only where
+ * answers are seen (TG_FLOW_SOCK): elsewhere a request is answered only
+ * when the flow's timer gives it up, and later requests would pass as body
+ * until then. */
 static __always_inline bool tg_flow_body_open(struct tg_flow *f)
 {
-	return (READ_ONCE(f->flags) & (TG_FLOW_BODY_OPEN | TG_FLOW_SOCK)) ==
-		       (TG_FLOW_BODY_OPEN | TG_FLOW_SOCK) &&
-	       READ_ONCE(f->head) != READ_ONCE(f->tail);
+	__u32 flags = READ_ONCE(f->flags);
+
+	if (!(flags & TG_FLOW_SOCK))
+		return false;
+	if (flags & TG_FLOW_BODY_OPEN)
+		return READ_ONCE(f->head) != READ_ONCE(f->tail);
+	return (flags & TG_FLOW_BODY_PASSED) && READ_ONCE(f->responses) == f->next_seq;
 }
 
 /* A request of flow @f (segment @p, parsed in @req) that XDP lets through
@@ -1726,6 +1732,21 @@ static __always_inline int tg_skmsg_pass(struct sk_msg_md *msg, const struct tg_
 	return SK_PASS;
 }
 
+/* A proxied request that flow @f lets through unadmitted (a public route,
+ * a pass action), of @req_len bytes (0: its body's end is not known, the
+ * body is open until the next response starts). */
+static __always_inline void tg_msg_passed(struct tg_flow *f, __u64 req_len)
+{
+	if (!f)
+		return;
+	if (req_len && req_len < 0xffffffffULL) {
+		tg_flow_req_flags(f, 0);
+		return;
+	}
+	f->next_seq = READ_ONCE(f->responses);
+	tg_flow_req_flags(f, TG_FLOW_BODY_PASSED);
+}
+
 /*
  * The verdict of the proxied request parsed into scratch slot @slot (its
  * head in s->http and s->proxy, its flow key in s->pkt.fk): the same route
@@ -1753,28 +1774,35 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 	pr = &s->proxy;
 	fk = &s->pkt.fk;
 	req_len = s->req_len;
+	flow = bpf_map_lookup_elem(&tg_flows, fk);
+	if (flow && tg_flow_body_open(flow)) {
+		/* body bytes: passed, and no verdict over what follows them
+		 * (the length this lookalike head gives is no length at all) */
+		s->req_len = 0;
+		tg_stat(TG_S_NON_REQUEST);
+		return SK_PASS;
+	}
 	tg_stat(TG_S_PROXY_REQUESTS);
 	now = bpf_ktime_get_ns();
 
 	route = tg_route_lookup(s, req);
 	if (route) {
-		if (route->flags & TG_ROUTE_PUBLIC)
+		if (route->flags & TG_ROUTE_PUBLIC) {
+			tg_msg_passed(flow, req_len);
 			return SK_PASS;
+		}
 		api_id = route->api_id;
 		route_id = route->route_id;
-	}
-	flow = bpf_map_lookup_elem(&tg_flows, fk);
-	if (flow && tg_flow_body_open(flow)) {
-		tg_stat(TG_S_NON_REQUEST);
-		return SK_PASS;
 	}
 	s->digest_ok = 0;
 	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, false);
 	if (info.verdict != TG_V_ADMITTED) {
 		v = info.verdict & (TG_V_COUNT - 1);
 		tg_count_refused(admitted.consumer_id, api_id, v);
-		if (tg_actions[v] == TG_ACT_PASS)
+		if (tg_actions[v] == TG_ACT_PASS) {
+			tg_msg_passed(flow, req_len);
 			return SK_PASS;
+		}
 		tg_refusal_note(s, &info, now);
 		tg_stat(TG_S_PROXY_REFUSED);
 		return SK_DROP;
@@ -1855,7 +1883,7 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 	s->req_len = req_len;
 	if (tg_msg_decide(slot, size) == SK_DROP)
 		return SK_DROP;
-	return tg_skmsg_pass(msg, &s->pkt.fk, req_len);
+	return tg_skmsg_pass(msg, &s->pkt.fk, s->req_len);
 }
 
 /* A write on a socket with no flow of its own: a local proxy's upstream
@@ -2268,7 +2296,10 @@ int tg_skmsg(struct sk_msg_md *msg)
 	if (!f->consumer_id) {
 		/* no admitted request on this connection yet (public routes, a
 		 * local client that bypassed XDP, a flow the LRU evicted):
-		 * nobody to charge */
+		 * nobody to charge. The answer to a request passed with its
+		 * body open has begun: that body is over (tg_flow_body_open) */
+		if (f->flags & TG_FLOW_BODY_PASSED)
+			f->responses++;
 		tg_stat(TG_S_NO_FLOW);
 		return SK_PASS;
 	}

@@ -18,10 +18,13 @@ the sockmap-mode test (test-sockmap.sh); it must run inside agent.cgroup.
     refused --port P --key K
         one request; prints "EACCES" if the write fails with EACCES (what a
         proxy sees when tollgate refuses), else the status
-    upload --port P --key K --xff A --lookalike-key L [--chunked]
-        a POST whose body pieces each begin like a request with key L, each
-        piece a write of its own (tgclient.py upload), then a GET on the
-        same connection; prints both statuses, or EACCES if a write failed so
+    upload --port P --key K --xff A --lookalike-key L [--chunked] [--path P]
+           [--lookalike-path Q] [--lookalike-length N] [--then-key T]
+        a POST to P (/v1/created) whose body pieces each begin like a
+        request for Q (/v1/ok) with key L (and Content-Length: N), each
+        piece a write of its own (tgclient.py upload), then a GET with key T
+        (K) on the same connection; prints both statuses, EACCES in place
+        of a status if a write failed so
 """
 
 import argparse
@@ -140,19 +143,20 @@ def cmd_refused(args):
 
 
 def cmd_upload(args):
-    sends = upload_sends(head("/v1/created", args.key, args.xff[0], "POST", length=False),
-                         lookalike_pieces(args.lookalike_key), args.chunked)
+    pieces = lookalike_pieces(args.lookalike_key, args.lookalike_path, args.lookalike_length)
+    sends = upload_sends(head(args.path, args.key, args.xff[0], "POST", length=False), pieces,
+                         args.chunked)
+    statuses = []
     with connect(args.port) as s:
         try:
             for data in sends:
                 s.sendall(data)
                 time.sleep(0.1)
-            statuses = read_responses(s, 1)
-            s.sendall(head("/v1/ok", args.key, args.xff[0]))
+            statuses += read_responses(s, 1)
+            s.sendall(head("/v1/ok", args.then_key or args.key, args.xff[0]))
             statuses += read_responses(s, 1)
         except OSError as e:
-            print("EACCES" if e.errno == errno.EACCES else f"error {e.errno}")
-            return 0
+            statuses.append("EACCES" if e.errno == errno.EACCES else f"error-{e.errno}")
         print(" ".join(str(x) for x in statuses))
     return 0
 
@@ -167,6 +171,10 @@ def main():
     ap.add_argument("--pad", type=int, default=0, help="tail: bytes of an X-Pad line in the second head")
     ap.add_argument("--lookalike-key", default="", help="upload: the key of the body's heads")
     ap.add_argument("--chunked", action="store_true", help="upload: a chunked body")
+    ap.add_argument("--path", default="/v1/created", help="upload: the POST's path")
+    ap.add_argument("--lookalike-path", default="/v1/ok", help="upload: the body's heads' path")
+    ap.add_argument("--lookalike-length", type=int, help="upload: a Content-Length in the body's heads")
+    ap.add_argument("--then-key", default="", help="upload: the key of the GET after it")
     args = ap.parse_args()
     if args.command in ("pipeline", "split", "tail", "upload") and len(args.xff) < (2 if args.command == "tail" else 1):
         ap.error("--xff is needed (twice for tail)")

@@ -89,6 +89,12 @@ sockmap_config() { # MODE
 			rate_per_sec = 0.001
 			burst = 6
 
+			[route.health]
+			id = 2
+			api_id = 1
+			prefix = /health
+			public = true
+
 			$(tg_generous_sections)
 		EOF
 	)"
@@ -242,6 +248,15 @@ assert_eq "one event each" "4 /v1/created 201,/v1/created 201,/v1/ok 200,/v1/ok 
 tg_counters "$TG_DIR/c7.json"
 assert_eq "four charged, none unanswered" "4 0" \
 	"$(for f in requests unanswered; do tg_counter "$TG_DIR/c7.json" 7 1 $f; done | xargs)"
+# the same through a public route (not admitted, so not followed to its
+# answer: open until a response starts), with heads that claim a 100 MB
+# body: taken for requests, they would pass (public) with a verdict over the
+# next 100 MB, so the refused GET after the answer would pass too
+out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" upload --chunked --path /health/upload \
+	--lookalike-path /health/x --lookalike-length 100000000 --then-key "$K_UNKNOWN" \
+	--port "$APP_PORT" --key "$K_UPLOAD" --xff 192.0.2.48 --lookalike-key "$K_UNKNOWN")
+assert_eq "a public chunked body in writes that begin like requests: answered; a GET after refused" \
+	"404 EACCES" "$out"
 out=$(in_cgroup "$PYTHON" "$PROXY_CLIENT" refused --port "$APP_PORT" --key "$K_SMALL")
 assert_eq "a refused write fails with EACCES" EACCES "$out"
 

@@ -258,10 +258,13 @@ def cmd_pipeline(args):
     return 0
 
 
-def lookalike_pieces(lookalike_key):
-    """Body pieces that begin like requests: a whole head with the key, and
-    one cut before its blank line."""
-    line = f"GET /v1/ok HTTP/1.1\r\nHost: api.test\r\nX-API-Key: {lookalike_key}\r\n"
+def lookalike_pieces(lookalike_key, path="/v1/ok", length=None):
+    """Body pieces that begin like requests for `path`: a whole head with the
+    key (and a Content-Length of `length`, if given), and one cut before its
+    blank line."""
+    line = f"GET {path} HTTP/1.1\r\nHost: api.test\r\nX-API-Key: {lookalike_key}\r\n"
+    if length is not None:
+        line += f"Content-Length: {length}\r\n"
     return [(line + "\r\n").encode() + b"x" * 300, line.encode()]
 
 
