@@ -370,6 +370,9 @@ struct tg_scratch {
 	struct tg_reply_info rinfo; /* tg_reject's: off its stack, which */
 	struct tg_reject rj;	    /* tg_xdp's frame shares (512 bytes) */
 	__u64 req_len; /* sk_msg: bytes of the proxied request, 0 = unknown */
+	/* tg_xdp: the flow flags tg_req_end_seq() leaves, read back from here
+	 * so that the verifier follows the admission once, not once a value */
+	__u32 req_flags;
 	struct tg_head_scan head; /* sk_msg: a response head, window by window */
 	struct tg_chunk_step chunk; /* sk_msg: chunk framing, window by window */
 	/* zeroes for a new flow, never written: a map value that holds a
@@ -822,12 +825,18 @@ static __always_inline struct tg_flow *tg_flow_create(const struct tg_flow_key *
 	return f;
 }
 
-/* Set flow @f's TG_FLOW_SEQ, TG_FLOW_BODY_OPEN and TG_FLOW_BODY_PASSED as
- * in @want. Only the side that admits requests on the flow changes these,
- * so a plain read says which need an atomic; usually none does. */
+#define TG_FLOW_REQ_FLAGS                                                                          \
+	(TG_FLOW_SEQ | TG_FLOW_BODY_OPEN | TG_FLOW_BODY_PASSED | TG_FLOW_UNSURE)
+
+/* Set flow @f's TG_FLOW_REQ_FLAGS as in @want, but TG_FLOW_UNSURE, which
+ * only a SYN clears (tg_flow_syn). Only the side that admits requests on
+ * the flow changes these, so a plain read says which need an atomic;
+ * usually none does. */
 static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
 {
-	__u32 have = READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_BODY_OPEN | TG_FLOW_BODY_PASSED);
+	__u32 have = READ_ONCE(f->flags) & TG_FLOW_REQ_FLAGS;
+
+	want |= have & TG_FLOW_UNSURE;
 
 	if (have & ~want)
 		__sync_fetch_and_and(&f->flags, ~(have & ~want));
@@ -1125,25 +1134,39 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 }
 
 /*
- * Where the request parsed in @req, which starts segment @p, ends in the
- * client's sequence: after its body where its head says how long that is
- * (*ret_open 0), else after the segment (*ret_open 1: the body goes on to
- * an end only its framing, or a head longer than was read, would tell;
- * bodies of TG_BODY_SEQ_MAX bytes or more count as that too, as sequence
- * numbers compare only within 2 GiB).
+ * Where the request parsed in @req, which starts segment @p of flow @f (or
+ * none yet), ends in the client's sequence, for next_seq, and the flags
+ * that leaves in *ret_flags (TG_FLOW_SEQ, TG_FLOW_BODY_OPEN where the body's
+ * end is not known: chunked, a bad or repeated Content-Length, a head
+ * longer than was read, TG_BODY_SEQ_MAX or more, as sequence numbers
+ * compare only within 2 GiB). The body is skipped by the length the head
+ * gives only where the flow knows requests start there: the segment begins
+ * where the last request ended (next_seq, from the handshake on), nothing
+ * made that unsure before, and no bytes follow the request in its segment.
+ * Else the head might be a body's bytes read as one, claiming any length:
+ * skipping by it would let the requests that follow through unread; so the
+ * flow becomes TG_FLOW_UNSURE and the request ends with its segment.
  */
 #define TG_BODY_SEQ_MAX (1ULL << 30)
 
-static __always_inline __u32 tg_req_end_seq(const struct tg_pkt *p, const struct tg_http_req *req,
-					    __u32 *ret_open)
+static __always_inline __u32 tg_req_end_seq(const struct tg_flow *f, const struct tg_pkt *p,
+					    const struct tg_http_req *req, __u32 *ret_flags)
 {
+	__u32 seg_end = p->seq + p->payload_len, flags = f ? READ_ONCE(f->flags) : 0;
 	__u64 len = req->body_len;
 
-	*ret_open = len >= TG_BODY_SEQ_MAX; /* TG_BODY_UNKNOWN too */
-	if (*ret_open)
-		return p->seq + p->payload_len;
+	*ret_flags = TG_FLOW_SEQ;
+	if (len >= TG_BODY_SEQ_MAX) { /* TG_BODY_UNKNOWN too */
+		*ret_flags |= TG_FLOW_BODY_OPEN | TG_FLOW_UNSURE;
+		return seg_end;
+	}
 	len += req->scan.end; /* the head ended: its length is known */
-	return p->seq + (__u32)(len > p->payload_len ? len : p->payload_len);
+	if ((flags & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) != TG_FLOW_SEQ || p->seq != f->next_seq ||
+	    len < p->payload_len) {
+		*ret_flags |= TG_FLOW_UNSURE;
+		return seg_end;
+	}
+	return p->seq + (__u32)len;
 }
 
 /* Whether flow @f has a request body open whose end is not known: its
@@ -1170,10 +1193,10 @@ static __always_inline bool tg_flow_body_open(struct tg_flow *f)
 static __always_inline void tg_flow_passed(struct tg_flow *f, const struct tg_pkt *p,
 					   const struct tg_http_req *req)
 {
-	__u32 open;
+	__u32 flags;
 
-	f->next_seq = tg_req_end_seq(p, req, &open);
-	tg_flow_req_flags(f, TG_FLOW_SEQ);
+	f->next_seq = tg_req_end_seq(f, p, req, &flags);
+	tg_flow_req_flags(f, flags & ~TG_FLOW_BODY_OPEN);
 }
 
 /* A client's SYN (@p): a new connection on the tuple. A flow an old one
@@ -1186,6 +1209,8 @@ static __always_inline void tg_flow_syn(const struct tg_pkt *p)
 
 	if (f) {
 		f->next_seq = p->seq + 1;
+		if (READ_ONCE(f->flags) & (TG_FLOW_REQ_FLAGS & ~TG_FLOW_SEQ))
+			__sync_fetch_and_and(&f->flags, ~(TG_FLOW_REQ_FLAGS & ~TG_FLOW_SEQ));
 		tg_flow_req_flags(f, TG_FLOW_SEQ);
 	}
 }
@@ -1326,9 +1351,9 @@ int tg_xdp(struct xdp_md *ctx)
 	s->req.flags = 0;
 	s->req.seg_end = p.seq + p.payload_len;
 	__builtin_memcpy(s->req.client_addr, p.fk.client_addr, 16);
-	n = tg_req_end_seq(&p, req, &r);
-	tg_admit(s, &p.fk, flow, n, TG_FLOW_SEQ | (r ? TG_FLOW_BODY_OPEN : 0), &admitted, api_id,
-		 route_id, now, p.payload_len);
+	n = tg_req_end_seq(flow, &p, req, &s->req_flags);
+	tg_admit(s, &p.fk, flow, n, READ_ONCE(s->req_flags), &admitted, api_id, route_id, now,
+		 p.payload_len);
 	return XDP_PASS;
 
 refuse:
@@ -1555,14 +1580,22 @@ static __always_inline bool tg_peer_local(const struct tg_flow_key *fk)
 }
 
 /* The flow of a connection just established (tg_flow_create), marked
- * TG_FLOW_SOCK if its socket went into a sockhash (@seen). */
-static __always_inline void tg_sockops_flow(const struct tg_flow_key *fk, bool seen)
+ * TG_FLOW_SOCK if its socket went into a sockhash (@seen); where the
+ * client's first request starts (@rcv_nxt, 0 for a proxy's connection),
+ * unless tg_xdp saw a request first. */
+static __always_inline void tg_sockops_flow(const struct tg_flow_key *fk, bool seen, __u32 rcv_nxt)
 {
 	__u32 zero = 0;
 	struct tg_scratch *s = bpf_map_lookup_elem(&tg_scratch, &zero);
 	struct tg_flow *f = s ? tg_flow_create(fk, s) : NULL;
 
-	if (f && seen)
+	if (!f)
+		return;
+	if (rcv_nxt && !(READ_ONCE(f->flags) & TG_FLOW_SEQ)) {
+		f->next_seq = rcv_nxt;
+		__sync_fetch_and_or(&f->flags, TG_FLOW_SEQ);
+	}
+	if (seen)
 		__sync_fetch_and_or(&f->flags, TG_FLOW_SOCK);
 }
 
@@ -1592,7 +1625,7 @@ int tg_sockops(struct bpf_sock_ops *skops)
 		tg_stat(seen ? TG_S_SOCKETS : TG_S_MAP_FULL);
 		__builtin_memset(&fk, 0, sizeof(fk));
 		TG_FLOW_KEY_SOCK_ACTIVE(&fk, skops);
-		tg_sockops_flow(&fk, seen);
+		tg_sockops_flow(&fk, seen, 0);
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		port = bpf_map_lookup_elem(&tg_ports, &lport);
@@ -1603,7 +1636,7 @@ int tg_sockops(struct bpf_sock_ops *skops)
 		tg_stat(seen ? TG_S_SOCKETS : TG_S_MAP_FULL);
 		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 		/* the flow and its timer now, off the request path */
-		tg_sockops_flow(&fk, seen);
+		tg_sockops_flow(&fk, seen, skops->rcv_nxt);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (skops->args[1] != BPF_TCP_CLOSE)
@@ -1744,7 +1777,7 @@ static __always_inline void tg_msg_passed(struct tg_flow *f, __u64 req_len)
 		return;
 	}
 	f->next_seq = READ_ONCE(f->responses);
-	tg_flow_req_flags(f, TG_FLOW_BODY_PASSED);
+	tg_flow_req_flags(f, TG_FLOW_BODY_PASSED | TG_FLOW_UNSURE);
 }
 
 /*
@@ -1781,6 +1814,12 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 		s->req_len = 0;
 		tg_stat(TG_S_NON_REQUEST);
 		return SK_PASS;
+	}
+	if (req_len > size && flow && (READ_ONCE(flow->flags) & TG_FLOW_UNSURE)) {
+		/* a length this connection's framing cannot vouch for: no
+		 * verdict over later writes, the body is open as if chunked */
+		req_len = 0;
+		s->req_len = 0;
 	}
 	tg_stat(TG_S_PROXY_REQUESTS);
 	now = bpf_ktime_get_ns();
@@ -1819,8 +1858,8 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 	/* a body of a length not known (chunked): later writes that begin
 	 * like a request are its until the request is answered */
 	req_len = req_len < 0xffffffffULL ? req_len : 0;
-	tg_admit(s, fk, flow, 0, req_len ? 0 : TG_FLOW_BODY_OPEN, &admitted, api_id, route_id, now,
-		 req_len ? req_len : size);
+	tg_admit(s, fk, flow, 0, req_len ? 0 : TG_FLOW_BODY_OPEN | TG_FLOW_UNSURE, &admitted,
+		 api_id, route_id, now, req_len ? req_len : size);
 	return SK_PASS;
 }
 

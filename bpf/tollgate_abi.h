@@ -268,7 +268,8 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 				       * trailer section: resp_left is
 				       * TG_RESP_CHUNKED | where the framing
 				       * stands (TG_CHUNK_*, bpf/lib/http.h) */
-#define TG_FLOW_SEQ (1U << 10)	/* next_seq holds a sequence (tg_xdp) */
+#define TG_FLOW_SEQ (1U << 10)	/* next_seq holds a sequence (tg_xdp; set
+				 * by tg_sockops at the handshake) */
 #define TG_FLOW_BODY_OPEN (1U << 11) /* the last admitted request has a body
 				      * whose end is not known (chunked, a
 				      * bad Content-Length, a head longer
@@ -285,6 +286,16 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 					* next response starts (next_seq holds
 					* the count of responses it was passed
 					* at; tg_xdp never sees these flows) */
+#define TG_FLOW_UNSURE (1U << 14) /* where requests start on the connection
+				   * is no longer sure (a body of unknown
+				   * length went by, a request began where
+				   * the last did not end, or another came
+				   * after it in its segment): no request's
+				   * body is skipped by the length its head
+				   * gives, past its segment (tg_xdp) or
+				   * write (sk_msg), as a body's bytes read
+				   * as a head could give any length; until
+				   * the next SYN on the tuple */
 
 /*
  * tg_flows is an LRU hash, which cannot hold a bpf_spin_lock: the pending

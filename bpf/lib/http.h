@@ -45,6 +45,11 @@ struct tg_hdr_scan {
 	__u32 end;	 /* just past the blank line ending the head; 0 = not seen */
 	__u32 clen_line; /* the last Content-Length line, or 0 */
 	__u32 te_line;	 /* a Transfer-Encoding line, or 0 */
+	/* the Content-Length line before the last, or 0: with more than one,
+	 * which a server reads is its own choice (RFC 9112 6.3 makes it an
+	 * error), so the length is unknown */
+	__u32 clen_prev;
+	__u32 pad;
 };
 
 #define TG_BODY_UNKNOWN (~0ULL) /* chunked, or no usable Content-Length */
@@ -262,7 +267,7 @@ static __always_inline __u64 tg_parse_clen(const __u8 *buf, __u32 off, __u32 len
 /* Mark the header line at ls if it gives a body's length: w is its first
  * word, lowercased; the second is read only where the first matches. */
 static __always_inline void tg_length_line(const __u8 *buf, __u64 w, __u32 ls, __u32 *clen_line,
-					   __u32 *te_line)
+					   __u32 *clen_prev, __u32 *te_line)
 {
 	__u64 w2;
 
@@ -271,8 +276,10 @@ static __always_inline void tg_length_line(const __u8 *buf, __u64 w, __u32 ls, _
 		w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
 		if ((w2 & 0x00ffffffffffffffULL) ==
 		    (TG_W4('l', 'e', 'n', 'g') | (__u64)'t' << 32 | (__u64)'h' << 40 |
-		     (__u64)(':' | 0x20) << 48))
+		     (__u64)(':' | 0x20) << 48)) {
+			*clen_prev = *clen_line;
 			*clen_line = ls;
+		}
 	} else if (w == TG_W8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r')) {
 		w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
 		if (w2 == TG_W8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n'))
@@ -317,7 +324,7 @@ static __always_inline int tg_header_line(const __u8 *buf, __u32 len, struct tg_
 		if (!h->auth_line)
 			h->auth_line = ls;
 	} else {
-		tg_length_line(buf, w, ls, &h->clen_line, &h->te_line);
+		tg_length_line(buf, w, ls, &h->clen_line, &h->clen_prev, &h->te_line);
 	}
 	return 0;
 }
@@ -412,6 +419,7 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 	h->auth_line = 0;
 	h->end = 0;
 	h->clen_line = 0;
+	h->clen_prev = 0;
 	h->te_line = 0;
 	ret->key_len = 0;
 	ret->body_len = TG_BODY_UNKNOWN;
@@ -430,7 +438,7 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 	ret->path_len -= start;
 
 	tg_scan_headers(buf, sp + 1, len, h);
-	if (!h->end || h->te_line)
+	if (!h->end || h->te_line || h->clen_prev)
 		ret->body_len = TG_BODY_UNKNOWN;
 	else if (h->clen_line)
 		ret->body_len = tg_parse_clen(buf, h->clen_line + 15, len);
@@ -496,7 +504,8 @@ static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, _
 
 struct tg_proxy_scan {
 	__u32 end;	 /* offset just past the blank line ending the head; 0 = not seen */
-	__u32 clen_line; /* the Content-Length line, or 0 */
+	__u32 clen_line; /* the last Content-Length line, or 0 */
+	__u32 clen_prev; /* as in tg_hdr_scan */
 	__u32 te_line;	 /* a Transfer-Encoding line, or 0 */
 	__u32 real_line; /* the X-Real-IP line, or 0 */
 	__u32 xff_line;	 /* the last X-Forwarded-For line, or 0 */
@@ -550,7 +559,7 @@ static __always_inline int tg_proxy_line(const __u8 *buf, __u32 len, struct tg_p
 	w = tg_load64(buf, ls) | TG_LOWER8;
 	w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
 	if (c0 != 'x')
-		tg_length_line(buf, w, ls, &h->clen_line, &h->te_line);
+		tg_length_line(buf, w, ls, &h->clen_line, &h->clen_prev, &h->te_line);
 	else if (w == TG_W8('x', '-', 'r', 'e', 'a', 'l', '-', 'i') &&
 		 (w2 & 0xffff) == TG_W2('p', ':' | 0x20))
 		h->real_line = ls;
@@ -802,6 +811,7 @@ __noinline int tg_http_parse_proxy(const struct tg_http_buf *b, __u32 start, __u
 	h = &ret->scan;
 	h->end = 0;
 	h->clen_line = 0;
+	h->clen_prev = 0;
 	h->te_line = 0;
 	h->real_line = 0;
 	h->xff_line = 0;
@@ -811,7 +821,7 @@ __noinline int tg_http_parse_proxy(const struct tg_http_buf *b, __u32 start, __u
 	if (start >= len)
 		return 0;
 	tg_proxy_scan_headers(buf, start, len, h);
-	if (h->te_line)
+	if (h->te_line || h->clen_prev)
 		ret->body_len = TG_BODY_UNKNOWN;
 	else if (h->clen_line)
 		ret->body_len = tg_parse_clen(buf, h->clen_line + 15, len);

@@ -99,6 +99,8 @@ static void test_unknown_body_length(void **state)
 	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
 	parse("POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", &p);
 	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+	parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 500\r\n\r\n", &p);
+	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
 }
 
 /* What XDP reads of a request's body from its head alone (no proxy scan):
@@ -121,6 +123,11 @@ static void test_request_body_from_head(void **state)
 		{ "POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", TG_BODY_UNKNOWN },
 		{ "POST / HTTP/1.1\r\nContent-Length: 1,1\r\n\r\n", TG_BODY_UNKNOWN },
 		{ "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", TG_BODY_UNKNOWN },
+		/* two lengths: which one a server reads is its own choice */
+		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 500\r\n\r\n",
+		  TG_BODY_UNKNOWN },
+		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+		  TG_BODY_UNKNOWN },
 		/* the head goes on beyond the bytes read */
 		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\nAccept: */*\r\n", TG_BODY_UNKNOWN },
 		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r", TG_BODY_UNKNOWN },
