@@ -420,6 +420,16 @@ static void req_raw(struct fixture *f, struct req *r, bool ipv6, const void *pay
 	r->spec.payload_len = len;
 }
 
+/* req_segment() - make @r the segment of its connection at sequence @seq
+ * that carries @text. */
+static void req_segment(struct req *r, __u32 seq, const char *text)
+{
+	r->len = strlen(text);
+	assert_true(r->len <= sizeof(r->payload));
+	memcpy(r->payload, text, r->len);
+	r->spec.seq = seq;
+}
+
 static void run_frame(struct fixture *f, const __u8 *frame, size_t len, struct xdp_run *ret)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
@@ -1422,9 +1432,7 @@ static void assert_body_passed(struct fixture *f, struct req *r, __u32 seq, cons
 
 	for (int v = 1; v < TG_V_COUNT; v++)
 		refused[v] = refused_total(f, v);
-	r->spec.seq = seq;
-	r->len = strlen(text);
-	memcpy(r->payload, text, r->len);
+	req_segment(r, seq, text);
 	run_req(f, r, &run);
 	assert_pass_untouched(&run);
 	assert_int_equal(stat_get(f, TG_S_NON_REQUEST), non_request + 1);
@@ -1556,9 +1564,7 @@ static void test_open_body_until_answered(void **state)
 	req_init(f, &r, false, "POST", "/v1/orders", h);
 	run_req(f, &r, &run);
 	assert_pass_untouched(&run);
-	r.spec.seq += (__u32)r.len;
-	r.len = strlen(LOOKALIKE);
-	memcpy(r.payload, LOOKALIKE, r.len);
+	req_segment(&r, r.spec.seq + (__u32)r.len, LOOKALIKE);
 	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
 }
 
@@ -1580,9 +1586,7 @@ static void test_public_route_body(void **state)
 	assert_body_passed(f, &r, body_at + 100, LOOKALIKE);
 
 	/* after its end: a request again, and this one is refused */
-	r.spec.seq = body_at + 5000;
-	r.len = strlen(LOOKALIKE);
-	memcpy(r.payload, LOOKALIKE, r.len);
+	req_segment(&r, body_at + 5000, LOOKALIKE);
 	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
 }
 
@@ -1698,9 +1702,7 @@ static void test_unsure_framing_skips_nothing(void **state)
 			assert_int_equal(flow.next_seq, end + (__u32)r.len);
 			end += (__u32)r.len;
 		}
-		r.spec.seq = end;
-		r.len = strlen(LOOKALIKE);
-		memcpy(r.payload, LOOKALIKE, r.len);
+		req_segment(&r, end, LOOKALIKE);
 		assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
 	}
 }
@@ -1725,16 +1727,12 @@ static void test_lookalike_cannot_open_a_window(void **state)
 	assert_pass_untouched(&run);
 	next = r.spec.seq + (__u32)r.len;
 
-	r.spec.seq = next;
-	r.len = strlen(claim);
-	memcpy(r.payload, claim, r.len);
+	req_segment(&r, next, claim);
 	run_req(f, &r, &run);
 	assert_pass_untouched(&run);
 	next += (__u32)r.len;
 
-	r.spec.seq = next + 7; /* after the rest of the chunked body */
-	r.len = strlen(LOOKALIKE);
-	memcpy(r.payload, LOOKALIKE, r.len);
+	req_segment(&r, next + 7, LOOKALIKE); /* after the rest of the chunked body */
 	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
 }
 
@@ -2403,9 +2401,7 @@ static void test_action_pass_body(void **state)
 	assert_body_passed(f, &r, body_at + 1999, "G" LOOKALIKE);
 
 	/* after its end: a request again, dropped */
-	r.spec.seq = body_at + 2000;
-	r.len = strlen(LOOKALIKE);
-	memcpy(r.payload, LOOKALIKE, r.len);
+	req_segment(&r, body_at + 2000, LOOKALIKE);
 	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_DROP, 0, NULL);
 }
 
