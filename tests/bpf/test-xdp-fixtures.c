@@ -1442,6 +1442,21 @@ static void assert_body_passed(struct fixture *f, struct req *r, __u32 seq, cons
 		assert_int_equal(refused_total(f, v), refused[v]);
 }
 
+/* A kept-alive GET on @conn's connection at sequence @seq: admitted and
+ * charged. */
+static void assert_next_admitted(struct fixture *f, const struct req *conn, __u32 seq)
+{
+	struct req r;
+	char h[128];
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/8", h);
+	r.spec.sport = conn->spec.sport;
+	r.spec.seq = seq;
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/8");
+}
+
 /*
  * A body whose segments begin like requests (an upload of HTTP text, say):
  * its head gave its length, so every segment before its end is body, and
@@ -1478,12 +1493,7 @@ static void test_body_that_begins_like_a_request(void **state)
 		assert_int_equal(requests_total(f), 2 * i + 1);
 
 		/* at the body's end a request starts: checked and charged */
-		snprintf(h, sizeof(h), "X-API-Key: %s\r\n", KEY_ACTIVE);
-		req_init(f, &r, false, "GET", "/v1/orders/8", h);
-		r.spec.sport = first.spec.sport;
-		r.spec.seq = end;
-		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS,
-				TG_M_GET, "/v1/orders/8");
+		assert_next_admitted(f, &first, end);
 		assert_int_equal(requests_total(f), 2 * i + 2);
 	}
 }
@@ -1549,12 +1559,7 @@ static void test_open_body_until_answered(void **state)
 
 		/* answered: the next segment that begins like a request is one */
 		flow_answer_all(f, &first);
-		snprintf(h, sizeof(h), "X-API-Key: %s\r\n", KEY_ACTIVE);
-		req_init(f, &r, false, "GET", "/v1/orders/8", h);
-		r.spec.sport = first.spec.sport;
-		r.spec.seq = next;
-		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS,
-				TG_M_GET, "/v1/orders/8");
+		assert_next_admitted(f, &first, next);
 		assert_int_equal(requests_total(f), 2 * i + 2);
 	}
 
@@ -1626,12 +1631,7 @@ static void test_new_connection_on_old_tuple(void **state)
 	assert_int_equal(flow.next_seq, syn.seq + 1);
 	assert_false(flow.flags & TG_FLOW_BODY_OPEN);
 
-	header_key(h, sizeof(h), KEY_ACTIVE);
-	req_init(f, &r, false, "GET", "/v1/orders/7", h);
-	r.spec.sport = syn.sport;
-	r.spec.seq = syn.seq + 1;
-	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
-			"/v1/orders/7");
+	assert_next_admitted(f, &r, syn.seq + 1);
 	assert_int_equal(requests_total(f), 2);
 }
 
