@@ -837,7 +837,6 @@ static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
 	__u32 have = READ_ONCE(f->flags) & TG_FLOW_REQ_FLAGS;
 
 	want |= have & TG_FLOW_UNSURE;
-
 	if (have & ~want)
 		__sync_fetch_and_and(&f->flags, ~(have & ~want));
 	if (want & ~have)
@@ -1086,9 +1085,9 @@ scope:
  * client address, TG_RQ_* flags and seg_end the caller set in s->req: a
  * pending request of flow @fk (@flow: the caller's lookup of it, NULL if it
  * has none; @next_seq: the client's sequence after the request, 0 where
- * there are none; @flags: TG_FLOW_SEQ where there are, TG_FLOW_BODY_OPEN)
- * and the (consumer, API) counters. XDP and sockmap mode admit through here
- * alike.
+ * there are none; @flags: the TG_FLOW_REQ_FLAGS it leaves, as
+ * tg_flow_req_flags() sets them) and the (consumer, API) counters. XDP and
+ * sockmap mode admit through here alike.
  */
 static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_key *fk,
 				     struct tg_flow *flow, __u32 next_seq, __u32 flags,
