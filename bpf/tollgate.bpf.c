@@ -1908,7 +1908,7 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 	tg_http_parse_request(&s->buf, n, req);
 	if (req->method == TG_M_NONE) {
 		/* no request line yet, or not one at all */
-		if (size < TG_SCAN_MAX && !tg_http_has_lf(&s->buf, n, pr))
+		if (size < TG_SCAN_MAX && tg_http_find_lf(&s->buf, 0, n, &pr->at) >= n)
 			return tg_skmsg_wait(msg, &s->pkt.fk, size, rest);
 		tg_stat(TG_S_NON_REQUEST);
 		return SK_PASS;
@@ -2050,13 +2050,18 @@ struct tg_resp_head {
 };
 
 /* Where the response starting in @msg ends (tg_resp_window()), its head
- * read a window at a time, as if the request was not HEAD. */
-static __always_inline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 size, __u32 status,
-						  struct tg_resp_head *rh)
+ * read a window at a time, as if the request was not HEAD. A global
+ * function: the verifier checks its loop once, not once for each way
+ * tg_skmsg reaches it (its pulls move msg->data: the caller's packet
+ * pointers are void after it, which kernels from 6.13 on enforce). */
+__noinline __u32 tg_skmsg_resp_length(struct sk_msg_md *msg, __u32 size, __u32 status,
+				      struct tg_resp_head *rh)
 {
 	__u32 *busy = NULL, slot = 0, base = 0, n, left = TG_RESP_LEFT_UNKNOWN;
 	struct tg_scratch *s;
 
+	if (!rh)
+		return left;
 	rh->end = 0;
 	rh->to_close = false;
 	rh->cut = false;

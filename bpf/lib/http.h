@@ -569,12 +569,21 @@ static __always_inline int tg_proxy_line(const __u8 *buf, __u32 len, struct tg_p
 	return 0;
 }
 
-/* The header lines of a proxied head, from start (within the request line)
- * on, as tg_scan_headers() walks them. */
-static __always_inline void tg_proxy_scan_headers(const __u8 *buf, __u32 start, __u32 len,
-						  struct tg_proxy_scan *h)
+/* The header lines of a proxied head (or a response head, or a chunked
+ * body's trailer lines) in b[start, len), as tg_scan_headers() walks them.
+ * A global function: its loop, the verifier's heaviest, is checked once for
+ * every caller (tg_http_parse_proxy, tg_chunk_trailers). Returns 0, or -1
+ * on bad arguments. */
+__noinline int tg_proxy_scan_headers(const struct tg_http_buf *b, __u32 start, __u32 len,
+				     struct tg_proxy_scan *h)
 {
+	const __u8 *buf;
+
+	if (!b || !h || len > TG_SCAN_MAX)
+		return -1;
+	buf = b->bytes;
 	TG_SCAN_LINES(buf, start, len, h, tg_proxy_line);
+	return 0;
 }
 
 #define TG_LD(st, f) READ_ONCE((st)->f)
@@ -793,6 +802,20 @@ static __always_inline __u32 tg_proxy_addr_text(const __u8 *buf, __u32 len, stru
 }
 
 /*
+ * tg_http_find_lf() - the offset of the first line feed in b[from, len), or
+ * len if there is none; *at is scratch. A global function: its word scan is
+ * checked once, not once for each way of reaching it (a caller's state
+ * before it, each exact from and len).
+ */
+__noinline __u32 tg_http_find_lf(const struct tg_http_buf *b, __u32 from, __u32 len, __u32 *at)
+{
+	if (!b || !at || len > TG_SCAN_MAX)
+		return len;
+	tg_scan_for(b->bytes, from, len, '\n', '\n', at);
+	return READ_ONCE(*at);
+}
+
+/*
  * tg_http_parse_proxy() - the rest of a proxied request head from start
  * (within its request line): where the head ends, the body length, the
  * client's address. A global function, checked once by the verifier.
@@ -820,7 +843,7 @@ __noinline int tg_http_parse_proxy(const struct tg_http_buf *b, __u32 start, __u
 	ret->body_len = 0;
 	if (start >= len)
 		return 0;
-	tg_proxy_scan_headers(buf, start, len, h);
+	tg_proxy_scan_headers(b, start, len, h);
 	if (h->te_line || h->clen_prev)
 		ret->body_len = TG_BODY_UNKNOWN;
 	else if (h->clen_line)
@@ -904,7 +927,7 @@ static __always_inline int tg_chunk_trailers(const struct tg_http_buf *b, __u32 
 
 	h->end = 0;
 	h->last = 0;
-	tg_proxy_scan_headers(b->bytes, pos, n, h);
+	tg_proxy_scan_headers(b, pos, n, h);
 	if (h->end) {
 		ret->used = h->end;
 		return TG_CHUNK_END;
@@ -916,8 +939,7 @@ static __always_inline int tg_chunk_trailers(const struct tg_http_buf *b, __u32 
 		ret->state = TG_CHUNK_BOL;
 		return TG_CHUNK_MORE;
 	}
-	tg_scan_for(b->bytes, ls, n, '\n', '\n', &ret->at);
-	if (READ_ONCE(ret->at) < n) {
+	if (tg_http_find_lf(b, ls, n, &ret->at) < n) {
 		/* the scan stopped short of n (many short lines): the next
 		 * piece starts at that line */
 		if (ls == pos)
@@ -984,8 +1006,7 @@ __noinline int tg_http_chunk_step(const struct tg_http_buf *b, __u32 n, __u32 st
 		phase = TG_CHUNK_EXT;
 	}
 	if (phase == TG_CHUNK_EXT) {
-		tg_scan_for(b->bytes, pos, n, '\n', '\n', &ret->at);
-		lf = READ_ONCE(ret->at); /* read back: see "word scans" above */
+		lf = tg_http_find_lf(b, pos, n, &ret->at);
 		if (lf >= n)
 			goto more;
 		pos = lf + 1;
@@ -1033,20 +1054,6 @@ more:
 	ret->used = n;
 	ret->state = phase | (__u32)v;
 	return TG_CHUNK_MORE;
-}
-
-/*
- * tg_http_has_lf() - whether b[0, len) holds a line end: a write that starts
- * like a request but has none is the start of a request line still being
- * written. A global function (its scan would otherwise be checked for each
- * exact len). ret->at is its scratch.
- */
-__noinline int tg_http_has_lf(const struct tg_http_buf *b, __u32 len, struct tg_proxy_req *ret)
-{
-	if (!b || !ret || len > TG_SCAN_MAX)
-		return 0;
-	tg_scan_for(b->bytes, 0, len, '\n', '\n', &ret->at);
-	return READ_ONCE(ret->at) < len;
 }
 
 /*

@@ -246,16 +246,23 @@ static void test_not_addresses(void **state)
 	}
 }
 
-static void test_has_lf(void **state)
+static void test_find_lf(void **state)
 {
 	static struct tg_http_buf b;
 	struct tg_proxy_req pr;
 
 	(void)state;
 	memcpy(b.bytes, "GET /v1/orders HTT", 18);
-	assert_false(tg_http_has_lf(&b, 18, &pr));
+	assert_int_equal(tg_http_find_lf(&b, 0, 18, &pr.at), 18);
 	memcpy(b.bytes, "GET / HTTP/1.1\r\n", 16);
-	assert_true(tg_http_has_lf(&b, 16, &pr));
+	assert_int_equal(tg_http_find_lf(&b, 0, 16, &pr.at), 15);
+	assert_int_equal(tg_http_find_lf(&b, 15, 16, &pr.at), 15);
+	assert_int_equal(tg_http_find_lf(&b, 0, 15, &pr.at), 15);
+	assert_int_equal(tg_http_find_lf(&b, 16, 16, &pr.at), 16);
+	/* from inside a word, and the match in the next one */
+	memcpy(b.bytes, "Host: a\r\nX-Long-Header: yes\r\n", 31);
+	assert_int_equal(tg_http_find_lf(&b, 9, 31, &pr.at), 30);
+	assert_int_equal(tg_http_find_lf(&b, 3, 31, &pr.at), 8);
 }
 
 /* tg_http_chunk_step() on text from the start of a size line: its return,
@@ -535,7 +542,7 @@ int main(void)
 		cmocka_unit_test(test_forwarded_addresses),
 		cmocka_unit_test(test_address_forms),
 		cmocka_unit_test(test_not_addresses),
-		cmocka_unit_test(test_has_lf),
+		cmocka_unit_test(test_find_lf),
 		cmocka_unit_test(test_chunk_line),
 		cmocka_unit_test(test_chunk_framing_in_pieces),
 		cmocka_unit_test(test_chunk_many_trailer_lines),
