@@ -30,7 +30,7 @@ BINS := $(BUILD)/tollgate-agent $(BUILD)/tollgatectl $(BUILD)/kafka-dev-broker $
 	$(API_BIN)
 
 .PHONY: all test unit-test bpf-test integration-test bench install clean deps demo
-all: $(BINS) $(BPF_OBJ) $(BPF_NOOP) $(BUILD)/bpf-lines
+all: $(BINS) $(BPF_OBJ) $(BPF_NOOP) $(BUILD)/bpf-lines $(BUILD)/bpf-verifier-cost
 
 deps:
 	$(Q)scripts/deps.sh
@@ -130,6 +130,13 @@ $(BUILD)/tests/analytics-driver: tests/integration/analytics-driver.c $(BUILD)/d
 
 # BPF samples of perf by source line (a profiling aid: built, not installed)
 $(BUILD)/bpf-lines: scripts/bpf-lines.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+# each program's share of the verifier's budget (a check in make test and a
+# figure in make bench: built, not installed)
+$(BUILD)/bpf-verifier-cost: scripts/bpf-verifier-cost.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)

@@ -3,7 +3,8 @@
 # bench.sh - `make bench`: what tollgate costs (DESIGN §10).
 #
 #  1. per packet: build/bench-xdp-cost (BPF_PROG_TEST_RUN, difference to the
-#     no-op XDP program, header sizes stated)
+#     no-op XDP program, header sizes stated); and each program's share of
+#     the verifier's budget on this kernel (build/bpf-verifier-cost)
 # 1b. events per second through the agent's drain: build/bench-events, to a
 #     null sink (JSON), to the write-ahead log (binary) and to the dev broker
 # 1c. tollgate-billing: events aggregated into Postgres per second, and an
@@ -42,7 +43,7 @@ set -u -o pipefail
 REPEAT=${BENCH_REPEAT:-1000000}
 
 tg_init bench
-for f in bench-xdp-cost bench-events kafka-dev-broker tollgate-agent tollgatectl noop.bpf.o; do
+for f in bench-xdp-cost bpf-verifier-cost bench-events kafka-dev-broker tollgate-agent tollgatectl noop.bpf.o; do
 	[ -e "$BUILD/$f" ] || tg_fatal "$BUILD/$f missing (make all build/bench-xdp-cost)"
 done
 RESULTS_DIR="$TG_ROOT/results"
@@ -55,6 +56,11 @@ echo "## per-packet cost of tg_xdp (BPF_PROG_TEST_RUN, difference to the no-op p
 echo
 "$BUILD/bench-xdp-cost" --repeat "$REPEAT" --noop "$BUILD/noop.bpf.o" --json "$TG_DIR/xdp-cost.json" ||
 	tg_fatal "bench-xdp-cost failed"
+echo
+echo "## the verifier's budget per program on this kernel (instructions processed, limit 1M)"
+echo
+"$BUILD/bpf-verifier-cost" --json "$TG_DIR/verifier.json" "$BUILD/tollgate.bpf.o" ||
+	tg_fatal "bpf-verifier-cost failed"
 echo
 
 # --- 1b. events through the agent's drain ----------------------------------------
@@ -112,6 +118,7 @@ doc = {
     "date": stamp,
     "host": {"kernel": platform.release(), "cpus": os.cpu_count()},
     "xdp_cost": part("xdp-cost.json", None),
+    "verifier": part("verifier.json", None),
     "billing": part("billing.json", "billing"),
     "api": part("api.json", "api"),
     "peers": peers,
