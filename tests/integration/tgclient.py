@@ -218,20 +218,26 @@ def cmd_rate(args):
         with open(args.keys_file) as f:
             keys = [line.strip() for line in f if line.strip()]
     futures = []
+    sent_at = []
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.threads) as pool:
         for i in range(total):
             delay = t0 + i / args.rps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            sent_at.append(time.monotonic() - t0)
             futures.append(pool.submit(one_request, args.addr, args.port, args.path,
                                        keys[i % len(keys)], args.timeout))
         statuses = [f.result() for f in futures]
     by_status = {}
     for st in statuses:
         by_status[str(st)] = by_status.get(str(st), 0) + 1
+    # the first few answers other than 200: request number, its key's
+    # number, and when it was sent (s), for a log to tell when they came
+    other = [[i, i % len(keys), round(sent_at[i], 3)]
+             for i, st in enumerate(statuses) if st != 200][:10]
     json.dump({"sent": total, "elapsed_s": round(time.monotonic() - t0, 3),
-               "by_status": by_status}, sys.stdout)
+               "by_status": by_status, "not_200": other}, sys.stdout)
     print()
     return 0
 
