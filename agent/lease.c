@@ -227,10 +227,14 @@ static int plan_get(int plans_fd, uint32_t id, struct tg_plan *cache, uint32_t *
  * holds at least three ticks' worth after every tick: a tick that comes
  * late, or traffic that bunches up, does not leave it dry (with two ticks'
  * worth, topped up under half, 1 % of the requests of consumers at half
- * their limit were refused while their lease was due). The rate seen here is what the
- * host was granted, not what its clients want: a lease used up before this
- * tick means they wanted more, so it doubles instead (what Redis has left
- * bounds the rest).
+ * their limit were refused while their lease was due). The rate is the
+ * host's recent one, followed at once when it rises and smoothed when it
+ * falls (an average that rose over several ticks left new consumers at
+ * half their limit with a tick's worth for their first few hundred ms, and
+ * under load one request in a thousand was refused there). The rate seen
+ * here is what the host was granted, not what its clients want: a lease
+ * used up before this tick means they wanted more, so it doubles instead
+ * (what Redis has left bounds the rest).
  */
 static void lease_size(struct lease *l, struct bucket_state *st, const struct tg_bucket *b,
 		       uint64_t now_ms, long long *ret)
@@ -250,7 +254,10 @@ static void lease_size(struct lease *l, struct bucket_state *st, const struct tg
 					0;
 		double inst = (double)used * 1000.0 / (double)period_ms;
 
-		st->rate = st->rate * 0.7 + inst * 0.3;
+		/* up at once, down slowly: a bucket that starts being used
+		 * (or used faster) gets its lead at the next tick, not after
+		 * the average has caught up over several */
+		st->rate = inst > st->rate ? inst : st->rate * 0.7 + inst * 0.3;
 	}
 	st->last_consumed = b->consumed_total;
 	st->last_ms = now_ms;
