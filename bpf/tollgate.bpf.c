@@ -1913,11 +1913,11 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 		tg_stat(TG_S_NON_REQUEST);
 		return SK_PASS;
 	}
-	tg_http_parse_proxy(&s->buf, req->line_end, n, pr);
-	if (!pr->scan.end && size < TG_SCAN_MAX)
+	if (!req->scan.end && size < TG_SCAN_MAX)
 		return tg_skmsg_wait(msg, &s->pkt.fk, size, rest);
-	if (pr->scan.end && pr->body_len != TG_BODY_UNKNOWN)
-		req_len = pr->scan.end + pr->body_len;
+	tg_http_proxy_addr(&s->buf, n, req, pr);
+	if (req->scan.end && req->body_len != TG_BODY_UNKNOWN)
+		req_len = req->scan.end + req->body_len;
 	s->req_len = req_len;
 	if (tg_msg_decide(slot, size) == SK_DROP)
 		return SK_DROP;
@@ -1977,7 +1977,7 @@ __noinline __u32 tg_resp_window(__u32 slot, __u32 n, __u32 size, __u32 status)
 	hs = &s->head;
 	base = hs->base;
 	hs->next = 0;
-	tg_http_parse_proxy(&s->buf, 0, n, pr);
+	tg_http_parse_head(&s->buf, 0, n, pr);
 	if (pr->scan.te_line)
 		hs->te = tg_http_te_chunked(&s->buf, pr->scan.te_line, n, &pr->at) ? TG_TE_CHUNKED :
 										      TG_TE_OTHER;

@@ -49,6 +49,10 @@ struct tg_hdr_scan {
 	 * which a server reads is its own choice (RFC 9112 6.3 makes it an
 	 * error), so the length is unknown */
 	__u32 clen_prev;
+	/* the last X-Real-IP and X-Forwarded-For lines, or 0: a proxy's
+	 * (sockmap mode) client address, tg_http_proxy_addr() */
+	__u32 real_line;
+	__u32 xff_line;
 	__u32 pad;
 };
 
@@ -58,7 +62,7 @@ struct tg_http_req {
 	__u32 method;	/* enum tg_method, TG_M_NONE = not a request */
 	__u32 path_off; /* request target */
 	__u32 path_len; /* up to '?', '#' or SP */
-	__u32 line_end; /* offset just past the request line's LF */
+	__u32 line_end; /* the SP after the request target */
 	__u32 key_off;	/* X-API-Key value, else the Bearer tg_ token */
 	__u32 key_len;	/* 0 = no key; > TG_KEY_MAX - 8 = too long to be one */
 	struct tg_hdr_scan scan; /* where the header lines of interest are */
@@ -299,6 +303,26 @@ static __always_inline bool tg_blank_line(const __u8 *buf, __u32 len, __u32 ls, 
 	return false;
 }
 
+/* Mark the header line at ls if it names a proxy's client: w is its first
+ * word, lowercased (starting with 'x'); the second is read only here. The
+ * last line of each counts (X-Forwarded-For: the one the local proxy
+ * appended). */
+static __always_inline void tg_forwarded_line(const __u8 *buf, __u64 w, __u32 ls, __u32 *real_line,
+					      __u32 *xff_line)
+{
+	__u64 w2;
+
+	if (w == TG_W8('x', '-', 'r', 'e', 'a', 'l', '-', 'i')) {
+		w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
+		if ((w2 & 0xffff) == TG_W2('p', ':' | 0x20))
+			*real_line = ls;
+	} else if (w == TG_W8('x', '-', 'f', 'o', 'r', 'w', 'a', 'r')) {
+		w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
+		if (w2 == TG_W8('d', 'e', 'd', '-', 'f', 'o', 'r', ':' | 0x20))
+			*xff_line = ls;
+	}
+}
+
 /* Classify the header line starting at ls: remember where the lines of
  * interest are (the key's, and those that give the body's length); their
  * values are read after the scan. Returns 1 when the scan is done (the
@@ -323,6 +347,8 @@ static __always_inline int tg_header_line(const __u8 *buf, __u32 len, struct tg_
 	} else if (w == TG_W8('a', 'u', 't', 'h', 'o', 'r', 'i', 'z')) {
 		if (!h->auth_line)
 			h->auth_line = ls;
+	} else if (c0 == 'x') {
+		tg_forwarded_line(buf, w, ls, &h->real_line, &h->xff_line);
 	} else {
 		tg_length_line(buf, w, ls, &h->clen_line, &h->clen_prev, &h->te_line);
 	}
@@ -421,6 +447,8 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 	h->clen_line = 0;
 	h->clen_prev = 0;
 	h->te_line = 0;
+	h->real_line = 0;
+	h->xff_line = 0;
 	ret->key_len = 0;
 	ret->body_len = TG_BODY_UNKNOWN;
 	c = tg_load8(buf, start);
@@ -491,12 +519,15 @@ static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, _
 
 /*
  * A proxy in front of the API server (nginx, HAProxy) writes whole request
- * heads upstream and says who the client was. tg_skmsg needs three more
- * things from such a head than XDP does: where it ends and how long its body
- * is (so the verdict covers exactly one request, DESIGN §3: pipelined requests
- * each get theirs), and the client's address: X-Real-IP, else the last
- * element of the last X-Forwarded-For line (the one the local proxy appended;
- * earlier elements are whatever the client claimed).
+ * heads upstream and says who the client was. tg_skmsg needs one more thing
+ * from such a head than XDP does, the client's address: X-Real-IP, else the
+ * last element of the last X-Forwarded-For line (the one the local proxy
+ * appended; earlier elements are whatever the client claimed). The request
+ * parse finds those lines with the rest (struct tg_hdr_scan); where the head
+ * ends and how long its body is (so the verdict covers exactly one request,
+ * DESIGN §3: pipelined requests each get theirs) it finds for XDP too.
+ * Response heads are read with the same scan of their lines
+ * (tg_http_parse_head).
  */
 
 #define TG_ADDR_TEXT_MAX 64	/* longest address text kept (IPv6 with a dotted tail and
@@ -507,8 +538,10 @@ struct tg_proxy_scan {
 	__u32 clen_line; /* the last Content-Length line, or 0 */
 	__u32 clen_prev; /* as in tg_hdr_scan */
 	__u32 te_line;	 /* a Transfer-Encoding line, or 0 */
-	__u32 real_line; /* the X-Real-IP line, or 0 */
-	__u32 xff_line;	 /* the last X-Forwarded-For line, or 0 */
+	/* the last X-Real-IP and X-Forwarded-For lines, or 0: the request
+	 * parse's, for tg_http_proxy_addr() (tg_http_parse_head leaves them) */
+	__u32 real_line;
+	__u32 xff_line;
 	__u32 last;	 /* the last line start seen, or 0 */
 	__u32 pos;	 /* where the scan goes on */
 };
@@ -542,37 +575,29 @@ struct tg_proxy_req {
 	struct tg_addr_state addr_state;
 };
 
-/* Remember the header line at ls if it is one of the four of a proxied head;
- * 1 at the blank line that ends the head (scan->end set) or at len. */
+/* Remember the header line at ls if it gives the body's length; 1 at the
+ * blank line that ends the head (scan->end set) or at len. */
 static __always_inline int tg_proxy_line(const __u8 *buf, __u32 len, struct tg_proxy_scan *h,
 					 __u32 ls)
 {
 	__u8 c0 = tg_load8(buf, ls);
-	__u64 w, w2;
+	__u64 w;
 
 	h->last = ls;
 	if (ls >= len || tg_blank_line(buf, len, ls, c0, &h->end))
 		return 1;
 	c0 |= 0x20;
-	if (c0 != 'c' && c0 != 't' && c0 != 'x')
+	if (c0 != 'c' && c0 != 't')
 		return 0;
 	w = tg_load64(buf, ls) | TG_LOWER8;
-	w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
-	if (c0 != 'x')
-		tg_length_line(buf, w, ls, &h->clen_line, &h->clen_prev, &h->te_line);
-	else if (w == TG_W8('x', '-', 'r', 'e', 'a', 'l', '-', 'i') &&
-		 (w2 & 0xffff) == TG_W2('p', ':' | 0x20))
-		h->real_line = ls;
-	else if (w == TG_W8('x', '-', 'f', 'o', 'r', 'w', 'a', 'r') &&
-		 w2 == TG_W8('d', 'e', 'd', '-', 'f', 'o', 'r', ':' | 0x20))
-		h->xff_line = ls;
+	tg_length_line(buf, w, ls, &h->clen_line, &h->clen_prev, &h->te_line);
 	return 0;
 }
 
 /* The header lines of a proxied head (or a response head, or a chunked
  * body's trailer lines) in b[start, len), as tg_scan_headers() walks them.
  * A global function: its loop, the verifier's heaviest, is checked once for
- * every caller (tg_http_parse_proxy, tg_chunk_trailers). Returns 0, or -1
+ * every caller (tg_http_parse_head, tg_chunk_trailers). Returns 0, or -1
  * on bad arguments. */
 __noinline int tg_proxy_scan_headers(const struct tg_http_buf *b, __u32 start, __u32 len,
 				     struct tg_proxy_scan *h)
@@ -816,17 +841,18 @@ __noinline __u32 tg_http_find_lf(const struct tg_http_buf *b, __u32 from, __u32 
 }
 
 /*
- * tg_http_parse_proxy() - the rest of a proxied request head from start
- * (within its request line): where the head ends, the body length, the
- * client's address. A global function, checked once by the verifier.
- * Returns 0, or -1 on bad arguments.
+ * tg_http_parse_head() - the header lines of a head in b[start, len) (in
+ * sk_msg, a response's, a window at a time): where it ends (ret->scan.end,
+ * else ret->scan.last: the last line begun), its body's length
+ * (ret->body_len, TG_BODY_UNKNOWN for two Content-Length lines or a
+ * Transfer-Encoding line; ret->scan.te_line says where that is). A global
+ * function, checked once by the verifier. Returns 0, or -1 on bad arguments.
  */
-__noinline int tg_http_parse_proxy(const struct tg_http_buf *b, __u32 start, __u32 len,
-				   struct tg_proxy_req *ret)
+__noinline int tg_http_parse_head(const struct tg_http_buf *b, __u32 start, __u32 len,
+				  struct tg_proxy_req *ret)
 {
 	struct tg_proxy_scan *h;
 	const __u8 *buf;
-	__u32 n;
 
 	if (!b || !ret || len > TG_SCAN_MAX)
 		return -1;
@@ -836,10 +862,7 @@ __noinline int tg_http_parse_proxy(const struct tg_http_buf *b, __u32 start, __u
 	h->clen_line = 0;
 	h->clen_prev = 0;
 	h->te_line = 0;
-	h->real_line = 0;
-	h->xff_line = 0;
 	h->last = 0;
-	ret->addr_ok = 0;
 	ret->body_len = 0;
 	if (start >= len)
 		return 0;
@@ -848,7 +871,28 @@ __noinline int tg_http_parse_proxy(const struct tg_http_buf *b, __u32 start, __u
 		ret->body_len = TG_BODY_UNKNOWN;
 	else if (h->clen_line)
 		ret->body_len = tg_parse_clen(buf, h->clen_line + 15, len);
-	n = tg_proxy_addr_text(buf, len, ret);
+	return 0;
+}
+
+/*
+ * tg_http_proxy_addr() - the client's address in a proxied request head
+ * of b[0, len) whose lines tg_http_parse_request() found (req->scan):
+ * X-Real-IP, else the last element of the last X-Forwarded-For line, into
+ * ret->addr (ret->addr_ok). The head is read once: its parse found these
+ * lines with the key and the body's length. A global function, checked
+ * once. Returns 0, or -1 on bad arguments.
+ */
+__noinline int tg_http_proxy_addr(const struct tg_http_buf *b, __u32 len,
+				  const struct tg_http_req *req, struct tg_proxy_req *ret)
+{
+	__u32 n;
+
+	if (!b || !req || !ret || len > TG_SCAN_MAX)
+		return -1;
+	ret->addr_ok = 0;
+	ret->scan.real_line = req->scan.real_line;
+	ret->scan.xff_line = req->scan.xff_line;
+	n = tg_proxy_addr_text(b->bytes, len, ret);
 	if (n && tg_parse_addr(ret->text, n, ret->addr, &ret->addr_state) == 0)
 		ret->addr_ok = 1;
 	return 0;

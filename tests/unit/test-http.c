@@ -27,9 +27,13 @@
 #endif
 #include "bpf/lib/http.h"
 
+/* A proxied request head as tg_skmsg reads it: the request parse (req),
+ * the client address from the lines it found (pr); and the head's lines as
+ * tg_http_parse_head() reads them window by window (head). */
 struct parsed {
 	struct tg_http_req req;
 	struct tg_proxy_req pr;
+	struct tg_proxy_req head;
 	__u32 len;
 };
 
@@ -45,7 +49,12 @@ static void parse(const char *text, struct parsed *p)
 	memcpy(b.bytes, text, p->len);
 	tg_http_parse_request(&b, p->len, &p->req);
 	assert_int_not_equal(p->req.method, TG_M_NONE);
-	assert_int_equal(tg_http_parse_proxy(&b, p->req.line_end, p->len, &p->pr), 0);
+	assert_int_equal(tg_http_proxy_addr(&b, p->len, &p->req, &p->pr), 0);
+	assert_int_equal(tg_http_parse_head(&b, p->req.line_end, p->len, &p->head), 0);
+	/* both scans agree on where the head ends and what its body is */
+	assert_int_equal(p->head.scan.end, p->req.scan.end);
+	if (p->req.scan.end)
+		assert_true(p->head.body_len == p->req.body_len);
 }
 
 /* The client address the head names, as text ("" = none). */
@@ -74,16 +83,16 @@ static void test_head_end_and_body_length(void **state)
 
 	(void)state;
 	parse(h, &p);
-	assert_int_equal(p.pr.scan.end, strstr(h, "\r\n\r\n") - h + 4);
-	assert_int_equal(p.pr.body_len, 17);
+	assert_int_equal(p.req.scan.end, strstr(h, "\r\n\r\n") - h + 4);
+	assert_int_equal(p.req.body_len, 17);
 
 	parse(GET "\r\n", &p);
-	assert_int_equal(p.pr.scan.end, strlen(GET "\r\n"));
-	assert_int_equal(p.pr.body_len, 0);
+	assert_int_equal(p.req.scan.end, strlen(GET "\r\n"));
+	assert_int_equal(p.req.body_len, 0);
 
 	/* bare LF line ends too */
 	parse("GET / HTTP/1.1\nHost: a\n\nGET / HTTP/1.1\n\n", &p);
-	assert_int_equal(p.pr.scan.end, strlen("GET / HTTP/1.1\nHost: a\n\n"));
+	assert_int_equal(p.req.scan.end, strlen("GET / HTTP/1.1\nHost: a\n\n"));
 }
 
 static void test_unknown_body_length(void **state)
@@ -92,15 +101,15 @@ static void test_unknown_body_length(void **state)
 
 	(void)state;
 	parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", &p);
-	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+	assert_true(p.req.body_len == TG_BODY_UNKNOWN);
 	parse("POST / HTTP/1.1\r\nContent-Length: x5\r\n\r\n", &p);
-	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+	assert_true(p.req.body_len == TG_BODY_UNKNOWN);
 	parse("POST / HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n", &p);
-	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+	assert_true(p.req.body_len == TG_BODY_UNKNOWN);
 	parse("POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", &p);
-	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+	assert_true(p.req.body_len == TG_BODY_UNKNOWN);
 	parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 500\r\n\r\n", &p);
-	assert_true(p.pr.body_len == TG_BODY_UNKNOWN);
+	assert_true(p.req.body_len == TG_BODY_UNKNOWN);
 }
 
 /* What XDP reads of a request's body from its head alone (no proxy scan):
@@ -177,19 +186,19 @@ static void test_head_not_complete(void **state)
 
 	(void)state;
 	parse(GET "X-Forwarded-For: 192.0.2.1\r\n", &p);
-	assert_int_equal(p.pr.scan.end, 0);
+	assert_int_equal(p.req.scan.end, 0);
 	/* the address line is complete, so it is read */
 	assert_int_equal(p.pr.addr_ok, 1);
 	/* an address line cut short is not */
 	parse(GET "X-Forwarded-For: 192.0.2.1", &p);
 	assert_int_equal(p.pr.addr_ok, 0);
 	/* the last line begun is where the next window of a head starts */
-	assert_int_equal(p.pr.scan.last, strlen(GET));
+	assert_int_equal(p.head.scan.last, strlen(GET));
 	parse(GET "X-Forwarded-For: 192.0.2.1\r\n", &p);
-	assert_int_equal(p.pr.scan.last, strlen(GET "X-Forwarded-For: 192.0.2.1\r\n"));
+	assert_int_equal(p.head.scan.last, strlen(GET "X-Forwarded-For: 192.0.2.1\r\n"));
 	/* a head that ends: its blank line was the last line begun */
 	parse(GET "\r\n", &p);
-	assert_int_equal(p.pr.scan.last, strlen(GET));
+	assert_int_equal(p.head.scan.last, strlen(GET));
 }
 
 static void test_forwarded_addresses(void **state)
@@ -430,7 +439,7 @@ static bool te_chunked(const char *head)
 
 	memset(&b, 0, sizeof(b));
 	memcpy(b.bytes, head, n);
-	assert_int_equal(tg_http_parse_proxy(&b, 0, n, &pr), 0);
+	assert_int_equal(tg_http_parse_head(&b, 0, n, &pr), 0);
 	return pr.scan.te_line && tg_http_te_chunked(&b, pr.scan.te_line, n, &pr.at);
 }
 
