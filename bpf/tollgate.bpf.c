@@ -1169,11 +1169,11 @@ static __always_inline __u32 tg_req_end_seq(const struct tg_flow *f, const struc
 }
 
 /* Whether flow @f has a request body open whose end is not known: its
- * request, the last admitted, is not answered yet (or, in sockmap mode, the
- * last passed unadmitted: no response has started since). Only where
- * answers are seen (TG_FLOW_SOCK): elsewhere a request is answered only
- * when the flow's timer gives it up, and later requests would pass as body
- * until then. */
+ * request, the last admitted, is not answered yet (or the last passed
+ * unadmitted: the server has not answered since, TG_FLOW_BODY_PASSED).
+ * Only where answers are seen (TG_FLOW_SOCK): elsewhere a request is
+ * answered only when the flow's timer gives it up, and later requests
+ * would pass as body until then. */
 static __always_inline bool tg_flow_body_open(struct tg_flow *f)
 {
 	__u32 flags = READ_ONCE(f->flags);
@@ -1182,20 +1182,23 @@ static __always_inline bool tg_flow_body_open(struct tg_flow *f)
 		return false;
 	if (flags & TG_FLOW_BODY_OPEN)
 		return READ_ONCE(f->head) != READ_ONCE(f->tail);
-	return (flags & TG_FLOW_BODY_PASSED) && READ_ONCE(f->responses) == f->next_seq;
+	return flags & TG_FLOW_BODY_PASSED;
 }
 
 /* A request of flow @f (segment @p, parsed in @req) that XDP lets through
- * unadmitted (a public route, a `pass` action): nothing follows it to its
- * answer, but its body, where its head gives the length, is no request
- * either. */
+ * unadmitted (a public route, a `pass` action): no pending slot follows it
+ * to its answer, but its body is no request either: where its head gives
+ * the length, up to there; where not (chunked), until the server answers
+ * (TG_FLOW_BODY_PASSED, which tg_skmsg clears). */
 static __always_inline void tg_flow_passed(struct tg_flow *f, const struct tg_pkt *p,
 					   const struct tg_http_req *req)
 {
 	__u32 flags;
 
 	f->next_seq = tg_req_end_seq(f, p, req, &flags);
-	tg_flow_req_flags(f, flags & ~TG_FLOW_BODY_OPEN);
+	if (flags & TG_FLOW_BODY_OPEN)
+		flags = (flags & ~TG_FLOW_BODY_OPEN) | TG_FLOW_BODY_PASSED;
+	tg_flow_req_flags(f, flags);
 }
 
 /* A client's SYN (@p): a new connection on the tuple. A flow an old one
@@ -1775,7 +1778,6 @@ static __always_inline void tg_msg_passed(struct tg_flow *f, __u64 req_len)
 		tg_flow_req_flags(f, 0);
 		return;
 	}
-	f->next_seq = READ_ONCE(f->responses);
 	tg_flow_req_flags(f, TG_FLOW_BODY_PASSED | TG_FLOW_UNSURE);
 }
 
@@ -2342,7 +2344,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 		 * nobody to charge. The answer to a request passed with its
 		 * body open has begun: that body is over (tg_flow_body_open) */
 		if (f->flags & TG_FLOW_BODY_PASSED)
-			f->responses++;
+			__sync_fetch_and_and(&f->flags, ~TG_FLOW_BODY_PASSED);
 		tg_stat(TG_S_NO_FLOW);
 		return SK_PASS;
 	}
@@ -2473,6 +2475,9 @@ int tg_skmsg(struct sk_msg_md *msg)
 	f->resp_first_ns = now;
 	f->resp_bytes = size + part;
 	f->responses++;
+	/* a body passed open (a public route's) ends where an answer starts */
+	if (f->flags & TG_FLOW_BODY_PASSED)
+		__sync_fetch_and_and(&f->flags, ~TG_FLOW_BODY_PASSED);
 	if (status == 101)
 		__sync_fetch_and_or(&f->flags, TG_FLOW_UPGRADED);
 

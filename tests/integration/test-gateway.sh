@@ -16,8 +16,9 @@
 #      event comes from the flow's timer; the late answer is unattributed
 #  3d. a public route: no key needed, nothing charged, kept alive too
 #  3e. 100-continue is skipped; after a 101 nothing is taken for a response
-#  3f. request bodies (Content-Length, chunked) whose segments begin like
-#      requests with an unknown key are body: not refused, not charged
+#  3f. request bodies (Content-Length, chunked; to a charged and to a public
+#      route) whose segments begin like requests with an unknown key are
+#      body: not refused, not charged
 #   4. two pipelined requests in one segment: both charged, the second
 #      unattributed; 20 in one send: 16 unattributed, then the connection is
 #      cut; six in flight, each in its own segment: the two beyond the
@@ -345,6 +346,21 @@ assert_eq "the four charged, once each" 4 "$(tg_counter "$TG_DIR/c-up1.json" 18 
 assert_eq "no unknown_key refusal for the body's heads" \
 	"$(tg_counter "$TG_DIR/c-up0.json" 0 1 refused.unknown_key)" \
 	"$(tg_counter "$TG_DIR/c-up1.json" 0 1 refused.unknown_key)"
+# the same uploads to a public route: no pending request follows them, yet
+# a chunked body is body until the server answers (the test server answers
+# 404 there once it has read the body)
+for mode in length chunked; do
+	flag=
+	[ "$mode" = chunked ] && flag=--chunked
+	out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" upload $flag --addr "$TG_HOST_IP" --port "$PORT" \
+		--path /health/upload --key "$K_UPLOAD" --lookalike-key "$K_UNKNOWN")
+	assert_eq "$mode body to a public route: the POST, then a GET, answered" "404 200" "$out"
+done
+tg_counters "$TG_DIR/c-up2.json"
+assert_eq "only the two GETs charged" 6 "$(tg_counter "$TG_DIR/c-up2.json" 18 1 requests)"
+assert_eq "still no unknown_key refusal for the body's heads" \
+	"$(tg_counter "$TG_DIR/c-up0.json" 0 1 refused.unknown_key)" \
+	"$(tg_counter "$TG_DIR/c-up2.json" 0 1 refused.unknown_key)"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"

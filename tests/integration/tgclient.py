@@ -292,7 +292,7 @@ def upload_sends(head, pieces, chunked):
 
 
 def cmd_upload(args):
-    head = request_bytes(args.addr, args.port, "/v1/created", args.key, "POST")[:-2]
+    head = request_bytes(args.addr, args.port, args.path, args.key, "POST")[:-2]
     sends = upload_sends(head, lookalike_pieces(args.lookalike_key), args.chunked)
     statuses = []
     with socket.socket(family_of(args.addr), socket.SOCK_STREAM) as s:
@@ -523,6 +523,7 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--lookalike-key", required=True)
     p.add_argument("--chunked", action="store_true")
+    p.add_argument("--path", default="/v1/created", help="the POST's path")
     p.add_argument("--then", default="/v1/ok")
     p.add_argument("--timeout", type=float, default=3.0)
     p.set_defaults(fn=cmd_upload)
