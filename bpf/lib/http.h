@@ -594,8 +594,8 @@ static __always_inline int tg_proxy_line(const __u8 *buf, __u32 len, struct tg_p
 	return 0;
 }
 
-/* The header lines of a proxied head (or a response head, or a chunked
- * body's trailer lines) in b[start, len), as tg_scan_headers() walks them.
+/* The header lines of a response head (or of a chunked body's trailer
+ * section) in b[start, len), as tg_scan_headers() walks them.
  * A global function: its loop, the verifier's heaviest, is checked once for
  * every caller (tg_http_parse_head, tg_chunk_trailers). Returns 0, or -1
  * on bad arguments. */
