@@ -1169,11 +1169,11 @@ static __always_inline __u32 tg_req_end_seq(const struct tg_flow *f, const struc
 }
 
 /* Whether flow @f has a request body open whose end is not known: its
- * request, the last admitted, is not answered yet (or the last passed
- * unadmitted: the server has not answered since, TG_FLOW_BODY_PASSED).
- * Only where answers are seen (TG_FLOW_SOCK): elsewhere a request is
- * answered only when the flow's timer gives it up, and later requests
- * would pass as body until then. */
+ * request, the last admitted, is not answered yet (or, in sockmap mode, the
+ * last passed unadmitted: the server has not answered since,
+ * TG_FLOW_BODY_PASSED). Only where answers are seen (TG_FLOW_SOCK):
+ * elsewhere a request is answered only when the flow's timer gives it up,
+ * and later requests would pass as body until then. */
 static __always_inline bool tg_flow_body_open(struct tg_flow *f)
 {
 	__u32 flags = READ_ONCE(f->flags);
@@ -1186,19 +1186,20 @@ static __always_inline bool tg_flow_body_open(struct tg_flow *f)
 }
 
 /* A request of flow @f (segment @p, parsed in @req) that XDP lets through
- * unadmitted (a public route, a `pass` action): no pending slot follows it
- * to its answer, but its body is no request either: where its head gives
- * the length, up to there; where not (chunked), until the server answers
- * (TG_FLOW_BODY_PASSED, which tg_skmsg clears). */
+ * unadmitted (a public route, a `pass` action): its body, where its head
+ * gives the length, is no request either (the server frames it by that
+ * length too). A body of unknown length (chunked) is not followed: the
+ * client frames it, and where it ends the server reads the next request,
+ * which no admitted request's consumer would answer for if it passed as
+ * body (a request smuggled behind a public one); so segments that begin
+ * like requests are read as requests. */
 static __always_inline void tg_flow_passed(struct tg_flow *f, const struct tg_pkt *p,
 					   const struct tg_http_req *req)
 {
 	__u32 flags;
 
 	f->next_seq = tg_req_end_seq(f, p, req, &flags);
-	if (flags & TG_FLOW_BODY_OPEN)
-		flags = (flags & ~TG_FLOW_BODY_OPEN) | TG_FLOW_BODY_PASSED;
-	tg_flow_req_flags(f, flags);
+	tg_flow_req_flags(f, flags & ~TG_FLOW_BODY_OPEN);
 }
 
 /* A client's SYN (@p): a new connection on the tuple. A flow an old one
@@ -2475,7 +2476,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 	f->resp_first_ns = now;
 	f->resp_bytes = size + part;
 	f->responses++;
-	/* a body passed open (a public route's) ends where an answer starts */
+	/* a body passed open (sockmap mode) ends where an answer starts */
 	if (f->flags & TG_FLOW_BODY_PASSED)
 		__sync_fetch_and_and(&f->flags, ~TG_FLOW_BODY_PASSED);
 	if (status == 101)

@@ -279,14 +279,14 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 				      * (only with TG_FLOW_SOCK) */
 #define TG_FLOW_SOCK (1U << 12) /* tg_sockops put the connection's socket in
 				 * the sockhash: tg_skmsg sees its answers */
-#define TG_FLOW_BODY_PASSED (1U << 13) /* the last request passed
-					* unadmitted (a public route, a pass
-					* action) has a body whose end is not
-					* known: open until the server answers
-					* (tg_skmsg clears it at the next
-					* response, or the next send on a
-					* connection without an admitted
-					* request; only with TG_FLOW_SOCK) */
+#define TG_FLOW_BODY_PASSED (1U << 13) /* sockmap mode: the last request
+					* passed unadmitted (a public route, a
+					* pass action) has a body whose end is
+					* not known: open until the server
+					* answers (tg_skmsg clears it at the
+					* next send on the connection; the
+					* proxy frames the body, so no request
+					* hides in it) */
 #define TG_FLOW_UNSURE (1U << 14) /* where requests start on the connection
 				   * is no longer sure (a body of unknown
 				   * length went by, a request began where

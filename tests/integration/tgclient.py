@@ -314,6 +314,31 @@ def cmd_upload(args):
     return 0
 
 
+def cmd_smuggle(args):
+    """A request smuggled behind a public one: a chunked POST to `path`,
+    whole with its last chunk, then at once, in a segment of its own before
+    the answer, a GET carrying `key`. Prints the statuses read (0: none)."""
+    post = request_bytes(args.addr, args.port, args.path, None, "POST",
+                         ["Transfer-Encoding: chunked"]) + b"5\r\nhello\r\n0\r\n\r\n"
+    get = request_bytes(args.addr, args.port, "/v1/ok", args.key)
+    statuses = []
+    with socket.socket(family_of(args.addr), socket.SOCK_STREAM) as s:
+        s.settimeout(args.timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.connect((args.addr, args.port))
+        rd = Reader(s)
+        try:
+            s.sendall(post)
+            s.sendall(get)
+            for _ in range(2):
+                statuses.append(rd.response()[0])
+        except (OSError, ValueError):
+            pass
+    statuses += [0] * (2 - len(statuses))
+    print(" ".join(str(x) for x in statuses), flush=True)
+    return 0
+
+
 def siphash128(key, msg):
     """SipHash-2-4 with 128-bit output (the reference algorithm, DESIGN §8)."""
     mask = (1 << 64) - 1
@@ -527,6 +552,14 @@ def main():
     p.add_argument("--then", default="/v1/ok")
     p.add_argument("--timeout", type=float, default=3.0)
     p.set_defaults(fn=cmd_upload)
+
+    p = sub.add_parser("smuggle")
+    p.add_argument("--addr", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--key", required=True)
+    p.add_argument("--path", default="/health/upload")
+    p.add_argument("--timeout", type=float, default=3.0)
+    p.set_defaults(fn=cmd_smuggle)
 
     p = sub.add_parser("newkey")
     p.add_argument("--version", type=int, default=1, choices=range(1, 10))
