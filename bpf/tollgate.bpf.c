@@ -843,6 +843,44 @@ static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
 		__sync_fetch_and_or(&f->flags, want & ~have);
 }
 
+/*
+ * Record in flow @f a request let through unadmitted (a public route, a
+ * `pass` action) on a connection with admitted requests: its answer comes
+ * in turn with theirs, so it takes a pending slot (TG_RQ_UNCHARGED) that
+ * tg_skmsg pairs the answer with, writing no event and charging nobody,
+ * rather than pairing it with the next admitted request or charging the
+ * connection's consumer for it as unattributed. A connection without an
+ * admitted request needs none: tg_skmsg charges nothing there. @method
+ * (HEAD: an answer without a body), @seg_end as in tg_request, @now its
+ * start, for the unanswered timer, which drops it without an event.
+ */
+static __always_inline void tg_flow_pend_uncharged(struct tg_flow *f, __u32 method, __u32 seg_end,
+						   __u64 now)
+{
+	__u32 tail = f->tail;
+	struct tg_request *rq;
+
+	if (!READ_ONCE(f->consumer_id))
+		return;
+	if (tail - READ_ONCE(f->head) >= TG_FLOW_PENDING) {
+		tg_stat(TG_S_PENDING_FULL);
+		return;
+	}
+	rq = &f->pending[tail & (TG_FLOW_PENDING - 1)];
+	rq->start_ns = now;
+	rq->consumer_id = 0;
+	rq->plan_id = 0;
+	rq->key_id = 0;
+	rq->api_id = 0;
+	rq->route_id = 0;
+	rq->req_bytes = 0;
+	rq->method = method;
+	rq->path_len = 0;
+	rq->flags = TG_RQ_UNCHARGED;
+	rq->seg_end = seg_end;
+	__sync_fetch_and_add(&f->tail, 1); /* publishes the slot */
+}
+
 /* Record admitted request @rq in flow @fk (@f, or NULL: made here), with
  * @next_seq and the flags of tg_flow_req_flags(). Returns whether the
  * request is charged now: not when the flow's ring of pending requests is
@@ -1194,12 +1232,13 @@ static __always_inline bool tg_flow_body_open(struct tg_flow *f)
  * body (a request smuggled behind a public one); so segments that begin
  * like requests are read as requests. */
 static __always_inline void tg_flow_passed(struct tg_flow *f, const struct tg_pkt *p,
-					   const struct tg_http_req *req)
+					   const struct tg_http_req *req, __u64 now)
 {
 	__u32 flags;
 
 	f->next_seq = tg_req_end_seq(f, p, req, &flags);
 	tg_flow_req_flags(f, flags & ~TG_FLOW_BODY_OPEN);
+	tg_flow_pend_uncharged(f, req->method, p->seq + p->payload_len, now);
 }
 
 /* A client's SYN (@p): a new connection on the tuple. A flow an old one
@@ -1337,7 +1376,7 @@ int tg_xdp(struct xdp_md *ctx)
 	if (route) {
 		if (route->flags & TG_ROUTE_PUBLIC) {
 			if (flow)
-				tg_flow_passed(flow, &p, req);
+				tg_flow_passed(flow, &p, req, now);
 			return XDP_PASS;
 		}
 		api_id = route->api_id;
@@ -1347,7 +1386,7 @@ int tg_xdp(struct xdp_md *ctx)
 	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, true);
 	if (info.verdict != TG_V_ADMITTED) {
 		if (flow && tg_actions[info.verdict & (TG_V_COUNT - 1)] == TG_ACT_PASS)
-			tg_flow_passed(flow, &p, req);
+			tg_flow_passed(flow, &p, req, now);
 		goto refuse;
 	}
 
@@ -1414,14 +1453,18 @@ static __always_inline bool tg_rb_wake(__u64 avail)
 }
 
 /* Emit the event for the flow's response in progress (or for an unanswered
- * request) and count it. */
+ * request) and count it; nothing for a request let through unadmitted
+ * (TG_RQ_UNCHARGED), whose answer is nobody's. */
 static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct tg_request *rq,
 				    __u32 status, __u32 flags, __u64 first_ns, __u64 resp_bytes)
 {
-	struct tg_counters *c = tg_counters_get(rq->consumer_id, rq->api_id);
+	struct tg_counters *c;
 	struct tg_event *ev;
 	__u32 latency_us = 0, cls;
 
+	if (rq->flags & TG_RQ_UNCHARGED)
+		return;
+	c = tg_counters_get(rq->consumer_id, rq->api_id);
 	if (first_ns > rq->start_ns)
 		latency_us = (first_ns - rq->start_ns) / 1000;
 	cls = status / 100;
@@ -1768,13 +1811,15 @@ static __always_inline int tg_skmsg_pass(struct sk_msg_md *msg, const struct tg_
 	return SK_PASS;
 }
 
-/* A proxied request that flow @f lets through unadmitted (a public route,
- * a pass action), of @req_len bytes (0: its body's end is not known, the
- * body is open until the next response starts). */
-static __always_inline void tg_msg_passed(struct tg_flow *f, __u64 req_len)
+/* A proxied request (@method) that flow @f lets through unadmitted (a
+ * public route, a pass action) at @now, of @req_len bytes (0: its body's
+ * end is not known, the body is open until the next response starts). */
+static __always_inline void tg_msg_passed(struct tg_flow *f, __u32 method, __u64 req_len,
+					  __u64 now)
 {
 	if (!f)
 		return;
+	tg_flow_pend_uncharged(f, method, 0, now);
 	if (req_len && req_len < 0xffffffffULL) {
 		tg_flow_req_flags(f, 0);
 		return;
@@ -1829,7 +1874,7 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 	route = tg_route_lookup(s, req);
 	if (route) {
 		if (route->flags & TG_ROUTE_PUBLIC) {
-			tg_msg_passed(flow, req_len);
+			tg_msg_passed(flow, req->method, req_len, now);
 			return SK_PASS;
 		}
 		api_id = route->api_id;
@@ -1841,7 +1886,7 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 		v = info.verdict & (TG_V_COUNT - 1);
 		tg_count_refused(admitted.consumer_id, api_id, v);
 		if (tg_actions[v] == TG_ACT_PASS) {
-			tg_msg_passed(flow, req_len);
+			tg_msg_passed(flow, req->method, req_len, now);
 			return SK_PASS;
 		}
 		tg_refusal_note(s, &info, now);

@@ -237,6 +237,9 @@ struct tg_request {
 _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout");
 
 #define TG_RQ_FORWARDED (1U << 0) /* client_addr came from a proxy's header */
+#define TG_RQ_UNCHARGED (1U << 1) /* let through unadmitted (a public route,
+				   * a pass action): its answer ends it
+				   * without an event or a charge */
 
 /* Flags change only through atomic or/and: the unanswered timer runs
  * beside the socket's own programs (see tg_flow_timer). */

@@ -1956,6 +1956,55 @@ static void test_public_route(void **state)
 	assert_false(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b) && b.consumed_total != 0);
 }
 
+/*
+ * A public route on a consumer's kept-alive connection: its answer comes in
+ * turn with those of the admitted requests, so it takes a pending slot
+ * marked TG_RQ_UNCHARGED (tg_skmsg then writes no event and charges nobody
+ * for it). Nothing is charged now either; a retransmission of it is one. A
+ * connection without an admitted request needs no slot.
+ */
+static void test_public_route_on_a_consumers_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct req r, first, pub;
+	struct xdp_run run;
+	struct tg_flow flow;
+	char h[128];
+
+	req_init(f, &r, false, "HEAD", "/health", NULL);
+	flow_with_socket(f, &r);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 0);
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	flow_with_socket(f, &r);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+	first = r;
+	req_init(f, &pub, false, "HEAD", "/health", h);
+	pub.spec.sport = first.spec.sport;
+	pub.spec.seq = first.spec.seq + (__u32)first.len;
+	run_req(f, &pub, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &pub.spec, &flow));
+	assert_int_equal(flow.tail, 2);
+	assert_int_equal(flow.pending[1].flags, TG_RQ_UNCHARGED);
+	assert_int_equal(flow.pending[1].method, TG_M_HEAD);
+	assert_int_equal(flow.pending[1].consumer_id, 0);
+	assert_int_equal(flow.pending[1].seg_end, pub.spec.seq + (__u32)pub.len);
+	assert_int_equal(requests_total(f), 1);
+
+	/* its retransmission takes no second slot */
+	run_req(f, &pub, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &pub.spec, &flow));
+	assert_int_equal(flow.tail, 2);
+	assert_int_equal(requests_total(f), 1);
+}
+
 /* --- fixtures: limits ------------------------------------------------------ */
 
 static void test_over_limit_then_refill(void **state)
@@ -2916,6 +2965,7 @@ int main(void)
 		T(test_longest_prefix),
 		T(test_route_boundary),
 		T(test_public_route),
+		T(test_public_route_on_a_consumers_connection),
 		T(test_over_limit_then_refill),
 		T(test_quota_exhausted),
 		T(test_clock_backwards_empty),

@@ -121,6 +121,7 @@ K_LOOKALIKE=$(tg_key_add 18 15 2)
 K_LONGHEAD=$(tg_key_add 19 16 2)
 K_SPLIT=$(tg_key_add 20 17 2)
 K_UPLOAD=$(tg_key_add 21 18 2)
+K_MIXED=$(tg_key_add 22 19 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -309,6 +310,17 @@ for api in 0 1; do
 		"$(tg_counter "$TG_DIR/c-pub0.json" 0 $api requests)" \
 		"$(tg_counter "$TG_DIR/c-pub1.json" 0 $api requests)"
 done
+# a kept-alive connection of a consumer that also asks a public route: its
+# answers are nobody's, not the consumer's (curl sends the key each time)
+got=$(tg_client curl -s --max-time 10 -w '%{http_code} ' -H "X-API-Key: $K_MIXED" \
+	-o /dev/null "$URL/v1/ok" -o /dev/null "$URL/health" -o /dev/null "$URL/health" \
+	-o /dev/null "$URL/v1/ok")
+assert_eq "a consumer's GET, two to /health, a GET, on one connection" "200 404 404 200 " "$got"
+assert_eq "two events, both its GETs" "2 200 -,200 -," \
+	"$(tg_wait_events 22 2 10) $(tg_events 22 '{status} {flags}' | sort | tr '\n' ',')"
+tg_counters "$TG_DIR/c-pub2.json"
+assert_eq "the consumer charged for its two GETs, nothing unattributed" "2 0" \
+	"$(tg_counter "$TG_DIR/c-pub2.json" 19 1 requests) $(tg_counter "$TG_DIR/c-pub2.json" 19 1 unattributed)"
 
 # ---------------------------------------------------------------------------
 tg_log "3e. interim 1xx responses are skipped, 101 ends HTTP on the connection"

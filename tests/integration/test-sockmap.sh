@@ -15,7 +15,7 @@
 #   3. unknown and missing keys: 401 from the responder, nothing reaches the
 #      server; a request the kernel did not refuse gets 503 from the responder
 #   4. keep-alive upstream: 60 requests, all admitted, one event each, over a
-#      few upstream connections
+#      few upstream connections; a public route over them charges nobody
 #   5. 5 MiB responses, written and sent with sendfile(2), arrive intact
 #   6. a proxy's own writes: two GETs and a POST (whose body looks like a
 #      request) pipelined in one write are charged as three requests with
@@ -173,6 +173,19 @@ upstream=$(ss -Htn state established "( dport = :$APP_PORT )" | wc -l)
 assert_range "nginx kept its upstream connections alive (few, not 60)" 1 4 "$upstream"
 assert_eq "60 events, the last one without waiting for nginx to close the upstream connection" \
 	60 "$(tg_wait_events 2 60 10)"
+# a public route through those same upstream connections, which carried a
+# consumer's requests: its answers are nobody's, not that consumer's
+unattributed_sum() {
+	"$PYTHON" -c 'import json, sys; print(sum(r.get("unattributed", 0) for r in json.load(open(sys.argv[1]))))' "$1"
+}
+tg_counters "$TG_DIR/c4a.json"
+assert_eq "three requests to /health, no key" "404 404 404 " \
+	"$(tcodes "" "$URL/health" "$URL/health?n=1" "$URL/health?n=2")"
+sleep 1
+tg_counters "$TG_DIR/c4b.json"
+assert_eq "nothing charged for them as unattributed, to anyone" \
+	"$(unattributed_sum "$TG_DIR/c4a.json")" "$(unattributed_sum "$TG_DIR/c4b.json")"
+assert_eq "no event for them" 60 "$(tg_events 2 | wc -l)"
 
 # ---------------------------------------------------------------------------
 tg_log "5. 5 MiB responses: write() and sendfile(2)"
