@@ -242,12 +242,29 @@ def cmd_rate(args):
     return 0
 
 
-def cmd_pipeline(args):
-    statuses = []
-    with socket.socket(family_of(args.addr), socket.SOCK_STREAM) as s:
+def connect_nodelay(args):
+    """A connection to args.addr:args.port whose every send goes out as a
+    segment of its own (TCP_NODELAY), with args.timeout."""
+    s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
+    try:
         s.settimeout(args.timeout)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.connect((args.addr, args.port))
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def print_statuses(statuses, count):
+    """The statuses read, one line, 0 for each of `count` not read."""
+    statuses = statuses + [0] * (count - len(statuses))
+    print(" ".join(str(x) for x in statuses), flush=True)
+
+
+def cmd_pipeline(args):
+    statuses = []
+    with connect_nodelay(args) as s:
         if args.gap:
             # each request in its own segment (TCP_NODELAY), all before any answer
             for p in args.paths:
@@ -295,10 +312,7 @@ def cmd_upload(args):
     head = request_bytes(args.addr, args.port, args.path, args.key, "POST")[:-2]
     sends = upload_sends(head, lookalike_pieces(args.lookalike_key), args.chunked)
     statuses = []
-    with socket.socket(family_of(args.addr), socket.SOCK_STREAM) as s:
-        s.settimeout(args.timeout)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.connect((args.addr, args.port))
+    with connect_nodelay(args) as s:
         rd = Reader(s)
         try:
             for data in sends:
@@ -309,8 +323,7 @@ def cmd_upload(args):
             statuses.append(rd.response()[0])
         except OSError:
             pass
-    statuses += [0] * (2 - len(statuses))
-    print(" ".join(str(x) for x in statuses), flush=True)
+    print_statuses(statuses, 2)
     return 0
 
 
@@ -322,10 +335,7 @@ def cmd_smuggle(args):
                          ["Transfer-Encoding: chunked"]) + b"5\r\nhello\r\n0\r\n\r\n"
     get = request_bytes(args.addr, args.port, "/v1/ok", args.key)
     statuses = []
-    with socket.socket(family_of(args.addr), socket.SOCK_STREAM) as s:
-        s.settimeout(args.timeout)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.connect((args.addr, args.port))
+    with connect_nodelay(args) as s:
         rd = Reader(s)
         try:
             s.sendall(post)
@@ -334,8 +344,7 @@ def cmd_smuggle(args):
                 statuses.append(rd.response()[0])
         except (OSError, ValueError):
             pass
-    statuses += [0] * (2 - len(statuses))
-    print(" ".join(str(x) for x in statuses), flush=True)
+    print_statuses(statuses, 2)
     return 0
 
 
