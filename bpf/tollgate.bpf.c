@@ -867,15 +867,10 @@ static __always_inline void tg_flow_pend_uncharged(struct tg_flow *f, __u32 meth
 		return;
 	}
 	rq = &f->pending[tail & (TG_FLOW_PENDING - 1)];
+	/* no consumer, route or path: nothing of it is ever written out */
+	__builtin_memset(rq, 0, __builtin_offsetof(struct tg_request, client_addr));
 	rq->start_ns = now;
-	rq->consumer_id = 0;
-	rq->plan_id = 0;
-	rq->key_id = 0;
-	rq->api_id = 0;
-	rq->route_id = 0;
-	rq->req_bytes = 0;
 	rq->method = method;
-	rq->path_len = 0;
 	rq->flags = TG_RQ_UNCHARGED;
 	rq->seg_end = seg_end;
 	__sync_fetch_and_add(&f->tail, 1); /* publishes the slot */
