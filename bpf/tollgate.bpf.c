@@ -352,6 +352,16 @@ struct tg_head_scan {
 enum { TG_TE_NONE, TG_TE_CHUNKED, TG_TE_OTHER };
 enum { TG_CLEN_NONE, TG_CLEN_OK, TG_CLEN_BAD };
 
+/* Requests tg_xdp reads in one segment: each one let through unadmitted
+ * (a public route, a `pass` action) is followed by the next, up to this
+ * many (tg_xdp_request); a power of two */
+#define TG_SEG_REQUESTS 8
+/* tg_xdp_request(): the next request starts at the offset r - TG_XDP_NEXT */
+#define TG_XDP_NEXT 8
+/* tg_xdp_request()'s offset for a segment whose bytes cannot be read
+ * (fragments, TCP Fast Open data): refused as missing_key (DESIGN §3) */
+#define TG_XDP_UNREAD 0xffffffffU
+
 /* Per-CPU working memory: XDP runs in softirq, never preempted by itself;
  * sk_msg runs preemptible and claims one of several slots (tg_msg_scratch). */
 struct tg_scratch {
@@ -373,6 +383,10 @@ struct tg_scratch {
 	/* tg_xdp: the flow flags tg_req_end_seq() leaves, read back from here
 	 * so that the verifier follows the admission once, not once a value */
 	__u32 req_flags;
+	/* tg_xdp: the requests of the segment let through unadmitted so far,
+	 * ahead of the one tg_xdp_request() decides */
+	__u32 passed_n;
+	__u32 passed_method[TG_SEG_REQUESTS];
 	struct tg_head_scan head; /* sk_msg: a response head, window by window */
 	struct tg_chunk_step chunk; /* sk_msg: chunk framing, window by window */
 	/* zeroes for a new flow, never written: a map value that holds a
@@ -731,14 +745,18 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 }
 
 /* The client's next segment on an answered connection becomes a RST at the
- * sequence the server still expects, so the server frees its socket. */
-static __always_inline int tg_reset_server(struct xdp_md *ctx, struct tg_pkt *p, __u32 rcv_nxt)
+ * sequence the server still expects, so the server frees its socket. A
+ * global function: its frame is not tg_xdp's, which tg_xdp_request's
+ * adds to. */
+__noinline int tg_reset_server(struct xdp_md *ctx, const struct tg_pkt *p, __u32 rcv_nxt)
 {
 	struct tcphdr th = {};
 	__u8 l3[40];
 	__u32 l3_len;
 	__u64 sum;
 
+	if (!ctx || !p)
+		return XDP_DROP;
 	th.source = p->fk.client_port;
 	th.dest = p->fk.server_port;
 	th.seq = bpf_htonl(rcv_nxt);
@@ -850,7 +868,8 @@ static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
  * tg_skmsg pairs the answer with, writing no event and charging nobody,
  * rather than pairing it with the next admitted request or charging the
  * connection's consumer for it as unattributed. A connection without an
- * admitted request needs none: tg_skmsg charges nothing there. @method
+ * admitted request needs none (tg_skmsg charges nothing there), unless an
+ * admitted request follows in the same segment: the caller decides. @method
  * (HEAD: an answer without a body), @seg_end as in tg_request, @now its
  * start, for the unanswered timer, which drops it without an event.
  */
@@ -860,8 +879,6 @@ static __always_inline void tg_flow_pend_uncharged(struct tg_flow *f, __u32 meth
 	__u32 tail = f->tail;
 	struct tg_request *rq;
 
-	if (!READ_ONCE(f->consumer_id))
-		return;
 	if (tail - READ_ONCE(f->head) >= TG_FLOW_PENDING) {
 		tg_stat(TG_S_PENDING_FULL);
 		return;
@@ -1166,15 +1183,17 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 }
 
 /*
- * Where the request parsed in @req, which starts segment @p of flow @f (or
- * none yet), ends in the client's sequence, for next_seq, and the flags
+ * Where the request parsed in @req, which starts at offset @off of segment
+ * @p of flow @f (or none yet), ends in the client's sequence, for next_seq,
+ * and the flags
  * that leaves in *ret_flags (TG_FLOW_SEQ, TG_FLOW_BODY_OPEN where the body's
  * end is not known: chunked, a bad or repeated Content-Length, a head
  * longer than was read, TG_BODY_SEQ_MAX or more, as sequence numbers
  * compare only within 2 GiB). The body is skipped by the length the head
  * gives only where the flow knows requests start there: the segment begins
  * where the last request ended (next_seq, from the handshake on), nothing
- * made that unsure before, and no bytes follow the request in its segment.
+ * made that unsure before, the request starts the segment and no bytes
+ * follow it there.
  * Else the head might be a body's bytes read as one, claiming any length:
  * skipping by it would let the requests that follow through unread; so the
  * flow becomes TG_FLOW_UNSURE and the request ends with its segment.
@@ -1182,7 +1201,8 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 #define TG_BODY_SEQ_MAX (1ULL << 30)
 
 static __always_inline __u32 tg_req_end_seq(const struct tg_flow *f, const struct tg_pkt *p,
-					    const struct tg_http_req *req, __u32 *ret_flags)
+					    const struct tg_http_req *req, __u32 off,
+					    __u32 *ret_flags)
 {
 	__u32 seg_end = p->seq + p->payload_len, flags = f ? READ_ONCE(f->flags) : 0;
 	__u64 len = req->body_len;
@@ -1193,8 +1213,8 @@ static __always_inline __u32 tg_req_end_seq(const struct tg_flow *f, const struc
 		return seg_end;
 	}
 	len += req->scan.end; /* the head ended: its length is known */
-	if ((flags & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) != TG_FLOW_SEQ || p->seq != f->next_seq ||
-	    len < p->payload_len) {
+	if (off || (flags & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) != TG_FLOW_SEQ ||
+	    p->seq != f->next_seq || len < p->payload_len) {
 		*ret_flags |= TG_FLOW_UNSURE;
 		return seg_end;
 	}
@@ -1218,22 +1238,53 @@ static __always_inline bool tg_flow_body_open(struct tg_flow *f)
 	return flags & TG_FLOW_BODY_PASSED;
 }
 
-/* A request of flow @f (segment @p, parsed in @req) that XDP lets through
- * unadmitted (a public route, a `pass` action): its body, where its head
- * gives the length, is no request either (the server frames it by that
- * length too). A body of unknown length (chunked) is not followed: the
+/*
+ * Record in flow @f (or none) the requests of segment @p that XDP lets
+ * through unadmitted (a public route, a `pass` action): s->passed_n of them,
+ * their methods in s->passed_method. Each takes an uncharged pending slot
+ * (tg_flow_pend_uncharged) where the flow has a consumer, or where
+ * @admitting: an admitted request follows them in the segment, whose answer
+ * comes after theirs. A connection without either needs none.
+ */
+static __always_inline void tg_xdp_passed(struct tg_scratch *s, struct tg_flow *f,
+					  const struct tg_pkt *p, __u64 now, bool admitting)
+{
+	__u32 seg_end = p->seq + p->payload_len, n = s->passed_n;
+
+	if (!f || !(admitting || READ_ONCE(f->consumer_id)))
+		return;
+	for (__u32 i = 0; i < TG_SEG_REQUESTS; i++) {
+		if (i >= n)
+			break;
+		tg_flow_pend_uncharged(f, s->passed_method[i], seg_end, now);
+	}
+}
+
+/*
+ * Segment @p of flow @f passes, its requests all let through unadmitted
+ * (tg_xdp_passed), the last of them parsed in @last at offset @off, or
+ * NULL where bytes that are no request follow them. Their bodies, where the
+ * head gives the length, are no requests either (the server frames them by
+ * that length too). A body of unknown length (chunked) is not followed: the
  * client frames it, and where it ends the server reads the next request,
  * which no admitted request's consumer would answer for if it passed as
  * body (a request smuggled behind a public one); so segments that begin
- * like requests are read as requests. */
-static __always_inline void tg_flow_passed(struct tg_flow *f, const struct tg_pkt *p,
-					   const struct tg_http_req *req, __u64 now)
+ * like requests are read as requests.
+ */
+static __always_inline void tg_xdp_pass_all(struct tg_scratch *s, struct tg_flow *f,
+					    const struct tg_pkt *p, const struct tg_http_req *last,
+					    __u32 off, __u64 now)
 {
-	__u32 flags;
+	__u32 flags = TG_FLOW_SEQ | TG_FLOW_UNSURE;
 
-	f->next_seq = tg_req_end_seq(f, p, req, &flags);
+	if (!f)
+		return;
+	tg_xdp_passed(s, f, p, now, false);
+	if (last)
+		f->next_seq = tg_req_end_seq(f, p, last, off, &flags);
+	else
+		f->next_seq = p->seq + p->payload_len;
 	tg_flow_req_flags(f, flags & ~TG_FLOW_BODY_OPEN);
-	tg_flow_pend_uncharged(f, req->method, p->seq + p->payload_len, now);
 }
 
 /* A client's SYN (@p): a new connection on the tuple. A flow an old one
@@ -1273,19 +1324,139 @@ static __always_inline int tg_seg_kind(struct tg_flow *f, __u32 seq)
 	return tg_flow_body_open(f) ? TG_SEG_BODY : TG_SEG_REQUEST;
 }
 
+/*
+ * Decide the request that starts at payload offset @off of segment @p
+ * (tg_xdp's parse of it; @now, its clock). Returns the segment's XDP
+ * action, or TG_XDP_NEXT plus the offset of the next request where this one
+ * is let through unadmitted (a public route, a `pass` action) and bytes
+ * follow it in the segment. Those are the server's next request, and must be
+ * decided too: else a request pipelined behind `GET /health` would reach
+ * the server unread, and on a connection without a consumer unbilled. So a
+ * segment is decided by the first of its requests that is not let through:
+ * admitted (those before it take their uncharged slots first, in order), or
+ * refused, the whole segment with it, with nothing recorded (its
+ * retransmission is decided again). Bytes behind the TG_SEG_REQUESTS-th
+ * request let through are not read: refused as missing_key, as is a segment
+ * whose bytes cannot be read (@off TG_XDP_UNREAD). A global
+ * function: the verifier checks it once, whichever request it decides.
+ */
+__noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, __u64 now)
+{
+	struct tg_reply_info info = {};
+	const struct tg_route *route;
+	struct tg_key admitted = {};
+	struct tg_flow *flow = NULL;
+	struct tg_http_req *req;
+	struct tg_scratch *s;
+	__u32 zero = 0, n, api_id = 0, route_id = 0, end;
+	int r;
+
+	s = bpf_map_lookup_elem(&tg_scratch, &zero);
+	if (!ctx || !p || !s)
+		return XDP_PASS;
+	if (off == TG_XDP_UNREAD) {
+		info.verdict = TG_V_MISSING_KEY;
+		return tg_refuse(ctx, p, &info, 0, 0, now);
+	}
+	if (off >= p->payload_len)
+		return XDP_PASS;
+	if (!off)
+		s->passed_n = 0;
+	n = p->payload_len - off;
+	if (n > TG_SCAN_MAX)
+		n = TG_SCAN_MAX;
+	req = &s->http;
+	if (n == 0 || bpf_xdp_load_bytes(ctx, p->payload_off + off, s->buf.bytes, n))
+		req->method = TG_M_NONE;
+	else
+		tg_http_parse_request(&s->buf, n, req);
+	if (req->method == TG_M_NONE) {
+		tg_stat(TG_S_NON_REQUEST);
+		if (!off)
+			return XDP_PASS;
+		/* bytes that are no request behind requests let through:
+		 * the server's to refuse */
+		tg_xdp_pass_all(s, bpf_map_lookup_elem(&tg_flows, &p->fk), p, NULL, off, now);
+		return XDP_PASS;
+	}
+
+	flow = bpf_map_lookup_elem(&tg_flows, &p->fk);
+	if (flow && !off) {
+		/* a retransmission of a request already let through, or body
+		 * bytes that begin like a request, pass free */
+		r = tg_seg_kind(flow, p->seq);
+		if (r == TG_SEG_BODY) {
+			tg_stat(TG_S_NON_REQUEST);
+			return XDP_PASS;
+		}
+		if (r == TG_SEG_RETRANSMIT) {
+			tg_stat(TG_S_REQUESTS);
+			tg_stat(TG_S_RETRANSMITS);
+			return XDP_PASS;
+		}
+	}
+	tg_stat(TG_S_REQUESTS);
+
+	route = tg_route_lookup(s, req);
+	if (route && (route->flags & TG_ROUTE_PUBLIC))
+		goto passed;
+	if (route) {
+		api_id = route->api_id;
+		route_id = route->route_id;
+	}
+	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, true);
+	if (info.verdict == TG_V_ADMITTED)
+		goto admit;
+	r = tg_refuse(ctx, p, &info, admitted.consumer_id, api_id, now);
+	if (r != XDP_PASS)
+		return r;
+
+passed: /* let through unadmitted */
+	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
+	if (end && end < p->payload_len - off) {
+		if (s->passed_n < TG_SEG_REQUESTS - 1) {
+			s->passed_method[s->passed_n & (TG_SEG_REQUESTS - 1)] = req->method;
+			s->passed_n++;
+			return TG_XDP_NEXT + off + end;
+		}
+		/* the bytes behind it go unread */
+		info.verdict = TG_V_MISSING_KEY;
+		r = tg_refuse(ctx, p, &info, 0, 0, now);
+		if (r != XDP_PASS)
+			return r;
+	}
+	if (s->passed_n < TG_SEG_REQUESTS) {
+		s->passed_method[s->passed_n & (TG_SEG_REQUESTS - 1)] = req->method;
+		s->passed_n++;
+	}
+	tg_xdp_pass_all(s, flow, p, req, off, now);
+	return XDP_PASS;
+
+admit:
+	if (s->passed_n) {
+		/* normally tg_sockops made it at the handshake (tg_admit would
+		 * make it otherwise): the slots of those let through come first */
+		if (!flow)
+			flow = tg_flow_create(&p->fk, s);
+		tg_xdp_passed(s, flow, p, now, true);
+	}
+	s->req.flags = 0;
+	s->req.seg_end = p->seq + p->payload_len;
+	__builtin_memcpy(s->req.client_addr, p->fk.client_addr, 16);
+	n = tg_req_end_seq(flow, p, req, off, &s->req_flags);
+	tg_admit(s, &p->fk, flow, n, READ_ONCE(s->req_flags), &admitted, api_id, route_id, now,
+		 p->payload_len - off);
+	return XDP_PASS;
+}
+
 SEC("xdp")
 int tg_xdp(struct xdp_md *ctx)
 {
 	struct tg_pkt p = {};
-	struct tg_http_req *req;
-	struct tg_reply_info info = {};
-	const struct tg_route *route;
-	struct tg_key admitted = {};
-	struct tg_flow *flow;
-	struct tg_scratch *s;
-	__u32 zero = 0, n, api_id = 0, route_id = 0, r, word;
+	__u32 n, off, word;
 	__u64 now, *ports;
 	__u16 dport;
+	int r;
 
 	tg_stat(TG_S_PACKETS);
 	r = tg_parse(ctx, &p);
@@ -1320,9 +1491,7 @@ int tg_xdp(struct xdp_md *ctx)
 		/* fragments and TCP Fast Open data: no key can be read (DESIGN §3) */
 		if (p.fragment)
 			tg_stat(TG_S_FRAGMENTS);
-		info.verdict = TG_V_MISSING_KEY;
-		now = bpf_ktime_get_ns();
-		goto refuse;
+		return tg_xdp_request(ctx, &p, TG_XDP_UNREAD, bpf_ktime_get_ns());
 	}
 
 	/* cheap look at the first byte before copying anything */
@@ -1335,66 +1504,17 @@ int tg_xdp(struct xdp_md *ctx)
 			return XDP_PASS;
 		}
 	}
-	/* a request, probably: the clock (slow to read in VMs) and the copy */
-	s = bpf_map_lookup_elem(&tg_scratch, &zero);
-	if (!s)
-		return XDP_PASS;
+	/* a request, probably: the clock (slow to read in VMs), then each
+	 * request of the segment until one decides it */
 	now = bpf_ktime_get_ns();
-	n = p.payload_len < TG_SCAN_MAX ? p.payload_len : TG_SCAN_MAX;
-	if (n == 0 || bpf_xdp_load_bytes(ctx, p.payload_off, s->buf.bytes, n))
-		return XDP_PASS;
-	req = &s->http;
-	tg_http_parse_request(&s->buf, n, req);
-	if (req->method == TG_M_NONE) {
-		tg_stat(TG_S_NON_REQUEST);
-		return XDP_PASS;
+	off = 0;
+	for (n = 0; n < TG_SEG_REQUESTS; n++) {
+		r = tg_xdp_request(ctx, &p, off, now);
+		if (r < TG_XDP_NEXT)
+			return r;
+		off = r - TG_XDP_NEXT;
 	}
-
-	/* a retransmission of a request already let through, or body bytes
-	 * that begin like a request, pass free */
-	flow = bpf_map_lookup_elem(&tg_flows, &p.fk);
-	if (flow) {
-		r = tg_seg_kind(flow, p.seq);
-		if (r == TG_SEG_BODY) {
-			tg_stat(TG_S_NON_REQUEST);
-			return XDP_PASS;
-		}
-		if (r == TG_SEG_RETRANSMIT) {
-			tg_stat(TG_S_REQUESTS);
-			tg_stat(TG_S_RETRANSMITS);
-			return XDP_PASS;
-		}
-	}
-	tg_stat(TG_S_REQUESTS);
-
-	route = tg_route_lookup(s, req);
-	if (route) {
-		if (route->flags & TG_ROUTE_PUBLIC) {
-			if (flow)
-				tg_flow_passed(flow, &p, req, now);
-			return XDP_PASS;
-		}
-		api_id = route->api_id;
-		route_id = route->route_id;
-	}
-
-	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, true);
-	if (info.verdict != TG_V_ADMITTED) {
-		if (flow && tg_actions[info.verdict & (TG_V_COUNT - 1)] == TG_ACT_PASS)
-			tg_flow_passed(flow, &p, req, now);
-		goto refuse;
-	}
-
-	s->req.flags = 0;
-	s->req.seg_end = p.seq + p.payload_len;
-	__builtin_memcpy(s->req.client_addr, p.fk.client_addr, 16);
-	n = tg_req_end_seq(flow, &p, req, &s->req_flags);
-	tg_admit(s, &p.fk, flow, n, READ_ONCE(s->req_flags), &admitted, api_id, route_id, now,
-		 p.payload_len);
-	return XDP_PASS;
-
-refuse:
-	return tg_refuse(ctx, &p, &info, admitted.consumer_id, api_id, now);
+	return XDP_DROP; /* not reached: tg_xdp_request decides the last itself */
 }
 
 /* --- responses: sockops + sk_msg ------------------------------------------------- */
@@ -1814,7 +1934,8 @@ static __always_inline void tg_msg_passed(struct tg_flow *f, __u32 method, __u64
 {
 	if (!f)
 		return;
-	tg_flow_pend_uncharged(f, method, 0, now);
+	if (READ_ONCE(f->consumer_id))
+		tg_flow_pend_uncharged(f, method, 0, now);
 	if (req_len && req_len < 0xffffffffULL) {
 		tg_flow_req_flags(f, 0);
 		return;

@@ -401,7 +401,8 @@ _Static_assert(sizeof(struct tg_counters) == 8 * (1 + TG_V_COUNT + 8 + 7), "tg_c
 enum tg_stat {
 	TG_S_PACKETS = 0,	/* packets seen by XDP */
 	TG_S_API_SEGMENTS,	/* TCP segments with payload to an API port */
-	TG_S_REQUESTS,		/* segments that start a request */
+	TG_S_REQUESTS,		/* requests XDP read: segments that start one, and
+				 * those behind one let through unadmitted */
 	TG_S_NON_REQUEST,	/* payload that does not start a request */
 	TG_S_PARSE_FAIL,	/* truncated or malformed IP/TCP headers */
 	TG_S_FRAGMENTS,

@@ -573,6 +573,16 @@ static void flow_with_socket(struct fixture *f, const struct req *r)
 	assert_int_equal(bpf_map_update_elem(f->flows_fd, &key, &flow, BPF_NOEXIST), 0);
 }
 
+/* Forget that @r's connection was answered in-kernel, as if the client
+ * sent its segment again before the answer reached it. */
+static void reject_forget(struct fixture *f, const struct req *r)
+{
+	struct tg_flow_key key;
+
+	flow_key_of(&r->spec, &key);
+	assert_int_equal(bpf_map_delete_elem(f->rejects_fd, &key), 0);
+}
+
 static bool reject_get(struct fixture *f, const struct pkt_spec *spec, struct tg_reject *ret)
 {
 	struct tg_flow_key key;
@@ -594,6 +604,17 @@ static void assert_pass_untouched(const struct xdp_run *run)
 {
 	assert_int_equal(run->retval, XDP_PASS);
 	assert_untouched(run);
+}
+
+/* Run @r; its XDP action, the frame untouched where that is XDP_PASS. */
+static __u32 run_action(struct fixture *f, struct req *r)
+{
+	struct xdp_run run;
+
+	run_req(f, r, &run);
+	if (run.retval == XDP_PASS)
+		assert_untouched(&run);
+	return run.retval;
 }
 
 /* The body bytes @r's head declares beyond those in its segment (a
@@ -2005,6 +2026,142 @@ static void test_public_route_on_a_consumers_connection(void **state)
 	assert_int_equal(requests_total(f), 1);
 }
 
+#define PUBLIC_HEAD "HEAD /health HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
+#define ORDER_WITH(key) "GET /v1/orders/7 HTTP/1.1\r\nHost: api.example.com\r\nX-API-Key: " key "\r\n\r\n"
+
+/* req_pipeline() - a segment from a new client port with a flow as
+ * tg_sockops makes it, carrying @text: requests pipelined in one segment. */
+static void req_pipeline(struct fixture *f, struct req *r, const char *text)
+{
+	req_raw(f, r, false, text, strlen(text));
+	flow_with_socket(f, r);
+}
+
+/* The flow of @r is as its handshake left it: nothing recorded. */
+static void assert_flow_untouched(struct fixture *f, const struct req *r)
+{
+	struct tg_flow flow;
+
+	assert_true(flow_get(f, &r->spec, &flow));
+	assert_int_equal(flow.tail, 0);
+	assert_int_equal(flow.next_seq, r->spec.seq);
+	assert_false(flow.flags & TG_FLOW_UNSURE);
+}
+
+/*
+ * Requests pipelined behind a public one in the same segment are the
+ * server's next requests: XDP reads and decides them. A segment whose
+ * request behind is refused is refused whole, with nothing recorded, so
+ * its retransmission is refused again rather than passed as one.
+ */
+static void test_request_behind_a_public_one(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+
+	req_pipeline(f, &r, PUBLIC_HEAD ORDER_WITH(KEY_UNKNOWN));
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+	assert_flow_untouched(f, &r);
+	reject_forget(f, &r);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+	assert_flow_untouched(f, &r);
+
+	/* no key at all behind it */
+	req_pipeline(f, &r, PUBLIC_HEAD "GET /v1/orders/7 HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	assert_flow_untouched(f, &r);
+
+	/* behind a public request's Content-Length body */
+	req_pipeline(f, &r,
+		     "POST /health/report HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello" LOOKALIKE);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+	assert_flow_untouched(f, &r);
+
+	/* over the limit behind it: 429 */
+	for (int i = 0; i < 2; i++) {
+		req_pipeline(f, &r, PUBLIC_HEAD ORDER_WITH(KEY_TIGHT));
+		assert_int_equal(run_action(f, &r), XDP_PASS);
+	}
+	req_pipeline(f, &r, PUBLIC_HEAD ORDER_WITH(KEY_TIGHT));
+	assert_refused(f, &r, C_TIGHT, API_ORDERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+	assert_flow_untouched(f, &r);
+}
+
+/*
+ * A request admitted behind a public one in its segment is charged as
+ * any other, and the public one's answer, which comes first, has its own
+ * uncharged slot ahead of it, even on a connection without a consumer yet:
+ * else that answer would be paired with the admitted request and the
+ * request's own answer charged again as unattributed.
+ */
+static void test_admitted_behind_a_public_one(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_counters before = counters_get(f, C_ACTIVE, API_ORDERS), after;
+	const char *order = ORDER_WITH(KEY_ACTIVE);
+	struct tg_flow flow;
+	struct req r;
+
+	req_pipeline(f, &r, PUBLIC_HEAD PUBLIC_HEAD ORDER_WITH(KEY_ACTIVE) PUBLIC_HEAD);
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	after = counters_get(f, C_ACTIVE, API_ORDERS);
+	assert_int_equal(after.requests, before.requests + 1);
+	assert_int_equal(after.bytes_in, before.bytes_in + strlen(order) + strlen(PUBLIC_HEAD));
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 3);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(flow.pending[i].flags, TG_RQ_UNCHARGED);
+		assert_int_equal(flow.pending[i].method, TG_M_HEAD);
+		assert_int_equal(flow.pending[i].consumer_id, 0);
+		assert_int_equal(flow.pending[i].seg_end, r.spec.seq + (__u32)r.len);
+	}
+	assert_int_equal(flow.pending[2].flags, 0);
+	assert_int_equal(flow.pending[2].consumer_id, C_ACTIVE);
+	assert_int_equal(flow.pending[2].method, TG_M_GET);
+	assert_int_equal(flow.pending[2].path_len, strlen("/v1/orders/7"));
+	assert_int_equal(flow.pending[2].seg_end, r.spec.seq + (__u32)r.len);
+	assert_int_equal(flow.consumer_id, C_ACTIVE);
+	assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
+	assert_true(flow.flags & TG_FLOW_UNSURE);
+
+	/* its retransmission is charged nothing more */
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, after.requests);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 3);
+}
+
+/*
+ * Public requests pipelined in one segment pass, up to TG_SEG_REQUESTS of
+ * them; bytes behind the last that XDP reads are refused as missing_key.
+ * Bytes behind a public request that are no request are the server's to
+ * answer (400): they pass.
+ */
+static void test_public_requests_pipelined(void **state)
+{
+	struct fixture *f = *state;
+	char text[2048] = "";
+	struct tg_flow flow;
+	struct req r;
+
+	for (int i = 0; i < 8; i++)
+		strcat(text, PUBLIC_HEAD);
+	req_pipeline(f, &r, text);
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 0); /* no consumer: no slots */
+	assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
+	assert_true(flow.flags & TG_FLOW_UNSURE);
+
+	strcat(text, PUBLIC_HEAD);
+	req_pipeline(f, &r, text);
+	assert_refused(f, &r, 0, 0, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	assert_flow_untouched(f, &r);
+
+	req_pipeline(f, &r, PUBLIC_HEAD "\r\nnot a request\r\n");
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+}
+
 /* --- fixtures: limits ------------------------------------------------------ */
 
 static void test_over_limit_then_refill(void **state)
@@ -2966,6 +3123,9 @@ int main(void)
 		T(test_route_boundary),
 		T(test_public_route),
 		T(test_public_route_on_a_consumers_connection),
+		T(test_request_behind_a_public_one),
+		T(test_admitted_behind_a_public_one),
+		T(test_public_requests_pipelined),
 		T(test_over_limit_then_refill),
 		T(test_quota_exhausted),
 		T(test_clock_backwards_empty),

@@ -122,6 +122,7 @@ K_LONGHEAD=$(tg_key_add 19 16 2)
 K_SPLIT=$(tg_key_add 20 17 2)
 K_UPLOAD=$(tg_key_add 21 18 2)
 K_MIXED=$(tg_key_add 22 19 2)
+K_BEHIND=$(tg_key_add 23 20 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -377,6 +378,29 @@ assert_eq "a request sent behind a public chunked body is checked: refused, unkn
 	"$(($(tg_counter "$TG_DIR/c-up2.json" 0 1 refused.unknown_key) + 1))" \
 	"$(tg_counter "$TG_DIR/c-up3.json" 0 1 refused.unknown_key)"
 assert_eq "the server never saw its key" 0 "$(tg_server_count " $K_UNKNOWN\$")"
+
+# ---------------------------------------------------------------------------
+tg_log "3g. requests pipelined behind a public one, in one segment"
+# XDP reads every request behind one it lets through unadmitted: the
+# server would read it next, and with no consumer on the connection nobody
+# would answer for it
+tg_counters "$TG_DIR/c-behind0.json"
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+	--keyless 1 --key "$K_UNKNOWN" /health /v1/ok)
+assert_eq "/health, then a GET with an unknown key, in one segment: refused" "401 0" "$out"
+assert_eq "the server never saw the key" 0 "$(tg_server_count " $K_UNKNOWN\$")"
+tg_counters "$TG_DIR/c-behind1.json"
+assert_eq "refused as unknown_key" \
+	"$(($(tg_counter "$TG_DIR/c-behind0.json" 0 1 refused.unknown_key) + 1))" \
+	"$(tg_counter "$TG_DIR/c-behind1.json" 0 1 refused.unknown_key)"
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+	--keyless 1 --key "$K_BEHIND" /health /v1/ok)
+assert_eq "/health, then a consumer's GET, in one segment: both answered" "404 200" "$out"
+assert_eq "one event, the GET's, attributed" "1 200 - /v1/ok" \
+	"$(tg_wait_events 23 1 10) $(tg_events 23 '{status} {flags} {endpoint}')"
+tg_counters "$TG_DIR/c-behind2.json"
+assert_eq "the consumer charged once, nothing unattributed" "1 0" \
+	"$(for f in requests unattributed; do tg_counter "$TG_DIR/c-behind2.json" 20 1 $f; done | xargs)"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"

@@ -263,20 +263,28 @@ def print_statuses(statuses, count):
 
 
 def cmd_pipeline(args):
+    """Requests for `paths` on one connection, all sent before any answer:
+    in one write, or one by one `gap` seconds apart; the first `keyless` of
+    them without the key. Prints the statuses read (0: none, the connection
+    ended first)."""
+    reqs = [request_bytes(args.addr, args.port, p, None if i < args.keyless else args.key)
+            for i, p in enumerate(args.paths)]
     statuses = []
     with connect_nodelay(args) as s:
         if args.gap:
             # each request in its own segment (TCP_NODELAY), all before any answer
-            for p in args.paths:
-                s.sendall(request_bytes(args.addr, args.port, p, args.key))
+            for r in reqs:
+                s.sendall(r)
                 time.sleep(args.gap)
         else:
-            s.sendall(b"".join(request_bytes(args.addr, args.port, p, args.key)
-                               for p in args.paths))
+            s.sendall(b"".join(reqs))
         rd = Reader(s)
-        for _ in args.paths:
-            statuses.append(rd.response()[0])
-        print(" ".join(str(x) for x in statuses), flush=True)
+        try:
+            for _ in reqs:
+                statuses.append(rd.response()[0])
+        except (OSError, ValueError):
+            pass
+        print_statuses(statuses, len(reqs))
         time.sleep(args.hold)  # the connection stays open meanwhile
     return 0
 
@@ -548,6 +556,8 @@ def main():
     p.add_argument("--gap", type=float, default=0.0,
                    help="send the requests one by one, this many seconds apart "
                         "(0: all in one write)")
+    p.add_argument("--keyless", type=int, default=0,
+                   help="send the first this many requests without the key")
     p.add_argument("paths", nargs="+")
     p.set_defaults(fn=cmd_pipeline)
 
