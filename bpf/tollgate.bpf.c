@@ -383,15 +383,15 @@ struct tg_scratch {
 	/* tg_xdp: the flow flags tg_req_end_seq() leaves, read back from here
 	 * so that the verifier follows the admission once, not once a value */
 	__u32 req_flags;
-	/* tg_xdp: the requests of the segment let through unadmitted so far,
-	 * ahead of the one tg_xdp_request() decides */
-	__u32 passed_n;
-	__u32 passed_method[TG_SEG_REQUESTS];
 	struct tg_head_scan head; /* sk_msg: a response head, window by window */
 	struct tg_chunk_step chunk; /* sk_msg: chunk framing, window by window */
 	/* zeroes for a new flow, never written: a map value that holds a
 	 * bpf_timer cannot be the source of an update itself */
 	__u8 flow_zero[sizeof(struct tg_flow)];
+	/* tg_xdp: the requests of the segment let through unadmitted so far,
+	 * ahead of the one tg_xdp_request() decides */
+	__u32 passed_n;
+	__u32 passed_method[TG_SEG_REQUESTS];
 };
 
 struct {
