@@ -1370,7 +1370,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		req->method = TG_M_NONE;
 	else
 		tg_http_parse_request(&s->buf, n, req);
-	if (req->method == TG_M_NONE) {
+	if (req->method == TG_M_NONE && !req->unread) {
 		tg_stat(TG_S_NON_REQUEST);
 		if (!off)
 			return XDP_PASS;
@@ -1397,6 +1397,14 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	}
 	tg_stat(TG_S_REQUESTS);
 
+	if (req->method == TG_M_NONE) {
+		/* a request whose line cannot be read here: nor can its key */
+		info.verdict = TG_V_MISSING_KEY;
+		r = tg_refuse(ctx, p, &info, 0, 0, now);
+		if (r != XDP_PASS)
+			return r;
+		goto passed;
+	}
 	route = tg_route_lookup(s, req);
 	if (route && (route->flags & TG_ROUTE_PUBLIC))
 		goto passed;
@@ -1987,6 +1995,12 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 	tg_stat(TG_S_PROXY_REQUESTS);
 	now = bpf_ktime_get_ns();
 
+	if (req->method == TG_M_NONE) {
+		/* a request line that cannot be read in the write (longer
+		 * than the bytes read): nor can its key */
+		info.verdict = TG_V_MISSING_KEY;
+		goto refused;
+	}
 	route = tg_route_lookup(s, req);
 	if (route) {
 		if (route->flags & TG_ROUTE_PUBLIC) {
@@ -1999,6 +2013,7 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 	s->digest_ok = 0;
 	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, false);
 	if (info.verdict != TG_V_ADMITTED) {
+refused:
 		v = info.verdict & (TG_V_COUNT - 1);
 		tg_count_refused(admitted.consumer_id, api_id, v);
 		if (tg_actions[v] == TG_ACT_PASS) {
@@ -2071,14 +2086,17 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 	}
 	tg_http_parse_request(&s->buf, n, req);
 	if (req->method == TG_M_NONE) {
-		/* no request line yet, or not one at all */
+		/* no request line yet, or not one at all, or one that cannot
+		 * be read in the bytes read (refused by tg_msg_decide) */
 		if (size < TG_SCAN_MAX && tg_http_find_lf(&s->buf, 0, n, &pr->at) >= n)
 			return tg_skmsg_wait(msg, &s->pkt.fk, size, rest);
-		tg_stat(TG_S_NON_REQUEST);
-		return SK_PASS;
-	}
-	if (!req->scan.end && size < TG_SCAN_MAX)
+		if (!req->unread) {
+			tg_stat(TG_S_NON_REQUEST);
+			return SK_PASS;
+		}
+	} else if (!req->scan.end && size < TG_SCAN_MAX) {
 		return tg_skmsg_wait(msg, &s->pkt.fk, size, rest);
+	}
 	tg_http_proxy_addr(&s->buf, n, req, pr);
 	if (req->scan.end && req->body_len != TG_BODY_UNKNOWN)
 		req_len = req->scan.end + req->body_len;

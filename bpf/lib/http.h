@@ -70,6 +70,11 @@ struct tg_http_req {
 	 * TG_BODY_UNKNOWN (Transfer-Encoding, a bad Content-Length, or a head
 	 * that goes on beyond the copied bytes) */
 	__u64 body_len;
+	/* with method TG_M_NONE: the bytes begin like a request all the same,
+	 * one whose request line cannot be read in them (see
+	 * tg_http_parse_request) */
+	__u32 unread;
+	__u32 pad2;
 };
 
 static __always_inline __u64 tg_load64(const __u8 *buf, __u32 off)
@@ -135,6 +140,32 @@ static __always_inline __u32 tg_http_method(__u64 w, __u32 *ret_len)
 		return TG_M_OPTIONS;
 	}
 	return TG_M_NONE;
+}
+
+/* tg_http_method_prefix() - whether the @n bytes at the start of w (only
+ * those are data) begin like a method and its SP: a method's first bytes,
+ * or a whole method and SP followed by anything. */
+static __always_inline bool tg_http_method_prefix(__u64 w, __u32 n)
+{
+	static const __u64 tokens[] = {
+		TG_W4('G', 'E', 'T', ' '),
+		TG_W4('P', 'O', 'S', 'T') | (__u64)' ' << 32,
+		TG_W4('P', 'U', 'T', ' '),
+		TG_W4('P', 'A', 'T', 'C') | (__u64)'H' << 32 | (__u64)' ' << 40,
+		TG_W4('D', 'E', 'L', 'E') | (__u64)'T' << 32 | (__u64)'E' << 40 | (__u64)' ' << 48,
+		TG_W4('H', 'E', 'A', 'D') | (__u64)' ' << 32,
+		TG_W8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' '),
+	};
+	static const __u8 lens[] = { 4, 5, 4, 6, 7, 5, 8 };
+	bool found = false;
+
+	for (int i = 0; i < 7; i++) {
+		__u32 m = n < lens[i] ? n : lens[i];
+		__u64 mask = m >= 8 ? ~0ULL : (1ULL << (8 * m)) - 1;
+
+		found |= m && (w & mask) == (tokens[i] & mask);
+	}
+	return found;
 }
 
 /* tg_http_maybe_request() - cheap test on the first payload word, before
@@ -490,29 +521,57 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
  * Fills ret with the method (TG_M_NONE if this is not a request line), the
  * path, the key (X-API-Key first, else Bearer tg_...), the head's end and
  * the body's length. Only b[0, len) is read; len is at most TG_SCAN_MAX.
+ *
+ * Bytes that begin like a request but whose request line cannot be read in
+ * them get TG_M_NONE with ret->unread set: a method and SP whose line is
+ * not `path SP HTTP/1.x` within the bytes (cut short, longer than them, an
+ * HTTP/0.9 `GET /path`, two spaces, an absolute URI), bytes too few for a
+ * request line that are a method's first ones (`GET /v1/x` sent in pieces),
+ * or more leading CRLFs than are skipped. A server reads each of them as a
+ * request (or its start), so they are no body: XDP refuses them, their key
+ * unread, rather than let them through unchecked.
  */
 static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, __u32 len,
 						  struct tg_http_req *ret)
 {
 	const __u8 *buf = b->bytes;
 	__u32 p = 0, mlen = 0;
+	__u64 w;
 	__u8 c;
 
 	ret->method = TG_M_NONE;
 	ret->key_len = 0;
+	ret->unread = 0;
+	ret->body_len = TG_BODY_UNKNOWN;
+	/* what a refusal of bytes that are no request line reads */
+	ret->scan.end = 0;
+	ret->scan.real_line = 0;
+	ret->scan.xff_line = 0;
 	for (int n = 0; n < TG_LEADING_CRLF_MAX; n++) {
 		c = tg_load8(buf, p);
 		if (p >= len || (c != '\r' && c != '\n'))
 			break;
 		p++;
 	}
-	if (p + 16 > len)
+	if (p >= len)
+		return; /* empty lines only */
+	c = tg_load8(buf, p);
+	if (c == '\r' || c == '\n') {
+		ret->unread = 1;
 		return;
-	ret->method = tg_http_method(tg_load64(buf, p), &mlen);
+	}
+	w = tg_load64(buf, p);
+	if (p + 16 > len) {
+		ret->unread = tg_http_method_prefix(w, len - p);
+		return;
+	}
+	ret->method = tg_http_method(w, &mlen);
 	if (ret->method == TG_M_NONE)
 		return;
-	if (tg_http_parse_target(b, p + mlen, len, ret))
+	if (tg_http_parse_target(b, p + mlen, len, ret)) {
 		ret->method = TG_M_NONE;
+		ret->unread = 1;
+	}
 }
 
 /* --- requests a local proxy forwards (sockmap mode) ------------------------- */

@@ -2162,6 +2162,56 @@ static void test_public_requests_pipelined(void **state)
 	assert_int_equal(run_action(f, &r), XDP_PASS);
 }
 
+/*
+ * Bytes that begin like a request whose request line cannot be read in the
+ * segment: the server reads them as a request (or its start), so they are
+ * refused as missing_key (the key cannot be read either), not passed as
+ * non-requests. Each was a way to reach the server unchecked.
+ */
+static void test_request_line_not_read(void **state)
+{
+	static const char *const payloads[] = {
+		"GET /v1/orders/",		     /* the request sent in pieces */
+		"G",
+		"DELETE",
+		"\r\nPOST /v1",
+		"GET /v1/orders/7\r\nHost: a\r\n\r\n", /* HTTP/0.9 */
+		"GET  /v1/orders/7 HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
+		"GET http://api.example.com/v1/orders/7 HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE
+		"\r\n\r\n",
+		"GET /v1/orders HTTP/2\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
+		"\r\n\r\n\r\n\r\n\r\nGET /v1/orders/7 HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
+	};
+	struct fixture *f = *state;
+	char text[1500];
+	struct req r;
+	int n;
+
+	for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+		req_raw(f, &r, i % 2, payloads[i], strlen(payloads[i]));
+		flow_with_socket(f, &r);
+		assert_refused(f, &r, 0, 0, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	}
+	/* a request line longer than the 1024 bytes read */
+	n = snprintf(text, sizeof(text), "GET /v1/orders/7?q=%01100d HTTP/1.1\r\nX-API-Key: %s\r\n\r\n",
+		     0, KEY_ACTIVE);
+	req_raw(f, &r, false, text, (size_t)n);
+	assert_refused(f, &r, 0, 0, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+
+	/* not so the same bytes inside a body the flow knows of */
+	req_init(f, &r, false, "POST", "/health/report", "Content-Length: 5000\r\n");
+	flow_with_socket(f, &r);
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	req_segment(&r, r.spec.seq + (__u32)r.len + 100, "GET /v1/orders/");
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	/* nor bytes that cannot begin a request */
+	req_raw(f, &r, false, "Gx", 2);
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	req_raw(f, &r, false, "\r\n", 2);
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	assert_int_equal(requests_total(f), 0);
+}
+
 /* --- fixtures: limits ------------------------------------------------------ */
 
 static void test_over_limit_then_refill(void **state)
@@ -2735,7 +2785,6 @@ static void test_non_request(void **state)
 		"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 		"get /v1/orders HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
-		"GET /v1/orders HTTP/2\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
 		"FETCH /v1/orders HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
 		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
 	};
@@ -3123,6 +3172,7 @@ int main(void)
 		T(test_route_boundary),
 		T(test_public_route),
 		T(test_public_route_on_a_consumers_connection),
+		T(test_request_line_not_read),
 		T(test_request_behind_a_public_one),
 		T(test_admitted_behind_a_public_one),
 		T(test_public_requests_pipelined),

@@ -157,6 +157,10 @@ tg_log "3. unknown and missing keys; the responder without a refusal"
 assert_eq "unknown key: 401" 401 "$(tcurl -H "X-API-Key: $K_UNKNOWN" -o /dev/null -w '%{http_code}' "$URL/v1/ok")"
 assert_eq "missing key: 401" 401 "$(tcurl -o /dev/null -w '%{http_code}' "$URL/v1/ok")"
 assert_eq "malformed key: 401" 401 "$(tcurl -H 'X-API-Key: nope' -o /dev/null -w '%{http_code}' "$URL/v1/ok")"
+# a request line longer than the bytes sk_msg reads: its key cannot be read
+long=$(printf 'a%.0s' $(seq 1500))
+assert_eq "missing key, a request line longer than the bytes read: 401" 401 \
+	"$(tcurl -o /dev/null -w '%{http_code}' "$URL/v1/ok?probe=long&q=$long")"
 assert_eq "no refused request reached the API server" 0 \
 	"$(tg_server_count " ($K_UNKNOWN|-|nope)\$")"
 assert_eq "the responder answers 503 for a request the kernel did not refuse" 503 \

@@ -289,6 +289,27 @@ def cmd_pipeline(args):
     return 0
 
 
+def cmd_pieces(args):
+    """Bytes of a request sent as given, in pieces `gap` seconds apart
+    (each piece its own segment, TCP_NODELAY); backslash escapes (\\r, \\n)
+    in each piece are decoded, and {long} becomes `long_len` 'a's. Prints
+    the status of the answer (0: none, or no status line)."""
+    statuses = []
+    with connect_nodelay(args) as s:
+        try:
+            for i, piece in enumerate(args.pieces):
+                if i:
+                    time.sleep(args.gap)
+                text = piece.encode().decode("unicode_escape").replace(
+                    "{long}", "a" * args.long_len)
+                s.sendall(text.encode("latin-1"))
+            statuses.append(Reader(s).response()[0])
+        except (OSError, ValueError):
+            pass
+    print_statuses(statuses, 1)
+    return 0
+
+
 def lookalike_pieces(lookalike_key, path="/v1/ok", length=None):
     """Body pieces that begin like requests for `path`: a whole head with the
     key (and a Content-Length of `length`, if given), and one cut before its
@@ -571,6 +592,15 @@ def main():
     p.add_argument("--then", default="/v1/ok")
     p.add_argument("--timeout", type=float, default=3.0)
     p.set_defaults(fn=cmd_upload)
+
+    p = sub.add_parser("pieces")
+    p.add_argument("--addr", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--timeout", type=float, default=3.0)
+    p.add_argument("--gap", type=float, default=0.05)
+    p.add_argument("--long-len", type=int, default=2000)
+    p.add_argument("pieces", nargs="+")
+    p.set_defaults(fn=cmd_pieces)
 
     p = sub.add_parser("smuggle")
     p.add_argument("--addr", required=True)

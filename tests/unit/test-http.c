@@ -162,6 +162,66 @@ static void test_request_body_from_head(void **state)
 	}
 }
 
+/* What the bytes at a request position are: a request read (method),
+ * the start of one whose line cannot be read in them (unread: refused, as
+ * the server would read a request there), or no request (passed). */
+static void test_request_line_unread(void **state)
+{
+	static const struct {
+		const char *bytes;
+		int what; /* 1 read, 2 unread, 0 no request */
+	} cases[] = {
+		{ "GET / HTTP/1.1\r\n\r\n", 1 },
+		{ "\r\n\r\n\r\n\r\nGET / HTTP/1.0\r\n\r\n", 1 }, /* 8 CRLF bytes skipped */
+		{ "OPTIONS * HTTP/1.1\r\n\r\n", 1 },
+		{ "G", 2 },
+		{ "GE", 2 },
+		{ "GET", 2 },
+		{ "GET /", 2 },
+		{ "PATC", 2 },
+		{ "OPTIONS", 2 },
+		{ "DELETE /v1/orders/7", 2 },
+		{ "\n\nPOST /v1", 2 },
+		{ "\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", 2 }, /* more CRLFs than skipped */
+		{ "GET /v1/orders/7\r\nHost: a\r\n\r\n", 2 },	    /* HTTP/0.9 */
+		{ "GET  /v1/orders/7 HTTP/1.1\r\n\r\n", 2 },
+		{ "GET http://h/v1 HTTP/1.1\r\n\r\n", 2 },
+		{ "GET /v1/orders HTTP/2\r\n\r\n", 2 },
+		{ "GET /v1/orders/7 HTTP/1.1", 1 }, /* the line is there, the head goes on */
+		{ "", 0 },
+		{ "\r\n", 0 },
+		{ "X", 0 },
+		{ "Gx", 0 },
+		{ "GETX / HTTP/1.1\r\n\r\n", 0 },
+		{ "get / HTTP/1.1\r\n\r\n", 0 },
+		{ "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0 },
+		{ "SSH-2.0-OpenSSH_9.2\r\n", 0 },
+		{ "POSTAL code", 0 },
+	};
+	static struct tg_http_buf b;
+	struct tg_http_req req;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		__u32 n = (__u32)strlen(cases[i].bytes);
+		int what;
+
+		/* what lies beyond the bytes must not count */
+		memset(&b, 'P', sizeof(b));
+		memcpy(b.bytes, cases[i].bytes, n);
+		memset(&req, 0xa5, sizeof(req));
+		tg_http_parse_request(&b, n, &req);
+		what = req.method != TG_M_NONE ? 1 : req.unread ? 2 : 0;
+		if (what != cases[i].what)
+			fail_msg("'%s': %d, expected %d", cases[i].bytes, what, cases[i].what);
+		if (what != 1) {
+			assert_int_equal(req.key_len, 0);
+			assert_true(req.body_len == TG_BODY_UNKNOWN);
+			assert_int_equal(req.scan.end, 0);
+		}
+	}
+}
+
 /* The first X-API-Key line counts, wherever the scan goes on to. */
 static void test_first_key_line(void **state)
 {
@@ -546,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_head_end_and_body_length),
 		cmocka_unit_test(test_unknown_body_length),
 		cmocka_unit_test(test_request_body_from_head),
+		cmocka_unit_test(test_request_line_unread),
 		cmocka_unit_test(test_first_key_line),
 		cmocka_unit_test(test_head_not_complete),
 		cmocka_unit_test(test_forwarded_addresses),
