@@ -1110,7 +1110,10 @@ static __always_inline __u32 tg_classify(struct tg_scratch *s, const struct tg_h
 		tg_keycache_fill(e, s, gen, ret_key, plan);
 
 scope:
-	if (plan->api_id && plan->api_id != api_id)
+	/* a path whose literal prefix may not be the route served
+	 * (/health/../v1/orders, tg_path_unsafe): no route's, nor its API's;
+	 * so not public either (the callers' check) */
+	if ((plan->api_id && plan->api_id != api_id) || req->path_unsafe)
 		return TG_V_FORBIDDEN_API;
 
 	bk.consumer_id = ret_key->consumer_id;
@@ -1406,7 +1409,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		goto passed;
 	}
 	route = tg_route_lookup(s, req);
-	if (route && (route->flags & TG_ROUTE_PUBLIC))
+	if (route && (route->flags & TG_ROUTE_PUBLIC) && !req->path_unsafe)
 		goto passed;
 	if (route) {
 		api_id = route->api_id;
@@ -2003,7 +2006,7 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 	}
 	route = tg_route_lookup(s, req);
 	if (route) {
-		if (route->flags & TG_ROUTE_PUBLIC) {
+		if ((route->flags & TG_ROUTE_PUBLIC) && !req->path_unsafe) {
 			tg_msg_passed(flow, req->method, req_len, now);
 			return SK_PASS;
 		}

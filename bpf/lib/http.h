@@ -74,7 +74,9 @@ struct tg_http_req {
 	 * one whose request line cannot be read in them (see
 	 * tg_http_parse_request) */
 	__u32 unread;
-	__u32 pad2;
+	/* the path has a dot segment, a percent-encoded dot, slash or
+	 * backslash, or a backslash (tg_path_unsafe) */
+	__u32 path_unsafe;
 };
 
 static __always_inline __u64 tg_load64(const __u8 *buf, __u32 off)
@@ -206,6 +208,15 @@ static const __u8 tg_debruijn64[64] = {
 static __always_inline __u32 tg_lowest_bit(__u64 m)
 {
 	return tg_debruijn64[((m & -m) * 0x03f79d71b4cb0a89ULL) >> 58];
+}
+
+/* High bit of each byte of w that is c, exactly (no borrow between
+ * bytes, unlike tg_has_byte). */
+static __always_inline __u64 tg_eq_bytes(__u64 w, __u8 c)
+{
+	__u64 x = w ^ (TG_ONES * c), low7 = ~TG_HIGHS;
+
+	return ~(((x & low7) + low7) | x | low7);
 }
 
 /* tg_scan_for() - offset of the first c1 or c2 in buf[from, len) into
@@ -453,6 +464,66 @@ struct tg_http_buf {
 };
 
 /*
+ * tg_path_unsafe() - whether the path buf[start, end) has a dot segment
+ * ("/./", "/../", or "/." or "/.." at its end), a percent-encoded dot,
+ * slash or backslash (%2e, %2f, %5c, either case) or a backslash. A server
+ * may resolve them (Tomcat serves /health/../v1/orders as /v1/orders), so
+ * the route its literal prefix matches, public or another API's, is not
+ * the one served. A word per iteration, each byte compared with the two
+ * after it; end at most TG_SCAN_MAX. A global function, so that the
+ * verifier checks what follows the call once, not once per way out of the
+ * loop.
+ */
+__noinline int tg_path_unsafe(const struct tg_http_buf *b, __u32 start, __u32 end)
+{
+	const __u8 *buf;
+	__u32 tail;
+
+	if (!b || end > TG_SCAN_MAX || start >= end)
+		return 0;
+	buf = b->bytes;
+
+	for (__u32 i = 0; i < TG_SCAN_MAX / 8; i++) {
+		__u32 off = start + 8 * i;
+		__u64 w, w1, w2, next, c2, found;
+
+		if (off + 2 >= end)
+			break;
+		w = tg_load64(buf, off);
+		next = tg_load64(buf, off + 8);
+		w1 = w >> 8 | next << 56;  /* the byte after each */
+		w2 = w >> 16 | next << 48; /* and the one after that */
+		c2 = w2 | TG_LOWER8;	   /* lower case letters */
+		found = (tg_eq_bytes(w, '/') & tg_eq_bytes(w1, '.') &
+			 (tg_eq_bytes(w2, '.') | tg_eq_bytes(w2, '/'))) |
+			(tg_eq_bytes(w, '%') &
+			 ((tg_eq_bytes(w1, '2') & (tg_eq_bytes(c2, 'e') | tg_eq_bytes(c2, 'f'))) |
+			  (tg_eq_bytes(w1, '5') & tg_eq_bytes(c2, 'c')))) |
+			tg_eq_bytes(w, '\\');
+		/* the first match counts where its third byte is in the path;
+		 * the others are further on (the matches are exact), so past
+		 * it only the last two bytes are left to look at */
+		if (found) {
+			if (off + (tg_lowest_bit(found) >> 3) + 2 < end)
+				return 1;
+			break;
+		}
+	}
+	/* the last two bytes, which no byte above covered as a first one */
+	tail = end >= start + 2 ? end - 2 : start;
+	for (__u32 k = 0; k < 2; k++) {
+		if (tail + k < end && tg_load8(buf, tail + k) == '\\')
+			return 1;
+	}
+	/* a dot segment at the end: "/." or "/.." */
+	if (end >= start + 2 && tg_load8(buf, end - 1) == '.' &&
+	    (tg_load8(buf, end - 2) == '/' ||
+	     (end >= start + 3 && tg_load8(buf, end - 2) == '.' && tg_load8(buf, end - 3) == '/')))
+		return 1;
+	return 0;
+}
+
+/*
  * tg_http_parse_target() - the rest of a request line whose target starts at
  * start, then the headers: path, key, where the head ends and how long its
  * body is (so that XDP knows which later segments are body, not requests
@@ -495,6 +566,7 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 	ret->path_off = start;
 	tg_scan_for(buf, start, sp, '?', '#', &ret->path_len);
 	ret->path_len -= start;
+	ret->path_unsafe = tg_path_unsafe(b, start, start + ret->path_len) > 0;
 
 	tg_scan_headers(buf, sp + 1, len, h);
 	if (!h->end || h->te_line || h->clen_prev)
@@ -542,6 +614,7 @@ static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, _
 	ret->method = TG_M_NONE;
 	ret->key_len = 0;
 	ret->unread = 0;
+	ret->path_unsafe = 0;
 	ret->body_len = TG_BODY_UNKNOWN;
 	/* what a refusal of bytes that are no request line reads */
 	ret->scan.end = 0;

@@ -2026,6 +2026,51 @@ static void test_public_route_on_a_consumers_connection(void **state)
 	assert_int_equal(requests_total(f), 1);
 }
 
+/*
+ * A path whose literal prefix may not be the route a server serves
+ * (dot segments, percent-encoded dots, slashes or backslashes) is refused
+ * as forbidden_api, public route or not, key or not: Tomcat, for one,
+ * serves /health/../v1/orders as /v1/orders.
+ */
+static void test_path_not_its_route(void **state)
+{
+	static const struct {
+		const char *path;
+		__u32 api; /* of the route its literal prefix matches */
+	} paths[] = {
+		{ "/health/../v1/orders/7", API_ORDERS }, { "/health/./x", API_ORDERS },
+		{ "/v1/orders/7/..", API_ORDERS },	   { "/v1/orders/%2e%2e/x", API_ORDERS },
+		{ "/health%2f..%2fv1", 0 },		   { "/health\\..\\v1", 0 },
+	};
+	struct fixture *f = *state;
+	struct tg_bucket b0, b1;
+	char h[128];
+	struct req r;
+
+	header_key(h, sizeof(h), KEY_ANY);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		/* public or not, a key is needed, and then refused */
+		req_init(f, &r, i % 2, "GET", paths[i].path, NULL);
+		assert_refused(f, &r, 0, paths[i].api, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+		req_init(f, &r, i % 2, "GET", paths[i].path, h);
+		bucket_get(f, C_ANY, PLAN_ANY, &b0);
+		assert_refused(f, &r, C_ANY, paths[i].api, TG_V_FORBIDDEN_API, XDP_TX, 403, NULL);
+		/* with no token taken */
+		assert_true(!bucket_get(f, C_ANY, PLAN_ANY, &b1) ||
+			    b1.consumed_total == b0.consumed_total);
+	}
+	/* dots that are no segment, encodings of other bytes, and a query */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7.json?next=/../x", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7.json");
+	req_init(f, &r, false, "GET", "/v1/orders/a%20b..c", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/a%20b..c");
+	req_init(f, &r, false, "GET", "/health/.status", NULL);
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+}
+
 #define PUBLIC_HEAD "HEAD /health HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
 #define ORDER_WITH(key) "GET /v1/orders/7 HTTP/1.1\r\nHost: api.example.com\r\nX-API-Key: " key "\r\n\r\n"
 
@@ -3173,6 +3218,7 @@ int main(void)
 		T(test_public_route),
 		T(test_public_route_on_a_consumers_connection),
 		T(test_request_line_not_read),
+		T(test_path_not_its_route),
 		T(test_request_behind_a_public_one),
 		T(test_admitted_behind_a_public_one),
 		T(test_public_requests_pipelined),

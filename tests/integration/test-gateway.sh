@@ -403,7 +403,7 @@ assert_eq "the consumer charged once, nothing unattributed" "1 0" \
 	"$(for f in requests unattributed; do tg_counter "$TG_DIR/c-behind2.json" 20 1 $f; done | xargs)"
 
 # ---------------------------------------------------------------------------
-tg_log "3h. request lines that cannot be read in their segment"
+tg_log "3h. request lines that cannot be read in their segment, paths not their route"
 # each of these is a request to the server, but its line (and so its key)
 # cannot be read where it starts: refused, rather than passed as no request
 pieces() { tg_client "$PYTHON" "$TG_CLIENT_PY" pieces --addr "$TG_HOST_IP" --port "$PORT" "$@"; }
@@ -413,11 +413,20 @@ assert_eq "a keyless request sent in two pieces, cut in its request line: refuse
 assert_eq "an HTTP/0.9 request line: refused" 401 "$(pieces 'GET /v1/ok?probe=h09\r\n')"
 assert_eq "a keyless request line longer than the bytes XDP reads: refused" 401 \
 	"$(pieces 'GET /v1/ok?probe=long&q={long} HTTP/1.1\r\nHost: a\r\n\r\n')"
-assert_eq "none of them reached the server" 0 "$(tg_server_count 'probe=')"
 tg_counters "$TG_DIR/c-unread1.json"
 assert_eq "refused as missing_key" \
 	"$(($(tg_counter "$TG_DIR/c-unread0.json" 0 0 refused.missing_key) + 3))" \
 	"$(tg_counter "$TG_DIR/c-unread1.json" 0 0 refused.missing_key)"
+# nor is a path whose literal prefix may not be the route served: not
+# public, and refused with a key
+assert_eq "a public route's prefix, then a dot segment, no key: refused, 401" 401 \
+	"$(ccurl --path-as-is -o /dev/null "$URL/health/../v1/ok?probe=dots")"
+assert_eq "an encoded dot segment, with a consumer's key: refused, 403" 403 \
+	"$(ccurl -o /dev/null -H "X-API-Key: $K_BEHIND" "$URL/v1/%2e%2e/v1/ok?probe=encoded")"
+assert_eq "none of them reached the server" 0 "$(tg_server_count 'probe=')"
+tg_counters "$TG_DIR/c-unread2.json"
+assert_eq "the consumer's refused as forbidden_api, nothing charged" "1 1" \
+	"$(tg_counter "$TG_DIR/c-unread2.json" 20 1 refused.forbidden_api) $(tg_counter "$TG_DIR/c-unread2.json" 20 1 requests)"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"

@@ -109,6 +109,7 @@ K_PIPE=$(tg_key_add 4 4 2)
 K_SPLIT=$(tg_key_add 5 5 2)
 K_BOTH=$(tg_key_add 6 6 3)
 K_UPLOAD=$(tg_key_add 7 7 2)
+K_DOTS=$(tg_key_add 8 8 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey)
 
 tg_agent_start 30
@@ -161,8 +162,12 @@ assert_eq "malformed key: 401" 401 "$(tcurl -H 'X-API-Key: nope' -o /dev/null -w
 long=$(printf 'a%.0s' $(seq 1500))
 assert_eq "missing key, a request line longer than the bytes read: 401" 401 \
 	"$(tcurl -o /dev/null -w '%{http_code}' "$URL/v1/ok?probe=long&q=$long")"
+# a path whose literal prefix may not be the route served, with a key
+assert_eq "an encoded dot segment: 403" 403 \
+	"$(tcurl -o /dev/null -w '%{http_code}' -H "X-API-Key: $K_DOTS" "$URL/v1/%2e%2e/v1/ok")"
 assert_eq "no refused request reached the API server" 0 \
 	"$(tg_server_count " ($K_UNKNOWN|-|nope)\$")"
+assert_eq "nor the one with the encoded dot segment" 0 "$(tg_server_count "%2e%2e")"
 assert_eq "the responder answers 503 for a request the kernel did not refuse" 503 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $K_OK" "http://127.0.0.1:$RESP_PORT/v1/ok")"
 

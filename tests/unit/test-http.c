@@ -222,6 +222,91 @@ static void test_request_line_unread(void **state)
 	}
 }
 
+/* Byte-at-a-time reference of tg_path_unsafe(). */
+static bool path_unsafe_ref(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c1 = i + 1 < n ? p[i + 1] : 0, c2 = i + 2 < n ? (char)(p[i + 2] | 0x20) : 0;
+
+		if (p[i] == '\\')
+			return true;
+		if (p[i] == '/' && c1 == '.' && (i + 2 == n || p[i + 2] == '.' || p[i + 2] == '/'))
+			return true;
+		if (p[i] == '%' && ((c1 == '2' && (c2 == 'e' || c2 == 'f')) || (c1 == '5' && c2 == 'c')))
+			return true;
+	}
+	return false;
+}
+
+/* Paths whose literal prefix may not be the route a server serves. */
+static void test_path_unsafe(void **state)
+{
+	static const struct {
+		const char *path;
+		bool unsafe;
+	} cases[] = {
+		{ "/health/../v1/orders", true },
+		{ "/health/./x", true },
+		{ "/v1/orders/7/..", true },
+		{ "/v1/orders/7/.", true },
+		{ "/..", true },
+		{ "/.", true },
+		{ "/v1/%2e%2e/x", true },
+		{ "/v1/%2E./x", true },
+		{ "/health%2f..%2fv1", true },
+		{ "/health%5Cx", true },
+		{ "/health\\..\\v1", true },
+		{ "/v1/orders\\", true },
+		{ "/v1/orders/7", false },
+		{ "/v1/orders/7.json", false },
+		{ "/.well-known/x", false },
+		{ "/v1/a..b", false },
+		{ "/v1/a%20b%41", false },
+		{ "/v1/x.", false },
+		{ "/", false },
+		{ "/a", false },
+	};
+	static struct tg_http_buf b;
+	char path[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		__u32 n = (__u32)strlen(cases[i].path);
+
+		/* at every alignment, with a query after it that would match */
+		for (__u32 at = 0; at < 8; at++) {
+			memset(&b, 0, sizeof(b));
+			memcpy(b.bytes + at, cases[i].path, n);
+			memcpy(b.bytes + at + n, "?q=/../%2e\\", 11);
+			if ((tg_path_unsafe(&b, at, at + n) == 1) != cases[i].unsafe)
+				fail_msg("'%s' at %u: expected %s", cases[i].path, at,
+					 cases[i].unsafe ? "unsafe" : "safe");
+		}
+		assert_true(path_unsafe_ref(cases[i].path, n) == cases[i].unsafe);
+	}
+	/* against the reference: every placement of the patterns in a long path */
+	for (size_t len = 1; len < 40; len++) {
+		for (size_t pos = 0; pos < len; pos++) {
+			static const char *const pats[] = { "/.", "/..", "/./", "%2e", "%5c", "\\", "./", "%2" };
+
+			for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
+				size_t m = strlen(pats[k]);
+
+				memset(path, 'a', sizeof(path));
+				path[0] = '/';
+				if (pos + m > len)
+					continue;
+				memcpy(path + pos, pats[k], m);
+				memset(&b, 'x', sizeof(b));
+				memcpy(b.bytes + 3, path, len);
+				if ((tg_path_unsafe(&b, 3, 3 + (__u32)len) == 1) !=
+				    path_unsafe_ref(path, len))
+					fail_msg("'%.*s': differs from the reference", (int)len, path);
+			}
+		}
+	}
+}
+
 /* The first X-API-Key line counts, wherever the scan goes on to. */
 static void test_first_key_line(void **state)
 {
@@ -607,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_body_length),
 		cmocka_unit_test(test_request_body_from_head),
 		cmocka_unit_test(test_request_line_unread),
+		cmocka_unit_test(test_path_unsafe),
 		cmocka_unit_test(test_first_key_line),
 		cmocka_unit_test(test_head_not_complete),
 		cmocka_unit_test(test_forwarded_addresses),
