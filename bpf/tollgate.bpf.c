@@ -1112,8 +1112,10 @@ static __always_inline __u32 tg_classify(struct tg_scratch *s, const struct tg_h
 scope:
 	/* a path whose literal prefix may not be the route served
 	 * (/health/../v1/orders, tg_path_unsafe): no route's, nor its API's;
-	 * so not public either (the callers' check) */
-	if ((plan->api_id && plan->api_id != api_id) || req->path_unsafe)
+	 * so not public either (the callers' check). A method none of the
+	 * plans covers (TG_M_OTHER): a server may serve it all the same. */
+	if ((plan->api_id && plan->api_id != api_id) || req->path_unsafe ||
+	    req->method == TG_M_OTHER)
 		return TG_V_FORBIDDEN_API;
 
 	bk.consumer_id = ret_key->consumer_id;
@@ -1505,12 +1507,15 @@ int tg_xdp(struct xdp_md *ctx)
 		return tg_xdp_request(ctx, &p, TG_XDP_UNREAD, bpf_ktime_get_ns());
 	}
 
-	/* cheap look at the first byte before copying anything */
+	/* cheap look at the first bytes before copying anything: a method
+	 * of ours, else maybe another (a short segment is copied anyway) */
 	{
 		void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 		__u8 *first = data + (p.payload_off & 0xff);
 
-		if ((void *)(first + 1) > data_end || !tg_http_maybe_request(*first)) {
+		if ((void *)(first + 1) > data_end ||
+		    (!tg_http_maybe_request(*first) && (void *)(first + 16) <= data_end &&
+		     !tg_http_maybe_other(*(__u64 *)first, *(__u64 *)(first + 8)))) {
 			tg_stat(TG_S_NON_REQUEST);
 			return XDP_PASS;
 		}
@@ -2083,7 +2088,7 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 	}
 	if (data + n > data_end || bpf_probe_read_kernel(s->buf.bytes, n & (2 * TG_SCAN_MAX - 1), data))
 		return SK_PASS;
-	if (!tg_http_maybe_request(s->buf.bytes[0])) {
+	if (!tg_http_maybe_request(s->buf.bytes[0]) && tg_http_other_method(&s->buf, 0, n) <= 0) {
 		tg_stat(TG_S_NON_REQUEST); /* a body, or not HTTP */
 		return SK_PASS;
 	}

@@ -58,6 +58,10 @@ struct tg_hdr_scan {
 
 #define TG_BODY_UNKNOWN (~0ULL) /* chunked, or no usable Content-Length */
 
+/* tg_http_req.method of a request with a method other than enum tg_method's
+ * (any token: TRACE, PROPFIND, get): never admitted, so never in an event */
+#define TG_M_OTHER 255
+
 struct tg_http_req {
 	__u32 method;	/* enum tg_method, TG_M_NONE = not a request */
 	__u32 path_off; /* request target */
@@ -217,6 +221,32 @@ static __always_inline __u64 tg_eq_bytes(__u64 w, __u8 c)
 	__u64 x = w ^ (TG_ONES * c), low7 = ~TG_HIGHS;
 
 	return ~(((x & low7) + low7) | x | low7);
+}
+
+/* tg_http_maybe_other() - cheap test on a segment's first 16 bytes (w0,
+ * w1), before anything is copied, for one that begins with no method of
+ * tg_http_maybe_request()'s: could it be a method of other letters
+ * (tg_http_other_method)? Printable bytes, then SP, then '/' or '*'. */
+static __always_inline bool tg_http_maybe_other(__u64 w0, __u64 w1)
+{
+	__u64 sp = tg_eq_bytes(w0, ' '), low, hi;
+	__u32 k;
+	__u8 next;
+
+	if (!sp) /* a method of 8 characters or more: the parse decides */
+		return tg_eq_bytes(w1, ' ') != 0;
+	k = tg_lowest_bit(sp) >> 3;
+	if (!k)
+		return false;
+	low = (1ULL << (8 * k)) - 1; /* the bytes before the SP */
+	hi = TG_HIGHS & low;
+	/* each 0x21..0x7e: high bit clear, + 0x5f sets it, + 0x01 does not
+	 * (no sum carries into the next byte) */
+	if ((w0 & hi) || (((w0 & low) + (TG_ONES & low) * 0x5f) & hi) != hi ||
+	    (((w0 & low) + (TG_ONES & low)) & hi))
+		return false;
+	next = k < 7 ? (__u8)(w0 >> (8 * (k + 1))) : (__u8)w1;
+	return next == '/' || next == '*';
 }
 
 /* tg_scan_for() - offset of the first c1 or c2 in buf[from, len) into
@@ -523,6 +553,55 @@ __noinline int tg_path_unsafe(const struct tg_http_buf *b, __u32 start, __u32 en
 	return 0;
 }
 
+/* A tchar of RFC 9110 5.6.2: what a method is made of. */
+static __always_inline bool tg_is_tchar(__u8 c)
+{
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+		return true;
+	if (c >= '0' && c <= '9')
+		return true;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return true;
+	}
+	return false;
+}
+
+#define TG_OTHER_METHOD_MAX 15
+
+/*
+ * tg_http_other_method() - the length with its SP of a method at b[p, len)
+ * that is none of enum tg_method's, up to TG_OTHER_METHOD_MAX characters,
+ * followed by SP and an origin-form path or '*'; 0 if there is none. A
+ * server may route any method to a handler that never looks at it (Go's
+ * ServeMux, Express's app.use), so such a request is no body but a request
+ * (TG_M_OTHER). A global function: checked once, called on the rare bytes
+ * that begin with no method of ours.
+ */
+__noinline int tg_http_other_method(const struct tg_http_buf *b, __u32 p, __u32 len)
+{
+	const __u8 *buf;
+
+	if (!b || len > TG_SCAN_MAX)
+		return 0;
+	buf = b->bytes;
+	for (__u32 i = 0; i <= TG_OTHER_METHOD_MAX; i++) {
+		__u8 c;
+
+		if (p + i + 1 >= len)
+			return 0;
+		c = tg_load8(buf, p + i);
+		if (c == ' ') {
+			c = tg_load8(buf, p + i + 1);
+			return i && (c == '/' || c == '*') ? (int)i + 1 : 0;
+		}
+		if (!tg_is_tchar(c))
+			return 0;
+	}
+	return 0;
+}
+
 /*
  * tg_http_parse_target() - the rest of a request line whose target starts at
  * start, then the headers: path, key, where the head ends and how long its
@@ -639,8 +718,14 @@ static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, _
 		return;
 	}
 	ret->method = tg_http_method(w, &mlen);
-	if (ret->method == TG_M_NONE)
-		return;
+	if (ret->method == TG_M_NONE) {
+		int other = tg_http_other_method(b, p, len);
+
+		if (other <= 0)
+			return;
+		ret->method = TG_M_OTHER;
+		mlen = (__u32)other;
+	}
 	if (tg_http_parse_target(b, p + mlen, len, ret)) {
 		ret->method = TG_M_NONE;
 		ret->unread = 1;

@@ -2071,6 +2071,36 @@ static void test_path_not_its_route(void **state)
 	assert_int_equal(run_action(f, &r), XDP_PASS);
 }
 
+/*
+ * A method other than the seven of DESIGN §3, in any case: a server may
+ * route it to a handler that never looks at the method (Go's ServeMux, an
+ * Express app.use), so it is a request, refused as forbidden_api with a
+ * key (no token taken) and missing_key without. To a public route it
+ * passes like any other.
+ */
+static void test_other_methods(void **state)
+{
+	static const char *const methods[] = { "FETCH", "get", "TRACE", "PROPFIND", "M-SEARCH",
+					       "VERYLONGMETHOD1" };
+	struct fixture *f = *state;
+	char h[128];
+	struct req r;
+
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		req_init(f, &r, i % 2, methods[i], "/v1/orders/7", h);
+		assert_refused(f, &r, C_ACTIVE, API_ORDERS, TG_V_FORBIDDEN_API, XDP_TX, 403, NULL);
+		req_init(f, &r, i % 2, methods[i], "/v1/orders/7", NULL);
+		assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	}
+	req_init(f, &r, false, "TRACE", "/health", NULL);
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	/* a token longer than a method is taken to be: no request */
+	req_init(f, &r, false, "VERYLONGMETHOD12", "/v1/orders/7", NULL);
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	assert_int_equal(requests_total(f), 0);
+}
+
 #define PUBLIC_HEAD "HEAD /health HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
 #define ORDER_WITH(key) "GET /v1/orders/7 HTTP/1.1\r\nHost: api.example.com\r\nX-API-Key: " key "\r\n\r\n"
 
@@ -2225,6 +2255,7 @@ static void test_request_line_not_read(void **state)
 		"GET http://api.example.com/v1/orders/7 HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE
 		"\r\n\r\n",
 		"GET /v1/orders HTTP/2\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", /* HTTP/2, which XDP cannot read */
 		"\r\n\r\n\r\n\r\n\r\nGET /v1/orders/7 HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
 	};
 	struct fixture *f = *state;
@@ -2828,9 +2859,9 @@ static void test_non_request(void **state)
 {
 	static const char *const payloads[] = {
 		"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",
-		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-		"get /v1/orders HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
-		"FETCH /v1/orders HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
+		"Lorem ipsum dolor sit amet, consectetur adipiscing elit\r\n",
+		"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=",
+		"FETCH me/v1/orders HTTP/1.1\r\n\r\n",
 		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
 	};
 	struct fixture *f = *state;
@@ -3219,6 +3250,7 @@ int main(void)
 		T(test_public_route_on_a_consumers_connection),
 		T(test_request_line_not_read),
 		T(test_path_not_its_route),
+		T(test_other_methods),
 		T(test_request_behind_a_public_one),
 		T(test_admitted_behind_a_public_one),
 		T(test_public_requests_pipelined),

@@ -423,9 +423,14 @@ assert_eq "a public route's prefix, then a dot segment, no key: refused, 401" 40
 	"$(ccurl --path-as-is -o /dev/null "$URL/health/../v1/ok?probe=dots")"
 assert_eq "an encoded dot segment, with a consumer's key: refused, 403" 403 \
 	"$(ccurl -o /dev/null -H "X-API-Key: $K_BEHIND" "$URL/v1/%2e%2e/v1/ok?probe=encoded")"
+# nor is a method other than the seven (a server may route any to a handler)
+assert_eq "a method of other letters, with a consumer's key: refused, 403" 403 \
+	"$(ccurl -o /dev/null -X FETCH -H "X-API-Key: $K_BEHIND" "$URL/v1/ok?probe=method")"
+assert_eq "a lower-case get, no key: refused, 401" 401 \
+	"$(ccurl -o /dev/null -X get "$URL/v1/ok?probe=lower")"
 assert_eq "none of them reached the server" 0 "$(tg_server_count 'probe=')"
 tg_counters "$TG_DIR/c-unread2.json"
-assert_eq "the consumer's refused as forbidden_api, nothing charged" "1 1" \
+assert_eq "the consumer's refused as forbidden_api, nothing charged" "2 1" \
 	"$(tg_counter "$TG_DIR/c-unread2.json" 20 1 refused.forbidden_api) $(tg_counter "$TG_DIR/c-unread2.json" 20 1 requests)"
 
 # ---------------------------------------------------------------------------

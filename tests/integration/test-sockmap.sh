@@ -165,8 +165,10 @@ assert_eq "missing key, a request line longer than the bytes read: 401" 401 \
 # a path whose literal prefix may not be the route served, with a key
 assert_eq "an encoded dot segment: 403" 403 \
 	"$(tcurl -o /dev/null -w '%{http_code}' -H "X-API-Key: $K_DOTS" "$URL/v1/%2e%2e/v1/ok")"
+assert_eq "a method of other letters: 403" 403 \
+	"$(tcurl -o /dev/null -w '%{http_code}' -X FETCH -H "X-API-Key: $K_DOTS" "$URL/v1/ok")"
 assert_eq "no refused request reached the API server" 0 \
-	"$(tg_server_count " ($K_UNKNOWN|-|nope)\$")"
+	"$(tg_server_count " ($K_UNKNOWN|-|nope|$K_DOTS)\$")"
 assert_eq "nor the one with the encoded dot segment" 0 "$(tg_server_count "%2e%2e")"
 assert_eq "the responder answers 503 for a request the kernel did not refuse" 503 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $K_OK" "http://127.0.0.1:$RESP_PORT/v1/ok")"

@@ -192,9 +192,15 @@ static void test_request_line_unread(void **state)
 		{ "\r\n", 0 },
 		{ "X", 0 },
 		{ "Gx", 0 },
-		{ "GETX / HTTP/1.1\r\n\r\n", 0 },
-		{ "get / HTTP/1.1\r\n\r\n", 0 },
-		{ "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0 },
+		{ "GETX / HTTP/1.1\r\n\r\n", 1 }, /* methods of other letters */
+		{ "get / HTTP/1.1\r\n\r\n", 1 },
+		{ "M-SEARCH * HTTP/1.1\r\n\r\n", 1 },
+		{ "VERYLONGMETHOD1 / HTTP/1.1\r\n\r\n", 1 },
+		{ "VERYLONGMETHOD12 / HTTP/1.1\r\n\r\n", 0 },
+		{ "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 2 },
+		{ "FETCH me/v1/orders HTTP/1.1\r\n", 0 },
+		{ "Lorem ipsum dolor sit amet\r\n", 0 },
+		{ "{\"a\": \"GET /v1 HTTP/1.1\"}", 0 },
 		{ "SSH-2.0-OpenSSH_9.2\r\n", 0 },
 		{ "POSTAL code", 0 },
 	};
@@ -220,6 +226,47 @@ static void test_request_line_unread(void **state)
 			assert_int_equal(req.scan.end, 0);
 		}
 	}
+}
+
+/* XDP's look at a segment's first 16 bytes never rules out a method that
+ * the parse would read (tg_http_maybe_request or tg_http_maybe_other). */
+static void test_maybe_other_method(void **state)
+{
+	static const char *const texts[] = {
+		"FETCH /v1/orders HTTP/1.1\r\n", "get / HTTP/1.1\r\n\r\n",
+		"M-SEARCH * HTTP/1.1\r\n\r\n",	  "VERYLONGMETHOD1 / HTTP/1.1\r\n",
+		"A / HTTP/1.1\r\nHost: a\r\n",	  "TRACE /x HTTP/1.1\r\n\r\n",
+		"PROPFIND /dav HTTP/1.1\r\n\r\n", "X7 /v1 HTTP/1.1\r\n\r\n",
+		"Lorem ipsum dolor sit amet\r\n", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=",
+		"{\"a\": 1, \"b\": 2}\r\n",	  "FETCH me/v1/orders HTTP/1.1\r\n",
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x00\x00\x00\x00\x00",
+	};
+	static struct tg_http_buf b;
+	int readable = 0, looked = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		__u32 n = (__u32)strlen(texts[i]);
+		struct tg_http_req req;
+		__u64 w0, w1;
+		bool maybe;
+
+		if (n < 16)
+			n = 16; /* the TLS record's zeros */
+		memset(&b, 0, sizeof(b));
+		memcpy(b.bytes, texts[i], strlen(texts[i]));
+		memcpy(&w0, b.bytes, 8);
+		memcpy(&w1, b.bytes + 8, 8);
+		maybe = tg_http_maybe_request(b.bytes[0]) || tg_http_maybe_other(w0, w1);
+		tg_http_parse_request(&b, n, &req);
+		if ((req.method != TG_M_NONE || req.unread) && !maybe)
+			fail_msg("'%s': read as a request, but the first look passes it", texts[i]);
+		readable += req.method != TG_M_NONE;
+		looked += maybe;
+	}
+	/* the cases cover both sides */
+	assert_int_equal(readable, 8);
+	assert_true(looked < (int)(sizeof(texts) / sizeof(texts[0])));
 }
 
 /* Byte-at-a-time reference of tg_path_unsafe(). */
@@ -693,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_request_body_from_head),
 		cmocka_unit_test(test_request_line_unread),
 		cmocka_unit_test(test_path_unsafe),
+		cmocka_unit_test(test_maybe_other_method),
 		cmocka_unit_test(test_first_key_line),
 		cmocka_unit_test(test_head_not_complete),
 		cmocka_unit_test(test_forwarded_addresses),
