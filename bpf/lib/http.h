@@ -275,6 +275,36 @@ static __always_inline void tg_scan_for(const __u8 *buf, __u32 from, __u32 len, 
 	}
 }
 
+/* tg_scan_path() - tg_scan_for(buf, from, len, '?', '#', ret_found) for a
+ * request target: where its path ends. *ret_suspect says whether the
+ * words read had a '.', '%' or '\\' (maybe beyond the path's end, never
+ * missing one before it): only then is tg_path_unsafe() worth its call. */
+static __always_inline void tg_scan_path(const __u8 *buf, __u32 from, __u32 len, __u32 *ret_found,
+					 __u32 *ret_suspect)
+{
+	__u64 suspect = 0;
+
+	*ret_found = len;
+	for (__u32 i = 0; i < TG_SCAN_MAX / 8 + 1; i++) {
+		__u32 pos = from + i * 8, at;
+		__u64 w, m;
+
+		if (pos >= len)
+			break;
+		w = tg_load64(buf, pos);
+		suspect |= tg_has_byte(w, TG_ONES * '.') | tg_has_byte(w, TG_ONES * '%') |
+			   tg_has_byte(w, TG_ONES * '\\');
+		m = tg_has_byte(w, TG_ONES * '?') | tg_has_byte(w, TG_ONES * '#');
+		if (!m)
+			continue;
+		at = pos + (tg_lowest_bit(m) >> 3);
+		if (at < len)
+			*ret_found = at;
+		break;
+	}
+	*ret_suspect = suspect != 0;
+}
+
 static __always_inline bool tg_is_ows(__u8 c)
 {
 	return c == ' ' || c == '\t';
@@ -643,9 +673,10 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 		     (__u64)'.' << 48))
 		return -1;
 	ret->path_off = start;
-	tg_scan_for(buf, start, sp, '?', '#', &ret->path_len);
+	tg_scan_path(buf, start, sp, &ret->path_len, &ret->path_unsafe);
 	ret->path_len -= start;
-	ret->path_unsafe = tg_path_unsafe(b, start, start + ret->path_len) > 0;
+	if (ret->path_unsafe) /* a '.', '%' or '\\' in it or just after */
+		ret->path_unsafe = tg_path_unsafe(b, start, start + ret->path_len) > 0;
 
 	tg_scan_headers(buf, sp + 1, len, h);
 	if (!h->end || h->te_line || h->clen_prev)
