@@ -128,6 +128,14 @@ SAMPLES=$TG_DIR/samples.jsonl
 T_START=$(date +%s)
 . "$(dirname "${BASH_SOURCE[0]}")/bench-peers/lib.sh" # phase, wait_listen, cpu_s, bpf_progs, ...
 
+# ip's loader, which attaches the no-op program, makes its bpffs tree the
+# first time it runs (tc/globals, and ip as a link to tc): gone at cleanup
+# when this run made it
+for d in tc ip; do
+	[ -e "/sys/fs/bpf/$d" ] || [ -L "/sys/fs/bpf/$d" ] ||
+		TG_CLEANUP_HOOKS+=("rm -rf /sys/fs/bpf/$d")
+done
+
 # --- the node gateway's packages (npm registry, lock file) -----------------------
 if [ ! -d "$PEERS/node-gateway/node_modules" ] ||
 	[ "$PEERS/node-gateway/package-lock.json" -nt "$PEERS/node-gateway/node_modules" ]; then
