@@ -251,38 +251,13 @@ static __always_inline bool tg_http_maybe_other(__u64 w0, __u64 w1)
 
 /* tg_scan_for() - offset of the first c1 or c2 in buf[from, len) into
  * *ret_found, or len. The lowest match of either pattern is exact, so the
- * word that has one gives the offset without a look at its bytes. */
-static __always_inline void tg_scan_for(const __u8 *buf, __u32 from, __u32 len, __u8 c1, __u8 c2,
-					__u32 *ret_found)
+ * word that has one gives the offset without a look at its bytes. With
+ * @ret_odd, also whether the words read had a '.', '%' or '\\' (maybe
+ * after the match, never missing one before it): for tg_path_unsafe(). */
+static __always_inline void tg_scan_for_noting(const __u8 *buf, __u32 from, __u32 len, __u8 c1,
+					       __u8 c2, __u32 *ret_found, __u32 *ret_odd)
 {
-	__u64 pat1 = TG_ONES * c1, pat2 = TG_ONES * c2;
-
-	*ret_found = len;
-	for (__u32 i = 0; i < TG_SCAN_MAX / 8 + 1; i++) {
-		__u32 pos = from + i * 8, at;
-		__u64 w, m;
-
-		if (pos >= len)
-			return;
-		w = tg_load64(buf, pos);
-		m = tg_has_byte(w, pat1) | tg_has_byte(w, pat2);
-		if (!m)
-			continue;
-		at = pos + (tg_lowest_bit(m) >> 3);
-		if (at < len)
-			*ret_found = at;
-		return;
-	}
-}
-
-/* tg_scan_path() - tg_scan_for(buf, from, len, '?', '#', ret_found) for a
- * request target: where its path ends. *ret_suspect says whether the
- * words read had a '.', '%' or '\\' (maybe beyond the path's end, never
- * missing one before it): only then is tg_path_unsafe() worth its call. */
-static __always_inline void tg_scan_path(const __u8 *buf, __u32 from, __u32 len, __u32 *ret_found,
-					 __u32 *ret_suspect)
-{
-	__u64 suspect = 0;
+	__u64 pat1 = TG_ONES * c1, pat2 = TG_ONES * c2, odd = 0;
 
 	*ret_found = len;
 	for (__u32 i = 0; i < TG_SCAN_MAX / 8 + 1; i++) {
@@ -292,9 +267,10 @@ static __always_inline void tg_scan_path(const __u8 *buf, __u32 from, __u32 len,
 		if (pos >= len)
 			break;
 		w = tg_load64(buf, pos);
-		suspect |= tg_has_byte(w, TG_ONES * '.') | tg_has_byte(w, TG_ONES * '%') |
-			   tg_has_byte(w, TG_ONES * '\\');
-		m = tg_has_byte(w, TG_ONES * '?') | tg_has_byte(w, TG_ONES * '#');
+		if (ret_odd)
+			odd |= tg_has_byte(w, TG_ONES * '.') | tg_has_byte(w, TG_ONES * '%') |
+			       tg_has_byte(w, TG_ONES * '\\');
+		m = tg_has_byte(w, pat1) | tg_has_byte(w, pat2);
 		if (!m)
 			continue;
 		at = pos + (tg_lowest_bit(m) >> 3);
@@ -302,7 +278,14 @@ static __always_inline void tg_scan_path(const __u8 *buf, __u32 from, __u32 len,
 			*ret_found = at;
 		break;
 	}
-	*ret_suspect = suspect != 0;
+	if (ret_odd)
+		*ret_odd = odd != 0;
+}
+
+static __always_inline void tg_scan_for(const __u8 *buf, __u32 from, __u32 len, __u8 c1, __u8 c2,
+					__u32 *ret_found)
+{
+	tg_scan_for_noting(buf, from, len, c1, c2, ret_found, NULL);
 }
 
 static __always_inline bool tg_is_ows(__u8 c)
@@ -673,7 +656,7 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 		     (__u64)'.' << 48))
 		return -1;
 	ret->path_off = start;
-	tg_scan_path(buf, start, sp, &ret->path_len, &ret->path_unsafe);
+	tg_scan_for_noting(buf, start, sp, '?', '#', &ret->path_len, &ret->path_unsafe);
 	ret->path_len -= start;
 	if (ret->path_unsafe) /* a '.', '%' or '\\' in it or just after */
 		ret->path_unsafe = tg_path_unsafe(b, start, start + ret->path_len) > 0;
