@@ -863,13 +863,14 @@ static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
 
 /*
  * Record in flow @f a request let through unadmitted (a public route, a
- * `pass` action) on a connection with admitted requests: its answer comes
- * in turn with theirs, so it takes a pending slot (TG_RQ_UNCHARGED) that
- * tg_skmsg pairs the answer with, writing no event and charging nobody,
- * rather than pairing it with the next admitted request or charging the
- * connection's consumer for it as unattributed. A connection without an
- * admitted request needs none (tg_skmsg charges nothing there), unless an
- * admitted request follows in the same segment: the caller decides. @method
+ * `pass` action): its answer comes in turn with those of the connection's
+ * admitted requests, before or after it, so it takes a pending slot
+ * (TG_RQ_UNCHARGED) that tg_skmsg pairs the answer with, writing no event
+ * and charging nobody, rather than pairing it with the next admitted
+ * request or charging the connection's consumer for it as unattributed.
+ * So on a connection with no consumer yet too: a request admitted while a
+ * public one's answer is still to come would be paired with that answer,
+ * and its own charged again as unattributed. @method
  * (HEAD: an answer without a body), @seg_end as in tg_request, @now its
  * start, for the unanswered timer, which drops it without an event.
  */
@@ -1247,16 +1248,14 @@ static __always_inline bool tg_flow_body_open(struct tg_flow *f)
  * Record in flow @f (or none) the requests of segment @p that XDP lets
  * through unadmitted (a public route, a `pass` action): s->passed_n of them,
  * their methods in s->passed_method. Each takes an uncharged pending slot
- * (tg_flow_pend_uncharged) where the flow has a consumer, or where
- * @admitting: an admitted request follows them in the segment, whose answer
- * comes after theirs. A connection without either needs none.
+ * (tg_flow_pend_uncharged).
  */
 static __always_inline void tg_xdp_passed(struct tg_scratch *s, struct tg_flow *f,
-					  const struct tg_pkt *p, __u64 now, bool admitting)
+					  const struct tg_pkt *p, __u64 now)
 {
 	__u32 seg_end = p->seq + p->payload_len, n = s->passed_n;
 
-	if (!f || !(admitting || READ_ONCE(f->consumer_id)))
+	if (!f)
 		return;
 	for (__u32 i = 0; i < TG_SEG_REQUESTS; i++) {
 		if (i >= n)
@@ -1284,7 +1283,7 @@ static __always_inline void tg_xdp_pass_all(struct tg_scratch *s, struct tg_flow
 
 	if (!f)
 		return;
-	tg_xdp_passed(s, f, p, now, false);
+	tg_xdp_passed(s, f, p, now);
 	if (last)
 		f->next_seq = tg_req_end_seq(f, p, last, off, &flags);
 	else
@@ -1451,7 +1450,7 @@ admit:
 		 * make it otherwise): the slots of those let through come first */
 		if (!flow)
 			flow = tg_flow_create(&p->fk, s);
-		tg_xdp_passed(s, flow, p, now, true);
+		tg_xdp_passed(s, flow, p, now);
 	}
 	s->req.flags = 0;
 	s->req.seg_end = p->seq + p->payload_len;
@@ -1950,8 +1949,7 @@ static __always_inline void tg_msg_passed(struct tg_flow *f, __u32 method, __u64
 {
 	if (!f)
 		return;
-	if (READ_ONCE(f->consumer_id))
-		tg_flow_pend_uncharged(f, method, 0, now);
+	tg_flow_pend_uncharged(f, method, 0, now);
 	if (req_len && req_len < 0xffffffffULL) {
 		tg_flow_req_flags(f, 0);
 		return;
@@ -2526,11 +2524,13 @@ int tg_skmsg(struct sk_msg_md *msg)
 	f = bpf_map_lookup_elem(&tg_flows, &fk);
 	if (!f)
 		return tg_skmsg_other(msg);
-	if (!f->consumer_id) {
+	if (!f->consumer_id && READ_ONCE(f->head) == READ_ONCE(f->tail) &&
+	    !(READ_ONCE(f->flags) & TG_FLOW_RESPONDING)) {
 		/* no admitted request on this connection yet (public routes, a
-		 * local client that bypassed XDP, a flow the LRU evicted):
-		 * nobody to charge. The answer to a request passed with its
-		 * body open has begun: that body is over (tg_flow_body_open) */
+		 * local client that bypassed XDP, a flow the LRU evicted), nor
+		 * a request let through waiting for its answer: nobody to
+		 * charge. The answer to a request passed with its body open
+		 * has begun: that body is over (tg_flow_body_open) */
 		if (f->flags & TG_FLOW_BODY_PASSED)
 			__sync_fetch_and_and(&f->flags, ~TG_FLOW_BODY_PASSED);
 		tg_stat(TG_S_NO_FLOW);
@@ -2637,7 +2637,13 @@ int tg_skmsg(struct sk_msg_md *msg)
 	} else {
 		/* a response beyond the admitted requests: charged, unattributed;
 		 * a connection that keeps doing it is cut, and the response that
-		 * goes over the limit is neither delivered nor charged */
+		 * goes over the limit is neither delivered nor charged. On a
+		 * connection with no consumer yet, nobody to charge: as above */
+		if (!f->consumer_id) {
+			__sync_fetch_and_and(&f->flags, ~TG_FLOW_RESPONDING);
+			tg_stat(TG_S_NO_FLOW);
+			return SK_PASS;
+		}
 		if (f->unattributed >= TG_UNATTRIBUTED_RESET) {
 			__sync_fetch_and_and(&f->flags, ~TG_FLOW_RESPONDING);
 			__sync_fetch_and_or(&f->flags, TG_FLOW_CUT);

@@ -1992,14 +1992,29 @@ static void test_public_route_on_a_consumers_connection(void **state)
 	struct tg_flow flow;
 	char h[128];
 
+	/* on a connection with no consumer yet too: a request admitted in a
+	 * later segment, before the answer, has its slot after it */
 	req_init(f, &r, false, "HEAD", "/health", NULL);
 	flow_with_socket(f, &r);
 	run_req(f, &r, &run);
 	assert_pass_untouched(&run);
 	assert_true(flow_get(f, &r.spec, &flow));
-	assert_int_equal(flow.tail, 0);
-
+	assert_int_equal(flow.tail, 1);
+	assert_int_equal(flow.pending[0].flags, TG_RQ_UNCHARGED);
+	assert_int_equal(flow.pending[0].method, TG_M_HEAD);
+	assert_int_equal(flow.consumer_id, 0);
 	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_segment(&r, r.spec.seq + (__u32)r.len,
+		    "GET /v1/orders/7 HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n");
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 2);
+	assert_int_equal(flow.pending[0].flags, TG_RQ_UNCHARGED);
+	assert_int_equal(flow.pending[1].flags, 0);
+	assert_int_equal(flow.pending[1].consumer_id, C_ACTIVE);
+	assert_int_equal(requests_total(f), 1);
+
 	req_init(f, &r, false, "GET", "/v1/orders/7", h);
 	flow_with_socket(f, &r);
 	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
@@ -2016,14 +2031,14 @@ static void test_public_route_on_a_consumers_connection(void **state)
 	assert_int_equal(flow.pending[1].method, TG_M_HEAD);
 	assert_int_equal(flow.pending[1].consumer_id, 0);
 	assert_int_equal(flow.pending[1].seg_end, pub.spec.seq + (__u32)pub.len);
-	assert_int_equal(requests_total(f), 1);
+	assert_int_equal(requests_total(f), 2);
 
 	/* its retransmission takes no second slot */
 	run_req(f, &pub, &run);
 	assert_pass_untouched(&run);
 	assert_true(flow_get(f, &pub.spec, &flow));
 	assert_int_equal(flow.tail, 2);
-	assert_int_equal(requests_total(f), 1);
+	assert_int_equal(requests_total(f), 2);
 }
 
 /*
@@ -2224,7 +2239,10 @@ static void test_public_requests_pipelined(void **state)
 	req_pipeline(f, &r, text);
 	assert_int_equal(run_action(f, &r), XDP_PASS);
 	assert_true(flow_get(f, &r.spec, &flow));
-	assert_int_equal(flow.tail, 0); /* no consumer: no slots */
+	/* an uncharged slot each, as many as a flow keeps */
+	assert_int_equal(flow.tail, TG_FLOW_PENDING);
+	for (int i = 0; i < TG_FLOW_PENDING; i++)
+		assert_int_equal(flow.pending[i].flags, TG_RQ_UNCHARGED);
 	assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
 	assert_true(flow.flags & TG_FLOW_UNSURE);
 

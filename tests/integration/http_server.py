@@ -11,6 +11,7 @@ library, with fixed routes:
     /v1/missing  any method   404
     /v1/fail     any method   500
     /v1/slow     any method   200 after 100 ms
+    /health/slow any method   503 after 100 ms (a public route's, in the tests)
     /v1/hangup   any method   no answer: the connection is closed
     /v1/stall    any method   200 after 4 s
     /v1/upgrade  any method   101 Switching Protocols, then raw bytes that look
@@ -242,6 +243,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/v1/slow":
             time.sleep(SLOW_SECONDS)
             self.reply(200, "slow\n")
+        elif path == "/health/slow":
+            time.sleep(SLOW_SECONDS)
+            self.reply(503, "slow health\n")
         elif path == "/v1/upgrade":
             self.send_response(101)
             self.send_header("Upgrade", "tg-test")

@@ -123,6 +123,7 @@ K_SPLIT=$(tg_key_add 20 17 2)
 K_UPLOAD=$(tg_key_add 21 18 2)
 K_MIXED=$(tg_key_add 22 19 2)
 K_BEHIND=$(tg_key_add 23 20 2)
+K_AFTER=$(tg_key_add 24 21 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -401,6 +402,16 @@ assert_eq "one event, the GET's, attributed" "1 200 - /v1/ok" \
 tg_counters "$TG_DIR/c-behind2.json"
 assert_eq "the consumer charged once, nothing unattributed" "1 0" \
 	"$(for f in requests unattributed; do tg_counter "$TG_DIR/c-behind2.json" 20 1 $f; done | xargs)"
+# the same in two segments, the consumer's sent before the public one's
+# answer (100 ms): that answer is not the consumer's
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.02 --addr "$TG_HOST_IP" --port "$PORT" \
+	--keyless 1 --key "$K_AFTER" /health/slow /v1/ok)
+assert_eq "a slow public request, then a consumer's GET before its answer" "503 200" "$out"
+assert_eq "one event, the GET's, with its own status" "1 200 - /v1/ok" \
+	"$(tg_wait_events 24 1 10) $(tg_events 24 '{status} {flags} {endpoint}')"
+tg_counters "$TG_DIR/c-behind3.json"
+assert_eq "that consumer charged once, nothing unattributed" "1 0" \
+	"$(for f in requests unattributed; do tg_counter "$TG_DIR/c-behind3.json" 21 1 $f; done | xargs)"
 
 # ---------------------------------------------------------------------------
 tg_log "3h. request lines that cannot be read in their segment, paths not their route"
