@@ -2001,6 +2001,7 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 	tg_stat(TG_S_PROXY_REQUESTS);
 	now = bpf_ktime_get_ns();
 
+	s->digest_ok = 0; /* the refusal's note is under the key's digest, if any */
 	if (req->method == TG_M_NONE) {
 		/* a request line that cannot be read in the write (longer
 		 * than the bytes read): nor can its key */
@@ -2016,7 +2017,6 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 		api_id = route->api_id;
 		route_id = route->route_id;
 	}
-	s->digest_ok = 0;
 	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, false);
 	if (info.verdict != TG_V_ADMITTED) {
 refused:
