@@ -2090,7 +2090,7 @@ static __always_inline int tg_skmsg_proxied(struct sk_msg_md *msg, struct tg_scr
 		tg_stat(TG_S_NON_REQUEST); /* a body, or not HTTP */
 		return SK_PASS;
 	}
-	tg_http_parse_request(&s->buf, n, req);
+	tg_http_parse_proxied(&s->buf, n, req);
 	if (req->method == TG_M_NONE) {
 		/* no request line yet, or not one at all, or one that cannot
 		 * be read in the bytes read (refused by tg_msg_decide) */

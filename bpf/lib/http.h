@@ -586,28 +586,33 @@ static __always_inline bool tg_is_tchar(__u8 c)
 /*
  * tg_http_other_method() - the length with its SP of a method at b[p, len)
  * that is none of enum tg_method's, up to TG_OTHER_METHOD_MAX characters,
- * followed by SP and an origin-form path or '*'; 0 if there is none. A
- * server may route any method to a handler that never looks at it (Go's
- * ServeMux, Express's app.use), so such a request is no body but a request
- * (TG_M_OTHER). A global function: checked once, called on the rare bytes
- * that begin with no method of ours.
+ * followed by SP and an origin-form path or '*'; 0 if there is none; -1
+ * if the bytes end before that can be told (tchars, maybe a SP, then the
+ * end: a request sent in pieces). A server may route any method to a
+ * handler that never looks at it (Go's ServeMux, Express's app.use), so
+ * such a request is no body but a request (TG_M_OTHER). A global function:
+ * checked once, called on the rare bytes that begin with no method of ours.
  */
 __noinline int tg_http_other_method(const struct tg_http_buf *b, __u32 p, __u32 len)
 {
 	const __u8 *buf;
 
-	if (!b || len > TG_SCAN_MAX)
+	if (!b || len > TG_SCAN_MAX || p >= len)
 		return 0;
 	buf = b->bytes;
 	for (__u32 i = 0; i <= TG_OTHER_METHOD_MAX; i++) {
 		__u8 c;
 
-		if (p + i + 1 >= len)
-			return 0;
+		if (p + i >= len)
+			return -1;
 		c = tg_load8(buf, p + i);
 		if (c == ' ') {
+			if (!i)
+				return 0;
+			if (p + i + 1 >= len)
+				return -1;
 			c = tg_load8(buf, p + i + 1);
-			return i && (c == '/' || c == '*') ? (int)i + 1 : 0;
+			return c == '/' || c == '*' ? (int)i + 1 : 0;
 		}
 		if (!tg_is_tchar(c))
 			return 0;
@@ -682,7 +687,7 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 }
 
 /*
- * tg_http_parse_request() - parse the request that starts b[0, len).
+ * tg_http_parse_request_as() - parse the request that starts b[0, len).
  * Fills ret with the method (TG_M_NONE if this is not a request line), the
  * path, the key (X-API-Key first, else Bearer tg_...), the head's end and
  * the body's length. Only b[0, len) is read; len is at most TG_SCAN_MAX.
@@ -691,13 +696,14 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
  * them get TG_M_NONE with ret->unread set: a method and SP whose line is
  * not `path SP HTTP/1.x` within the bytes (cut short, longer than them, an
  * HTTP/0.9 `GET /path`, two spaces, an absolute URI), bytes too few for a
- * request line that are a method's first ones (`GET /v1/x` sent in pieces),
+ * request line that begin like a method, ours or another (`GET /v1/x` or
+ * `FOO /v1/x` sent in pieces),
  * or more leading CRLFs than are skipped. A server reads each of them as a
  * request (or its start), so they are no body: XDP refuses them, their key
  * unread, rather than let them through unchecked.
  */
-static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, __u32 len,
-						  struct tg_http_req *ret)
+static __always_inline void tg_http_parse_request_as(const struct tg_http_buf *b, __u32 len,
+						  struct tg_http_req *ret, bool in_pieces)
 {
 	const __u8 *buf = b->bytes;
 	__u32 p = 0, mlen = 0;
@@ -728,7 +734,11 @@ static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, _
 	}
 	w = tg_load64(buf, p);
 	if (p + 16 > len) {
-		ret->unread = tg_http_method_prefix(w, len - p);
+		/* too few bytes for a request line: the start of one sent in
+		 * pieces, if they begin like a method (@in_pieces: of any
+		 * letters; a proxy writes whole heads, held until complete) */
+		ret->unread = tg_http_method_prefix(w, len - p) ||
+			      (in_pieces && tg_http_other_method(b, p, len));
 		return;
 	}
 	ret->method = tg_http_method(w, &mlen);
@@ -744,6 +754,20 @@ static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, _
 		ret->method = TG_M_NONE;
 		ret->unread = 1;
 	}
+}
+
+/* A request as XDP reads it: the start of a segment, maybe sent in pieces. */
+static __always_inline void tg_http_parse_request(const struct tg_http_buf *b, __u32 len,
+						  struct tg_http_req *ret)
+{
+	tg_http_parse_request_as(b, len, ret, true);
+}
+
+/* A request a local proxy writes (sockmap mode): whole heads. */
+static __always_inline void tg_http_parse_proxied(const struct tg_http_buf *b, __u32 len,
+						  struct tg_http_req *ret)
+{
+	tg_http_parse_request_as(b, len, ret, false);
 }
 
 /* --- requests a local proxy forwards (sockmap mode) ------------------------- */

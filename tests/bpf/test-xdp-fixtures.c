@@ -2268,6 +2268,8 @@ static void test_request_line_not_read(void **state)
 		"G",
 		"DELETE",
 		"\r\nPOST /v1",
+		"FOO",				     /* a method of other letters, in pieces */
+		"PROPFIND /v1/o",
 		"GET /v1/orders/7\r\nHost: a\r\n\r\n", /* HTTP/0.9 */
 		"GET  /v1/orders/7 HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
 		"GET http://api.example.com/v1/orders/7 HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE
@@ -2299,7 +2301,9 @@ static void test_request_line_not_read(void **state)
 	req_segment(&r, r.spec.seq + (__u32)r.len + 100, "GET /v1/orders/");
 	assert_int_equal(run_action(f, &r), XDP_PASS);
 	/* nor bytes that cannot begin a request */
-	req_raw(f, &r, false, "Gx", 2);
+	req_raw(f, &r, false, "{\"a\":1}", 7);
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	req_raw(f, &r, false, "FOO x", 5);
 	assert_int_equal(run_action(f, &r), XDP_PASS);
 	req_raw(f, &r, false, "\r\n", 2);
 	assert_int_equal(run_action(f, &r), XDP_PASS);

@@ -421,12 +421,14 @@ pieces() { tg_client "$PYTHON" "$TG_CLIENT_PY" pieces --addr "$TG_HOST_IP" --por
 tg_counters "$TG_DIR/c-unread0.json"
 assert_eq "a keyless request sent in two pieces, cut in its request line: refused" 401 \
 	"$(pieces 'GET /v1/o' 'k?probe=split HTTP/1.1\r\nHost: a\r\n\r\n')"
+assert_eq "a method of other letters sent in pieces: refused" 401 \
+	"$(pieces 'FOO' ' /v1/ok?probe=splitother HTTP/1.1\r\nHost: a\r\n\r\n')"
 assert_eq "an HTTP/0.9 request line: refused" 401 "$(pieces 'GET /v1/ok?probe=h09\r\n')"
 assert_eq "a keyless request line longer than the bytes XDP reads: refused" 401 \
 	"$(pieces 'GET /v1/ok?probe=long&q={long} HTTP/1.1\r\nHost: a\r\n\r\n')"
 tg_counters "$TG_DIR/c-unread1.json"
 assert_eq "refused as missing_key" \
-	"$(($(tg_counter "$TG_DIR/c-unread0.json" 0 0 refused.missing_key) + 3))" \
+	"$(($(tg_counter "$TG_DIR/c-unread0.json" 0 0 refused.missing_key) + 4))" \
 	"$(tg_counter "$TG_DIR/c-unread1.json" 0 0 refused.missing_key)"
 # nor is a path whose literal prefix may not be the route served: not
 # public, and refused with a key

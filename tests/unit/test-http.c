@@ -190,8 +190,13 @@ static void test_request_line_unread(void **state)
 		{ "GET /v1/orders/7 HTTP/1.1", 1 }, /* the line is there, the head goes on */
 		{ "", 0 },
 		{ "\r\n", 0 },
-		{ "X", 0 },
-		{ "Gx", 0 },
+		{ "X", 2 }, /* bytes too few for a line: a method's start, maybe */
+		{ "Gx", 2 },
+		{ "FOO /v1", 2 },
+		{ "PROPFIND ", 2 },
+		{ "FOO x", 0 },
+		{ "{\"a\": 1}", 0 },
+		{ "\x00", 0 },
 		{ "GETX / HTTP/1.1\r\n\r\n", 1 }, /* methods of other letters */
 		{ "get / HTTP/1.1\r\n\r\n", 1 },
 		{ "M-SEARCH * HTTP/1.1\r\n\r\n", 1 },
