@@ -1424,22 +1424,19 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		return r;
 
 passed: /* let through unadmitted */
+	if (s->passed_n < TG_SEG_REQUESTS) {
+		s->passed_method[s->passed_n & (TG_SEG_REQUESTS - 1)] = req->method;
+		s->passed_n++;
+	}
 	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
 	if (end && end < p->payload_len - off) {
-		if (s->passed_n < TG_SEG_REQUESTS - 1) {
-			s->passed_method[s->passed_n & (TG_SEG_REQUESTS - 1)] = req->method;
-			s->passed_n++;
+		if (s->passed_n < TG_SEG_REQUESTS)
 			return TG_XDP_NEXT + off + end;
-		}
 		/* the bytes behind it go unread */
 		info.verdict = TG_V_MISSING_KEY;
 		r = tg_refuse(ctx, p, &info, 0, 0, now);
 		if (r != XDP_PASS)
 			return r;
-	}
-	if (s->passed_n < TG_SEG_REQUESTS) {
-		s->passed_method[s->passed_n & (TG_SEG_REQUESTS - 1)] = req->method;
-		s->passed_n++;
 	}
 	tg_xdp_pass_all(s, flow, p, req, off, now);
 	return XDP_PASS;
