@@ -61,7 +61,7 @@ const char *const bpfload_pinned_maps[] = {
 	"tg_meta",     "tg_secrets",  "tg_keys",     "tg_plans",      "tg_buckets", "tg_routes",
 	"tg_ports",    "tg_flows",    "tg_counters", "tg_events",     "tg_stats",   "tg_rejects",
 	"tg_srclimit", "tg_sockhash", "tg_refusals", "tg_proxysocks", "tg_gen",     "tg_rejhint",
-	"tg_xdp_ports", NULL,
+	"tg_xdp_ports", "tg_seqhint", NULL,
 };
 
 static int fail(char *err, size_t err_len, int r, const char *fmt, ...)
@@ -237,6 +237,9 @@ static int load_object(struct bpfload *bl, const struct config *cfg, char *err, 
 	skel->rodata->tg_source_rate_fp = (uint64_t)llround(cfg->agent.source_rate * TG_TOKEN_ONE);
 	skel->rodata->tg_source_burst_fp = (uint64_t)cfg->agent.source_burst << TG_TOKEN_SHIFT;
 	skel->rodata->tg_miss_path = cfg->redis.url[0] != '\0';
+	if (getrandom((void *)&skel->rodata->tg_seqhint_key, sizeof(skel->rodata->tg_seqhint_key), 0) !=
+	    sizeof(skel->rodata->tg_seqhint_key))
+		return fail(err, err_len, -errno, "drawing tg_seqhint's key");
 	if (rest_hold(&bl->rest_hold) < 0)
 		return fail(err, err_len, -EINVAL, "TOLLGATE_REST_HOLD must be 0 or 1, not '%s'",
 			    getenv("TOLLGATE_REST_HOLD"));

@@ -62,6 +62,9 @@ const volatile __u32 tg_keycache_bits = TG_KEYCACHE_BITS_MIN;
  * end (sk_msg_reset_curr, Linux 6.13): sk_msg may then hold the rest of a
  * split send after a pull (tg_skmsg_cork) */
 const volatile __u8 tg_rest_hold = 0;
+/* keys tg_seqhint's slots and tags (the agent draws it at load), so that
+ * no client can pick two connections that share both */
+const volatile __u64 tg_seqhint_key = 0;
 
 /* --- maps (DESIGN §3) ------------------------------------------------------ */
 
@@ -239,6 +242,30 @@ struct {
 	__type(value, __u64);
 } tg_rejhint SEC(".maps");
 
+/*
+ * tg_seqhint: for each slot of flow keys (tg_seqhint_slot()), the tag of the
+ * flow that wrote it last and, with TG_SEQHINT_SURE, where that flow's next
+ * request starts for sure (its next_seq, TG_FLOW_SEQ without
+ * TG_FLOW_UNSURE). A client segment that does not begin like a request may
+ * still hold one, at that boundary: behind the end of a body that began in
+ * an earlier segment, or behind bytes the client sent again. The slot says
+ * whether the boundary falls inside the segment without a tg_flows lookup;
+ * a slot another flow wrote (or none has) sends tg_xdp to tg_flows, and
+ * the flow takes the slot back. Every change of a flow's next_seq or of
+ * those flags writes its slot (tg_seqhint_put()). Pinned: all of an
+ * agent's programs, and the next agent's, share one.
+ */
+#define TG_SEQHINT_SLOTS 65536
+#define TG_SEQHINT_SURE (1ULL << 32)
+#define TG_SEQHINT_TAG (~0ULL << 33)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TG_SEQHINT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tg_seqhint SEC(".maps");
+
 /* Zeroed template for new counters; never written. */
 struct tg_counters tg_counters_zero;
 /* Set once any connection was answered in-kernel, so that until then no
@@ -263,6 +290,40 @@ static __always_inline bool tg_reject_maybe(const struct tg_flow_key *fk)
 	__u64 *until = tg_rejhint_slot(fk);
 
 	return !until || *until >= bpf_ktime_get_coarse_ns();
+}
+
+/* Flow @fk's slot of tg_seqhint, and its tag in *ret_tag: a keyed hash of
+ * the whole key (tg_seqhint_key), its low bits the slot, its top 31 the
+ * tag, the first of which is set so that no tag matches an unwritten slot. */
+static __always_inline __u64 *tg_seqhint_slot(const struct tg_flow_key *fk, __u64 *ret_tag)
+{
+	const __u32 *w = (const __u32 *)fk;
+	const __u64 mul = 0x9e3779b97f4a7c15ULL;
+	__u64 h = tg_seqhint_key;
+	__u32 slot;
+
+	_Static_assert(sizeof(*fk) == 9 * 4, "nine words");
+	h = (h ^ ((__u64)w[0] << 32 | w[1])) * mul;
+	h = (h ^ ((__u64)w[2] << 32 | w[3])) * mul;
+	h = (h ^ ((__u64)w[4] << 32 | w[5])) * mul;
+	h = (h ^ ((__u64)w[6] << 32 | w[7])) * mul;
+	h = (h ^ w[8]) * mul;
+	*ret_tag = (h | (1ULL << 63)) & TG_SEQHINT_TAG;
+	slot = (h ^ (h >> 32)) & (TG_SEQHINT_SLOTS - 1);
+	return bpf_map_lookup_elem(&tg_seqhint, &slot);
+}
+
+/* Write flow @fk's slot from its flow @f (NULL: it has none). Returns
+ * what it wrote. */
+static __always_inline __u64 tg_seqhint_put(const struct tg_flow_key *fk, struct tg_flow *f)
+{
+	__u64 tag, *slot = tg_seqhint_slot(fk, &tag);
+
+	if (f && (READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) == TG_FLOW_SEQ)
+		tag |= TG_SEQHINT_SURE | READ_ONCE(f->next_seq);
+	if (slot)
+		WRITE_ONCE(*slot, tag);
+	return tag;
 }
 
 static __always_inline void tg_stat(__u32 idx)
@@ -361,6 +422,9 @@ enum { TG_CLEN_NONE, TG_CLEN_OK, TG_CLEN_BAD };
 /* tg_xdp_request()'s offset for a segment whose bytes cannot be read
  * (fragments, TCP Fast Open data): refused as missing_key (DESIGN §3) */
 #define TG_XDP_UNREAD 0xffffffffU
+/* tg_xdp_request()'s offset flag for the first request of a segment that
+ * does not begin with one (tg_flow_boundary_at) */
+#define TG_XDP_AT 0x40000000U
 
 /* Per-CPU working memory: XDP runs in softirq, never preempted by itself;
  * sk_msg runs preemptible and claims one of several slots (tg_msg_scratch). */
@@ -392,6 +456,10 @@ struct tg_scratch {
 	 * ahead of the one tg_xdp_request() decides */
 	__u32 passed_n;
 	__u32 passed_method[TG_SEG_REQUESTS];
+	/* tg_xdp: where the next request of the segment starts, and whether
+	 * for sure (tg_req_start_sure) */
+	__u32 chain_seq;
+	__u32 chain_sure;
 };
 
 struct {
@@ -913,6 +981,7 @@ static __always_inline bool tg_flow_admit(const struct tg_flow_key *fk, struct t
 	}
 	f->next_seq = next_seq;
 	tg_flow_req_flags(f, flags);
+	tg_seqhint_put(fk, f);
 	if (!s->key_cached) { /* a new key on this connection (or a new flow) */
 		__builtin_memcpy(f->key_raw, s->key, sizeof(f->key_raw));
 		f->key_digest = s->digest;
@@ -1189,6 +1258,22 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 }
 
 /*
+ * Whether flow @f (or none) knows that a request starts at offset @off of
+ * segment @p: where the last request ended (next_seq), or, behind a
+ * request of the segment let through, where that one ended if it started
+ * at such a place too (s->chain_sure, s->chain_seq).
+ */
+static __always_inline bool tg_req_start_sure(const struct tg_scratch *s, const struct tg_flow *f,
+					      const struct tg_pkt *p, __u32 off)
+{
+	__u32 start = p->seq + off;
+
+	if (!f || (READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) != TG_FLOW_SEQ)
+		return false;
+	return start == f->next_seq || (off && s->chain_sure && start == s->chain_seq);
+}
+
+/*
  * Where the request parsed in @req, which starts at offset @off of segment
  * @p of flow @f (or none yet), ends in the client's sequence, for next_seq,
  * and the flags
@@ -1196,21 +1281,21 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
  * end is not known: chunked, a bad or repeated Content-Length, a head
  * longer than was read, TG_BODY_SEQ_MAX or more, as sequence numbers
  * compare only within 2 GiB). The body is skipped by the length the head
- * gives only where the flow knows requests start there: the segment begins
- * where the last request ended (next_seq, from the handshake on), nothing
- * made that unsure before, the request starts the segment and no bytes
- * follow it there.
+ * gives only where the flow knows a request starts there
+ * (tg_req_start_sure: where the last request ended, from the handshake on,
+ * or behind one of the segment let through that started so) and no bytes
+ * follow it in the segment (an admitted request's: they go unread).
  * Else the head might be a body's bytes read as one, claiming any length:
  * skipping by it would let the requests that follow through unread; so the
  * flow becomes TG_FLOW_UNSURE and the request ends with its segment.
  */
 #define TG_BODY_SEQ_MAX (1ULL << 30)
 
-static __always_inline __u32 tg_req_end_seq(const struct tg_flow *f, const struct tg_pkt *p,
-					    const struct tg_http_req *req, __u32 off,
-					    __u32 *ret_flags)
+static __always_inline __u32 tg_req_end_seq(const struct tg_scratch *s, const struct tg_flow *f,
+					    const struct tg_pkt *p, const struct tg_http_req *req,
+					    __u32 off, __u32 *ret_flags)
 {
-	__u32 seg_end = p->seq + p->payload_len, flags = f ? READ_ONCE(f->flags) : 0;
+	__u32 seg_end = p->seq + p->payload_len;
 	__u64 len = req->body_len;
 
 	*ret_flags = TG_FLOW_SEQ;
@@ -1219,12 +1304,11 @@ static __always_inline __u32 tg_req_end_seq(const struct tg_flow *f, const struc
 		return seg_end;
 	}
 	len += req->scan.end; /* the head ended: its length is known */
-	if (off || (flags & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) != TG_FLOW_SEQ ||
-	    p->seq != f->next_seq || len < p->payload_len) {
+	if (!tg_req_start_sure(s, f, p, off) || len < p->payload_len - off) {
 		*ret_flags |= TG_FLOW_UNSURE;
 		return seg_end;
 	}
-	return p->seq + (__u32)len;
+	return p->seq + off + (__u32)len;
 }
 
 /* Whether flow @f has a request body open whose end is not known: its
@@ -1285,10 +1369,11 @@ static __always_inline void tg_xdp_pass_all(struct tg_scratch *s, struct tg_flow
 		return;
 	tg_xdp_passed(s, f, p, now);
 	if (last)
-		f->next_seq = tg_req_end_seq(f, p, last, off, &flags);
+		f->next_seq = tg_req_end_seq(s, f, p, last, off, &flags);
 	else
 		f->next_seq = p->seq + p->payload_len;
 	tg_flow_req_flags(f, flags & ~TG_FLOW_BODY_OPEN);
+	tg_seqhint_put(&p->fk, f);
 }
 
 /* A client's SYN (@p): a new connection on the tuple. A flow an old one
@@ -1305,9 +1390,47 @@ static __always_inline void tg_flow_syn(const struct tg_pkt *p)
 			__sync_fetch_and_and(&f->flags, ~(TG_FLOW_REQ_FLAGS & ~TG_FLOW_SEQ));
 		tg_flow_req_flags(f, TG_FLOW_SEQ);
 	}
+	tg_seqhint_put(&p->fk, f);
 }
 
 enum { TG_SEG_REQUEST, TG_SEG_RETRANSMIT, TG_SEG_BODY };
+
+/*
+ * The offset in segment @p of flow @f where a request starts for sure
+ * (next_seq, with TG_FLOW_SEQ and not TG_FLOW_UNSURE), when that is inside
+ * the segment, after its first byte; else 0. The segment began in the body
+ * of the last request let through (or in bytes the client sent before):
+ * TCP hands the server the bytes from there on as its next request, which
+ * must be decided like any other, not pass as body.
+ */
+static __always_inline __u32 tg_flow_boundary_at(struct tg_flow *f, const struct tg_pkt *p)
+{
+	__u32 at;
+
+	if ((READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) != TG_FLOW_SEQ)
+		return 0;
+	at = READ_ONCE(f->next_seq) - p->seq;
+	return at < p->payload_len ? at : 0;
+}
+
+/* The same for a segment that does not begin like a request, from flow
+ * @p's slot of tg_seqhint where that is the flow's, else from its flow
+ * (which writes the slot). */
+static __always_inline __u32 tg_seqhint_at(const struct tg_pkt *p)
+{
+	__u64 tag, v, *slot = tg_seqhint_slot(&p->fk, &tag);
+	__u32 at;
+
+	if (!slot)
+		return 0;
+	v = READ_ONCE(*slot);
+	if ((v & TG_SEQHINT_TAG) != tag)
+		v = tg_seqhint_put(&p->fk, bpf_map_lookup_elem(&tg_flows, &p->fk));
+	if (!(v & TG_SEQHINT_SURE))
+		return 0;
+	at = (__u32)v - p->seq;
+	return at < p->payload_len ? at : 0;
+}
 
 /*
  * What a segment of flow @f at client sequence @seq that begins like a
@@ -1353,6 +1476,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	struct tg_http_req *req;
 	struct tg_scratch *s;
 	__u32 zero = 0, n, api_id = 0, route_id = 0, end;
+	bool first;
 	int r;
 
 	s = bpf_map_lookup_elem(&tg_scratch, &zero);
@@ -1362,10 +1486,14 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		info.verdict = TG_V_MISSING_KEY;
 		return tg_refuse(ctx, p, &info, 0, 0, now);
 	}
+	first = !off || (off & TG_XDP_AT);
+	off &= ~TG_XDP_AT;
 	if (off >= p->payload_len)
 		return XDP_PASS;
-	if (!off)
+	if (first) {
 		s->passed_n = 0;
+		s->chain_sure = 0;
+	}
 	n = p->payload_len - off;
 	if (n > TG_SCAN_MAX)
 		n = TG_SCAN_MAX;
@@ -1376,7 +1504,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		tg_http_parse_request(&s->buf, n, req);
 	if (req->method == TG_M_NONE && !req->unread) {
 		tg_stat(TG_S_NON_REQUEST);
-		if (!off)
+		if (first)
 			return XDP_PASS;
 		/* bytes that are no request behind requests let through:
 		 * the server's to refuse */
@@ -1389,14 +1517,17 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		/* a retransmission of a request already let through, or body
 		 * bytes that begin like a request, pass free */
 		r = tg_seg_kind(flow, p->seq);
-		if (r == TG_SEG_BODY) {
+		if (r == TG_SEG_BODY)
 			tg_stat(TG_S_NON_REQUEST);
-			return XDP_PASS;
-		}
 		if (r == TG_SEG_RETRANSMIT) {
 			tg_stat(TG_S_REQUESTS);
 			tg_stat(TG_S_RETRANSMITS);
-			return XDP_PASS;
+		}
+		if (r != TG_SEG_REQUEST) {
+			/* the next request may start inside it, where the
+			 * last one ends: that one is decided */
+			n = tg_flow_boundary_at(flow, p);
+			return n ? TG_XDP_NEXT + n : XDP_PASS;
 		}
 	}
 	tg_stat(TG_S_REQUESTS);
@@ -1430,8 +1561,11 @@ passed: /* let through unadmitted */
 	}
 	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
 	if (end && end < p->payload_len - off) {
-		if (s->passed_n < TG_SEG_REQUESTS)
+		if (s->passed_n < TG_SEG_REQUESTS) {
+			s->chain_sure = tg_req_start_sure(s, flow, p, off);
+			s->chain_seq = p->seq + off + end;
 			return TG_XDP_NEXT + off + end;
+		}
 		/* the bytes behind it go unread */
 		info.verdict = TG_V_MISSING_KEY;
 		r = tg_refuse(ctx, p, &info, 0, 0, now);
@@ -1452,7 +1586,7 @@ admit:
 	s->req.flags = 0;
 	s->req.seg_end = p->seq + p->payload_len;
 	__builtin_memcpy(s->req.client_addr, p->fk.client_addr, 16);
-	n = tg_req_end_seq(flow, p, req, off, &s->req_flags);
+	n = tg_req_end_seq(s, flow, p, req, off, &s->req_flags);
 	tg_admit(s, &p->fk, flow, n, READ_ONCE(s->req_flags), &admitted, api_id, route_id, now,
 		 p->payload_len - off);
 	return XDP_PASS;
@@ -1504,7 +1638,9 @@ int tg_xdp(struct xdp_md *ctx)
 	}
 
 	/* cheap look at the first bytes before copying anything: a method
-	 * of ours, else maybe another (a short segment is copied anyway) */
+	 * of ours, else maybe another (a short segment is copied anyway);
+	 * tg_parse bounds payload_off below 256 */
+	off = 0;
 	{
 		void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 		__u8 *first = data + (p.payload_off & 0xff);
@@ -1513,13 +1649,16 @@ int tg_xdp(struct xdp_md *ctx)
 		    (!tg_http_maybe_request(*first) && (void *)(first + 16) <= data_end &&
 		     !tg_http_maybe_other(*(__u64 *)first, *(__u64 *)(first + 8)))) {
 			tg_stat(TG_S_NON_REQUEST);
-			return XDP_PASS;
+			/* no request at its start; one may start inside */
+			off = tg_seqhint_at(&p);
+			if (!off)
+				return XDP_PASS;
+			off |= TG_XDP_AT;
 		}
 	}
 	/* a request, probably: the clock (slow to read in VMs), then each
 	 * request of the segment until one decides it */
 	now = bpf_ktime_get_ns();
-	off = 0;
 	for (n = 0; n < TG_SEG_REQUESTS; n++) {
 		r = tg_xdp_request(ctx, &p, off, now);
 		if (r < TG_XDP_NEXT)
@@ -1736,6 +1875,7 @@ static __always_inline void tg_flow_close(const struct tg_flow_key *fk)
 	}
 	f->head = head;
 	bpf_map_delete_elem(&tg_flows, fk);
+	tg_seqhint_put(fk, NULL);
 }
 
 /* Whether the peer of a connecting socket, whose flow key (the socket's own
@@ -1768,6 +1908,7 @@ static __always_inline void tg_sockops_flow(const struct tg_flow_key *fk, bool s
 		f->next_seq = rcv_nxt;
 		__sync_fetch_and_or(&f->flags, TG_FLOW_SEQ);
 	}
+	tg_seqhint_put(fk, f); /* the slot may hold an older connection's */
 	if (seen)
 		__sync_fetch_and_or(&f->flags, TG_FLOW_SOCK);
 }

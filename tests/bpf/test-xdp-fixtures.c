@@ -1506,7 +1506,7 @@ static void test_body_that_begins_like_a_request(void **state)
 
 		assert_body_passed(f, &r, body_at, LOOKALIKE);
 		assert_body_passed(f, &r, body_at + 1448, LOOKALIKE);
-		assert_body_passed(f, &r, end - 1, "G" LOOKALIKE);
+		assert_body_passed(f, &r, end - 1, "G");
 
 		/* the request's own segment again: a retransmission, as before */
 		run_req(f, &first, &run);
@@ -2243,8 +2243,10 @@ static void test_public_requests_pipelined(void **state)
 	assert_int_equal(flow.tail, TG_FLOW_PENDING);
 	for (int i = 0; i < TG_FLOW_PENDING; i++)
 		assert_int_equal(flow.pending[i].flags, TG_RQ_UNCHARGED);
+	/* each began where the one before it ended: where the next request
+	 * starts is still known */
 	assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
-	assert_true(flow.flags & TG_FLOW_UNSURE);
+	assert_false(flow.flags & TG_FLOW_UNSURE);
 
 	strcat(text, PUBLIC_HEAD);
 	req_pipeline(f, &r, text);
@@ -2253,6 +2255,132 @@ static void test_public_requests_pipelined(void **state)
 
 	req_pipeline(f, &r, PUBLIC_HEAD "\r\nnot a request\r\n");
 	assert_int_equal(run_action(f, &r), XDP_PASS);
+}
+
+/* Write @value into every slot of tg_seqhint. */
+static void seqhint_fill(struct fixture *f, __u64 value)
+{
+	int fd = bpf_map__fd(f->skel->maps.tg_seqhint);
+	__u32 slots = bpf_map__max_entries(f->skel->maps.tg_seqhint);
+
+	for (__u32 i = 0; i < slots; i++)
+		assert_int_equal(bpf_map_update_elem(fd, &i, &value, BPF_ANY), 0);
+}
+
+/*
+ * A request behind the end of a body, in a segment that began before it:
+ * TCP hands the server the bytes from the end of the body on as its next
+ * request, so XDP decides it, whatever the segment begins with. On a
+ * connection with no consumer (a public route's body) it would otherwise
+ * reach the server unread and unbilled; on a consumer's, bypass its key,
+ * plan and bucket. The same for bytes a client sends again with a request
+ * behind them (a retransmission that overlaps the last request's end).
+ * Whichever way tg_xdp learns the boundary: from tg_seqhint, or from the
+ * flow where another flow holds the slot or none wrote it.
+ */
+static void test_request_behind_a_body_end(void **state)
+{
+	struct fixture *f = *state;
+	char text[2048], h[256], good[256];
+	struct req r, first;
+	struct xdp_run run;
+	struct tg_flow flow;
+	__u32 end;
+
+	snprintf(good, sizeof(good),
+		 "GET /v1/orders/9 HTTP/1.1\r\nX-API-Key: %s\r\n\r\n", KEY_ACTIVE);
+	for (int pass = 0; pass < 3; pass++) {
+		/* a public route's body, in two segments; the second ends it
+		 * and carries a request with an unknown key */
+		req_init(f, &r, false, "POST", "/health/report", "Content-Length: 100\r\n");
+		flow_with_socket(f, &r);
+		run_req(f, &r, &run);
+		assert_pass_untouched(&run);
+		end = r.spec.seq + (__u32)r.len + 100;
+		if (pass == 1)
+			seqhint_fill(f, 0); /* no slot written */
+		if (pass == 2)
+			seqhint_fill(f, 0x5a5a5a5b00000000ULL | (end - 10)); /* another flow's */
+		memset(text, 'x', 100);
+		strcpy(text + 100, LOOKALIKE);
+		req_segment(&r, end - 100, text);
+		assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+		assert_true(flow_get(f, &r.spec, &flow));
+		assert_int_equal(flow.next_seq, end); /* nothing recorded */
+	}
+
+	/* body bytes up to the end only, or past it with no request there:
+	 * body; a request at the end of the body in a segment of its own */
+	req_init(f, &r, false, "POST", "/health/report", "Content-Length: 100\r\n");
+	flow_with_socket(f, &r);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	end = r.spec.seq + (__u32)r.len + 100;
+	memset(text, 'x', 100);
+	text[100] = '\0';
+	assert_body_passed(f, &r, end - 100, text);
+	memset(text, 'x', 50);
+	strcpy(text + 50, "not a request at all\r\n");
+	req_segment(&r, end - 50, text);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	req_segment(&r, end, good);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/9");
+
+	/* the same on a consumer's connection: a request behind its body is
+	 * checked and charged, a slot of its own */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	strcat(h, "Content-Length: 2000\r\n");
+	req_init(f, &first, false, "POST", "/v1/orders", h);
+	flow_with_socket(f, &first);
+	assert_admitted(f, &first, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_POST,
+			"/v1/orders");
+	end = first.spec.seq + (__u32)first.len + 2000;
+	r = first;
+	memset(text, 'x', 20);
+	strcpy(text + 20, good);
+	req_segment(&r, end - 20, text);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 2);
+	assert_int_equal(flow.next_seq, end + (__u32)strlen(good));
+	assert_false(flow.flags & TG_FLOW_UNSURE);
+
+	/* ... and one with an unknown key there is refused */
+	r = first;
+	r.spec.sport = f->next_sport++;
+	flow_with_socket(f, &r);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_POST,
+			"/v1/orders");
+	strcpy(text + 20, LOOKALIKE);
+	req_segment(&r, end - 20, text);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+
+	/* a retransmission of a public request with a request behind it,
+	 * whole, or from inside the first */
+	for (int from = 0; from < 2; from++) {
+		req_pipeline(f, &r, PUBLIC_HEAD);
+		run_req(f, &r, &run);
+		assert_pass_untouched(&run);
+		snprintf(text, sizeof(text), "%s%s", PUBLIC_HEAD + (from ? 7 : 0), LOOKALIKE);
+		req_segment(&r, r.spec.seq + (from ? 7 : 0), text);
+		assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+	}
+
+	/* public requests pipelined, then a public body over two segments
+	 * with a request behind it: where it starts is still known */
+	snprintf(text, sizeof(text), "%s%sPOST /health/report HTTP/1.1\r\nContent-Length: 30\r\n\r\n0123456789",
+		 PUBLIC_HEAD, PUBLIC_HEAD);
+	req_pipeline(f, &r, text);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	end = r.spec.seq + (__u32)r.len + 20;
+	memset(text, 'y', 20);
+	strcpy(text + 20, LOOKALIKE);
+	req_segment(&r, end - 20, text);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
 }
 
 /*
@@ -2780,7 +2908,7 @@ static void test_action_pass_body(void **state)
 	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_PASS, 0, NULL);
 	body_at = r.spec.seq + (__u32)r.len;
 	assert_body_passed(f, &r, body_at, LOOKALIKE);
-	assert_body_passed(f, &r, body_at + 1999, "G" LOOKALIKE);
+	assert_body_passed(f, &r, body_at + 1999, "G");
 
 	/* after its end: a request again, dropped */
 	req_segment(&r, body_at + 2000, LOOKALIKE);
@@ -3258,6 +3386,7 @@ int main(void)
 		T(test_open_body_until_answered),
 		T(test_public_route_body),
 		T(test_public_route_chunked_body_is_not_followed),
+		T(test_request_behind_a_body_end),
 		T(test_missing_key),
 		T(test_unknown_key),
 		T(test_negative_key),

@@ -445,6 +445,19 @@ assert_eq "none of them reached the server" 0 "$(tg_server_count 'probe=')"
 tg_counters "$TG_DIR/c-unread2.json"
 assert_eq "the consumer's refused as forbidden_api, nothing charged" "2 1" \
 	"$(tg_counter "$TG_DIR/c-unread2.json" 20 1 refused.forbidden_api) $(tg_counter "$TG_DIR/c-unread2.json" 20 1 requests)"
+# nor a request behind the end of a body that began in an earlier segment:
+# the server reads it next, wherever in its segment it starts
+assert_eq "a public request's body in two segments, a keyless request behind it: refused" 401 \
+	"$(pieces 'POST /health HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234' \
+		'56789GET /v1/ok?probe=behindpublic HTTP/1.1\r\nHost: a\r\n\r\n')"
+assert_eq "a consumer's request body in two segments, a keyless request behind it: refused" 401 \
+	"$(pieces "POST /v1/ok?at=body HTTP/1.1\r\nHost: a\r\nX-API-Key: $K_BEHIND\r\nContent-Length: 10\r\n\r\n01234" \
+		'56789GET /v1/ok?probe=behindkeyed HTTP/1.1\r\nHost: a\r\n\r\n')"
+assert_eq "neither reached the server" 0 "$(tg_server_count 'probe=behind')"
+tg_counters "$TG_DIR/c-unread3.json"
+assert_eq "refused as missing_key, both" \
+	"$(($(tg_counter "$TG_DIR/c-unread2.json" 0 1 refused.missing_key) + 2))" \
+	"$(tg_counter "$TG_DIR/c-unread3.json" 0 1 refused.missing_key)"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"
