@@ -452,10 +452,15 @@ struct tg_scratch {
 	/* zeroes for a new flow, never written: a map value that holds a
 	 * bpf_timer cannot be the source of an update itself */
 	__u8 flow_zero[sizeof(struct tg_flow)];
-	/* tg_xdp: the requests of the segment let through unadmitted so far,
-	 * ahead of the one tg_xdp_request() decides */
-	__u32 passed_n;
-	__u32 passed_method[TG_SEG_REQUESTS];
+	/* tg_xdp: the requests of the segment decided so far, in order, the
+	 * one tg_xdp_request() decides last: each let through unadmitted
+	 * (TG_RQ_UNCHARGED; only its method counts) or admitted (its token
+	 * taken, seg_admitted of them); recorded in the flow once the whole
+	 * segment is decided (tg_xdp_commit), their tokens given back if it is
+	 * refused (tg_xdp_refund) */
+	__u32 seg_n;
+	__u32 seg_admitted;
+	struct tg_request seg_req[TG_SEG_REQUESTS];
 	/* tg_xdp: where the next request of the segment starts, and whether
 	 * for sure (tg_req_start_sure) */
 	__u32 chain_seq;
@@ -962,30 +967,14 @@ static __always_inline void tg_flow_pend_uncharged(struct tg_flow *f, __u32 meth
 	__sync_fetch_and_add(&f->tail, 1); /* publishes the slot */
 }
 
-/* Record admitted request @rq in flow @fk (@f, or NULL: made here), with
- * @next_seq and the flags of tg_flow_req_flags(). Returns whether the
- * request is charged now: not when the flow's ring of pending requests is
- * full, for then its response is charged (see tg_admit). */
-static __always_inline bool tg_flow_admit(const struct tg_flow_key *fk, struct tg_flow *f,
-					  __u32 next_seq, __u32 flags, const struct tg_request *rq,
-					  struct tg_scratch *s)
+/* Record admitted request @rq as a pending request of flow @f, whose
+ * consumer it makes the connection's. Returns whether the request is
+ * charged now: not when the flow's ring of pending requests is full, for
+ * then its response is charged (see tg_admit_charge). */
+static __always_inline bool tg_flow_pend(struct tg_flow *f, const struct tg_request *rq)
 {
 	__u32 tail;
 
-	if (!f) {
-		/* normally tg_sockops made it at the handshake; not for
-		 * connections outside agent.cgroup or older than the agent */
-		f = tg_flow_create(fk, s);
-		if (!f)
-			return true; /* counted in map_full; no flow will see its response */
-	}
-	f->next_seq = next_seq;
-	tg_flow_req_flags(f, flags);
-	tg_seqhint_put(fk, f);
-	if (!s->key_cached) { /* a new key on this connection (or a new flow) */
-		__builtin_memcpy(f->key_raw, s->key, sizeof(f->key_raw));
-		f->key_digest = s->digest;
-	}
 	f->consumer_id = rq->consumer_id;
 	f->plan_id = rq->plan_id;
 	f->key_id = rq->key_id;
@@ -998,6 +987,69 @@ static __always_inline bool tg_flow_admit(const struct tg_flow_key *fk, struct t
 	__builtin_memcpy(&f->pending[tail & (TG_FLOW_PENDING - 1)], rq, sizeof(*rq));
 	__sync_fetch_and_add(&f->tail, 1); /* publishes the slot */
 	return true;
+}
+
+/* The key of the request just admitted (s->key, s->digest) is flow @f's
+ * from now on, unless it came from the flow's cache already. */
+static __always_inline void tg_flow_key_keep(struct tg_flow *f, const struct tg_scratch *s)
+{
+	if (!s->key_cached) { /* a new key on this connection (or a new flow) */
+		__builtin_memcpy(f->key_raw, s->key, sizeof(f->key_raw));
+		f->key_digest = s->digest;
+	}
+}
+
+/* Record admitted request @rq in flow @fk (@f, or NULL: made here), with
+ * @next_seq and the flags of tg_flow_req_flags(); tg_flow_pend() says. */
+static __always_inline bool tg_flow_admit(const struct tg_flow_key *fk, struct tg_flow *f,
+					  __u32 next_seq, __u32 flags, const struct tg_request *rq,
+					  struct tg_scratch *s)
+{
+	if (!f) {
+		/* normally tg_sockops made it at the handshake; not for
+		 * connections outside agent.cgroup or older than the agent */
+		f = tg_flow_create(fk, s);
+		if (!f)
+			return true; /* counted in map_full; no flow will see its response */
+	}
+	f->next_seq = next_seq;
+	tg_flow_req_flags(f, flags);
+	tg_seqhint_put(fk, f);
+	tg_flow_key_keep(f, s);
+	return tg_flow_pend(f, rq);
+}
+
+/* Give back the token tg_bucket_take() took for a request of (@consumer_id,
+ * @plan_id). */
+static __always_inline void tg_token_refund(__u32 consumer_id, __u32 plan_id)
+{
+	struct tg_bucket_key bk = { .consumer_id = consumer_id, .plan_id = plan_id };
+	struct tg_plan *plan = bpf_map_lookup_elem(&tg_plans, &bk.plan_id);
+	struct tg_bucket *b = bpf_map_lookup_elem(&tg_buckets, &bk);
+
+	if (plan && b)
+		tg_bucket_refund(b, plan);
+}
+
+/* Charge admitted request @rq to its (consumer, API) counters, its bytes
+ * in; where it is not @charged now, its response will find no pending
+ * request and tg_skmsg charges it then, as unattributed, to the flow's
+ * consumer: charging it here too would count it twice, and the token it
+ * took goes back. */
+static __always_inline void tg_admit_charge(const struct tg_request *rq, bool charged)
+{
+	struct tg_counters *c;
+
+	if (!charged)
+		tg_token_refund(rq->consumer_id, rq->plan_id);
+	c = tg_counters_get(rq->consumer_id, rq->api_id);
+	if (c) {
+		if (charged)
+			__sync_fetch_and_add(&c->requests, 1);
+		__sync_fetch_and_add(&c->bytes_in, rq->req_bytes);
+		if (c->plan_id != rq->plan_id)
+			c->plan_id = rq->plan_id;
+	}
 }
 
 static __always_inline struct tg_bucket *tg_bucket_get(const struct tg_bucket_key *bk,
@@ -1205,24 +1257,13 @@ scope:
 	return verdict;
 }
 
-/*
- * Admit the request parsed in @s (s->http, the route key in s->rkey) whose
- * client address, TG_RQ_* flags and seg_end the caller set in s->req: a
- * pending request of flow @fk (@flow: the caller's lookup of it, NULL if it
- * has none; @next_seq: the client's sequence after the request, 0 where
- * there are none; @flags: the TG_FLOW_REQ_FLAGS it leaves, as
- * tg_flow_req_flags() sets them) and the (consumer, API) counters. XDP and
- * sockmap mode admit through here alike.
- */
-static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_key *fk,
-				     struct tg_flow *flow, __u32 next_seq, __u32 flags,
-				     const struct tg_key *k, __u32 api_id, __u32 route_id, __u64 now,
-				     __u32 req_bytes)
+/* Fill @rq, but for its client address, TG_RQ_* flags and seg_end, with
+ * the request parsed in @s (s->http, the route key in s->rkey), admitted
+ * for key @k to @api_id's @route_id at @now, @req_bytes long. */
+static __always_inline void tg_request_fill(struct tg_request *rq, const struct tg_scratch *s,
+					    const struct tg_key *k, __u32 api_id, __u32 route_id,
+					    __u64 now, __u32 req_bytes)
 {
-	struct tg_request *rq = &s->req;
-	struct tg_counters *c;
-	bool charged;
-
 	rq->start_ns = now;
 	rq->consumer_id = k->consumer_id;
 	rq->plan_id = k->plan_id;
@@ -1233,28 +1274,24 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 	rq->method = s->http.method;
 	rq->path_len = s->http.path_len < TG_PATH_MAX ? s->http.path_len : TG_PATH_MAX;
 	__builtin_memcpy(rq->path, s->rkey.path, TG_PATH_MAX);
-	charged = tg_flow_admit(fk, flow, next_seq, flags, rq, s);
-	if (!charged) {
-		/* Its response will find no pending request either, and
-		 * tg_skmsg charges it then, as unattributed, to this consumer
-		 * (the flow's): charging it here too would count it twice.
-		 * The token it took goes back. */
-		struct tg_bucket_key bk = { .consumer_id = k->consumer_id, .plan_id = k->plan_id };
-		struct tg_plan *plan = bpf_map_lookup_elem(&tg_plans, &bk.plan_id);
-		struct tg_bucket *b = bpf_map_lookup_elem(&tg_buckets, &bk);
+}
 
-		if (plan && b)
-			tg_bucket_refund(b, plan);
-	}
-
-	c = tg_counters_get(k->consumer_id, api_id);
-	if (c) {
-		if (charged)
-			__sync_fetch_and_add(&c->requests, 1);
-		__sync_fetch_and_add(&c->bytes_in, req_bytes);
-		if (c->plan_id != k->plan_id)
-			c->plan_id = k->plan_id;
-	}
+/*
+ * Admit the request parsed in @s whose client address, TG_RQ_* flags and
+ * seg_end the caller set in s->req (tg_request_fill() the rest): a pending
+ * request of flow @fk (@flow: the caller's lookup of it, NULL if it has
+ * none; @next_seq: the client's sequence after the request, 0 where there
+ * are none; @flags: the TG_FLOW_REQ_FLAGS it leaves, as tg_flow_req_flags()
+ * sets them) and the (consumer, API) counters. Sockmap mode's admission;
+ * tg_xdp's is tg_xdp_commit(), once its segment is decided.
+ */
+static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_key *fk,
+				     struct tg_flow *flow, __u32 next_seq, __u32 flags,
+				     const struct tg_key *k, __u32 api_id, __u32 route_id, __u64 now,
+				     __u32 req_bytes)
+{
+	tg_request_fill(&s->req, s, k, api_id, route_id, now, req_bytes);
+	tg_admit_charge(&s->req, tg_flow_admit(fk, flow, next_seq, flags, &s->req, s));
 }
 
 /*
@@ -1329,51 +1366,71 @@ static __always_inline bool tg_flow_body_open(struct tg_flow *f)
 }
 
 /*
- * Record in flow @f (or none) the requests of segment @p that XDP lets
- * through unadmitted (a public route, a `pass` action): s->passed_n of them,
- * their methods in s->passed_method. Each takes an uncharged pending slot
- * (tg_flow_pend_uncharged).
+ * Segment @p passes: record in flow @f (or none) the requests decided in it
+ * (s->seg_req), in order, the last of them parsed in @last at offset @off,
+ * or NULL where bytes that are no request follow them. One let through
+ * takes an uncharged pending slot (tg_flow_pend_uncharged), so that its
+ * answer is paired with it; one admitted, a charged one (tg_flow_pend,
+ * tg_admit_charge). Their bodies, where the head gives the length, are no
+ * requests (the server frames them by that length too): where the flow is
+ * sure of where the last began, next_seq is where its body ends
+ * (tg_req_end_seq). An admitted request's body of unknown length (chunked)
+ * is open until it is answered (TG_FLOW_BODY_OPEN); one let through is not
+ * followed: the client frames it, and where it ends the server reads the
+ * next request, which no admitted request's consumer would answer for if
+ * it passed as body (a request smuggled behind a public one); so segments
+ * that begin like requests are read as requests.
  */
-static __always_inline void tg_xdp_passed(struct tg_scratch *s, struct tg_flow *f,
-					  const struct tg_pkt *p, __u64 now)
+static __always_inline void tg_xdp_commit(struct tg_scratch *s, struct tg_flow *f,
+					  const struct tg_pkt *p, const struct tg_http_req *last,
+					  __u32 off, __u64 now)
 {
-	__u32 seg_end = p->seq + p->payload_len, n = s->passed_n;
+	__u32 seg_end = p->seq + p->payload_len, n = s->seg_n, next_seq = seg_end;
+	__u32 flags = TG_FLOW_SEQ | TG_FLOW_UNSURE;
+	struct tg_request *rq;
 
+	if (f && last)
+		next_seq = tg_req_end_seq(s, f, p, last, off, &flags);
+	if (n && (s->seg_req[(n - 1) & (TG_SEG_REQUESTS - 1)].flags & TG_RQ_UNCHARGED))
+		flags &= ~TG_FLOW_BODY_OPEN;
+	s->req_flags = flags;
+	for (__u32 i = 0; i < TG_SEG_REQUESTS; i++) {
+		if (i >= n)
+			break;
+		rq = &s->seg_req[i];
+		if (rq->flags & TG_RQ_UNCHARGED) {
+			if (f)
+				tg_flow_pend_uncharged(f, rq->method, seg_end, now);
+			continue;
+		}
+		/* without a flow (none could be made: map_full), no
+		 * response is seen: charged now */
+		tg_admit_charge(rq, !f || tg_flow_pend(f, rq));
+	}
 	if (!f)
+		return;
+	f->next_seq = next_seq;
+	tg_flow_req_flags(f, READ_ONCE(s->req_flags));
+	tg_seqhint_put(&p->fk, f);
+}
+
+/* Segment @p is refused: the tokens its requests admitted so far took go
+ * back (nothing of them was recorded; its retransmission is decided
+ * again). */
+static __always_inline void tg_xdp_refund(struct tg_scratch *s)
+{
+	__u32 n = s->seg_n;
+	struct tg_request *rq;
+
+	if (!s->seg_admitted)
 		return;
 	for (__u32 i = 0; i < TG_SEG_REQUESTS; i++) {
 		if (i >= n)
 			break;
-		tg_flow_pend_uncharged(f, s->passed_method[i], seg_end, now);
+		rq = &s->seg_req[i];
+		if (!(rq->flags & TG_RQ_UNCHARGED))
+			tg_token_refund(rq->consumer_id, rq->plan_id);
 	}
-}
-
-/*
- * Segment @p of flow @f passes, its requests all let through unadmitted
- * (tg_xdp_passed), the last of them parsed in @last at offset @off, or
- * NULL where bytes that are no request follow them. Their bodies, where the
- * head gives the length, are no requests either (the server frames them by
- * that length too). A body of unknown length (chunked) is not followed: the
- * client frames it, and where it ends the server reads the next request,
- * which no admitted request's consumer would answer for if it passed as
- * body (a request smuggled behind a public one); so segments that begin
- * like requests are read as requests.
- */
-static __always_inline void tg_xdp_pass_all(struct tg_scratch *s, struct tg_flow *f,
-					    const struct tg_pkt *p, const struct tg_http_req *last,
-					    __u32 off, __u64 now)
-{
-	__u32 flags = TG_FLOW_SEQ | TG_FLOW_UNSURE;
-
-	if (!f)
-		return;
-	tg_xdp_passed(s, f, p, now);
-	if (last)
-		f->next_seq = tg_req_end_seq(s, f, p, last, off, &flags);
-	else
-		f->next_seq = p->seq + p->payload_len;
-	tg_flow_req_flags(f, flags & ~TG_FLOW_BODY_OPEN);
-	tg_seqhint_put(&p->fk, f);
 }
 
 /* A client's SYN (@p): a new connection on the tuple. A flow an old one
@@ -1455,17 +1512,19 @@ static __always_inline int tg_seg_kind(struct tg_flow *f, __u32 seq)
  * Decide the request that starts at payload offset @off of segment @p
  * (tg_xdp's parse of it; @now, its clock). Returns the segment's XDP
  * action, or TG_XDP_NEXT plus the offset of the next request where this one
- * is let through unadmitted (a public route, a `pass` action) and bytes
- * follow it in the segment. Those are the server's next request, and must be
- * decided too: else a request pipelined behind `GET /health` would reach
- * the server unread, and on a connection without a consumer unbilled. So a
- * segment is decided by the first of its requests that is not let through:
- * admitted (those before it take their uncharged slots first, in order), or
- * refused, the whole segment with it, with nothing recorded (its
- * retransmission is decided again). Bytes behind the TG_SEG_REQUESTS-th
- * request let through are not read: refused as missing_key, as is a segment
- * whose bytes cannot be read (@off TG_XDP_UNREAD). A global
- * function: the verifier checks it once, whichever request it decides.
+ * is let through (admitted, or unadmitted: a public route, a `pass` action)
+ * and bytes follow it in the segment. Those are the server's next request,
+ * and must be decided too: else a request pipelined behind `GET /health`
+ * would reach the server unread, on a connection without a consumer
+ * unbilled, and one behind an admitted request would skip its key, plan
+ * and bucket. So a segment is decided by all its requests: if each is let
+ * through, the segment passes and they are recorded in order
+ * (tg_xdp_commit); the first refused refuses the whole segment, with
+ * nothing recorded (the tokens taken go back; its retransmission is
+ * decided again). Bytes behind the TG_SEG_REQUESTS-th request are not
+ * read: refused as missing_key, as is a segment whose bytes cannot be read
+ * (@off TG_XDP_UNREAD). A global function: the verifier checks it once,
+ * whichever request it decides.
  */
 __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, __u64 now)
 {
@@ -1474,6 +1533,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	struct tg_key admitted = {};
 	struct tg_flow *flow = NULL;
 	struct tg_http_req *req;
+	struct tg_request *rq;
 	struct tg_scratch *s;
 	__u32 zero = 0, n, api_id = 0, route_id = 0, end;
 	bool first;
@@ -1491,7 +1551,8 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	if (off >= p->payload_len)
 		return XDP_PASS;
 	if (first) {
-		s->passed_n = 0;
+		s->seg_n = 0;
+		s->seg_admitted = 0;
 		s->chain_sure = 0;
 	}
 	n = p->payload_len - off;
@@ -1508,7 +1569,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 			return XDP_PASS;
 		/* bytes that are no request behind requests let through:
 		 * the server's to refuse */
-		tg_xdp_pass_all(s, bpf_map_lookup_elem(&tg_flows, &p->fk), p, NULL, off, now);
+		tg_xdp_commit(s, bpf_map_lookup_elem(&tg_flows, &p->fk), p, NULL, off, now);
 		return XDP_PASS;
 	}
 
@@ -1535,10 +1596,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	if (req->method == TG_M_NONE) {
 		/* a request whose line cannot be read here: nor can its key */
 		info.verdict = TG_V_MISSING_KEY;
-		r = tg_refuse(ctx, p, &info, 0, 0, now);
-		if (r != XDP_PASS)
-			return r;
-		goto passed;
+		goto refuse;
 	}
 	route = tg_route_lookup(s, req);
 	if (route && (route->flags & TG_ROUTE_PUBLIC) && !req->path_unsafe)
@@ -1550,18 +1608,38 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, true);
 	if (info.verdict == TG_V_ADMITTED)
 		goto admit;
+refuse:
 	r = tg_refuse(ctx, p, &info, admitted.consumer_id, api_id, now);
-	if (r != XDP_PASS)
+	if (r != XDP_PASS) {
+		tg_xdp_refund(s);
 		return r;
+	}
 
 passed: /* let through unadmitted */
-	if (s->passed_n < TG_SEG_REQUESTS) {
-		s->passed_method[s->passed_n & (TG_SEG_REQUESTS - 1)] = req->method;
-		s->passed_n++;
-	}
+	rq = &s->seg_req[s->seg_n & (TG_SEG_REQUESTS - 1)];
+	rq->method = req->method;
+	rq->flags = TG_RQ_UNCHARGED;
+	goto next;
+
+admit:
+	if (!flow) /* normally tg_sockops made it at the handshake */
+		flow = tg_flow_create(&p->fk, s);
+	if (flow) /* s->key and s->digest are this request's until the next */
+		tg_flow_key_keep(flow, s);
+	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
+	n = p->payload_len - off;
+	rq = &s->seg_req[s->seg_n & (TG_SEG_REQUESTS - 1)];
+	tg_request_fill(rq, s, &admitted, api_id, route_id, now, end && end < n ? end : n);
+	rq->flags = 0;
+	rq->seg_end = p->seq + p->payload_len;
+	__builtin_memcpy(rq->client_addr, p->fk.client_addr, 16);
+	s->seg_admitted++;
+
+next:
+	s->seg_n++;
 	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
 	if (end && end < p->payload_len - off) {
-		if (s->passed_n < TG_SEG_REQUESTS) {
+		if (s->seg_n < TG_SEG_REQUESTS) {
 			s->chain_sure = tg_req_start_sure(s, flow, p, off);
 			s->chain_seq = p->seq + off + end;
 			return TG_XDP_NEXT + off + end;
@@ -1569,26 +1647,12 @@ passed: /* let through unadmitted */
 		/* the bytes behind it go unread */
 		info.verdict = TG_V_MISSING_KEY;
 		r = tg_refuse(ctx, p, &info, 0, 0, now);
-		if (r != XDP_PASS)
+		if (r != XDP_PASS) {
+			tg_xdp_refund(s);
 			return r;
+		}
 	}
-	tg_xdp_pass_all(s, flow, p, req, off, now);
-	return XDP_PASS;
-
-admit:
-	if (s->passed_n) {
-		/* normally tg_sockops made it at the handshake (tg_admit would
-		 * make it otherwise): the slots of those let through come first */
-		if (!flow)
-			flow = tg_flow_create(&p->fk, s);
-		tg_xdp_passed(s, flow, p, now);
-	}
-	s->req.flags = 0;
-	s->req.seg_end = p->seq + p->payload_len;
-	__builtin_memcpy(s->req.client_addr, p->fk.client_addr, 16);
-	n = tg_req_end_seq(s, flow, p, req, off, &s->req_flags);
-	tg_admit(s, &p->fk, flow, n, READ_ONCE(s->req_flags), &admitted, api_id, route_id, now,
-		 p->payload_len - off);
+	tg_xdp_commit(s, flow, p, req, off, now);
 	return XDP_PASS;
 }
 

@@ -1696,7 +1696,7 @@ static void test_unsure_framing_skips_nothing(void **state)
 {
 	static const char *const cases[] = {
 		"gap",	    /* the request starts beyond where the last one ended */
-		"trailing", /* bytes follow the request in its segment */
+		"trailing", /* bytes that are no request follow it in its segment */
 		"twice",    /* two Content-Length lines */
 		"chunked",  /* an earlier body of unknown length, answered */
 	};
@@ -1721,8 +1721,8 @@ static void test_unsure_framing_skips_nothing(void **state)
 		if (!strcmp(c, "gap"))
 			r.spec.seq += 100;
 		if (!strcmp(c, "trailing")) {
-			/* its body, then the head of another it did not read */
-			const char *more = "ab" "POST /v1/orders HTTP/1.1\r\n";
+			/* its body, then bytes the server cannot read either */
+			const char *more = "ab" "zzzz is no request\r\n";
 
 			memcpy(r.payload + r.len, more, strlen(more));
 			r.len += strlen(more);
@@ -2182,7 +2182,8 @@ static void test_request_behind_a_public_one(void **state)
  * any other, and the public one's answer, which comes first, has its own
  * uncharged slot ahead of it, even on a connection without a consumer yet:
  * else that answer would be paired with the admitted request and the
- * request's own answer charged again as unattributed.
+ * request's own answer charged again as unattributed. The public request
+ * behind it has its slot too, after it.
  */
 static void test_admitted_behind_a_public_one(void **state)
 {
@@ -2196,10 +2197,10 @@ static void test_admitted_behind_a_public_one(void **state)
 	assert_int_equal(run_action(f, &r), XDP_PASS);
 	after = counters_get(f, C_ACTIVE, API_ORDERS);
 	assert_int_equal(after.requests, before.requests + 1);
-	assert_int_equal(after.bytes_in, before.bytes_in + strlen(order) + strlen(PUBLIC_HEAD));
+	assert_int_equal(after.bytes_in, before.bytes_in + strlen(order));
 	assert_true(flow_get(f, &r.spec, &flow));
-	assert_int_equal(flow.tail, 3);
-	for (int i = 0; i < 2; i++) {
+	assert_int_equal(flow.tail, 4);
+	for (int i = 0; i < 4; i += i == 1 ? 2 : 1) {
 		assert_int_equal(flow.pending[i].flags, TG_RQ_UNCHARGED);
 		assert_int_equal(flow.pending[i].method, TG_M_HEAD);
 		assert_int_equal(flow.pending[i].consumer_id, 0);
@@ -2212,13 +2213,92 @@ static void test_admitted_behind_a_public_one(void **state)
 	assert_int_equal(flow.pending[2].seg_end, r.spec.seq + (__u32)r.len);
 	assert_int_equal(flow.consumer_id, C_ACTIVE);
 	assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
-	assert_true(flow.flags & TG_FLOW_UNSURE);
+	assert_false(flow.flags & TG_FLOW_UNSURE);
 
 	/* its retransmission is charged nothing more */
 	assert_int_equal(run_action(f, &r), XDP_PASS);
 	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, after.requests);
 	assert_true(flow_get(f, &r.spec, &flow));
-	assert_int_equal(flow.tail, 3);
+	assert_int_equal(flow.tail, 4);
+}
+
+/*
+ * Requests pipelined behind an admitted one in its segment are the
+ * server's next requests too: each is decided like any other (key, plan,
+ * bucket), and charged with a pending slot of its own, not as an
+ * unattributed answer. One refused refuses the whole segment: nothing of
+ * it is recorded or charged, and the tokens the requests before it took go
+ * back (its retransmission is decided again). Else a consumer could reach
+ * an API its plan does not cover, or go past its bucket, by pipelining.
+ */
+static void test_requests_behind_an_admitted_one(void **state)
+{
+	static const char *const refused[] = {
+		ORDER_WITH(KEY_ACTIVE) ORDER_WITH(KEY_UNKNOWN),
+		ORDER_WITH(KEY_ACTIVE) "GET /v1/orders/7 HTTP/1.1\r\nHost: a\r\n\r\n",
+		ORDER_WITH(KEY_ACTIVE) "GET /v2/users/1 HTTP/1.1\r\nX-API-Key: " KEY_ACTIVE "\r\n\r\n",
+		ORDER_WITH(KEY_TIGHT) ORDER_WITH(KEY_TIGHT) ORDER_WITH(KEY_TIGHT),
+	};
+	static const __u32 verdicts[] = { TG_V_UNKNOWN_KEY, TG_V_MISSING_KEY, TG_V_FORBIDDEN_API,
+					  TG_V_OVER_LIMIT };
+	static const __u32 consumers[] = { 0, 0, C_ACTIVE, C_TIGHT };
+	static const __u32 apis[] = { API_ORDERS, API_ORDERS, API_USERS, API_ORDERS };
+	static const int statuses[] = { 401, 401, 403, 429 };
+	struct fixture *f = *state;
+	struct tg_counters before, after;
+	struct tg_bucket b0, b1;
+	struct tg_flow flow;
+	struct req r;
+
+	/* two consumers' requests and a public one in a segment: each its own */
+	before = counters_get(f, C_ACTIVE, API_ORDERS);
+	req_pipeline(f, &r, ORDER_WITH(KEY_ACTIVE) ORDER_WITH(KEY_TIGHT) PUBLIC_HEAD
+			    ORDER_WITH(KEY_ACTIVE));
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	after = counters_get(f, C_ACTIVE, API_ORDERS);
+	assert_int_equal(after.requests, before.requests + 2);
+	assert_int_equal(after.bytes_in, before.bytes_in + 2 * strlen(ORDER_WITH(KEY_ACTIVE)));
+	assert_int_equal(counters_get(f, C_TIGHT, API_ORDERS).requests, 1);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 4);
+	assert_int_equal(flow.pending[0].consumer_id, C_ACTIVE);
+	assert_int_equal(flow.pending[1].consumer_id, C_TIGHT);
+	assert_int_equal(flow.pending[2].flags, TG_RQ_UNCHARGED);
+	assert_int_equal(flow.pending[3].consumer_id, C_ACTIVE);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(flow.pending[i].seg_end, r.spec.seq + (__u32)r.len);
+	assert_int_equal(flow.pending[3].path_len, strlen("/v1/orders/7"));
+	assert_int_equal(flow.consumer_id, C_ACTIVE);
+	assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
+	assert_false(flow.flags & TG_FLOW_UNSURE);
+	/* its retransmission is charged nothing more */
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, after.requests);
+
+	/* one refused behind admitted ones: all refused, no token kept */
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		__u32 c = i == 3 ? C_TIGHT : C_ACTIVE;
+		__u32 plan = i == 3 ? PLAN_TIGHT : PLAN_ORDERS;
+
+		if (i == 3) { /* a full bucket: two tokens */
+			assert_true(bucket_get(f, C_TIGHT, PLAN_TIGHT, &b0));
+			b0.tokens_fp = 2 * TG_TOKEN_ONE;
+			b0.last_ns = now_ns();
+			bucket_put(f, C_TIGHT, PLAN_TIGHT, &b0);
+		}
+		assert_true(bucket_get(f, c, plan, &b0));
+		before = counters_get(f, c, API_ORDERS);
+		req_pipeline(f, &r, refused[i]);
+		assert_refused(f, &r, consumers[i], apis[i], verdicts[i], XDP_TX, statuses[i], NULL);
+		assert_flow_untouched(f, &r);
+		assert_int_equal(counters_get(f, c, API_ORDERS).requests, before.requests);
+		assert_int_equal(counters_get(f, c, API_ORDERS).bytes_in, before.bytes_in);
+		assert_true(bucket_get(f, c, plan, &b1));
+		assert_int_equal(b1.consumed_total, b0.consumed_total);
+		if (b1.tokens_fp < b0.tokens_fp)
+			fail_msg("case %zu: %llu tokens, %llu before", i,
+				 (unsigned long long)b1.tokens_fp, (unsigned long long)b0.tokens_fp);
+	}
 }
 
 /*
@@ -3405,6 +3485,7 @@ int main(void)
 		T(test_request_behind_a_public_one),
 		T(test_admitted_behind_a_public_one),
 		T(test_public_requests_pipelined),
+		T(test_requests_behind_an_admitted_one),
 		T(test_over_limit_then_refill),
 		T(test_quota_exhausted),
 		T(test_clock_backwards_empty),

@@ -19,8 +19,10 @@
 #  3f. request bodies (Content-Length, chunked; to a charged and to a public
 #      route) whose segments begin like requests with an unknown key are
 #      body: not refused, not charged
-#   4. two pipelined requests in one segment: both charged, the second
-#      unattributed; 20 in one send: 16 unattributed, then the connection is
+#   4. two pipelined requests in one segment: both charged, each its own
+#      event; one for an API the plan does not cover behind an admitted one
+#      refuses the segment, as do bytes behind the 8th; 20 behind a chunked
+#      body XDP does not read: 16 unattributed, then the connection is
 #      cut; six in flight, each in its own segment: the two beyond the
 #      flow's four slots are charged once, when answered; responses the
 #      server coalesces into one send, with 103s and body tails between
@@ -91,6 +93,11 @@ tg_config_write "$PORT" $'snapshot_interval = 2\nunanswered_after = 1' "$(
 		api_id = 1
 		prefix = /health
 		public = true
+
+		[route.v2]
+		id = 3
+		api_id = 2
+		prefix = /v2
 	EOF
 )"
 
@@ -477,16 +484,36 @@ sleep 1
 tg_counters "$TG_DIR/c-pipe1.json"
 assert_eq "kernel counter requests of consumer 4 (+2)" "$((req0 + 2))" \
 	"$(tg_counter "$TG_DIR/c-pipe1.json" 4 1 requests)"
-assert_eq "kernel counter unattributed of consumer 4 (+1)" "$((una0 + 1))" \
+assert_eq "kernel counter unattributed of consumer 4 (+0)" "$una0" \
 	"$(tg_counter "$TG_DIR/c-pipe1.json" 4 1 unattributed)"
-ev=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 4 --format '{status} {flags}' | sort)
-assert_eq "events of consumer 4 (status flags)" "200 -,404 unattributed," "$(tr '\n' ',' <<<"$ev")"
+ev=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 4 --format '{status} {flags} {endpoint}' | sort)
+assert_eq "events of consumer 4, each request its own (status flags endpoint)" \
+	"200 - /v1/ok,404 - /v1/missing," "$(tr '\n' ',' <<<"$ev")"
+# each is decided: one for an API the key's plan does not cover, or with
+# no key, refuses the whole segment, and none of it reaches the server
+seen=$(tg_server_count " $K_PIPE\$")
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_PIPE" /v1/ok /v2/other)
+assert_eq "a request for another API pipelined behind an admitted one: refused, 403" "403 0" "$out"
+paths=()
+for ((i = 0; i < 9; i++)); do paths+=(/v1/ok); done
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_PIPE" "${paths[@]}")
+assert_eq "9 pipelined in one segment: the bytes behind the 8th are not read, refused" \
+	"401 0 0 0 0 0 0 0 0" "$out"
+assert_eq "none of those reached the server" "$seen" "$(tg_server_count " $K_PIPE\$")"
+tg_counters "$TG_DIR/c-pipe2.json"
+assert_eq "nothing more charged to consumer 4" "$((req0 + 2))" \
+	"$(tg_counter "$TG_DIR/c-pipe2.json" 4 1 requests)"
 
+# requests XDP does not read (behind a chunked body, in its last segment)
+# are charged as their responses come, as unattributed; 16 of those, then
+# the connection is cut
 paths=()
 for ((i = 0; i < 20; i++)); do paths+=(/v1/ok); done
-out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --chunked-first --addr "$TG_HOST_IP" --port "$PORT" \
 	--key "$K_PIPE20" "${paths[@]}")
-assert_eq "20 pipelined requests: the first admitted, 16 more answered unattributed, then cut" \
+assert_eq "20 pipelined requests behind a chunked body: the first admitted, 16 more answered unattributed, then cut" \
 	"$(printf '200 %.0s' $(seq 17))0 0 0" "$out"
 tg_counters "$TG_DIR/c-pipe20.json"
 assert_eq "kernel counter unattributed of consumer 8" 16 \

@@ -265,10 +265,15 @@ def print_statuses(statuses, count):
 def cmd_pipeline(args):
     """Requests for `paths` on one connection, all sent before any answer:
     in one write, or one by one `gap` seconds apart; the first `keyless` of
-    them without the key. Prints the statuses read (0: none, the connection
-    ended first)."""
+    them without the key; with `chunked_first`, the first a POST whose
+    (empty) body is chunked. Prints the statuses read (0: none, the
+    connection ended first)."""
     reqs = [request_bytes(args.addr, args.port, p, None if i < args.keyless else args.key)
             for i, p in enumerate(args.paths)]
+    if args.chunked_first:
+        reqs[0] = request_bytes(args.addr, args.port, args.paths[0],
+                                None if args.keyless else args.key, method="POST",
+                                headers=("Transfer-Encoding: chunked",)) + b"0\r\n\r\n"
     statuses = []
     with connect_nodelay(args) as s:
         if args.gap:
@@ -578,6 +583,8 @@ def main():
                         "(0: all in one write)")
     p.add_argument("--keyless", type=int, default=0,
                    help="send the first this many requests without the key")
+    p.add_argument("--chunked-first", action="store_true",
+                   help="the first request is a POST with an empty chunked body")
     p.add_argument("paths", nargs="+")
     p.set_defaults(fn=cmd_pipeline)
 
