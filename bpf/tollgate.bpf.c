@@ -251,9 +251,10 @@ struct {
  * an earlier segment, or behind bytes the client sent again. The slot says
  * whether the boundary falls inside the segment without a tg_flows lookup;
  * a slot another flow wrote (or none has) sends tg_xdp to tg_flows, and
- * the flow takes the slot back. Every change of a flow's next_seq or of
- * those flags writes its slot (tg_seqhint_put()). Pinned: all of an
- * agent's programs, and the next agent's, share one.
+ * the flow takes the slot back. Every change tg_xdp or tg_sockops makes to
+ * a flow's next_seq or those flags writes its slot (tg_seqhint_put());
+ * sk_msg's, on a local proxy's connections, which tg_xdp never sees, need
+ * not. Pinned: all of an agent's programs, and the next agent's, share one.
  */
 #define TG_SEQHINT_SLOTS 65536
 #define TG_SEQHINT_SURE (1ULL << 32)
@@ -1321,7 +1322,7 @@ static __always_inline bool tg_req_start_sure(const struct tg_scratch *s, const 
  * gives only where the flow knows a request starts there
  * (tg_req_start_sure: where the last request ended, from the handshake on,
  * or behind one of the segment let through that started so) and no bytes
- * follow it in the segment (an admitted request's: they go unread).
+ * follow it in the segment (behind the last request read, they go unread).
  * Else the head might be a body's bytes read as one, claiming any length:
  * skipping by it would let the requests that follow through unread; so the
  * flow becomes TG_FLOW_UNSURE and the request ends with its segment.

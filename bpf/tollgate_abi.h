@@ -293,8 +293,9 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 #define TG_FLOW_UNSURE (1U << 14) /* where requests start on the connection
 				   * is no longer sure (a body of unknown
 				   * length went by, a request began where
-				   * the last did not end, or another came
-				   * after it in its segment): no request's
+				   * the last did not end, or bytes that are
+				   * no request came after one in its
+				   * segment): no request's
 				   * body is skipped by the length its head
 				   * gives, past its segment (tg_xdp) or
 				   * write (sk_msg), as a body's bytes read
