@@ -2301,6 +2301,97 @@ static void test_requests_behind_an_admitted_one(void **state)
 	}
 }
 
+/* Fill the bucket of (@consumer, @plan) to @tokens. */
+static void bucket_fill(struct fixture *f, __u32 consumer, __u32 plan, __u64 tokens)
+{
+	struct tg_bucket b;
+
+	bucket_get(f, consumer, plan, &b);
+	b.tokens_fp = tokens * TG_TOKEN_ONE;
+	b.last_ns = now_ns();
+	bucket_put(f, consumer, plan, &b);
+}
+
+/*
+ * Segments of 1 to 8 pipelined requests drawn at random from public ones,
+ * two consumers' and refused ones (unknown key, no key): a segment with a
+ * refused request is refused for the first of them, with nothing recorded
+ * and no token kept; any other passes with each request in its own pending
+ * slot, in order, while the flow has slots, and each admitted one charged
+ * (those beyond the slots are charged when answered, their tokens back).
+ */
+static void test_pipelined_segments_at_random(void **state)
+{
+	enum { PUB, ACTIVE, ANY, UNKNOWN, NOKEY, KINDS };
+	static const char *const text[KINDS] = {
+		PUBLIC_HEAD,
+		ORDER_WITH(KEY_ACTIVE),
+		ORDER_WITH(KEY_ANY),
+		ORDER_WITH(KEY_UNKNOWN),
+		"GET /v1/orders/7 HTTP/1.1\r\nHost: a\r\n\r\n",
+	};
+	static const __u32 consumer[KINDS] = { 0, C_ACTIVE, C_ANY, 0, 0 };
+	static const __u32 plan[KINDS] = { 0, PLAN_ORDERS, PLAN_ANY, 0, 0 };
+	struct fixture *f = *state;
+	char seg[2048];
+	unsigned int seed = 20261130;
+
+	for (int round = 0; round < 300; round++) {
+		int kinds[8], n = 1 + rand_r(&seed) % 8, refused = -1;
+		__u64 charged[KINDS] = { 0 }, c0[KINDS], b0[KINDS];
+		struct tg_bucket b;
+		struct tg_flow flow;
+		struct req r;
+
+		seg[0] = '\0';
+		for (int i = 0; i < n; i++) {
+			/* refusals one time in five */
+			kinds[i] = rand_r(&seed) % 5 ? rand_r(&seed) % 3 : 3 + rand_r(&seed) % 2;
+			strcat(seg, text[kinds[i]]);
+			if (refused < 0 && kinds[i] >= UNKNOWN)
+				refused = i;
+			if (kinds[i] == ACTIVE || kinds[i] == ANY)
+				charged[kinds[i]] += i < TG_FLOW_PENDING;
+		}
+		bucket_fill(f, C_ACTIVE, PLAN_ORDERS, 100);
+		bucket_fill(f, C_ANY, PLAN_ANY, 100);
+		for (int k = ACTIVE; k <= ANY; k++) {
+			c0[k] = counters_get(f, consumer[k], API_ORDERS).requests;
+			bucket_get(f, consumer[k], plan[k], &b);
+			b0[k] = b.consumed_total;
+		}
+		req_pipeline(f, &r, seg);
+		if (refused >= 0) {
+			assert_refused(f, &r, 0, API_ORDERS,
+				       kinds[refused] == UNKNOWN ? TG_V_UNKNOWN_KEY : TG_V_MISSING_KEY,
+				       XDP_TX, 401, NULL);
+			assert_flow_untouched(f, &r);
+		} else {
+			assert_int_equal(run_action(f, &r), XDP_PASS);
+			assert_true(flow_get(f, &r.spec, &flow));
+			assert_int_equal(flow.tail, n < TG_FLOW_PENDING ? n : TG_FLOW_PENDING);
+			for (int i = 0; i < n && i < TG_FLOW_PENDING; i++) {
+				assert_int_equal(flow.pending[i].consumer_id, consumer[kinds[i]]);
+				assert_int_equal(flow.pending[i].flags,
+						 kinds[i] == PUB ? TG_RQ_UNCHARGED : 0);
+			}
+			assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
+			assert_false(flow.flags & TG_FLOW_UNSURE);
+		}
+		for (int k = ACTIVE; k <= ANY; k++) {
+			__u64 want = refused >= 0 ? 0 : charged[k];
+
+			if (counters_get(f, consumer[k], API_ORDERS).requests != c0[k] + want)
+				fail_msg("round %d: consumer %u charged %" PRIu64 ", not %" PRIu64, round,
+					 consumer[k],
+					 (uint64_t)(counters_get(f, consumer[k], API_ORDERS).requests - c0[k]),
+					 (uint64_t)want);
+			bucket_get(f, consumer[k], plan[k], &b);
+			assert_int_equal(b.consumed_total, b0[k] + want);
+		}
+	}
+}
+
 /*
  * Public requests pipelined in one segment pass, up to TG_SEG_REQUESTS of
  * them; bytes behind the last that XDP reads are refused as missing_key.
@@ -3486,6 +3577,7 @@ int main(void)
 		T(test_admitted_behind_a_public_one),
 		T(test_public_requests_pipelined),
 		T(test_requests_behind_an_admitted_one),
+		T(test_pipelined_segments_at_random),
 		T(test_over_limit_then_refill),
 		T(test_quota_exhausted),
 		T(test_clock_backwards_empty),
