@@ -414,9 +414,9 @@ struct tg_head_scan {
 enum { TG_TE_NONE, TG_TE_CHUNKED, TG_TE_OTHER };
 enum { TG_CLEN_NONE, TG_CLEN_OK, TG_CLEN_BAD };
 
-/* Requests tg_xdp reads in one segment: each one let through unadmitted
- * (a public route, a `pass` action) is followed by the next, up to this
- * many (tg_xdp_request); a power of two */
+/* Requests tg_xdp reads in one segment: each one let through (admitted, or
+ * unadmitted: a public route, a `pass` action) is followed by the next, up
+ * to this many (tg_xdp_request); a power of two */
 #define TG_SEG_REQUESTS 8
 /* tg_xdp_request(): the next request starts at the offset r - TG_XDP_NEXT */
 #define TG_XDP_NEXT 8
@@ -1453,6 +1453,15 @@ static __always_inline void tg_flow_syn(const struct tg_pkt *p)
 
 enum { TG_SEG_REQUEST, TG_SEG_RETRANSMIT, TG_SEG_BODY };
 
+/* The offset of client sequence @seq in segment @p where that is after its
+ * first byte and before its end; else 0. */
+static __always_inline __u32 tg_seq_inside(const struct tg_pkt *p, __u32 seq)
+{
+	__u32 at = seq - p->seq;
+
+	return at < p->payload_len ? at : 0;
+}
+
 /*
  * The offset in segment @p of flow @f where a request starts for sure
  * (next_seq, with TG_FLOW_SEQ and not TG_FLOW_UNSURE), when that is inside
@@ -1463,12 +1472,9 @@ enum { TG_SEG_REQUEST, TG_SEG_RETRANSMIT, TG_SEG_BODY };
  */
 static __always_inline __u32 tg_flow_boundary_at(struct tg_flow *f, const struct tg_pkt *p)
 {
-	__u32 at;
-
 	if ((READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) != TG_FLOW_SEQ)
 		return 0;
-	at = READ_ONCE(f->next_seq) - p->seq;
-	return at < p->payload_len ? at : 0;
+	return tg_seq_inside(p, READ_ONCE(f->next_seq));
 }
 
 /* The same for a segment that does not begin like a request, from flow
@@ -1477,17 +1483,13 @@ static __always_inline __u32 tg_flow_boundary_at(struct tg_flow *f, const struct
 static __always_inline __u32 tg_seqhint_at(const struct tg_pkt *p)
 {
 	__u64 tag, v, *slot = tg_seqhint_slot(&p->fk, &tag);
-	__u32 at;
 
 	if (!slot)
 		return 0;
 	v = READ_ONCE(*slot);
 	if ((v & TG_SEQHINT_TAG) != tag)
 		v = tg_seqhint_put(&p->fk, bpf_map_lookup_elem(&tg_flows, &p->fk));
-	if (!(v & TG_SEQHINT_SURE))
-		return 0;
-	at = (__u32)v - p->seq;
-	return at < p->payload_len ? at : 0;
+	return v & TG_SEQHINT_SURE ? tg_seq_inside(p, (__u32)v) : 0;
 }
 
 /*
@@ -1593,6 +1595,8 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		}
 	}
 	tg_stat(TG_S_REQUESTS);
+	/* its length, where its head gives it (0: not known) */
+	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
 
 	if (req->method == TG_M_NONE) {
 		/* a request whose line cannot be read here: nor can its key */
@@ -1627,7 +1631,6 @@ admit:
 		flow = tg_flow_create(&p->fk, s);
 	if (flow) /* s->key and s->digest are this request's until the next */
 		tg_flow_key_keep(flow, s);
-	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
 	n = p->payload_len - off;
 	rq = &s->seg_req[s->seg_n & (TG_SEG_REQUESTS - 1)];
 	tg_request_fill(rq, s, &admitted, api_id, route_id, now, end && end < n ? end : n);
@@ -1638,7 +1641,6 @@ admit:
 
 next:
 	s->seg_n++;
-	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
 	if (end && end < p->payload_len - off) {
 		if (s->seg_n < TG_SEG_REQUESTS) {
 			s->chain_sure = tg_req_start_sure(s, flow, p, off);

@@ -2428,6 +2428,21 @@ static void test_public_requests_pipelined(void **state)
 	assert_int_equal(run_action(f, &r), XDP_PASS);
 }
 
+/* How many slots of tg_seqhint say that a request starts for sure at
+ * client sequence @seq. */
+static int seqhint_count(struct fixture *f, __u32 seq)
+{
+	int fd = bpf_map__fd(f->skel->maps.tg_seqhint), n = 0;
+	__u32 slots = bpf_map__max_entries(f->skel->maps.tg_seqhint);
+	__u64 v;
+
+	for (__u32 i = 0; i < slots; i++) {
+		assert_int_equal(bpf_map_lookup_elem(fd, &i, &v), 0);
+		n += (v & (1ULL << 32)) && (__u32)v == seq;
+	}
+	return n;
+}
+
 /* Write @value into every slot of tg_seqhint. */
 static void seqhint_fill(struct fixture *f, __u64 value)
 {
@@ -2468,6 +2483,8 @@ static void test_request_behind_a_body_end(void **state)
 		run_req(f, &r, &run);
 		assert_pass_untouched(&run);
 		end = r.spec.seq + (__u32)r.len + 100;
+		if (pass == 0) /* the flow wrote its slot: where the body ends */
+			assert_int_equal(seqhint_count(f, end), 1);
 		if (pass == 1)
 			seqhint_fill(f, 0); /* no slot written */
 		if (pass == 2)
