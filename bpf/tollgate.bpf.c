@@ -1000,26 +1000,6 @@ static __always_inline void tg_flow_key_keep(struct tg_flow *f, const struct tg_
 	}
 }
 
-/* Record admitted request @rq in flow @fk (@f, or NULL: made here), with
- * @next_seq and the flags of tg_flow_req_flags(); tg_flow_pend() says. */
-static __always_inline bool tg_flow_admit(const struct tg_flow_key *fk, struct tg_flow *f,
-					  __u32 next_seq, __u32 flags, const struct tg_request *rq,
-					  struct tg_scratch *s)
-{
-	if (!f) {
-		/* normally tg_sockops made it at the handshake; not for
-		 * connections outside agent.cgroup or older than the agent */
-		f = tg_flow_create(fk, s);
-		if (!f)
-			return true; /* counted in map_full; no flow will see its response */
-	}
-	f->next_seq = next_seq;
-	tg_flow_req_flags(f, flags);
-	tg_seqhint_put(fk, f);
-	tg_flow_key_keep(f, s);
-	return tg_flow_pend(f, rq);
-}
-
 /* Give back the token tg_bucket_take() took for a request of (@consumer_id,
  * @plan_id). */
 static __always_inline void tg_token_refund(__u32 consumer_id, __u32 plan_id)
@@ -1280,19 +1260,28 @@ static __always_inline void tg_request_fill(struct tg_request *rq, const struct 
 /*
  * Admit the request parsed in @s whose client address, TG_RQ_* flags and
  * seg_end the caller set in s->req (tg_request_fill() the rest): a pending
- * request of flow @fk (@flow: the caller's lookup of it, NULL if it has
- * none; @next_seq: the client's sequence after the request, 0 where there
- * are none; @flags: the TG_FLOW_REQ_FLAGS it leaves, as tg_flow_req_flags()
- * sets them) and the (consumer, API) counters. Sockmap mode's admission;
- * tg_xdp's is tg_xdp_commit(), once its segment is decided.
+ * request of flow @fk (@flow: the caller's lookup of it, or NULL: made
+ * here), which it leaves with the TG_FLOW_REQ_FLAGS of @flags (as
+ * tg_flow_req_flags() sets them), and the (consumer, API) counters.
+ * Sockmap mode's admission, on a local proxy's connection, which tg_xdp
+ * never sees: next_seq and tg_seqhint are not its. tg_xdp's admission is
+ * tg_xdp_commit(), once its segment is decided.
  */
 static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_key *fk,
-				     struct tg_flow *flow, __u32 next_seq, __u32 flags,
-				     const struct tg_key *k, __u32 api_id, __u32 route_id, __u64 now,
-				     __u32 req_bytes)
+				     struct tg_flow *flow, __u32 flags, const struct tg_key *k,
+				     __u32 api_id, __u32 route_id, __u64 now, __u32 req_bytes)
 {
+	bool charged = true; /* no flow (map_full): no response is seen */
+
 	tg_request_fill(&s->req, s, k, api_id, route_id, now, req_bytes);
-	tg_admit_charge(&s->req, tg_flow_admit(fk, flow, next_seq, flags, &s->req, s));
+	if (!flow) /* normally tg_sockops made it when the proxy connected */
+		flow = tg_flow_create(fk, s);
+	if (flow) {
+		tg_flow_req_flags(flow, flags);
+		tg_flow_key_keep(flow, s);
+		charged = tg_flow_pend(flow, &s->req);
+	}
+	tg_admit_charge(&s->req, charged);
 }
 
 /*
@@ -2247,7 +2236,7 @@ refused:
 	/* a body of a length not known (chunked): later writes that begin
 	 * like a request are its until the request is answered */
 	req_len = req_len < 0xffffffffULL ? req_len : 0;
-	tg_admit(s, fk, flow, 0, req_len ? 0 : TG_FLOW_BODY_OPEN | TG_FLOW_UNSURE, &admitted,
+	tg_admit(s, fk, flow, req_len ? 0 : TG_FLOW_BODY_OPEN | TG_FLOW_UNSURE, &admitted,
 		 api_id, route_id, now, req_len ? req_len : size);
 	return SK_PASS;
 }

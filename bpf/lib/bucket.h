@@ -88,7 +88,7 @@ static __always_inline void tg_bucket_charge(struct tg_bucket *b, const struct t
 }
 
 /* tg_bucket_refund() - give back the token tg_bucket_take() took for a
- * request that is charged later instead (see tg_admit). */
+ * request that is charged later instead (see tg_admit_charge). */
 static __always_inline void tg_bucket_refund(struct tg_bucket *b, const struct tg_plan *plan)
 {
 	bpf_spin_lock(&b->lock);
