@@ -737,6 +737,91 @@ static void test_scan_for(void **state)
 	assert_int_equal(found, TG_SCAN_MAX);
 }
 
+/* The header lines of b[0, len) walked a byte at a time, as
+ * tg_scan_headers() must see them from the request line's SP at sp: the
+ * first X-API-Key line and where the head ends (0: not within len). */
+static void ref_head_lines(const __u8 *buf, __u32 sp, __u32 len, __u32 *key_line, __u32 *end)
+{
+	__u32 ls = sp + 1;
+
+	*key_line = 0;
+	*end = 0;
+	while (ls < len && buf[ls] != '\n')
+		ls++;
+	for (ls++; ls < len; ls++) {
+		if (buf[ls] == '\n' || (buf[ls] == '\r' && ls + 1 < len && buf[ls + 1] == '\n')) {
+			*end = ls + (buf[ls] == '\r' ? 2 : 1);
+			return;
+		}
+		if (buf[ls] == '\r')
+			return;
+		if (!*key_line && len - ls >= 10 && strncasecmp((const char *)buf + ls, "x-api-key:", 10) == 0)
+			*key_line = ls;
+		while (ls < len && buf[ls] != '\n')
+			ls++;
+	}
+}
+
+/* The header scan finds a line end wherever it falls in the words it reads
+ * at a time: heads of random line lengths, CRLF or LF, cut at every length,
+ * with line ends in the bytes beyond the copied ones, against the byte at a
+ * time walk above. */
+static void test_header_lines_at_random(void **state)
+{
+	static struct tg_http_buf b;
+	static const char line_req[] = "GET /v1/orders HTTP/1.1\r\n";
+	unsigned long seed = 1, checked = 0, keyed = 0, ended = 0;
+
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		__u32 n = sizeof(line_req) - 1, full, key_line, end;
+		int lines, key_at;
+
+		memcpy(b.bytes, line_req, n);
+		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+		lines = (int)(seed >> 59) % 12;
+		key_at = (int)(seed >> 40) % (lines + 2) - 1;
+		for (int l = 0; l < lines && n < TG_SCAN_MAX - 100; l++) {
+			__u32 fill;
+
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			fill = (__u32)(seed >> 33) % 70;
+			if (l == key_at)
+				n += (__u32)sprintf((char *)b.bytes + n, "x-API-key: tg_%u", (unsigned)fill);
+			else
+				n += (__u32)sprintf((char *)b.bytes + n, "H%u:", (unsigned)l);
+			for (__u32 k = 0; k < fill; k++)
+				b.bytes[n++] = (__u8)('a' + (seed >> (k % 20)) % 26);
+			if ((seed >> 20) & 1)
+				b.bytes[n++] = '\r';
+			b.bytes[n++] = '\n';
+		}
+		if ((seed >> 21) & 1)
+			b.bytes[n++] = '\r';
+		b.bytes[n++] = '\n';
+		full = n;
+		/* a body with line ends, then more in the slack */
+		for (__u32 k = n; k < sizeof(b.bytes); k++)
+			b.bytes[k] = (k * 7 + (__u32)seed) % 5 ? 'b' : '\n';
+		for (__u32 len = sizeof(line_req) - 1; len <= full + 8 && len <= TG_SCAN_MAX; len++) {
+			struct tg_http_req req;
+
+			memset(&req, 0, sizeof(req));
+			tg_http_parse_request(&b, len, &req);
+			ref_head_lines(b.bytes, 14, len, &key_line, &end);
+			if (req.method == TG_M_NONE) /* the request line itself cut short */
+				fail_msg("round %d len %u: no request", round, len);
+			if (req.scan.key_line != key_line || req.scan.end != end)
+				fail_msg("round %d len %u (head %u): key line %u end %u, want %u and %u",
+					 round, len, full, req.scan.key_line, req.scan.end, key_line, end);
+			keyed += key_line != 0;
+			ended += end != 0;
+			checked++;
+		}
+	}
+	assert_true(checked > 100000 && keyed > 10000 && ended > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -758,6 +843,7 @@ int main(void)
 		cmocka_unit_test(test_te_chunked),
 		cmocka_unit_test(test_token_len),
 		cmocka_unit_test(test_scan_for),
+		cmocka_unit_test(test_header_lines_at_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
