@@ -212,6 +212,7 @@ def one_request(addr, port, path, key, timeout):
 def cmd_rate(args):
     from concurrent.futures import ThreadPoolExecutor
 
+    warm = int(args.rps * args.warmup)
     total = int(args.rps * args.seconds)
     keys = [args.key]
     if args.keys_file:  # request i carries key i modulo their number
@@ -221,7 +222,7 @@ def cmd_rate(args):
     sent_at = []
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.threads) as pool:
-        for i in range(total):
+        for i in range(warm + total):
             delay = t0 + i / args.rps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -229,6 +230,15 @@ def cmd_rate(args):
             futures.append(pool.submit(one_request, args.addr, args.port, args.path,
                                        keys[i % len(keys)], args.timeout))
         statuses = [f.result() for f in futures]
+    warm_by_status = {}
+    for st in statuses[:warm]:
+        warm_by_status[str(st)] = warm_by_status.get(str(st), 0) + 1
+    # the measured requests: those after the warm-up, sent at the same pace
+    # with no pause, so whatever the server side adapts to the rate (the
+    # agent's leases) has caught up before the first of them
+    base = sent_at[warm] if total else 0.0
+    sent_at = [t - base for t in sent_at[warm:]]
+    statuses = statuses[warm:]
     by_status = {}
     for st in statuses:
         by_status[str(st)] = by_status.get(str(st), 0) + 1
@@ -237,7 +247,8 @@ def cmd_rate(args):
     other = [[i, i % len(keys), round(sent_at[i], 3)]
              for i, st in enumerate(statuses) if st != 200][:10]
     json.dump({"sent": total, "elapsed_s": round(time.monotonic() - t0, 3),
-               "by_status": by_status, "not_200": other}, sys.stdout)
+               "by_status": by_status, "not_200": other,
+               "warmup_by_status": warm_by_status}, sys.stdout)
     print()
     return 0
 
@@ -571,6 +582,8 @@ def main():
     p.add_argument("--keys-file", help="one key a line, used in turn (instead of --key)")
     p.add_argument("--rps", type=float, required=True)
     p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--warmup", type=float, default=0.0,
+                   help="seconds at the same rate first, reported apart (warmup_by_status)")
     p.add_argument("--threads", type=int, default=16)
     p.set_defaults(fn=cmd_rate)
 
