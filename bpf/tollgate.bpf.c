@@ -466,7 +466,21 @@ struct tg_scratch {
 	 * for sure (tg_req_start_sure) */
 	__u32 chain_seq;
 	__u32 chain_sure;
+	/* tg_xdp: the segment is a retransmission (tg_seg_kind): its requests
+	 * that start before again_end (the flow's next_seq) are decided again,
+	 * TG_RQ_AGAIN, and those from there on as new ones; TG_AGAIN_SURE
+	 * where the flow was sure where they end */
+	__u32 again;
+	__u32 again_end;
+	__u32 again_seg_end; /* the end of the last segment recorded */
 };
+
+enum { TG_AGAIN = 1, TG_AGAIN_SURE = 2 };
+
+/* A scratch-only flag of s->seg_req (never in a flow): a request of a
+ * retransmission decided again; tg_xdp_commit records nothing of it and
+ * tg_xdp_refund gives nothing back for it, as it took no token. */
+#define TG_RQ_AGAIN (1U << 15)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -949,7 +963,7 @@ static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
  * start, for the unanswered timer, which drops it without an event.
  */
 static __always_inline void tg_flow_pend_uncharged(struct tg_flow *f, __u32 method, __u32 seg_end,
-						   __u64 now)
+						   __u32 start_seq, __u64 now)
 {
 	__u32 tail = f->tail;
 	struct tg_request *rq;
@@ -962,6 +976,7 @@ static __always_inline void tg_flow_pend_uncharged(struct tg_flow *f, __u32 meth
 	/* no consumer, route or path: nothing of it is ever written out */
 	__builtin_memset(rq, 0, __builtin_offsetof(struct tg_request, client_addr));
 	rq->start_ns = now;
+	rq->start_seq = start_seq;
 	rq->method = method;
 	rq->flags = TG_RQ_UNCHARGED;
 	rq->seg_end = seg_end;
@@ -1167,7 +1182,7 @@ static __always_inline const struct tg_route *tg_route_lookup(struct tg_scratch 
 static __always_inline __u32 tg_classify(struct tg_scratch *s, const struct tg_http_req *req,
 					 const struct tg_flow *flow, __u32 api_id, __u64 now,
 					 struct tg_reply_info *info, struct tg_key *ret_key,
-					 bool use_cache)
+					 bool use_cache, bool take)
 {
 	struct tg_keycache_entry *e = NULL;
 	const struct tg_plan *plan;
@@ -1220,6 +1235,8 @@ scope:
 	if ((plan->api_id && plan->api_id != api_id) || req->path_unsafe ||
 	    req->method == TG_M_OTHER)
 		return TG_V_FORBIDDEN_API;
+	if (!take) /* decided again: its token was taken the first time */
+		return TG_V_ADMITTED;
 
 	bk.consumer_id = ret_key->consumer_id;
 	bk.plan_id = ret_key->plan_id;
@@ -1379,6 +1396,9 @@ static __always_inline void tg_xdp_commit(struct tg_scratch *s, struct tg_flow *
 	__u32 flags = TG_FLOW_SEQ | TG_FLOW_UNSURE;
 	struct tg_request *rq;
 
+	/* a retransmission with nothing new: the flow stays as it was */
+	if (!n || (s->seg_req[(n - 1) & (TG_SEG_REQUESTS - 1)].flags & TG_RQ_AGAIN))
+		return;
 	if (f && last)
 		next_seq = tg_req_end_seq(s, f, p, last, off, &flags);
 	if (n && (s->seg_req[(n - 1) & (TG_SEG_REQUESTS - 1)].flags & TG_RQ_UNCHARGED))
@@ -1388,9 +1408,11 @@ static __always_inline void tg_xdp_commit(struct tg_scratch *s, struct tg_flow *
 		if (i >= n)
 			break;
 		rq = &s->seg_req[i];
+		if (rq->flags & TG_RQ_AGAIN)
+			continue;
 		if (rq->flags & TG_RQ_UNCHARGED) {
 			if (f)
-				tg_flow_pend_uncharged(f, rq->method, seg_end, now);
+				tg_flow_pend_uncharged(f, rq->method, seg_end, rq->start_seq, now);
 			continue;
 		}
 		/* without a flow (none could be made: map_full), no
@@ -1500,6 +1522,46 @@ static __always_inline int tg_seg_kind(struct tg_flow *f, __u32 seq)
 	return tg_flow_body_open(f) ? TG_SEG_BODY : TG_SEG_REQUEST;
 }
 
+/* Whether flow @f has a pending request let through unadmitted that began
+ * at client sequence @seq (its start_seq). */
+static __always_inline bool tg_flow_passed_at(struct tg_flow *f, __u32 seq)
+{
+	__u32 head = READ_ONCE(f->head), tail = READ_ONCE(f->tail);
+	const struct tg_request *rq;
+
+	for (__u32 i = 0; i < TG_FLOW_PENDING; i++) {
+		if (head + i == tail)
+			break;
+		rq = &f->pending[(head + i) & (TG_FLOW_PENDING - 1)];
+		if ((READ_ONCE(rq->flags) & TG_RQ_UNCHARGED) && READ_ONCE(rq->start_seq) == seq)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether a request of a retransmission, decided again at offset @off of
+ * segment @p, @end bytes long (0: not known), frames the connection other
+ * than the requests decided before, where the flow was sure of their
+ * framing (all had a known length, and the next request starts at
+ * s->again_end): its length is not known; it runs past again_end; or it
+ * ends short of it with nothing behind it in a segment that covers the
+ * last one recorded. A true retransmission has the same bytes, so the same
+ * framing. The last: a segment TCP dropped gave a body length
+ * (`POST /health`, `Content-Length: 5000`), and a shorter request sent in
+ * its place would leave XDP taking the requests behind it for body.
+ */
+static __always_inline bool tg_again_reframes(const struct tg_scratch *s, const struct tg_pkt *p,
+					      __u32 off, __u32 end)
+{
+	__u32 start = p->seq + off;
+
+	if (!end || (__s32)(start + end - s->again_end) > 0)
+		return true;
+	return start + end != s->again_end && end >= p->payload_len - off &&
+	       (__s32)(p->seq + p->payload_len - s->again_seg_end) >= 0;
+}
+
 /*
  * Decide the request that starts at payload offset @off of segment @p
  * (tg_xdp's parse of it; @now, its clock). Returns the segment's XDP
@@ -1528,7 +1590,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	struct tg_request *rq;
 	struct tg_scratch *s;
 	__u32 zero = 0, n, api_id = 0, route_id = 0, end;
-	bool first;
+	bool first, again;
 	int r;
 
 	s = bpf_map_lookup_elem(&tg_scratch, &zero);
@@ -1546,6 +1608,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		s->seg_n = 0;
 		s->seg_admitted = 0;
 		s->chain_sure = 0;
+		s->again = 0;
 	}
 	n = p->payload_len - off;
 	if (n > TG_SCAN_MAX)
@@ -1557,8 +1620,19 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		tg_http_parse_request(&s->buf, n, req);
 	if (req->method == TG_M_NONE && !req->unread) {
 		tg_stat(TG_S_NON_REQUEST);
+		/* bytes that are no request, where the flow is sure the next
+		 * request starts further on in the segment: the end of a
+		 * body that began like a method (`G` CR LF ...), or of a
+		 * retransmission's bytes decided again; that one is decided */
+		if (!off) {
+			n = tg_seqhint_at(p);
+			return n ? TG_XDP_NEXT + (n | TG_XDP_AT) : XDP_PASS;
+		}
 		if (first)
 			return XDP_PASS;
+		n = s->again_end - p->seq;
+		if (s->again == TG_AGAIN_SURE && n > off && n < p->payload_len)
+			return TG_XDP_NEXT + n;
 		/* bytes that are no request behind requests let through:
 		 * the server's to refuse */
 		tg_xdp_commit(s, bpf_map_lookup_elem(&tg_flows, &p->fk), p, NULL, off, now);
@@ -1567,22 +1641,32 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 
 	flow = bpf_map_lookup_elem(&tg_flows, &p->fk);
 	if (flow && !off) {
-		/* a retransmission of a request already let through, or body
-		 * bytes that begin like a request, pass free */
 		r = tg_seg_kind(flow, p->seq);
-		if (r == TG_SEG_BODY)
+		if (r == TG_SEG_BODY) {
+			/* body bytes that begin like a request pass free; the
+			 * next request may start inside, where the last one
+			 * ends: that one is decided */
 			tg_stat(TG_S_NON_REQUEST);
-		if (r == TG_SEG_RETRANSMIT) {
-			tg_stat(TG_S_REQUESTS);
-			tg_stat(TG_S_RETRANSMITS);
-		}
-		if (r != TG_SEG_REQUEST) {
-			/* the next request may start inside it, where the
-			 * last one ends: that one is decided */
 			n = tg_flow_boundary_at(flow, p);
 			return n ? TG_XDP_NEXT + n : XDP_PASS;
 		}
+		if (r == TG_SEG_RETRANSMIT) {
+			/* decided again, not charged again: what XDP saw at
+			 * this sequence before may be a segment TCP dropped
+			 * (a bad checksum, an ACK of unsent data), and this
+			 * one what the server reads */
+			tg_stat(TG_S_RETRANSMITS);
+			s->again = (READ_ONCE(flow->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) ==
+						   TG_FLOW_SEQ ?
+					   TG_AGAIN_SURE :
+					   TG_AGAIN;
+			s->again_end = READ_ONCE(flow->next_seq);
+			s->again_seg_end = READ_ONCE(
+				flow->pending[(READ_ONCE(flow->tail) - 1) & (TG_FLOW_PENDING - 1)]
+					.seg_end);
+		}
 	}
+	again = s->again && (__s32)(p->seq + off - s->again_end) < 0;
 	tg_stat(TG_S_REQUESTS);
 	/* its length, where its head gives it (0: not known) */
 	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
@@ -1593,13 +1677,30 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		goto refuse;
 	}
 	route = tg_route_lookup(s, req);
-	if (route && (route->flags & TG_ROUTE_PUBLIC) && !req->path_unsafe)
-		goto passed;
 	if (route) {
 		api_id = route->api_id;
 		route_id = route->route_id;
 	}
-	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, true);
+	if (again && s->again == TG_AGAIN_SURE && tg_again_reframes(s, p, off, end)) {
+		/* the bytes differ from those decided, and the server may
+		 * read either */
+		info.verdict = TG_V_MISSING_KEY;
+		goto refuse;
+	}
+	if (route && (route->flags & TG_ROUTE_PUBLIC) && !req->path_unsafe)
+		goto passed;
+	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, true, !again);
+	if (info.verdict == TG_V_ADMITTED && again) {
+		/* a request let through unadmitted began here: a client
+		 * that sends an admitted one in its place would have it
+		 * answered into that request's slot, uncharged */
+		if (flow && tg_flow_passed_at(flow, p->seq + off)) {
+			info.verdict = TG_V_MISSING_KEY; /* as the first one had none */
+			admitted.consumer_id = 0;
+			goto refuse;
+		}
+		goto passed;
+	}
 	if (info.verdict == TG_V_ADMITTED)
 		goto admit;
 refuse:
@@ -1609,10 +1710,11 @@ refuse:
 		return r;
 	}
 
-passed: /* let through unadmitted */
+passed: /* let through unadmitted, or decided again */
 	rq = &s->seg_req[s->seg_n & (TG_SEG_REQUESTS - 1)];
 	rq->method = req->method;
-	rq->flags = TG_RQ_UNCHARGED;
+	rq->flags = again ? TG_RQ_UNCHARGED | TG_RQ_AGAIN : TG_RQ_UNCHARGED;
+	rq->start_seq = p->seq + off;
 	goto next;
 
 admit:
@@ -2143,7 +2245,7 @@ static __always_inline void tg_msg_passed(struct tg_flow *f, __u32 method, __u64
 {
 	if (!f)
 		return;
-	tg_flow_pend_uncharged(f, method, 0, now);
+	tg_flow_pend_uncharged(f, method, 0, 0, now);
 	if (req_len && req_len < 0xffffffffULL) {
 		tg_flow_req_flags(f, 0);
 		return;
@@ -2211,7 +2313,7 @@ __noinline int tg_msg_decide(__u32 slot, __u32 size)
 		api_id = route->api_id;
 		route_id = route->route_id;
 	}
-	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, false);
+	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, false, true);
 	if (info.verdict != TG_V_ADMITTED) {
 refused:
 		v = info.verdict & (TG_V_COUNT - 1);

@@ -223,7 +223,13 @@ struct tg_request {
 	__u32 key_id;
 	__u32 api_id;
 	__u32 route_id;
-	__u32 req_bytes;
+	union {
+		__u32 req_bytes;
+		/* XDP, a request let through unadmitted (TG_RQ_UNCHARGED):
+		 * the client's sequence at its first byte, where a
+		 * retransmission of it must not turn out admitted */
+		__u32 start_seq;
+	};
 	__u8 method;
 	__u8 path_len;
 	__u16 flags; /* TG_RQ_* */

