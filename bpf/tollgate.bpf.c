@@ -1523,8 +1523,8 @@ static __always_inline int tg_seg_kind(struct tg_flow *f, __u32 seq)
 }
 
 /* Whether flow @f has a pending request let through unadmitted that began
- * at client sequence @seq (its start_seq). */
-static __always_inline bool tg_flow_passed_at(struct tg_flow *f, __u32 seq)
+ * at client sequence @seq (its start_seq), or with @after, after it. */
+static __always_inline bool tg_flow_passed_at(struct tg_flow *f, __u32 seq, bool after)
 {
 	__u32 head = READ_ONCE(f->head), tail = READ_ONCE(f->tail);
 	const struct tg_request *rq;
@@ -1533,7 +1533,9 @@ static __always_inline bool tg_flow_passed_at(struct tg_flow *f, __u32 seq)
 		if (head + i == tail)
 			break;
 		rq = &f->pending[(head + i) & (TG_FLOW_PENDING - 1)];
-		if ((READ_ONCE(rq->flags) & TG_RQ_UNCHARGED) && READ_ONCE(rq->start_seq) == seq)
+		if ((READ_ONCE(rq->flags) & TG_RQ_UNCHARGED) &&
+		    (READ_ONCE(rq->start_seq) == seq ||
+		     (after && (__s32)(READ_ONCE(rq->start_seq) - seq) > 0)))
 			return true;
 	}
 	return false;
@@ -1693,8 +1695,12 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	if (info.verdict == TG_V_ADMITTED && again) {
 		/* a request let through unadmitted began here: a client
 		 * that sends an admitted one in its place would have it
-		 * answered into that request's slot, uncharged */
-		if (flow && tg_flow_passed_at(flow, p->seq + off)) {
+		 * answered into that request's slot, uncharged. Where the
+		 * flow is not sure where requests start, so is one that
+		 * began after it: XDP took a segment TCP dropped for a
+		 * request ahead of this one (it began past where the last
+		 * one ended), whose slot this one's answer would take. */
+		if (flow && tg_flow_passed_at(flow, p->seq + off, s->again != TG_AGAIN_SURE)) {
 			info.verdict = TG_V_MISSING_KEY; /* as the first one had none */
 			admitted.consumer_id = 0;
 			goto refuse;

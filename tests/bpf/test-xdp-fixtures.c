@@ -2562,6 +2562,24 @@ static void test_retransmission_decided_again(void **state)
 	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
 	reject_forget(f, &r);
 
+	/* a public request past where the connection's next one starts (TCP
+	 * drops it, or holds it out of order), then an admitted one where
+	 * that starts: its answer would take the public one's slot, so it is
+	 * refused; the public one again passes */
+	req_pipeline(f, &r, PUBLIC_GET);
+	seq = r.spec.seq;
+	r.spec.seq = seq + 500;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_true(flow.flags & TG_FLOW_UNSURE);
+	req_segment(&r, seq, ORDER_WITH(KEY_ACTIVE));
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	reject_forget(f, &r);
+	req_segment(&r, seq + 500, PUBLIC_GET);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+
 	/* two requests in segments of their own: the first again passes (the
 	 * second is behind it) */
 	req_pipeline(f, &a, ORDER_WITH(KEY_ACTIVE));
