@@ -2442,6 +2442,53 @@ static void test_public_requests_pipelined(void **state)
  * retransmission passes as before, even with the bucket empty.
  */
 
+/* A new connection (its flow as tg_sockops makes it) whose first segment,
+ * a public route's head, passes with 100 bytes of body to follow; returns
+ * the sequence where that body ends. */
+static __u32 public_body_head(struct fixture *f, struct req *r)
+{
+	struct xdp_run run;
+
+	req_init(f, r, false, "POST", "/health/report", "Content-Length: 100\r\n");
+	flow_with_socket(f, r);
+	run_req(f, r, &run);
+	assert_pass_untouched(&run);
+	return r->spec.seq + (__u32)r->len + 100;
+}
+
+/* A new connection (its flow as tg_sockops makes it) whose first segment,
+ * @text, passes; returns its sequence. */
+static __u32 conn_passed(struct fixture *f, struct req *r, const char *text)
+{
+	struct xdp_run run;
+
+	req_pipeline(f, r, text);
+	run_req(f, r, &run);
+	assert_pass_untouched(&run);
+	return r->spec.seq;
+}
+
+/* @r's connection's segment at @seq carrying @text passes untouched. */
+static void segment_passes(struct fixture *f, struct req *r, __u32 seq, const char *text)
+{
+	struct xdp_run run;
+
+	req_segment(r, seq, text);
+	run_req(f, r, &run);
+	assert_pass_untouched(&run);
+}
+
+/* @r's connection's segment at @seq carrying @text is refused for
+ * (@consumer, @api) with @verdict, answered in-kernel with @status; then
+ * forgotten as answered, so the connection goes on. */
+static void segment_answered(struct fixture *f, struct req *r, __u32 seq, const char *text,
+			     __u32 consumer, __u32 api, enum tg_verdict verdict, int status)
+{
+	req_segment(r, seq, text);
+	assert_refused(f, r, consumer, api, verdict, XDP_TX, status, NULL);
+	reject_forget(f, r);
+}
+
 /* A request line and an X-Pad header that make the head @len bytes long. */
 static const char *padded(char *out, size_t size, const char *line, size_t len)
 {
@@ -2457,7 +2504,6 @@ static void test_retransmission_decided_again(void **state)
 {
 	struct fixture *f = *state;
 	struct req r, a;
-	struct xdp_run run;
 	struct tg_flow flow;
 	struct tg_bucket b0, b1;
 	/* all as long as an admitted request */
@@ -2470,28 +2516,19 @@ static void test_retransmission_decided_again(void **state)
 	__u32 seq;
 
 	/* a public request, then a keyless one in its place */
-	req_pipeline(f, &r, PUBLIC_GET);
-	seq = r.spec.seq;
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	seq = conn_passed(f, &r, PUBLIC_GET);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, 1);
 	assert_true(flow.pending[0].flags & TG_RQ_UNCHARGED);
 	assert_int_equal(flow.pending[0].start_seq, seq);
-	req_segment(&r, seq, KEYLESS_GET);
-	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
-	reject_forget(f, &r);
+	segment_answered(f, &r, seq, KEYLESS_GET, 0, API_ORDERS, TG_V_MISSING_KEY, 401);
 
 	/* an admitted request in its place: refused, no token taken */
-	req_segment(&r, seq, ORDER_WITH(KEY_ACTIVE));
-	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
-	reject_forget(f, &r);
+	segment_answered(f, &r, seq, ORDER_WITH(KEY_ACTIVE), 0, API_ORDERS, TG_V_MISSING_KEY, 401);
 	assert_false(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b1) && b1.consumed_total);
 
 	/* the public request itself again: passes, nothing recorded */
-	req_segment(&r, seq, PUBLIC_GET);
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	segment_passes(f, &r, seq, PUBLIC_GET);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, 1);
 	assert_int_equal(flow.next_seq, seq + (__u32)strlen(PUBLIC_GET));
@@ -2503,16 +2540,12 @@ static void test_retransmission_decided_again(void **state)
 			"/v1/orders/7");
 	snprintf(text, sizeof(text), "GET /v2/users/7 HTTP/1.1\r\nHost: api.example.com\r\nX-API-Key: %s\r\n\r\n",
 		 KEY_ACTIVE);
-	req_segment(&a, seq, text);
-	assert_refused(f, &a, C_ACTIVE, API_USERS, TG_V_FORBIDDEN_API, XDP_TX, 403, NULL);
-	reject_forget(f, &a);
+	segment_answered(f, &a, seq, text, C_ACTIVE, API_USERS, TG_V_FORBIDDEN_API, 403);
 
 	/* the true retransmission, the bucket empty: passes, not charged */
 	bucket_fill(f, C_ACTIVE, PLAN_ORDERS, 0);
 	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b0));
-	req_segment(&a, seq, ORDER_WITH(KEY_ACTIVE));
-	run_req(f, &a, &run);
-	assert_pass_untouched(&run);
+	segment_passes(f, &a, seq, ORDER_WITH(KEY_ACTIVE));
 	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b1));
 	assert_int_equal(b1.consumed_total, b0.consumed_total);
 	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, 1);
@@ -2524,9 +2557,7 @@ static void test_retransmission_decided_again(void **state)
 	 * server would read a body where the flow expects the next request */
 	snprintf(text, sizeof(text),
 		 "POST /v1/orders HTTP/1.1\r\nX-API-Key: %s\r\nContent-Length: 500\r\n\r\n", KEY_ACTIVE);
-	req_segment(&a, seq, text);
-	assert_refused(f, &a, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
-	reject_forget(f, &a);
+	segment_answered(f, &a, seq, text, 0, API_ORDERS, TG_V_MISSING_KEY, 401);
 	assert_true(flow_get(f, &a.spec, &flow));
 	assert_int_equal(flow.next_seq, seq + (__u32)strlen(ORDER_WITH(KEY_ACTIVE)));
 
@@ -2535,32 +2566,20 @@ static void test_retransmission_decided_again(void **state)
 	 * body; the same head again passes */
 	snprintf(text, sizeof(text), "POST /health HTTP/1.1\r\nHost: api.example.com\r\n"
 				     "Content-Length: 5000\r\n\r\n");
-	req_pipeline(f, &r, text);
-	seq = r.spec.seq;
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	seq = conn_passed(f, &r, text);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.next_seq, seq + (__u32)strlen(text) + 5000);
-	req_segment(&r, seq, padded(bodyless, sizeof(bodyless), "GET /health HTTP/1.1", strlen(text)));
-	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
-	reject_forget(f, &r);
-	req_segment(&r, seq, text);
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	segment_answered(f, &r, seq, padded(bodyless, sizeof(bodyless), "GET /health HTTP/1.1", strlen(text)), 0, API_ORDERS, TG_V_MISSING_KEY, 401);
+	segment_passes(f, &r, seq, text);
 
 	/* a shorter public request in a public one's place, bytes that are
 	 * no request, then a keyless request where the first one ended: TCP
 	 * keeps either segment's bytes there, so that request is decided */
-	req_pipeline(f, &r, PUBLIC_GET);
-	seq = r.spec.seq;
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	seq = conn_passed(f, &r, PUBLIC_GET);
 	snprintf(text, sizeof(text), "GET /health HTTP/1.1\r\n\r\n");
 	memset(text + strlen(text), '~', len - strlen(text));
 	strcpy(text + len, KEYLESS_GET);
-	req_segment(&r, seq, text);
-	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
-	reject_forget(f, &r);
+	segment_answered(f, &r, seq, text, 0, API_ORDERS, TG_V_MISSING_KEY, 401);
 
 	/* a public request past where the connection's next one starts (TCP
 	 * drops it, or holds it out of order), then an admitted one where
@@ -2568,17 +2587,11 @@ static void test_retransmission_decided_again(void **state)
 	 * refused; the public one again passes */
 	req_pipeline(f, &r, PUBLIC_GET);
 	seq = r.spec.seq;
-	r.spec.seq = seq + 500;
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	segment_passes(f, &r, seq + 500, PUBLIC_GET);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_true(flow.flags & TG_FLOW_UNSURE);
-	req_segment(&r, seq, ORDER_WITH(KEY_ACTIVE));
-	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
-	reject_forget(f, &r);
-	req_segment(&r, seq + 500, PUBLIC_GET);
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	segment_answered(f, &r, seq, ORDER_WITH(KEY_ACTIVE), 0, API_ORDERS, TG_V_MISSING_KEY, 401);
+	segment_passes(f, &r, seq + 500, PUBLIC_GET);
 
 	/* two requests in segments of their own: the first again passes (the
 	 * second is behind it) */
@@ -2586,12 +2599,8 @@ static void test_retransmission_decided_again(void **state)
 	seq = a.spec.seq;
 	assert_admitted(f, &a, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
 			"/v1/orders/7");
-	req_segment(&a, seq + (__u32)len, ORDER_WITH(KEY_ACTIVE));
-	run_req(f, &a, &run);
-	assert_pass_untouched(&run);
-	req_segment(&a, seq, ORDER_WITH(KEY_ACTIVE));
-	run_req(f, &a, &run);
-	assert_pass_untouched(&run);
+	segment_passes(f, &a, seq + (__u32)len, ORDER_WITH(KEY_ACTIVE));
+	segment_passes(f, &a, seq, ORDER_WITH(KEY_ACTIVE));
 	assert_true(flow_get(f, &a.spec, &flow));
 	assert_int_equal(flow.tail, 2);
 	assert_int_equal(flow.next_seq, seq + 2 * (__u32)len);
@@ -2601,30 +2610,21 @@ static void test_retransmission_decided_again(void **state)
 	 * place: refused */
 	req0 = counters_get(f, C_ACTIVE, API_ORDERS).requests;
 	snprintf(text, sizeof(text), "%s%s", PUBLIC_GET, ORDER_WITH(KEY_ACTIVE));
-	req_pipeline(f, &r, text);
-	seq = r.spec.seq;
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	seq = conn_passed(f, &r, text);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, 2);
 	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, req0 + 1);
-	req_segment(&r, seq, text);
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	segment_passes(f, &r, seq, text);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, 2);
 	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, req0 + 1);
 	snprintf(text, sizeof(text), "%s%s", KEYLESS_GET, ORDER_WITH(KEY_ACTIVE));
-	req_segment(&r, seq, text);
-	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
-	reject_forget(f, &r);
+	segment_answered(f, &r, seq, text, 0, API_ORDERS, TG_V_MISSING_KEY, 401);
 
 	/* the same two and a third, new, behind them: the third is charged */
 	snprintf(text, sizeof(text), "%s%s%s", PUBLIC_GET, ORDER_WITH(KEY_ACTIVE),
 		 ORDER_WITH(KEY_ACTIVE));
-	req_segment(&r, seq, text);
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	segment_passes(f, &r, seq, text);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, 3);
 	assert_int_equal(flow.next_seq, seq + (__u32)strlen(text));
@@ -2679,11 +2679,7 @@ static void test_request_behind_a_body_end(void **state)
 	for (int pass = 0; pass < 3; pass++) {
 		/* a public route's body, in two segments; the second ends it
 		 * and carries a request with an unknown key */
-		req_init(f, &r, false, "POST", "/health/report", "Content-Length: 100\r\n");
-		flow_with_socket(f, &r);
-		run_req(f, &r, &run);
-		assert_pass_untouched(&run);
-		end = r.spec.seq + (__u32)r.len + 100;
+		end = public_body_head(f, &r);
 		if (pass == 0) /* the flow wrote its slot: where the body ends */
 			assert_int_equal(seqhint_count(f, end), 1);
 		if (pass == 1)
@@ -2700,11 +2696,7 @@ static void test_request_behind_a_body_end(void **state)
 
 	/* body bytes up to the end only, or past it with no request there:
 	 * body; a request at the end of the body in a segment of its own */
-	req_init(f, &r, false, "POST", "/health/report", "Content-Length: 100\r\n");
-	flow_with_socket(f, &r);
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
-	end = r.spec.seq + (__u32)r.len + 100;
+	end = public_body_head(f, &r);
 	memset(text, 'x', 100);
 	text[100] = '\0';
 	assert_body_passed(f, &r, end - 100, text);
@@ -2719,11 +2711,7 @@ static void test_request_behind_a_body_end(void **state)
 
 	/* a body that begins like a method but is none, a request behind its
 	 * end: that one is decided */
-	req_init(f, &r, false, "POST", "/health/report", "Content-Length: 100\r\n");
-	flow_with_socket(f, &r);
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
-	end = r.spec.seq + (__u32)r.len + 100;
+	end = public_body_head(f, &r);
 	memset(text, 'x', 100);
 	memcpy(text, "G\r\n", 3);
 	strcpy(text + 100, LOOKALIKE);
