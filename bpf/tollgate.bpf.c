@@ -1579,8 +1579,13 @@ static __always_inline bool tg_again_reframes(const struct tg_scratch *s, const 
  * nothing recorded (the tokens taken go back; its retransmission is
  * decided again). Bytes behind the TG_SEG_REQUESTS-th request are not
  * read: refused as missing_key, as is a segment whose bytes cannot be read
- * (@off TG_XDP_UNREAD). A global function: the verifier checks it once,
- * whichever request it decides.
+ * (@off TG_XDP_UNREAD). A segment that begins before the end of the last
+ * one recorded (a retransmission, tg_seg_kind) is decided again up to
+ * where the flow's next request starts, its requests neither charged nor
+ * recorded (TG_RQ_AGAIN), and refused where a decision or the framing
+ * differs from the one made (tg_flow_passed_at, tg_again_reframes): TCP
+ * may have dropped what XDP saw first. A global function: the verifier
+ * checks it once, whichever request it decides.
  */
 __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, __u64 now)
 {

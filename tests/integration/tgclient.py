@@ -30,7 +30,7 @@ Subcommands (all print to stdout; exit 0 unless the arguments are wrong):
             (0 for a missing response).
 
   phantom   --addr A --port P --iface IF [--path /v1/ok] [--key K]
-            [--fake-body N] [--then PATH]
+            [--fake-body N] [--then PATH]                      (IPv4)
             a segment TCP discards but XDP sees (it acknowledges unsent
             data): a public GET /health (or a POST with an N-byte body to
             follow) as the connection's first bytes, then the real GET PATH
@@ -455,11 +455,16 @@ def cmd_phantom(args):
     sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     sniff.bind((args.iface, 0))
     sniff.settimeout(args.timeout)
-    with connect_nodelay(args) as s:
+    with sniff, connect_nodelay(args) as s:
         sport = s.getsockname()[1]
         syn = synack = None
         while syn is None or synack is None:
-            frame, addr = sniff.recvfrom(65536)
+            try:
+                frame, addr = sniff.recvfrom(65536)
+            except socket.timeout:
+                print(f"tgclient phantom: no handshake seen on {args.iface}", file=sys.stderr)
+                print(0)
+                return 1
             ip = frame[14:]
             if frame[12:14] != b"\x08\x00" or len(ip) < 40 or ip[9] != 6:
                 continue
@@ -474,7 +479,6 @@ def cmd_phantom(args):
         sniff.send(tcp_frame(dst_mac, src_mac, s.getsockname()[0], args.addr, sport, args.port,
                              (isn + 1) & 0xffffffff, (synack + 1 + 0x10000000) & 0xffffffff,
                              fake))
-        sniff.close()
         time.sleep(0.05)
         s.sendall(real)
         rd = Reader(s)
