@@ -1401,7 +1401,7 @@ static __always_inline void tg_xdp_commit(struct tg_scratch *s, struct tg_flow *
 		return;
 	if (f && last)
 		next_seq = tg_req_end_seq(s, f, p, last, off, &flags);
-	if (n && (s->seg_req[(n - 1) & (TG_SEG_REQUESTS - 1)].flags & TG_RQ_UNCHARGED))
+	if (s->seg_req[(n - 1) & (TG_SEG_REQUESTS - 1)].flags & TG_RQ_UNCHARGED)
 		flags &= ~TG_FLOW_BODY_OPEN;
 	s->req_flags = flags;
 	for (__u32 i = 0; i < TG_SEG_REQUESTS; i++) {
@@ -1637,8 +1637,8 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		}
 		if (first)
 			return XDP_PASS;
-		n = s->again_end - p->seq;
-		if (s->again == TG_AGAIN_SURE && n > off && n < p->payload_len)
+		n = tg_seq_inside(p, s->again_end);
+		if (s->again == TG_AGAIN_SURE && n > off)
 			return TG_XDP_NEXT + n;
 		/* bytes that are no request behind requests let through:
 		 * the server's to refuse */
