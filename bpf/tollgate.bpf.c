@@ -473,6 +473,10 @@ struct tg_scratch {
 	__u32 again;
 	__u32 again_end;
 	__u32 again_seg_end; /* the end of the last segment recorded */
+	/* tg_xdp: the server socket's rcv_nxt where a retransmission found
+	 * it (tcp_known): the RST after a refusal carries it (tg_reject) */
+	__u32 tcp_rcv_nxt;
+	__u32 tcp_known;
 };
 
 enum { TG_AGAIN = 1, TG_AGAIN_SURE = 2 };
@@ -772,7 +776,10 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 		return XDP_DROP;
 	th = (void *)s->out;
 	hlen = p->has_ts ? 32 : 20;
-	rj->server_rcv_nxt = p->seq;
+	/* what the server expects next: this segment's first byte (it never
+	 * gets it), or where its socket was past that (a retransmission) */
+	rj->server_rcv_nxt = s->tcp_known && (__s32)(s->tcp_rcv_nxt - p->seq) > 0 ? s->tcp_rcv_nxt :
+										      p->seq;
 	rj->pad = 0;
 	rj->expires_ns = bpf_ktime_get_ns() + tg_reject_ttl_ns;
 
@@ -1542,6 +1549,51 @@ static __always_inline bool tg_flow_passed_at(struct tg_flow *f, __u32 seq, bool
 }
 
 /*
+ * The rcv_nxt of the server's socket of @p's connection, in the network
+ * namespace of the device (bpf_skc_lookup_tcp): false where there is none
+ * that takes data (none here, a listener's, a request or time-wait
+ * socket). The server reads no byte before it: TCP trims or drops a
+ * segment's bytes up to it (RFC 9293 3.10.7.4).
+ */
+static __always_inline bool tg_tcp_rcv_nxt(struct xdp_md *ctx, const struct tg_pkt *p,
+					   __u32 *ret_rcv_nxt)
+{
+	struct bpf_sock_tuple t = {};
+	struct tcp_sock *tp;
+	struct bpf_sock *sk;
+	bool found = false;
+	__u32 state;
+
+	if (p->ipv6) {
+		__builtin_memcpy(t.ipv6.saddr, p->fk.client_addr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->fk.server_addr, 16);
+		t.ipv6.sport = p->fk.client_port;
+		t.ipv6.dport = p->fk.server_port;
+		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	} else {
+		t.ipv4.saddr = *(const __be32 *)(p->fk.client_addr + 12);
+		t.ipv4.daddr = *(const __be32 *)(p->fk.server_addr + 12);
+		t.ipv4.sport = p->fk.client_port;
+		t.ipv4.dport = p->fk.server_port;
+		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	}
+	if (!sk)
+		return false;
+	state = sk->state;
+	if (state == BPF_TCP_ESTABLISHED || state == BPF_TCP_FIN_WAIT1 ||
+	    state == BPF_TCP_FIN_WAIT2 || state == BPF_TCP_CLOSE_WAIT || state == BPF_TCP_CLOSING ||
+	    state == BPF_TCP_LAST_ACK) {
+		tp = bpf_skc_to_tcp_sock(sk);
+		if (tp) {
+			*ret_rcv_nxt = tp->rcv_nxt;
+			found = true;
+		}
+	}
+	bpf_sk_release(sk);
+	return found;
+}
+
+/*
  * Whether a request of a retransmission, decided again at offset @off of
  * segment @p, @end bytes long (0: not known), frames the connection other
  * than the requests decided before, where the flow was sure of their
@@ -1604,6 +1656,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	if (!ctx || !p || !s)
 		return XDP_PASS;
 	if (off == TG_XDP_UNREAD) {
+		s->tcp_known = 0;
 		info.verdict = TG_V_MISSING_KEY;
 		return tg_refuse(ctx, p, &info, 0, 0, now);
 	}
@@ -1616,6 +1669,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		s->seg_admitted = 0;
 		s->chain_sure = 0;
 		s->again = 0;
+		s->tcp_known = 0;
 	}
 	n = p->payload_len - off;
 	if (n > TG_SCAN_MAX)
@@ -1663,6 +1717,13 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 			 * (a bad checksum, an ACK of unsent data), and this
 			 * one what the server reads */
 			tg_stat(TG_S_RETRANSMITS);
+			if (tg_tcp_rcv_nxt(ctx, p, &s->tcp_rcv_nxt)) {
+				/* bytes the server's TCP took already: it
+				 * drops them, whatever they are */
+				if ((__s32)(p->seq + p->payload_len - s->tcp_rcv_nxt) <= 0)
+					return XDP_PASS;
+				s->tcp_known = 1;
+			}
 			s->again = (READ_ONCE(flow->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) ==
 						   TG_FLOW_SEQ ?
 					   TG_AGAIN_SURE :

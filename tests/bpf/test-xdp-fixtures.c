@@ -7,7 +7,8 @@
  * packet.h through the program and asserts what a user of the gateway relies
  * on: the XDP action, the frame that comes out (untouched, an in-kernel HTTP
  * answer, a RST) and the effect on the maps (flows, counters, buckets,
- * rejects, stats). DESIGN §3 is the contract.
+ * rejects, stats). DESIGN §3 is the contract. One test opens a real TCP
+ * connection over the loopback, for tg_xdp to find its server socket.
  *
  * Runs as root (CAP_BPF, CAP_NET_ADMIN for XDP test runs).
  */
@@ -26,6 +27,9 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -2500,6 +2504,130 @@ static const char *padded(char *out, size_t size, const char *line, size_t len)
 	return out;
 }
 
+/*
+ * A real TCP connection over the loopback (::1 with @ipv6) whose server
+ * socket took @text from the client: @r is then the client's segment that
+ * carried it, the flow as tg_sockops made it, the server port one of the
+ * API ports. The sockets go to sock[0] (client) and sock[1] (server).
+ */
+static void conn_on_loopback(struct fixture *f, struct req *r, bool ipv6, const char *text,
+			     int sock[2])
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr *a = ipv6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a4;
+	socklen_t alen = ipv6 ? sizeof(a6) : sizeof(a4);
+	__u16 cport, sport;
+	int lfd, on = 1, off = TCP_REPAIR_OFF_NO_WP, q = TCP_RECV_QUEUE;
+	size_t n = strlen(text), got = 0;
+	__u32 rcv_nxt, word;
+	__u64 bits;
+	socklen_t ql = sizeof(rcv_nxt);
+	char buf[3000];
+
+	lfd = socket(a->sa_family, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, a, alen), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, a, &alen), 0);
+	sport = ntohs(ipv6 ? a6.sin6_port : a4.sin_port);
+	sock[0] = socket(a->sa_family, SOCK_STREAM, 0);
+	assert_true(sock[0] >= 0);
+	assert_int_equal(connect(sock[0], a, alen), 0);
+	sock[1] = accept(lfd, NULL, NULL);
+	close(lfd);
+	assert_true(sock[1] >= 0);
+	assert_int_equal(getsockname(sock[0], a, &alen), 0);
+	cport = ntohs(ipv6 ? a6.sin6_port : a4.sin_port);
+
+	assert_int_equal(send(sock[0], text, n, 0), (ssize_t)n);
+	while (got < n) {
+		ssize_t k = recv(sock[1], buf, sizeof(buf), 0);
+
+		assert_true(k > 0);
+		got += (size_t)k;
+	}
+	/* where the server's TCP is (repair mode reads it), so the client's
+	 * segment was just before */
+	assert_int_equal(setsockopt(sock[1], SOL_TCP, TCP_REPAIR, &on, sizeof(on)), 0);
+	assert_int_equal(setsockopt(sock[1], SOL_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)), 0);
+	assert_int_equal(getsockopt(sock[1], SOL_TCP, TCP_QUEUE_SEQ, &rcv_nxt, &ql), 0);
+	assert_int_equal(setsockopt(sock[1], SOL_TCP, TCP_REPAIR, &off, sizeof(off)), 0);
+
+	req_raw(f, r, ipv6, text, n);
+	if (ipv6)
+		pkt_set_ipv6(&r->spec, "::1", "::1");
+	else
+		pkt_set_ipv4(&r->spec, "127.0.0.1", "127.0.0.1");
+	r->spec.sport = cport;
+	r->spec.dport = sport;
+	r->spec.seq = rcv_nxt - (__u32)n;
+	flow_with_socket(f, r);
+	word = TG_XDP_PORTS_WORD(sport);
+	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.tg_xdp_ports), &word, &bits))
+		bits = 0;
+	bits |= TG_XDP_PORTS_BIT(sport);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.tg_xdp_ports), &word, &bits,
+					     BPF_ANY),
+			 0);
+}
+
+/*
+ * A segment whose bytes the server's TCP took already (its socket's
+ * rcv_nxt is past them) is dropped by TCP whatever it carries: it passes,
+ * not decided again. One that runs past rcv_nxt is decided again, and the
+ * RST after its refusal carries that rcv_nxt. Without a socket to look up,
+ * as in every other fixture, retransmissions are decided again.
+ */
+static void test_retransmission_tcp_took(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = strlen(ORDER_WITH(KEY_ACTIVE));
+	char keyless_get[128], longer[256];
+	const char *KEYLESS_GET =
+		padded(keyless_get, sizeof(keyless_get), "GET /v1/orders/7 HTTP/1.1", len);
+	const char *LONGER = padded(longer, sizeof(longer), "GET /v1/orders/7 HTTP/1.1", len + 20);
+	struct tg_reject rej;
+	struct xdp_run run;
+	struct tg_flow flow;
+	int sock[2];
+	__u64 retrans, missing;
+	__u32 seq;
+	struct req r;
+
+	for (int ipv6 = 0; ipv6 < 2; ipv6++) {
+		conn_on_loopback(f, &r, ipv6, ORDER_WITH(KEY_ACTIVE), sock);
+		seq = r.spec.seq;
+		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS,
+				TG_M_GET, "/v1/orders/7");
+
+		/* a keyless request in its place, as long: TCP has those bytes */
+		retrans = stat_get(f, TG_S_RETRANSMITS);
+		missing = refused_total(f, TG_V_MISSING_KEY);
+		segment_passes(f, &r, seq, KEYLESS_GET);
+		assert_int_equal(stat_get(f, TG_S_RETRANSMITS), retrans + 1);
+		assert_int_equal(refused_total(f, TG_V_MISSING_KEY), missing);
+		assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, (__u64)ipv6 + 1);
+		assert_true(flow_get(f, &r.spec, &flow));
+		assert_int_equal(flow.tail, 1);
+		assert_int_equal(flow.next_seq, seq + (__u32)len);
+
+		/* one that runs 20 bytes past them: TCP takes those */
+		req_segment(&r, seq, LONGER);
+		run_req(f, &r, &run);
+		assert_answer(&run, 401, NULL);
+		assert_int_equal(refused_total(f, TG_V_MISSING_KEY), missing + 1);
+		assert_true(reject_get(f, &r.spec, &rej));
+		assert_int_equal(rej.server_rcv_nxt, seq + (__u32)len);
+		reject_forget(f, &r);
+
+		/* the same where the socket is gone: decided again */
+		close(sock[0]);
+		close(sock[1]);
+		segment_answered(f, &r, seq, KEYLESS_GET, 0, API_ORDERS, TG_V_MISSING_KEY, 401);
+	}
+}
+
 static void test_retransmission_decided_again(void **state)
 {
 	struct fixture *f = *state;
@@ -3769,6 +3897,7 @@ int main(void)
 		T(test_retransmission_not_charged),
 		T(test_retransmission_across_seq_wrap),
 		T(test_retransmission_decided_again),
+		T(test_retransmission_tcp_took),
 		T(test_body_in_second_segment),
 		T(test_new_connection_on_old_tuple),
 		T(test_unsure_framing_skips_nothing),

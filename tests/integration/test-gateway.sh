@@ -22,7 +22,11 @@
 #  3i. a segment TCP drops (it acknowledges unsent data) but XDP sees, a
 #      public request, then a keyless request, a consumer's, or one for an
 #      API outside the plan at the same sequence: refused, not passed as a
-#      retransmission
+#      retransmission (a public request with a body to follow, then one
+#      without in its place: so is the keyless one behind it)
+#  3j. a copy of a request the server's TCP took already, keyless: TCP
+#      drops it, so it passes (the socket's rcv_nxt says so); the
+#      connection goes on
 #   4. two pipelined requests in one segment: both charged, each its own
 #      event; one for an API the plan does not cover behind an admitted one
 #      refuses the segment, as do bytes behind the 8th; 20 behind a chunked
@@ -500,6 +504,16 @@ assert_eq "none of them reached the server" 0 "$(tg_server_count 'probe=phantom'
 tg_counters "$TG_DIR/c-phantom1.json"
 assert_eq "refused as missing_key (3) and forbidden_api (1), nothing charged" "3 1 0" \
 	"$(($(tg_counter "$TG_DIR/c-phantom1.json" 0 1 refused.missing_key) - $(tg_counter "$TG_DIR/c-phantom0.json" 0 1 refused.missing_key))) $(tg_counter "$TG_DIR/c-phantom1.json" 22 2 refused.forbidden_api) $(tg_counter "$TG_DIR/c-phantom1.json" 22 1 requests)"
+
+tg_log "3j. a keyless copy of bytes the server's TCP has: passes, TCP drops it"
+tg_counters "$TG_DIR/c-dup0.json"
+assert_eq "a consumer's request, a keyless copy at its sequence, the request again: both answered" \
+	"200 200" "$(tg_client "$PYTHON" "$TG_CLIENT_PY" duplicate --addr "$TG_HOST_IP" --port "$PORT" \
+		--iface "$TG_CLIENT_IF" --path '/v1/ok?probe=duplicate' --key "$K_PHANTOM")"
+assert_eq "the server read the two keyed requests only" 2 "$(tg_server_count 'probe=duplicate')"
+tg_counters "$TG_DIR/c-dup1.json"
+assert_eq "nothing refused, both charged" "0 2" \
+	"$(($(tg_counter "$TG_DIR/c-dup1.json" 0 1 refused.missing_key) - $(tg_counter "$TG_DIR/c-dup0.json" 0 1 refused.missing_key))) $(($(tg_counter "$TG_DIR/c-dup1.json" 22 1 requests) - $(tg_counter "$TG_DIR/c-dup0.json" 22 1 requests)))"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"

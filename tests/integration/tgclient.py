@@ -37,6 +37,12 @@ Subcommands (all print to stdout; exit 0 unless the arguments are wrong):
             (keyless without --key) at the same sequence through the
             socket, then a keyless GET of --then; prints the statuses.
 
+  duplicate --addr A --port P --iface IF --key K [--path /v1/ok]  (IPv4)
+            GET PATH with K, answered; then by hand a frame at its
+            sequence, bytes the server's TCP has (it drops them), carrying
+            a keyless GET as long; then GET PATH with K again on the same
+            connection; prints the statuses.
+
   newkey    [--version V]
             a fresh API key: tg_ + version digit + 39 base62 characters.
 
@@ -425,6 +431,76 @@ def tcp_frame(dst_mac, src_mac, src, dst, sport, dport, seq, ack, payload):
     return dst_mac + src_mac + b"\x08\x00" + ip + tcp + payload
 
 
+def sniffer(iface, timeout):
+    """A packet socket on iface that sees frames both ways (ETH_P_ALL: one
+    of a single protocol sees no outgoing frames, our SYN)."""
+    sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    sniff.bind((iface, 0))
+    sniff.settimeout(timeout)
+    return sniff
+
+
+def handshake_seen(sniff, s, port):
+    """The handshake of socket s to port as sniff saw it: (our MAC, the
+    host's MAC, our ISN, the host's ISN), or None if it saw none in time."""
+    import struct
+
+    sport = s.getsockname()[1]
+    syn = synack = None
+    while syn is None or synack is None:
+        try:
+            frame, _ = sniff.recvfrom(65536)
+        except socket.timeout:
+            return None
+        ip = frame[14:]
+        if frame[12:14] != b"\x08\x00" or len(ip) < 40 or ip[9] != 6:
+            continue
+        ihl = (ip[0] & 15) * 4
+        sp, dp, seq = struct.unpack("!HHI", ip[ihl:ihl + 8])
+        flags = ip[ihl + 13]
+        if sp == sport and dp == port and flags & 0x12 == 0x02:
+            syn = (frame[6:12], frame[0:6], seq)
+        elif sp == port and dp == sport and flags & 0x12 == 0x12:
+            synack = seq
+    return syn + (synack,)
+
+
+def cmd_duplicate(args):
+    """A copy of bytes the server's TCP took already, which it drops: GET
+    --path with --key through the socket, answered; then by hand on
+    --iface a frame at that request's sequence carrying a keyless GET of
+    --path as long; then the keyed request again through the socket.
+    Prints the statuses read (0: none)."""
+    real = request_bytes(args.addr, args.port, args.path, args.key)
+    keyless = request_bytes(args.addr, args.port, args.path, None)
+    keyless = keyless[:-2] + b"X-Pad: " + b"p" * (len(real) - len(keyless) - 9) + b"\r\n\r\n"
+    assert len(keyless) == len(real)
+    sniff = sniffer(args.iface, args.timeout)
+    statuses = []
+    with sniff, connect_nodelay(args) as s:
+        seen = handshake_seen(sniff, s, args.port)
+        if seen is None:
+            print(f"tgclient duplicate: no handshake seen on {args.iface}", file=sys.stderr)
+            print(0)
+            return 1
+        src_mac, dst_mac, isn, synack = seen
+        rd = Reader(s)
+        try:
+            s.sendall(real)
+            statuses.append(rd.response()[0])
+            # acknowledges what the host had sent before it: an old ACK
+            sniff.send(tcp_frame(dst_mac, src_mac, s.getsockname()[0], args.addr,
+                                 s.getsockname()[1], args.port, (isn + 1) & 0xffffffff,
+                                 (synack + 1) & 0xffffffff, keyless))
+            time.sleep(0.05)
+            s.sendall(real)
+            statuses.append(rd.response()[0])
+        except (OSError, ValueError):
+            pass
+    print_statuses(statuses, 2)
+    return 0
+
+
 def cmd_phantom(args):
     """A segment that XDP sees and TCP drops, then the real one at the same
     sequence: the connection's first bytes go out once by hand on --iface
@@ -435,8 +511,6 @@ def cmd_phantom(args):
     request is a POST whose head says N bytes of body follow; with --then,
     a keyless GET of that path follows the real request. Prints the
     statuses read (0: none)."""
-    import struct
-
     real = request_bytes(args.addr, args.port, args.path, args.key or None)
     if args.fake_body:  # a body the dropped request says is to follow
         fake = request_bytes(args.addr, args.port, "/health", None, "POST",
@@ -451,34 +525,17 @@ def cmd_phantom(args):
     else:
         real = real[:-2] + pad
         fake = fake[:-2] + b"X-Pad: " + b"p" * 10 + b"\r\n\r\n"
-    # ETH_P_ALL: a socket of one protocol sees no outgoing frames (our SYN)
-    sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-    sniff.bind((args.iface, 0))
-    sniff.settimeout(args.timeout)
+    sniff = sniffer(args.iface, args.timeout)
     with sniff, connect_nodelay(args) as s:
-        sport = s.getsockname()[1]
-        syn = synack = None
-        while syn is None or synack is None:
-            try:
-                frame, addr = sniff.recvfrom(65536)
-            except socket.timeout:
-                print(f"tgclient phantom: no handshake seen on {args.iface}", file=sys.stderr)
-                print(0)
-                return 1
-            ip = frame[14:]
-            if frame[12:14] != b"\x08\x00" or len(ip) < 40 or ip[9] != 6:
-                continue
-            ihl = (ip[0] & 15) * 4
-            sp, dp, seq = struct.unpack("!HHI", ip[ihl:ihl + 8])
-            flags = ip[ihl + 13]
-            if sp == sport and dp == args.port and flags & 0x12 == 0x02:
-                syn = (frame[6:12], frame[0:6], seq)  # our MAC, the host's, our ISN
-            elif sp == args.port and dp == sport and flags & 0x12 == 0x12:
-                synack = seq
-        src_mac, dst_mac, isn = syn
-        sniff.send(tcp_frame(dst_mac, src_mac, s.getsockname()[0], args.addr, sport, args.port,
-                             (isn + 1) & 0xffffffff, (synack + 1 + 0x10000000) & 0xffffffff,
-                             fake))
+        seen = handshake_seen(sniff, s, args.port)
+        if seen is None:
+            print(f"tgclient phantom: no handshake seen on {args.iface}", file=sys.stderr)
+            print(0)
+            return 1
+        src_mac, dst_mac, isn, synack = seen
+        sniff.send(tcp_frame(dst_mac, src_mac, s.getsockname()[0], args.addr, s.getsockname()[1],
+                             args.port, (isn + 1) & 0xffffffff,
+                             (synack + 1 + 0x10000000) & 0xffffffff, fake))
         time.sleep(0.05)
         s.sendall(real)
         rd = Reader(s)
@@ -720,6 +777,12 @@ def main():
     p.add_argument("--path", default="/v1/ok")
     p.add_argument("--key", default="")
     p.set_defaults(fn=cmd_phantom)
+
+    p = connecting("duplicate")
+    p.add_argument("--iface", required=True, help="the client's interface, for the frame")
+    p.add_argument("--path", default="/v1/ok")
+    p.add_argument("--key", required=True)
+    p.set_defaults(fn=cmd_duplicate)
 
     p = connecting("smuggle")
     p.add_argument("--key", required=True)
