@@ -473,10 +473,6 @@ struct tg_scratch {
 	__u32 again;
 	__u32 again_end;
 	__u32 again_seg_end; /* the end of the last segment recorded */
-	/* tg_xdp: the server socket's rcv_nxt where a retransmission found
-	 * it (tcp_known): the RST after a refusal carries it (tg_reject) */
-	__u32 tcp_rcv_nxt;
-	__u32 tcp_known;
 };
 
 enum { TG_AGAIN = 1, TG_AGAIN_SURE = 2 };
@@ -776,10 +772,10 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 		return XDP_DROP;
 	th = (void *)s->out;
 	hlen = p->has_ts ? 32 : 20;
-	/* what the server expects next: this segment's first byte (it never
-	 * gets it), or where its socket was past that (a retransmission) */
-	rj->server_rcv_nxt = s->tcp_known && (__s32)(s->tcp_rcv_nxt - p->seq) > 0 ? s->tcp_rcv_nxt :
-										      p->seq;
+	/* the server never gets this segment: it expects its first byte
+	 * next, unless its socket says otherwise when the RST goes out
+	 * (tg_reset_server) */
+	rj->server_rcv_nxt = p->seq;
 	rj->pad = 0;
 	rj->expires_ns = bpf_ktime_get_ns() + tg_reject_ttl_ns;
 
@@ -839,10 +835,58 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 	return XDP_TX;
 }
 
+/*
+ * The rcv_nxt of the server's socket of @p's connection, in the network
+ * namespace of the device (bpf_skc_lookup_tcp): false where there is none
+ * that takes data (none here, a listener's, a request or time-wait
+ * socket). The server reads no byte before it: TCP trims or drops a
+ * segment's bytes up to it (RFC 9293 3.10.7.4).
+ */
+static __always_inline bool tg_tcp_rcv_nxt(struct xdp_md *ctx, const struct tg_pkt *p,
+					   __u32 *ret_rcv_nxt)
+{
+	struct bpf_sock_tuple t = {};
+	struct tcp_sock *tp;
+	struct bpf_sock *sk;
+	bool found = false;
+	__u32 state;
+
+	if (p->ipv6) {
+		__builtin_memcpy(t.ipv6.saddr, p->fk.client_addr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->fk.server_addr, 16);
+		t.ipv6.sport = p->fk.client_port;
+		t.ipv6.dport = p->fk.server_port;
+		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	} else {
+		t.ipv4.saddr = *(const __be32 *)(p->fk.client_addr + 12);
+		t.ipv4.daddr = *(const __be32 *)(p->fk.server_addr + 12);
+		t.ipv4.sport = p->fk.client_port;
+		t.ipv4.dport = p->fk.server_port;
+		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	}
+	if (!sk)
+		return false;
+	state = sk->state;
+	if (state == BPF_TCP_ESTABLISHED || state == BPF_TCP_FIN_WAIT1 ||
+	    state == BPF_TCP_FIN_WAIT2 || state == BPF_TCP_CLOSE_WAIT || state == BPF_TCP_CLOSING ||
+	    state == BPF_TCP_LAST_ACK) {
+		tp = bpf_skc_to_tcp_sock(sk);
+		if (tp) {
+			*ret_rcv_nxt = tp->rcv_nxt;
+			found = true;
+		}
+	}
+	bpf_sk_release(sk);
+	return found;
+}
+
 /* The client's next segment on an answered connection becomes a RST at the
- * sequence the server still expects, so the server frees its socket. A
- * global function: its frame is not tg_xdp's, which tg_xdp_request's
- * adds to. */
+ * sequence the server still expects, so the server frees its socket: its
+ * socket's rcv_nxt, or where there is none to look up, @rcv_nxt, the first
+ * byte of the refused segment (a RST off rcv_nxt would get a challenge
+ * ACK, RFC 5961: bytes of a retransmission TCP took, or a segment refused
+ * ahead of one lost). A global function: its frame is not tg_xdp's, which
+ * tg_xdp_request's adds to. */
 __noinline int tg_reset_server(struct xdp_md *ctx, const struct tg_pkt *p, __u32 rcv_nxt)
 {
 	struct tcphdr th = {};
@@ -852,6 +896,7 @@ __noinline int tg_reset_server(struct xdp_md *ctx, const struct tg_pkt *p, __u32
 
 	if (!ctx || !p)
 		return XDP_DROP;
+	tg_tcp_rcv_nxt(ctx, p, &rcv_nxt);
 	th.source = p->fk.client_port;
 	th.dest = p->fk.server_port;
 	th.seq = bpf_htonl(rcv_nxt);
@@ -1549,51 +1594,6 @@ static __always_inline bool tg_flow_passed_at(struct tg_flow *f, __u32 seq, bool
 }
 
 /*
- * The rcv_nxt of the server's socket of @p's connection, in the network
- * namespace of the device (bpf_skc_lookup_tcp): false where there is none
- * that takes data (none here, a listener's, a request or time-wait
- * socket). The server reads no byte before it: TCP trims or drops a
- * segment's bytes up to it (RFC 9293 3.10.7.4).
- */
-static __always_inline bool tg_tcp_rcv_nxt(struct xdp_md *ctx, const struct tg_pkt *p,
-					   __u32 *ret_rcv_nxt)
-{
-	struct bpf_sock_tuple t = {};
-	struct tcp_sock *tp;
-	struct bpf_sock *sk;
-	bool found = false;
-	__u32 state;
-
-	if (p->ipv6) {
-		__builtin_memcpy(t.ipv6.saddr, p->fk.client_addr, 16);
-		__builtin_memcpy(t.ipv6.daddr, p->fk.server_addr, 16);
-		t.ipv6.sport = p->fk.client_port;
-		t.ipv6.dport = p->fk.server_port;
-		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
-	} else {
-		t.ipv4.saddr = *(const __be32 *)(p->fk.client_addr + 12);
-		t.ipv4.daddr = *(const __be32 *)(p->fk.server_addr + 12);
-		t.ipv4.sport = p->fk.client_port;
-		t.ipv4.dport = p->fk.server_port;
-		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
-	}
-	if (!sk)
-		return false;
-	state = sk->state;
-	if (state == BPF_TCP_ESTABLISHED || state == BPF_TCP_FIN_WAIT1 ||
-	    state == BPF_TCP_FIN_WAIT2 || state == BPF_TCP_CLOSE_WAIT || state == BPF_TCP_CLOSING ||
-	    state == BPF_TCP_LAST_ACK) {
-		tp = bpf_skc_to_tcp_sock(sk);
-		if (tp) {
-			*ret_rcv_nxt = tp->rcv_nxt;
-			found = true;
-		}
-	}
-	bpf_sk_release(sk);
-	return found;
-}
-
-/*
  * Whether a request of a retransmission, decided again at offset @off of
  * segment @p, @end bytes long (0: not known), frames the connection other
  * than the requests decided before, where the flow was sure of their
@@ -1656,7 +1656,6 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	if (!ctx || !p || !s)
 		return XDP_PASS;
 	if (off == TG_XDP_UNREAD) {
-		s->tcp_known = 0;
 		info.verdict = TG_V_MISSING_KEY;
 		return tg_refuse(ctx, p, &info, 0, 0, now);
 	}
@@ -1669,7 +1668,6 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		s->seg_admitted = 0;
 		s->chain_sure = 0;
 		s->again = 0;
-		s->tcp_known = 0;
 	}
 	n = p->payload_len - off;
 	if (n > TG_SCAN_MAX)
@@ -1712,18 +1710,18 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 			return n ? TG_XDP_NEXT + n : XDP_PASS;
 		}
 		if (r == TG_SEG_RETRANSMIT) {
-			/* decided again, not charged again: what XDP saw at
-			 * this sequence before may be a segment TCP dropped
-			 * (a bad checksum, an ACK of unsent data), and this
-			 * one what the server reads */
+			__u32 rcv_nxt;
+
 			tg_stat(TG_S_RETRANSMITS);
-			if (tg_tcp_rcv_nxt(ctx, p, &s->tcp_rcv_nxt)) {
-				/* bytes the server's TCP took already: it
-				 * drops them, whatever they are */
-				if ((__s32)(p->seq + p->payload_len - s->tcp_rcv_nxt) <= 0)
-					return XDP_PASS;
-				s->tcp_known = 1;
-			}
+			/* bytes the server's TCP took already: it drops
+			 * them, whatever they are */
+			if (tg_tcp_rcv_nxt(ctx, p, &rcv_nxt) &&
+			    (__s32)(p->seq + p->payload_len - rcv_nxt) <= 0)
+				return XDP_PASS;
+			/* else decided again, not charged again: what XDP
+			 * saw at this sequence before may be a segment TCP
+			 * dropped (a bad checksum, an ACK of unsent data),
+			 * and this one what the server reads */
 			s->again = (READ_ONCE(flow->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) ==
 						   TG_FLOW_SEQ ?
 					   TG_AGAIN_SURE :

@@ -2572,12 +2572,29 @@ static void conn_on_loopback(struct fixture *f, struct req *r, bool ipv6, const 
 			 0);
 }
 
+/* The client's next segment on @r's connection, a bare ACK, becomes a RST
+ * toward the server at @seq. */
+static void assert_next_is_rst(struct fixture *f, const struct req *r, __u32 seq)
+{
+	struct req ack = *r;
+	struct xdp_run run;
+
+	ack.spec.seq = r->spec.seq + (__u32)r->len;
+	ack.spec.tcp_flags = PKT_ACK;
+	ack.len = 0;
+	run_req(f, &ack, &run);
+	assert_rst(&run, seq);
+}
+
 /*
  * A segment whose bytes the server's TCP took already (its socket's
  * rcv_nxt is past them) is dropped by TCP whatever it carries: it passes,
- * not decided again. One that runs past rcv_nxt is decided again, and the
- * RST after its refusal carries that rcv_nxt. Without a socket to look up,
- * as in every other fixture, retransmissions are decided again.
+ * not decided again. One that runs past rcv_nxt is decided again. The RST
+ * that follows a refusal is at the socket's rcv_nxt: past the refused
+ * segment's start (a retransmission) or short of it (bytes before it
+ * lost). Without a socket to look up, as in every other fixture,
+ * retransmissions are decided again and the RST is at the refused
+ * segment's start.
  */
 static void test_retransmission_tcp_took(void **state)
 {
@@ -2587,7 +2604,7 @@ static void test_retransmission_tcp_took(void **state)
 	const char *KEYLESS_GET =
 		padded(keyless_get, sizeof(keyless_get), "GET /v1/orders/7 HTTP/1.1", len);
 	const char *LONGER = padded(longer, sizeof(longer), "GET /v1/orders/7 HTTP/1.1", len + 20);
-	struct tg_reject rej;
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
 	struct xdp_run run;
 	struct tg_flow flow;
 	int sock[2];
@@ -2617,14 +2634,25 @@ static void test_retransmission_tcp_took(void **state)
 		run_req(f, &r, &run);
 		assert_answer(&run, 401, NULL);
 		assert_int_equal(refused_total(f, TG_V_MISSING_KEY), missing + 1);
-		assert_true(reject_get(f, &r.spec, &rej));
-		assert_int_equal(rej.server_rcv_nxt, seq + (__u32)len);
+		assert_next_is_rst(f, &r, seq + (__u32)len);
 		reject_forget(f, &r);
 
-		/* the same where the socket is gone: decided again */
-		close(sock[0]);
+		/* a request refused with 100 bytes before it lost */
+		req_segment(&r, seq + (__u32)len + 100, KEYLESS_GET);
+		run_req(f, &r, &run);
+		assert_answer(&run, 401, NULL);
+		assert_next_is_rst(f, &r, seq + (__u32)len);
+		reject_forget(f, &r);
+
+		/* the same where the socket is gone (reset at once) */
+		assert_int_equal(setsockopt(sock[1], SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)),
+				 0);
 		close(sock[1]);
-		segment_answered(f, &r, seq, KEYLESS_GET, 0, API_ORDERS, TG_V_MISSING_KEY, 401);
+		close(sock[0]);
+		req_segment(&r, seq, KEYLESS_GET);
+		assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+		assert_next_is_rst(f, &r, seq);
+		reject_forget(f, &r);
 	}
 }
 
