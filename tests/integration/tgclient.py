@@ -440,18 +440,22 @@ def sniffer(iface, timeout):
     return sniff
 
 
-def handshake_seen(sniff, s, port):
-    """The handshake of socket s to port as sniff saw it: (our MAC, the
-    host's MAC, our ISN, the host's ISN), or None if it saw none in time."""
+def first_bytes_by_hand(sniff, s, args, name):
+    """A function send(payload, ack_ahead) that sends payload by hand on
+    sniff (bound to args.iface) as socket s's first bytes to args.port,
+    acknowledging the host's bytes up to ack_ahead past its first; made
+    from the handshake sniff saw. None, with a message, if it saw none in
+    time."""
     import struct
 
     sport = s.getsockname()[1]
+    port = args.port
     syn = synack = None
     while syn is None or synack is None:
         try:
             frame, _ = sniff.recvfrom(65536)
         except socket.timeout:
-            return None
+            break
         ip = frame[14:]
         if frame[12:14] != b"\x08\x00" or len(ip) < 40 or ip[9] != 6:
             continue
@@ -462,7 +466,16 @@ def handshake_seen(sniff, s, port):
             syn = (frame[6:12], frame[0:6], seq)
         elif sp == port and dp == sport and flags & 0x12 == 0x12:
             synack = seq
-    return syn + (synack,)
+    if syn is None or synack is None:
+        print(f"tgclient {name}: no handshake seen on {args.iface}", file=sys.stderr)
+        return None
+    src_mac, dst_mac, isn = syn
+
+    def send(payload, ack_ahead):
+        sniff.send(tcp_frame(dst_mac, src_mac, s.getsockname()[0], args.addr, sport, port,
+                             (isn + 1) & 0xffffffff, (synack + 1 + ack_ahead) & 0xffffffff,
+                             payload))
+    return send
 
 
 def cmd_duplicate(args):
@@ -478,20 +491,15 @@ def cmd_duplicate(args):
     sniff = sniffer(args.iface, args.timeout)
     statuses = []
     with sniff, connect_nodelay(args) as s:
-        seen = handshake_seen(sniff, s, args.port)
-        if seen is None:
-            print(f"tgclient duplicate: no handshake seen on {args.iface}", file=sys.stderr)
+        send = first_bytes_by_hand(sniff, s, args, "duplicate")
+        if send is None:
             print(0)
             return 1
-        src_mac, dst_mac, isn, synack = seen
         rd = Reader(s)
         try:
             s.sendall(real)
             statuses.append(rd.response()[0])
-            # acknowledges what the host had sent before it: an old ACK
-            sniff.send(tcp_frame(dst_mac, src_mac, s.getsockname()[0], args.addr,
-                                 s.getsockname()[1], args.port, (isn + 1) & 0xffffffff,
-                                 (synack + 1) & 0xffffffff, keyless))
+            send(keyless, 0)  # acknowledges none of the answer: an old ACK
             time.sleep(0.05)
             s.sendall(real)
             statuses.append(rd.response()[0])
@@ -527,15 +535,11 @@ def cmd_phantom(args):
         fake = fake[:-2] + b"X-Pad: " + b"p" * 10 + b"\r\n\r\n"
     sniff = sniffer(args.iface, args.timeout)
     with sniff, connect_nodelay(args) as s:
-        seen = handshake_seen(sniff, s, args.port)
-        if seen is None:
-            print(f"tgclient phantom: no handshake seen on {args.iface}", file=sys.stderr)
+        send = first_bytes_by_hand(sniff, s, args, "phantom")
+        if send is None:
             print(0)
             return 1
-        src_mac, dst_mac, isn, synack = seen
-        sniff.send(tcp_frame(dst_mac, src_mac, s.getsockname()[0], args.addr, s.getsockname()[1],
-                             args.port, (isn + 1) & 0xffffffff,
-                             (synack + 1 + 0x10000000) & 0xffffffff, fake))
+        send(fake, 0x10000000)  # acknowledges data never sent: TCP drops it
         time.sleep(0.05)
         s.sendall(real)
         rd = Reader(s)
