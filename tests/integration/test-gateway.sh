@@ -26,7 +26,8 @@
 #      without in its place: so is the keyless one behind it)
 #  3j. a copy of a request the server's TCP took already, keyless: TCP
 #      drops it, so it passes (the socket's rcv_nxt says so); the
-#      connection goes on
+#      connection goes on. One 20 bytes longer: refused, and the RST
+#      after it, at the socket's rcv_nxt, frees the server's socket
 #   4. two pipelined requests in one segment: both charged, each its own
 #      event; one for an API the plan does not cover behind an admitted one
 #      refuses the segment, as do bytes behind the 8th; 20 behind a chunked
@@ -514,6 +515,18 @@ assert_eq "the server read the two keyed requests only" 2 "$(tg_server_count 'pr
 tg_counters "$TG_DIR/c-dup1.json"
 assert_eq "nothing refused, both charged" "0 2" \
 	"$(($(tg_counter "$TG_DIR/c-dup1.json" 0 1 refused.missing_key) - $(tg_counter "$TG_DIR/c-dup0.json" 0 1 refused.missing_key))) $(($(tg_counter "$TG_DIR/c-dup1.json" 22 1 requests) - $(tg_counter "$TG_DIR/c-dup0.json" 22 1 requests)))"
+# 20 bytes past what TCP took: decided again, refused; the server's TCP is
+# then past the refused segment's start, and a RST there would only get a
+# challenge ACK (RFC 5961), the socket left established
+assert_eq "a copy 20 bytes longer: refused, the request behind it made a RST" "200 0" \
+	"$(tg_client "$PYTHON" "$TG_CLIENT_PY" duplicate --addr "$TG_HOST_IP" --port "$PORT" \
+		--iface "$TG_CLIENT_IF" --path '/v1/ok?probe=duplonger' --key "$K_PHANTOM" \
+		--longer 20 --timeout 1)"
+assert_eq "the server read the first request only" 1 "$(tg_server_count 'probe=duplonger')"
+assert_eq "server sockets left established (within 5 s)" 0 "$(tg_wait_established "$PORT" 0 5)"
+tg_counters "$TG_DIR/c-dup2.json"
+assert_eq "refused as missing_key" 1 \
+	"$(($(tg_counter "$TG_DIR/c-dup2.json" 0 1 refused.missing_key) - $(tg_counter "$TG_DIR/c-dup1.json" 0 1 refused.missing_key)))"
 
 # ---------------------------------------------------------------------------
 tg_log "4. two pipelined requests in one segment"

@@ -37,11 +37,12 @@ Subcommands (all print to stdout; exit 0 unless the arguments are wrong):
             (keyless without --key) at the same sequence through the
             socket, then a keyless GET of --then; prints the statuses.
 
-  duplicate --addr A --port P --iface IF --key K [--path /v1/ok]  (IPv4)
+  duplicate --addr A --port P --iface IF --key K [--path /v1/ok]
+            [--longer N]                                        (IPv4)
             GET PATH with K, answered; then by hand a frame at its
             sequence, bytes the server's TCP has (it drops them), carrying
-            a keyless GET as long; then GET PATH with K again on the same
-            connection; prints the statuses.
+            a keyless GET as long (or N bytes longer); then GET PATH with
+            K again on the same connection; prints the statuses.
 
   newkey    [--version V]
             a fresh API key: tg_ + version digit + 39 base62 characters.
@@ -482,12 +483,14 @@ def cmd_duplicate(args):
     """A copy of bytes the server's TCP took already, which it drops: GET
     --path with --key through the socket, answered; then by hand on
     --iface a frame at that request's sequence carrying a keyless GET of
-    --path as long; then the keyed request again through the socket.
-    Prints the statuses read (0: none)."""
+    --path as long (--longer N: N bytes longer, so not all taken); then
+    the keyed request again through the socket. Prints the statuses read
+    (0: none)."""
     real = request_bytes(args.addr, args.port, args.path, args.key)
     keyless = request_bytes(args.addr, args.port, args.path, None)
-    keyless = keyless[:-2] + b"X-Pad: " + b"p" * (len(real) - len(keyless) - 9) + b"\r\n\r\n"
-    assert len(keyless) == len(real)
+    pad = len(real) + args.longer - len(keyless) - 9
+    keyless = keyless[:-2] + b"X-Pad: " + b"p" * pad + b"\r\n\r\n"
+    assert len(keyless) == len(real) + args.longer
     sniff = sniffer(args.iface, args.timeout)
     statuses = []
     with sniff, connect_nodelay(args) as s:
@@ -786,6 +789,7 @@ def main():
     p.add_argument("--iface", required=True, help="the client's interface, for the frame")
     p.add_argument("--path", default="/v1/ok")
     p.add_argument("--key", required=True)
+    p.add_argument("--longer", type=int, default=0, help="the copy runs this many bytes past")
     p.set_defaults(fn=cmd_duplicate)
 
     p = connecting("smuggle")
