@@ -2547,8 +2547,8 @@ static void conn_on_loopback(struct fixture *f, struct req *r, bool ipv6, const 
 		assert_true(k > 0);
 		got += (size_t)k;
 	}
-	/* where the server's TCP is (repair mode reads it), so the client's
-	 * segment was just before */
+	/* where the server's TCP is (repair mode reads it): the client's
+	 * segment with @text ended there */
 	assert_int_equal(setsockopt(sock[1], SOL_TCP, TCP_REPAIR, &on, sizeof(on)), 0);
 	assert_int_equal(setsockopt(sock[1], SOL_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)), 0);
 	assert_int_equal(getsockopt(sock[1], SOL_TCP, TCP_QUEUE_SEQ, &rcv_nxt, &ql), 0);
