@@ -209,12 +209,10 @@ $(BUILD)/bench-events: scripts/bench-events.c agent/drain.c agent/geoip.c agent/
 bench: deps all $(BUILD)/bench-xdp-cost $(BUILD)/bench-events $(BUILD)/tests/produce-usage
 	$(Q)BUILD=$(abspath $(BUILD)) bash scripts/bench.sh
 
-# the whole marketplace on one host needs Redis, Kafka, billing and the API
-# (issues 3-6); until scripts/demo.sh exists this says so instead of failing
+# the whole marketplace on one host: Redis, the development broker, the agent,
+# billing, the API and traffic (scripts/demo.sh)
 demo: deps all
-	$(Q)if [ -f scripts/demo.sh ]; then BUILD=$(abspath $(BUILD)) bash scripts/demo.sh; else \
-		echo "make demo: not available yet: it needs the Redis, Kafka, billing and API parts"; \
-		echo "(README, 'Running the agent on a host', runs the gateway on its own today)"; exit 1; fi
+	$(Q)BUILD=$(abspath $(BUILD)) bash scripts/demo.sh
 
 # --- install ------------------------------------------------------------
 install: all
