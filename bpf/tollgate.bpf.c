@@ -473,6 +473,7 @@ struct tg_scratch {
 	__u32 again;
 	__u32 again_end;
 	__u32 again_seg_end; /* the end of the last segment recorded */
+	__u32 rst_lookup; /* tg_xdp: for tg_reject, TG_REJECT_LOOKUP or 0 */
 };
 
 enum { TG_AGAIN = 1, TG_AGAIN_SURE = 2 };
@@ -773,10 +774,9 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 	th = (void *)s->out;
 	hlen = p->has_ts ? 32 : 20;
 	/* the server never gets this segment: it expects its first byte
-	 * next, unless its socket says otherwise when the RST goes out
-	 * (tg_reset_server) */
+	 * next, unless (tg_xdp_request's word) its TCP may be elsewhere */
 	rj->server_rcv_nxt = p->seq;
-	rj->pad = 0;
+	rj->flags = s->rst_lookup;
 	rj->expires_ns = bpf_ktime_get_ns() + tg_reject_ttl_ns;
 
 	rlen = tg_reply_build(s->out + hlen, info);
@@ -881,13 +881,13 @@ static __always_inline bool tg_tcp_rcv_nxt(struct xdp_md *ctx, const struct tg_p
 }
 
 /* The client's next segment on an answered connection becomes a RST at the
- * sequence the server still expects, so the server frees its socket: its
- * socket's rcv_nxt, or where there is none to look up, @rcv_nxt, the first
- * byte of the refused segment (a RST off rcv_nxt would get a challenge
- * ACK, RFC 5961: bytes of a retransmission TCP took, or a segment refused
- * ahead of one lost). A global function: its frame is not tg_xdp's, which
- * tg_xdp_request's adds to. */
-__noinline int tg_reset_server(struct xdp_md *ctx, const struct tg_pkt *p, __u32 rcv_nxt)
+ * sequence the server still expects, so the server frees its socket (a RST
+ * off it would get a challenge ACK, RFC 5961): @rcv_nxt, the first byte of
+ * the refused segment, or with @lookup (TG_REJECT_LOOKUP) its socket's
+ * rcv_nxt where there is one. A global function: its frame is not tg_xdp's,
+ * which tg_xdp_request's adds to. */
+__noinline int tg_reset_server(struct xdp_md *ctx, const struct tg_pkt *p, __u32 rcv_nxt,
+			       __u32 lookup)
 {
 	struct tcphdr th = {};
 	__u8 l3[40];
@@ -896,7 +896,8 @@ __noinline int tg_reset_server(struct xdp_md *ctx, const struct tg_pkt *p, __u32
 
 	if (!ctx || !p)
 		return XDP_DROP;
-	tg_tcp_rcv_nxt(ctx, p, &rcv_nxt);
+	if (lookup)
+		tg_tcp_rcv_nxt(ctx, p, &rcv_nxt);
 	th.source = p->fk.client_port;
 	th.dest = p->fk.server_port;
 	th.seq = bpf_htonl(rcv_nxt);
@@ -1656,6 +1657,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	if (!ctx || !p || !s)
 		return XDP_PASS;
 	if (off == TG_XDP_UNREAD) {
+		s->rst_lookup = TG_REJECT_LOOKUP;
 		info.verdict = TG_V_MISSING_KEY;
 		return tg_refuse(ctx, p, &info, 0, 0, now);
 	}
@@ -1733,6 +1735,16 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		}
 	}
 	again = s->again && (__s32)(p->seq + off - s->again_end) < 0;
+	/* if this segment is refused, the server's TCP may be elsewhere than
+	 * at its start: where it is a retransmission, or where the flow is
+	 * not sure it starts where the last request ended (bytes before it
+	 * lost or still on their way); the RST then looks */
+	s->rst_lookup = s->again || !flow ||
+				(READ_ONCE(flow->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) !=
+					TG_FLOW_SEQ ||
+				READ_ONCE(flow->next_seq) != p->seq ?
+			TG_REJECT_LOOKUP :
+			0;
 	tg_stat(TG_S_REQUESTS);
 	/* its length, where its head gives it (0: not known) */
 	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
@@ -1848,7 +1860,8 @@ int tg_xdp(struct xdp_md *ctx)
 
 		if (rj) {
 			if (rj->expires_ns > bpf_ktime_get_ns())
-				return tg_reset_server(ctx, &p, rj->server_rcv_nxt);
+				return tg_reset_server(ctx, &p, rj->server_rcv_nxt,
+						       rj->flags & TG_REJECT_LOOKUP);
 			bpf_map_delete_elem(&tg_rejects, &p.fk);
 		}
 	}

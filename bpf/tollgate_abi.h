@@ -352,9 +352,13 @@ _Static_assert(sizeof(struct tg_flow) == 144 + 5 * sizeof(struct tg_request), "t
  * turned into a RST toward the server. */
 struct tg_reject {
 	__u32 server_rcv_nxt; /* sequence the server expects (the request's) */
-	__u32 pad;
+	__u32 flags;	      /* TG_REJECT_* */
 	__u64 expires_ns;
 };
+/* the server's TCP may be elsewhere than at server_rcv_nxt (a refused
+ * retransmission, or bytes before the refused segment may be missing):
+ * the RST goes at its socket's rcv_nxt, looked up */
+#define TG_REJECT_LOOKUP (1U << 0)
 _Static_assert(sizeof(struct tg_reject) == 16, "tg_reject layout");
 
 /* tg_refusals: key digest (zero for a request without a usable key) -> the

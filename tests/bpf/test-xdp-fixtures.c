@@ -2592,7 +2592,8 @@ static void assert_next_is_rst(struct fixture *f, const struct req *r, __u32 seq
  * not decided again. One that runs past rcv_nxt is decided again. The RST
  * that follows a refusal is at the socket's rcv_nxt: past the refused
  * segment's start (a retransmission) or short of it (bytes before it
- * lost). Without a socket to look up, as in every other fixture,
+ * lost); a refusal where the last request ended, the common one, looks
+ * for no socket. Without a socket to look up, as in every other fixture,
  * retransmissions are decided again and the RST is at the refused
  * segment's start.
  */
@@ -2605,6 +2606,7 @@ static void test_retransmission_tcp_took(void **state)
 		padded(keyless_get, sizeof(keyless_get), "GET /v1/orders/7 HTTP/1.1", len);
 	const char *LONGER = padded(longer, sizeof(longer), "GET /v1/orders/7 HTTP/1.1", len + 20);
 	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	struct tg_reject rej;
 	struct xdp_run run;
 	struct tg_flow flow;
 	int sock[2];
@@ -2634,6 +2636,8 @@ static void test_retransmission_tcp_took(void **state)
 		run_req(f, &r, &run);
 		assert_answer(&run, 401, NULL);
 		assert_int_equal(refused_total(f, TG_V_MISSING_KEY), missing + 1);
+		assert_true(reject_get(f, &r.spec, &rej));
+		assert_int_equal(rej.flags, TG_REJECT_LOOKUP);
 		assert_next_is_rst(f, &r, seq + (__u32)len);
 		reject_forget(f, &r);
 
@@ -2641,6 +2645,15 @@ static void test_retransmission_tcp_took(void **state)
 		req_segment(&r, seq + (__u32)len + 100, KEYLESS_GET);
 		run_req(f, &r, &run);
 		assert_answer(&run, 401, NULL);
+		assert_next_is_rst(f, &r, seq + (__u32)len);
+		reject_forget(f, &r);
+
+		/* one where the last one ended: no socket to look up after it */
+		req_segment(&r, seq + (__u32)len, KEYLESS_GET);
+		run_req(f, &r, &run);
+		assert_answer(&run, 401, NULL);
+		assert_true(reject_get(f, &r.spec, &rej));
+		assert_int_equal(rej.flags, 0);
 		assert_next_is_rst(f, &r, seq + (__u32)len);
 		reject_forget(f, &r);
 
