@@ -1737,14 +1737,9 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	again = s->again && (__s32)(p->seq + off - s->again_end) < 0;
 	/* if this segment is refused, the server's TCP may be elsewhere than
 	 * at its start: where it is a retransmission, or where the flow is
-	 * not sure it starts where the last request ended (bytes before it
-	 * lost or still on their way); the RST then looks */
-	s->rst_lookup = s->again || !flow ||
-				(READ_ONCE(flow->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) !=
-					TG_FLOW_SEQ ||
-				READ_ONCE(flow->next_seq) != p->seq ?
-			TG_REJECT_LOOKUP :
-			0;
+	 * not sure a request starts there (bytes before it lost or still on
+	 * their way); the RST then looks */
+	s->rst_lookup = s->again || !tg_req_start_sure(s, flow, p, 0) ? TG_REJECT_LOOKUP : 0;
 	tg_stat(TG_S_REQUESTS);
 	/* its length, where its head gives it (0: not known) */
 	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
