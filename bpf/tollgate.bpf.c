@@ -314,13 +314,20 @@ static __always_inline __u64 *tg_seqhint_slot(const struct tg_flow_key *fk, __u6
 	return bpf_map_lookup_elem(&tg_seqhint, &slot);
 }
 
+/* Whether flow @f (or none) knows where its next request starts: at
+ * next_seq, where the last one ended (TG_FLOW_SEQ, not TG_FLOW_UNSURE). */
+static __always_inline bool tg_flow_sure(const struct tg_flow *f)
+{
+	return f && (READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) == TG_FLOW_SEQ;
+}
+
 /* Write flow @fk's slot from its flow @f (NULL: it has none). Returns
  * what it wrote. */
 static __always_inline __u64 tg_seqhint_put(const struct tg_flow_key *fk, struct tg_flow *f)
 {
 	__u64 tag, *slot = tg_seqhint_slot(fk, &tag);
 
-	if (f && (READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) == TG_FLOW_SEQ)
+	if (tg_flow_sure(f))
 		tag |= TG_SEQHINT_SURE | READ_ONCE(f->next_seq);
 	if (slot)
 		WRITE_ONCE(*slot, tag);
@@ -473,7 +480,6 @@ struct tg_scratch {
 	__u32 again;
 	__u32 again_end;
 	__u32 again_seg_end; /* the end of the last segment recorded */
-	__u32 rst_lookup; /* tg_xdp: for tg_reject, TG_REJECT_LOOKUP or 0 */
 };
 
 enum { TG_AGAIN = 1, TG_AGAIN_SURE = 2 };
@@ -740,6 +746,22 @@ static __always_inline int tg_rewrite(struct xdp_md *ctx, const struct tg_pkt *p
 }
 
 /*
+ * Whether flow @f (or none) knows that a request starts at offset @off of
+ * segment @p: where the last request ended (next_seq), or, behind a
+ * request of the segment let through, where that one ended if it started
+ * at such a place too (s->chain_sure, s->chain_seq).
+ */
+static __always_inline bool tg_req_start_sure(const struct tg_scratch *s, const struct tg_flow *f,
+					      const struct tg_pkt *p, __u32 off)
+{
+	__u32 start = p->seq + off;
+
+	if (!tg_flow_sure(f))
+		return false;
+	return start == f->next_seq || (off && s->chain_sure && start == s->chain_seq);
+}
+
+/*
  * Answer the request in-kernel: a FIN|PSH|ACK segment carrying the HTTP
  * reply. A global function, so the verifier checks it once rather than at
  * every refusal; it parses the headers again rather than take pointers.
@@ -774,9 +796,14 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 	th = (void *)s->out;
 	hlen = p->has_ts ? 32 : 20;
 	/* the server never gets this segment: it expects its first byte
-	 * next, unless (tg_xdp_request's word) its TCP may be elsewhere */
+	 * next, unless its TCP may be elsewhere: where the segment is a
+	 * retransmission (tg_xdp_request's s->again), or the flow is not sure
+	 * a request starts there (bytes before it lost or on their way); the
+	 * RST then looks */
 	rj->server_rcv_nxt = p->seq;
-	rj->flags = s->rst_lookup;
+	rj->flags = s->again || !tg_req_start_sure(s, bpf_map_lookup_elem(&tg_flows, &p->fk), p, 0) ?
+			    TG_REJECT_LOOKUP :
+			    0;
 	rj->expires_ns = bpf_ktime_get_ns() + tg_reject_ttl_ns;
 
 	rlen = tg_reply_build(s->out + hlen, info);
@@ -1355,22 +1382,6 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
 }
 
 /*
- * Whether flow @f (or none) knows that a request starts at offset @off of
- * segment @p: where the last request ended (next_seq), or, behind a
- * request of the segment let through, where that one ended if it started
- * at such a place too (s->chain_sure, s->chain_seq).
- */
-static __always_inline bool tg_req_start_sure(const struct tg_scratch *s, const struct tg_flow *f,
-					      const struct tg_pkt *p, __u32 off)
-{
-	__u32 start = p->seq + off;
-
-	if (!f || (READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) != TG_FLOW_SEQ)
-		return false;
-	return start == f->next_seq || (off && s->chain_sure && start == s->chain_seq);
-}
-
-/*
  * Where the request parsed in @req, which starts at offset @off of segment
  * @p of flow @f (or none yet), ends in the client's sequence, for next_seq,
  * and the flags
@@ -1536,7 +1547,7 @@ static __always_inline __u32 tg_seq_inside(const struct tg_pkt *p, __u32 seq)
  */
 static __always_inline __u32 tg_flow_boundary_at(struct tg_flow *f, const struct tg_pkt *p)
 {
-	if ((READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) != TG_FLOW_SEQ)
+	if (!tg_flow_sure(f))
 		return 0;
 	return tg_seq_inside(p, READ_ONCE(f->next_seq));
 }
@@ -1657,7 +1668,6 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	if (!ctx || !p || !s)
 		return XDP_PASS;
 	if (off == TG_XDP_UNREAD) {
-		s->rst_lookup = TG_REJECT_LOOKUP;
 		info.verdict = TG_V_MISSING_KEY;
 		return tg_refuse(ctx, p, &info, 0, 0, now);
 	}
@@ -1724,10 +1734,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 			 * saw at this sequence before may be a segment TCP
 			 * dropped (a bad checksum, an ACK of unsent data),
 			 * and this one what the server reads */
-			s->again = (READ_ONCE(flow->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) ==
-						   TG_FLOW_SEQ ?
-					   TG_AGAIN_SURE :
-					   TG_AGAIN;
+			s->again = tg_flow_sure(flow) ? TG_AGAIN_SURE : TG_AGAIN;
 			s->again_end = READ_ONCE(flow->next_seq);
 			s->again_seg_end = READ_ONCE(
 				flow->pending[(READ_ONCE(flow->tail) - 1) & (TG_FLOW_PENDING - 1)]
@@ -1735,11 +1742,6 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		}
 	}
 	again = s->again && (__s32)(p->seq + off - s->again_end) < 0;
-	/* if this segment is refused, the server's TCP may be elsewhere than
-	 * at its start: where it is a retransmission, or where the flow is
-	 * not sure a request starts there (bytes before it lost or still on
-	 * their way); the RST then looks */
-	s->rst_lookup = s->again || !tg_req_start_sure(s, flow, p, 0) ? TG_REJECT_LOOKUP : 0;
 	tg_stat(TG_S_REQUESTS);
 	/* its length, where its head gives it (0: not known) */
 	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
