@@ -939,6 +939,66 @@ __noinline int tg_reset_server(struct xdp_md *ctx, const struct tg_pkt *p, __u32
 	return XDP_PASS;
 }
 
+/*
+ * The client's segment @p on an answered connection whose server socket was
+ * reset already. Where the segment reached the server, its TCP would find
+ * no socket and answer with a RST (RFC 9293 3.10.7.1); XDP answers in its
+ * place, and gracefully where it can. The client's FIN without data gets
+ * its ACK: the socket leaves LAST-ACK at once, where it would otherwise send
+ * the FIN again for minutes and keep its port. Data gets a RST at the
+ * sequence the client expects. A bare ACK or a RST needs no answer.
+ */
+__noinline int tg_answer_closed(struct xdp_md *ctx, const struct tg_pkt *p)
+{
+	__u8 seg[32] = {}, l3[40];
+	struct tcphdr *th = (void *)seg;
+	__u32 hlen = 20, l3_len;
+	__u64 sum;
+
+	if (!ctx || !p)
+		return XDP_DROP;
+	if ((p->tcp_flags & (TG_TCP_RST | TG_TCP_ACK)) != TG_TCP_ACK ||
+	    !(p->payload_len || (p->tcp_flags & TG_TCP_FIN)))
+		return XDP_DROP;
+	th->source = p->fk.server_port;
+	th->dest = p->fk.client_port;
+	th->seq = bpf_htonl(p->ack_seq);
+	if (p->payload_len) {
+		seg[13] = TG_TCP_RST;
+	} else {
+		th->ack_seq = bpf_htonl(p->seq + 1);
+		seg[13] = TG_TCP_ACK;
+		th->window = p->window;
+		if (p->has_ts) {
+			seg[20] = 1;
+			seg[21] = 1;
+			seg[22] = 8;
+			seg[23] = 10;
+			*(__u32 *)(seg + 24) = p->ts_ecr;
+			*(__u32 *)(seg + 28) = p->ts_val;
+			hlen = 32;
+		}
+	}
+	th->doff = hlen / 4;
+	sum = tg_csum_add_words(seg, hlen == 32 ? 16 : 10) + tg_pseudo_sum(p, hlen, true);
+	th->check = tg_csum_fold(sum);
+	l3_len = tg_build_l3(p, l3, hlen, true);
+	if (tg_rewrite(ctx, p, l3, l3_len, seg, hlen))
+		return XDP_DROP;
+	{
+		void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+		struct ethhdr *eth = data;
+		__u8 mac[6];
+
+		if ((void *)(eth + 1) > data_end)
+			return XDP_DROP;
+		__builtin_memcpy(mac, eth->h_source, 6);
+		__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+		__builtin_memcpy(eth->h_dest, mac, 6);
+	}
+	return XDP_TX;
+}
+
 /* Per-source limit on refusals without a valid key: true = may answer. */
 static __always_inline bool tg_source_allows(const struct tg_pkt *p, __u64 now)
 {
@@ -1852,14 +1912,25 @@ int tg_xdp(struct xdp_md *ctx)
 	if (!ports || !(*ports & TG_XDP_PORTS_BIT(dport)))
 		return XDP_PASS;
 
-	if (tg_rejects_used && !(p.tcp_flags & TG_TCP_SYN) && tg_reject_maybe(&p.fk)) {
-		struct tg_reject *rj = bpf_map_lookup_elem(&tg_rejects, &p.fk);
+	if (tg_rejects_used && tg_reject_maybe(&p.fk)) {
+		struct tg_reject *rj;
 
-		if (rj) {
-			if (rj->expires_ns > bpf_ktime_get_ns())
-				return tg_reset_server(ctx, &p, rj->server_rcv_nxt,
-						       rj->flags & TG_REJECT_LOOKUP);
-			bpf_map_delete_elem(&tg_rejects, &p.fk);
+		/* a new connection on an answered one's ports: not answered */
+		if (p.tcp_flags & TG_TCP_SYN) {
+			if (!(p.tcp_flags & TG_TCP_ACK))
+				bpf_map_delete_elem(&tg_rejects, &p.fk);
+		} else if ((rj = bpf_map_lookup_elem(&tg_rejects, &p.fk))) {
+			if (rj->expires_ns <= bpf_ktime_get_ns()) {
+				bpf_map_delete_elem(&tg_rejects, &p.fk);
+			} else if (rj->flags & TG_REJECT_RESET) {
+				return tg_answer_closed(ctx, &p);
+			} else {
+				r = tg_reset_server(ctx, &p, rj->server_rcv_nxt,
+						    rj->flags & TG_REJECT_LOOKUP);
+				if (r == XDP_PASS)
+					rj->flags |= TG_REJECT_RESET;
+				return r;
+			}
 		}
 	}
 	if ((p.tcp_flags & (TG_TCP_SYN | TG_TCP_ACK)) == TG_TCP_SYN)

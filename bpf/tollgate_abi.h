@@ -349,7 +349,8 @@ struct tg_flow {
 _Static_assert(sizeof(struct tg_flow) == 144 + 5 * sizeof(struct tg_request), "tg_flow layout");
 
 /* tg_rejects: connections answered in-kernel; their next client segment is
- * turned into a RST toward the server. */
+ * turned into a RST toward the server, later ones are answered in its place;
+ * a SYN on the same ports ends the entry. */
 struct tg_reject {
 	__u32 server_rcv_nxt; /* sequence the server expects (the request's) */
 	__u32 flags;	      /* TG_REJECT_* */
@@ -359,6 +360,9 @@ struct tg_reject {
  * retransmission, or bytes before the refused segment may be missing):
  * the RST goes at its socket's rcv_nxt, looked up */
 #define TG_REJECT_LOOKUP (1U << 0)
+/* the RST went to the server: its socket is gone, and XDP answers the
+ * client's later segments in the server's place (tg_answer_closed) */
+#define TG_REJECT_RESET (1U << 1)
 _Static_assert(sizeof(struct tg_reject) == 16, "tg_reject layout");
 
 /* tg_refusals: key digest (zero for a request without a usable key) -> the

@@ -3429,6 +3429,164 @@ static void test_reject_hint(void **state)
 	assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
 }
 
+/*
+ * assert_to_client() - @run answered the client segment in the server's
+ * place: XDP_TX, addresses, ports and MACs swapped, @flags only, seq =
+ * the client's ack, ack = @ack where @flags has ACK, no payload, valid
+ * checksums; an ACK echoes the segment's timestamps (PAWS lets it in).
+ */
+static void assert_to_client(const struct xdp_run *run, __u8 flags, __u32 ack)
+{
+	struct pkt_view in, out;
+	size_t alen;
+
+	if (run->retval != XDP_TX)
+		fail_msg("expected XDP_TX of a bare segment to the client, got action %u",
+			 run->retval);
+	assert_int_equal(pkt_parse(run->in, run->in_len, &in), 0);
+	if (pkt_parse(run->out, run->out_len, &out))
+		fail_msg("answer is not an Ethernet/IP/TCP frame with consistent lengths");
+	assert_memory_equal(out.eth_dst, in.eth_src, 6);
+	assert_memory_equal(out.eth_src, in.eth_dst, 6);
+	assert_int_equal(out.vlan, in.vlan);
+	if (in.vlan)
+		assert_int_equal(out.vlan_tci, in.vlan_tci);
+	assert_int_equal(out.ipv6, in.ipv6);
+	alen = in.ipv6 ? 16 : 4;
+	assert_memory_equal(out.saddr, in.daddr, alen);
+	assert_memory_equal(out.daddr, in.saddr, alen);
+	assert_int_equal(out.l3_off + out.l3_len, run->out_len);
+	assert_int_equal(out.sport, in.dport);
+	assert_int_equal(out.dport, in.sport);
+	assert_int_equal(out.tcp_flags, flags);
+	assert_int_equal(out.seq, in.ack_seq);
+	assert_int_equal(out.payload_len, 0);
+	if (flags & PKT_ACK) {
+		const __u8 *opt = out.frame + out.l4_off + 20, *in_opt = in.frame + in.l4_off + 20;
+
+		assert_int_equal(out.ack_seq, ack);
+		/* the fixtures' segments carry timestamps: echoed, swapped */
+		assert_int_equal(out.tcp_hdr_len, 32);
+		assert_memory_equal(opt, "\x01\x01\x08\x0a", 4);
+		assert_memory_equal(opt + 4, in_opt + 8, 4);
+		assert_memory_equal(opt + 8, in_opt + 4, 4);
+	} else {
+		assert_int_equal(out.tcp_hdr_len, 20);
+	}
+	if (!out.ipv6)
+		assert_true(pkt_ipv4_csum_ok(&out));
+	assert_true(pkt_tcp_csum_ok(&out));
+}
+
+/*
+ * Once the server's socket is reset, the client's later segments are
+ * answered in its place: its FIN (sent again, as the first one went into
+ * the RST) gets its ACK, so the client's socket leaves LAST-ACK at once
+ * and frees its port; data gets a RST; a bare ACK, nothing. IPv4 and
+ * IPv6 (with a VLAN tag).
+ */
+static void test_reject_then_fin_is_acked(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_reject rej;
+	struct xdp_run run, next;
+	struct pkt_view answer;
+	struct req r;
+	__u32 req_seq, fin_seq;
+	__u64 resets;
+
+	for (int ipv6 = 0; ipv6 < 2; ipv6++) {
+		req_init(f, &r, ipv6, "GET", "/v1/orders/7", NULL);
+		r.spec.vlan = ipv6;
+		r.spec.vlan_tci = 300;
+		assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, &run);
+		assert_int_equal(pkt_parse(run.out, run.out_len, &answer), 0);
+		req_seq = r.spec.seq;
+		fin_seq = req_seq + (__u32)r.len;
+		resets = stat_get(f, TG_S_RESETS);
+
+		/* the client acknowledges the answer with its own FIN: the
+		 * server gets the RST */
+		r.spec.seq = fin_seq;
+		r.spec.ack_seq = answer.seq + (__u32)answer.payload_len + 1;
+		r.spec.tcp_flags = PKT_FIN | PKT_ACK;
+		r.len = 0;
+		run_req(f, &r, &next);
+		assert_rst(&next, req_seq);
+		assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
+		assert_true(reject_get(f, &r.spec, &rej));
+		assert_int_equal(rej.flags & TG_REJECT_RESET, TG_REJECT_RESET);
+
+		/* the FIN again: its ACK, the server left alone */
+		run_req(f, &r, &next);
+		assert_to_client(&next, PKT_ACK, fin_seq + 1);
+		assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
+
+		/* a bare ACK: dropped */
+		r.spec.seq = fin_seq + 1;
+		r.spec.tcp_flags = PKT_ACK;
+		run_req(f, &r, &next);
+		assert_int_equal(next.retval, XDP_DROP);
+
+		/* data, the request again: a RST */
+		r.spec.seq = req_seq;
+		r.spec.tcp_flags = PKT_PSH | PKT_ACK;
+		r.len = (size_t)snprintf(r.payload, sizeof(r.payload),
+					 "GET /v1/orders/7 HTTP/1.1\r\nHost: a\r\n\r\n");
+		run_req(f, &r, &next);
+		assert_to_client(&next, PKT_RST, 0);
+
+		/* the client's RST: dropped */
+		r.spec.tcp_flags = PKT_RST | PKT_ACK;
+		r.len = 0;
+		run_req(f, &r, &next);
+		assert_int_equal(next.retval, XDP_DROP);
+		assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
+		assert_int_equal(requests_total(f), 0);
+	}
+}
+
+/*
+ * A SYN on an answered connection's ports opens a new connection: the
+ * entry goes, and the new connection's segments reach the server as they
+ * are (the client, its FIN acknowledged, may take the port again at once).
+ */
+static void test_reject_then_syn_is_new(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_reject rej;
+	struct xdp_run run, next;
+	struct req r, syn;
+	__u64 resets;
+
+	req_init(f, &r, false, "GET", "/v1/orders/7", NULL);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, &run);
+	resets = stat_get(f, TG_S_RESETS);
+
+	/* a SYN-ACK from the client's side is not a new connection */
+	syn = r;
+	syn.len = 0;
+	syn.spec.seq = 777000;
+	syn.spec.ack_seq = 0;
+	syn.spec.tcp_flags = PKT_SYN | PKT_ACK;
+	run_req(f, &syn, &next);
+	assert_pass_untouched(&next);
+	assert_true(reject_get(f, &r.spec, &rej));
+
+	syn.spec.tcp_flags = PKT_SYN;
+	run_req(f, &syn, &next);
+	assert_pass_untouched(&next);
+	assert_false(reject_get(f, &r.spec, &rej));
+
+	/* the new connection's handshake ACK and request pass */
+	syn.spec.seq = 777001;
+	syn.spec.ack_seq = 90001;
+	syn.spec.tcp_flags = PKT_ACK;
+	run_req(f, &syn, &next);
+	assert_pass_untouched(&next);
+	assert_int_equal(stat_get(f, TG_S_RESETS), resets);
+}
+
 static void test_reject_then_data_is_rst_ipv6(void **state)
 {
 	struct fixture *f = *state;
@@ -3984,6 +4142,8 @@ int main(void)
 		T(test_reject_then_ack_is_rst),
 		T(test_reject_hint),
 		T(test_reject_then_data_is_rst_ipv6),
+		T(test_reject_then_fin_is_acked),
+		T(test_reject_then_syn_is_new),
 		T_MIXED(test_action_pass),
 		T_MIXED(test_action_pass_body),
 		T_MIXED(test_action_drop),

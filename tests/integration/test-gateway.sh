@@ -7,7 +7,9 @@
 #   1. rate limit: 100 requests on new connections within a second against
 #      burst 10, 5/s, action reject: 10-16 admitted, the rest answered 429 by
 #      the kernel (Retry-After, RateLimit-Policy, RateLimit, FIN), none of them
-#      reaches the server or leaves a server socket; events and counters agree
+#      reaches the server or leaves a server socket; events and counters agree;
+#      the clients' sockets close at once (their FIN acknowledged), and a new
+#      connection on a refused one's ports is served
 #   2. one event per answered request, right status, endpoint, ids, latency
 #      (/v1/slow >= 100 ms)
 #   3. keep-alive: several requests on one connection, one event each
@@ -141,6 +143,7 @@ K_MIXED=$(tg_key_add 22 19 2)
 K_BEHIND=$(tg_key_add 23 20 2)
 K_AFTER=$(tg_key_add 24 21 2)
 K_PHANTOM=$(tg_key_add 25 22 2)
+K_REUSE=$(tg_key_add 26 23 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -219,6 +222,26 @@ assert_eq "requests of the limited consumer that reached the server" "$admitted"
 	"$(tg_server_count " $K_FLOOD\$")"
 assert_eq "server sockets left established after the flood (within 5 s)" 0 \
 	"$(tg_wait_established "$PORT" 0 5)"
+# the client's FIN after a 429 went into the server's RST; sent again, XDP
+# acknowledges it, so no client socket waits in LAST-ACK, its port taken
+client_closing() {
+	tg_client ss -Htn state last-ack state closing state close-wait "( dport = :$PORT )" | wc -l
+}
+for ((i = 0; i < 50; i++)); do
+	[ "$(client_closing)" -eq 0 ] && break
+	sleep 0.1
+done
+assert_eq "client sockets of the flood still closing (LAST-ACK) after 5 s" 0 "$(client_closing)"
+# a new connection on a refused one's ports is a new connection
+lport=$(tg_client "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
+assert_eq "a request with an unknown key from local port $lport" 401 \
+	"$(ccurl -o /dev/null --local-port "$lport" -H "X-API-Key: $K_UNKNOWN" "$URL/v1/ok")"
+for ((i = 0; i < 50; i++)); do
+	[ "$(client_closing)" -eq 0 ] && break
+	sleep 0.1
+done
+assert_eq "the next request from local port $lport, with a valid key" 200 \
+	"$(ccurl -o /dev/null --local-port "$lport" -H "X-API-Key: $K_REUSE" "$URL/v1/ok")"
 n=$(tg_wait_events 1 "$admitted" 10)
 assert_eq "events of the limited consumer (one per admitted request)" "$admitted" "$n"
 assert_eq "events of the limited consumer with status 200 and verdict admitted" "$admitted" \
