@@ -33,7 +33,7 @@
 #
 # Phases:
 #  1. admitted path: BENCH_RUNS (5) interleaved rounds (the contenders'
-#     order rotates each round); in each, per contender: a 1 s warm-up, a
+#     order rotates each round, backward in even ones); in each, per contender: a 1 s warm-up, a
 #     fixed offered load (BENCH_FIXED_RPS, 2000 req/s, paced connections of
 #     10 ms), for tollgate and the no-op program the same load side by side
 #     (half of it to the API port, half to a port of the same server that
@@ -529,7 +529,15 @@ side_run() {
 phase "1. admitted path and rejection: $RUNS rounds of $CONTENDERS"
 for ((r = 1; r <= RUNS; r++)); do
 	for ((i = 0; i < N; i++)); do
-		c=${CLIST[$(((i + r - 1) % N))]}
+		# odd rounds forward, even ones backward, each from its own start:
+		# no contender always runs right after the same one (an A/B's
+		# builds would otherwise keep their places, and what the first
+		# leaves behind would always land on the second)
+		if ((r % 2)); then
+			c=${CLIST[$(((i + r - 1) % N))]}
+		else
+			c=${CLIST[$(((r - 1 - i + N) % N))]}
+		fi
 		phase "round $r: $c"
 		up "$c"
 		url=$(url_of "$c")
