@@ -745,6 +745,42 @@ static __always_inline int tg_rewrite(struct xdp_md *ctx, const struct tg_pkt *p
 	return 0;
 }
 
+/* @p's timestamps echoed at @opt (12 bytes: NOP, NOP, TS), as the server
+ * would: its TSval is the one the client echoes, so PAWS lets it in. */
+static __always_inline void tg_ts_reply(__u8 *opt, const struct tg_pkt *p)
+{
+	opt[0] = 1;
+	opt[1] = 1;
+	opt[2] = 8;
+	opt[3] = 10;
+	*(__u32 *)(opt + 4) = p->ts_ecr;
+	*(__u32 *)(opt + 8) = p->ts_val;
+}
+
+/* Make the frame TCP segment @l4 (@l4_len bytes, checksummed) from the
+ * server to @p's client: a new IP header in @l3 (40 bytes), addresses and
+ * MACs swapped, ready for XDP_TX. 0, or -1 where the frame cannot be
+ * made. */
+static __always_inline int tg_to_client(struct xdp_md *ctx, const struct tg_pkt *p, __u8 *l3,
+					__u8 *l4, __u32 l4_len)
+{
+	void *data, *data_end;
+	struct ethhdr *eth;
+	__u8 mac[6];
+
+	if (tg_rewrite(ctx, p, l3, tg_build_l3(p, l3, l4_len, true), l4, l4_len))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(mac, eth->h_source, 6);
+	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+	__builtin_memcpy(eth->h_dest, mac, 6);
+	return 0;
+}
+
 /*
  * Whether flow @f (or none) knows that a request starts at offset @off of
  * segment @p: where the last request ended (next_seq), or, behind a
@@ -775,7 +811,7 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 	struct tg_pkt *p;
 	struct tcphdr *th;
 	__u8 *l3;
-	__u32 hlen, rlen, l4_len, l3_len, zero = 0;
+	__u32 hlen, rlen, l4_len, zero = 0;
 	__u64 sum;
 
 	s = bpf_map_lookup_elem(&tg_scratch, &zero);
@@ -821,36 +857,14 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 	th->doff = hlen / 4;
 	((__u8 *)th)[13] = TG_TCP_FIN | TG_TCP_PSH | TG_TCP_ACK;
 	th->window = p->window;
-	if (p->has_ts) {
-		__u8 *opt = s->out + 20;
-
-		opt[0] = 1;
-		opt[1] = 1;
-		opt[2] = 8;
-		opt[3] = 10;
-		*(__u32 *)(opt + 4) = p->ts_ecr;
-		*(__u32 *)(opt + 8) = p->ts_val;
-	}
+	if (p->has_ts)
+		tg_ts_reply(s->out + 20, p);
 	sum = bpf_csum_diff(NULL, 0, (void *)s->out, (l4_len + 3) & ~3U & TG_REPLY_MASK, 0);
 	sum = (__u32)sum + tg_pseudo_sum(p, l4_len, true);
 	th->check = tg_csum_fold(sum);
 
-	l3_len = tg_build_l3(p, l3, l4_len, true);
-	if (tg_rewrite(ctx, p, l3, l3_len, s->out, l4_len))
+	if (tg_to_client(ctx, p, l3, s->out, l4_len))
 		return XDP_DROP;
-
-	/* swap MACs */
-	{
-		void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-		struct ethhdr *eth = data;
-		__u8 mac[6];
-
-		if ((void *)(eth + 1) > data_end)
-			return XDP_DROP;
-		__builtin_memcpy(mac, eth->h_source, 6);
-		__builtin_memcpy(eth->h_source, eth->h_dest, 6);
-		__builtin_memcpy(eth->h_dest, mac, 6);
-	}
 	if (bpf_map_update_elem(&tg_rejects, &p->fk, rj, BPF_ANY) == 0) {
 		__u64 *until = tg_rejhint_slot(&p->fk);
 
@@ -952,7 +966,7 @@ __noinline int tg_answer_closed(struct xdp_md *ctx, const struct tg_pkt *p)
 {
 	__u8 seg[32] = {}, l3[40];
 	struct tcphdr *th = (void *)seg;
-	__u32 hlen = 20, l3_len;
+	__u32 hlen = 20;
 	__u64 sum;
 
 	if (!ctx || !p)
@@ -970,32 +984,15 @@ __noinline int tg_answer_closed(struct xdp_md *ctx, const struct tg_pkt *p)
 		seg[13] = TG_TCP_ACK;
 		th->window = p->window;
 		if (p->has_ts) {
-			seg[20] = 1;
-			seg[21] = 1;
-			seg[22] = 8;
-			seg[23] = 10;
-			*(__u32 *)(seg + 24) = p->ts_ecr;
-			*(__u32 *)(seg + 28) = p->ts_val;
+			tg_ts_reply(seg + 20, p);
 			hlen = 32;
 		}
 	}
 	th->doff = hlen / 4;
 	sum = tg_csum_add_words(seg, hlen == 32 ? 16 : 10) + tg_pseudo_sum(p, hlen, true);
 	th->check = tg_csum_fold(sum);
-	l3_len = tg_build_l3(p, l3, hlen, true);
-	if (tg_rewrite(ctx, p, l3, l3_len, seg, hlen))
+	if (tg_to_client(ctx, p, l3, seg, hlen))
 		return XDP_DROP;
-	{
-		void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-		struct ethhdr *eth = data;
-		__u8 mac[6];
-
-		if ((void *)(eth + 1) > data_end)
-			return XDP_DROP;
-		__builtin_memcpy(mac, eth->h_source, 6);
-		__builtin_memcpy(eth->h_source, eth->h_dest, 6);
-		__builtin_memcpy(eth->h_dest, mac, 6);
-	}
 	return XDP_TX;
 }
 

@@ -728,52 +728,65 @@ static void assert_header(const struct pkt_http *http, const char *name, char *r
  * match the frame, and an HTTP/1.1 @status response that closes the
  * connection. Fills *ret_http.
  */
+/*
+ * assert_sent_back() - @run turned the client's segment into one from the
+ * server back to it (XDP_TX): MACs, addresses and ports swapped, VLAN tag
+ * kept, fresh TTL, lengths = what the frame holds, IPv4 not fragmented,
+ * seq = the client's ack, valid checksums. The frames parsed, in *@in and
+ * *@out.
+ */
+static void assert_sent_back(const struct xdp_run *run, struct pkt_view *in, struct pkt_view *out)
+{
+	size_t alen;
+
+	if (run->retval != XDP_TX)
+		fail_msg("expected XDP_TX (%d) of a segment to the client, got %u", XDP_TX,
+			 run->retval);
+	assert_int_equal(pkt_parse(run->in, run->in_len, in), 0);
+	if (pkt_parse(run->out, run->out_len, out))
+		fail_msg("answer is not an Ethernet/IP/TCP frame with consistent lengths");
+
+	/* L2 */
+	assert_memory_equal(out->eth_dst, in->eth_src, 6);
+	assert_memory_equal(out->eth_src, in->eth_dst, 6);
+	assert_int_equal(out->vlan, in->vlan);
+	if (in->vlan)
+		assert_int_equal(out->vlan_tci, in->vlan_tci);
+	assert_int_equal(out->ipv6, in->ipv6);
+
+	/* L3 */
+	alen = in->ipv6 ? 16 : 4;
+	assert_memory_equal(out->saddr, in->daddr, alen);
+	assert_memory_equal(out->daddr, in->saddr, alen);
+	assert_int_equal(out->ttl, 64);
+	assert_int_equal(out->l3_off + out->l3_len, run->out_len);
+	if (!out->ipv6) {
+		const __u8 *ip = out->frame + out->l3_off;
+
+		assert_true(pkt_ipv4_csum_ok(out));
+		assert_int_equal(((ip[6] << 8) | ip[7]) & (PKT_IP_MF | PKT_IP_OFFMASK), 0);
+		assert_int_equal(ip[9], PKT_IPPROTO_TCP);
+	}
+
+	/* L4 */
+	assert_int_equal(out->sport, in->dport);
+	assert_int_equal(out->dport, in->sport);
+	assert_int_equal(out->seq, in->ack_seq);
+	if (!pkt_tcp_csum_ok(out))
+		fail_msg("answer TCP checksum does not verify (pseudo-header + %zu bytes)",
+			 out->l3_len - out->ip_hdr_len);
+}
+
 static void assert_answer(const struct xdp_run *run, int status, struct pkt_http *ret_http)
 {
 	struct pkt_view in, out;
 	struct pkt_http http;
 	char value[256];
 	unsigned long long n;
-	size_t alen;
 
-	if (run->retval != XDP_TX)
-		fail_msg("expected XDP_TX (%d) for a %d answer, got %u", XDP_TX, status,
-			 run->retval);
-	assert_int_equal(pkt_parse(run->in, run->in_len, &in), 0);
-	if (pkt_parse(run->out, run->out_len, &out))
-		fail_msg("answer is not an Ethernet/IP/TCP frame with consistent lengths");
-
-	/* L2 */
-	assert_memory_equal(out.eth_dst, in.eth_src, 6);
-	assert_memory_equal(out.eth_src, in.eth_dst, 6);
-	assert_int_equal(out.vlan, in.vlan);
-	if (in.vlan)
-		assert_int_equal(out.vlan_tci, in.vlan_tci);
-	assert_int_equal(out.ipv6, in.ipv6);
-
-	/* L3: swapped, fresh TTL, total/payload length = what the frame holds */
-	alen = in.ipv6 ? 16 : 4;
-	assert_memory_equal(out.saddr, in.daddr, alen);
-	assert_memory_equal(out.daddr, in.saddr, alen);
-	assert_int_equal(out.ttl, 64);
-	assert_int_equal(out.l3_off + out.l3_len, run->out_len);
-	if (!out.ipv6) {
-		const __u8 *ip = out.frame + out.l3_off;
-
-		assert_true(pkt_ipv4_csum_ok(&out));
-		assert_int_equal(((ip[6] << 8) | ip[7]) & (PKT_IP_MF | PKT_IP_OFFMASK), 0);
-		assert_int_equal(ip[9], PKT_IPPROTO_TCP);
-	}
-
-	/* L4 */
-	assert_int_equal(out.sport, in.dport);
-	assert_int_equal(out.dport, in.sport);
-	assert_int_equal(out.seq, in.ack_seq);
+	assert_sent_back(run, &in, &out);
 	assert_int_equal(out.ack_seq, (__u32)(in.seq + in.payload_len));
 	assert_int_equal(out.tcp_flags, PKT_FIN | PKT_PSH | PKT_ACK);
-	if (!pkt_tcp_csum_ok(&out))
-		fail_msg("answer TCP checksum does not verify (pseudo-header + %zu bytes)",
-			 out.l3_len - out.ip_hdr_len);
 
 	/* HTTP */
 	if (pkt_http_parse(out.payload, out.payload_len, &http))
@@ -3431,35 +3444,15 @@ static void test_reject_hint(void **state)
 
 /*
  * assert_to_client() - @run answered the client segment in the server's
- * place: XDP_TX, addresses, ports and MACs swapped, @flags only, seq =
- * the client's ack, ack = @ack where @flags has ACK, no payload, valid
- * checksums; an ACK echoes the segment's timestamps (PAWS lets it in).
+ * place (assert_sent_back): @flags only, ack = @ack where @flags has ACK,
+ * no payload; an ACK echoes the segment's timestamps (PAWS lets it in).
  */
 static void assert_to_client(const struct xdp_run *run, __u8 flags, __u32 ack)
 {
 	struct pkt_view in, out;
-	size_t alen;
 
-	if (run->retval != XDP_TX)
-		fail_msg("expected XDP_TX of a bare segment to the client, got action %u",
-			 run->retval);
-	assert_int_equal(pkt_parse(run->in, run->in_len, &in), 0);
-	if (pkt_parse(run->out, run->out_len, &out))
-		fail_msg("answer is not an Ethernet/IP/TCP frame with consistent lengths");
-	assert_memory_equal(out.eth_dst, in.eth_src, 6);
-	assert_memory_equal(out.eth_src, in.eth_dst, 6);
-	assert_int_equal(out.vlan, in.vlan);
-	if (in.vlan)
-		assert_int_equal(out.vlan_tci, in.vlan_tci);
-	assert_int_equal(out.ipv6, in.ipv6);
-	alen = in.ipv6 ? 16 : 4;
-	assert_memory_equal(out.saddr, in.daddr, alen);
-	assert_memory_equal(out.daddr, in.saddr, alen);
-	assert_int_equal(out.l3_off + out.l3_len, run->out_len);
-	assert_int_equal(out.sport, in.dport);
-	assert_int_equal(out.dport, in.sport);
+	assert_sent_back(run, &in, &out);
 	assert_int_equal(out.tcp_flags, flags);
-	assert_int_equal(out.seq, in.ack_seq);
 	assert_int_equal(out.payload_len, 0);
 	if (flags & PKT_ACK) {
 		const __u8 *opt = out.frame + out.l4_off + 20, *in_opt = in.frame + in.l4_off + 20;
@@ -3473,9 +3466,6 @@ static void assert_to_client(const struct xdp_run *run, __u8 flags, __u32 ack)
 	} else {
 		assert_int_equal(out.tcp_hdr_len, 20);
 	}
-	if (!out.ipv6)
-		assert_true(pkt_ipv4_csum_ok(&out));
-	assert_true(pkt_tcp_csum_ok(&out));
 }
 
 /*
