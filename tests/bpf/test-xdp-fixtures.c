@@ -3577,11 +3577,19 @@ static void test_reject_then_syn_is_new(void **state)
 	assert_int_equal(stat_get(f, TG_S_RESETS), resets);
 }
 
-static void test_reject_then_data_is_rst_ipv6(void **state)
+/*
+ * The refused request sent again (its answer lost), while the server's
+ * socket is still there: decided again and answered again, not turned
+ * into a RST; other data is. Once the socket is reset, the request again
+ * gets a RST. IPv6 with a VLAN tag.
+ */
+static void test_reject_then_request_again_ipv6(void **state)
 {
 	struct fixture *f = *state;
-	struct req r;
+	struct tg_reject rej;
+	struct pkt_view answer;
 	struct xdp_run run;
+	struct req r, more;
 	char h[128];
 	__u64 resets;
 
@@ -3589,14 +3597,63 @@ static void test_reject_then_data_is_rst_ipv6(void **state)
 	req_init(f, &r, true, "GET", "/v1/orders/7", h);
 	r.spec.vlan = true;
 	r.spec.vlan_tci = 300;
-	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
+	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, &run);
+	assert_int_equal(pkt_parse(run.out, run.out_len, &answer), 0);
 	resets = stat_get(f, TG_S_RESETS);
 
-	/* the client retransmits the request: the server gets a RST instead */
-	run_req(f, &r, &run);
+	/* the request again: answered again, refused (and counted) again */
+	assert_refused(f, &r, C_REVOKED, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
+	assert_int_equal(counters_get(f, C_REVOKED, API_ORDERS).refused[TG_V_REVOKED_KEY], 2);
+	assert_int_equal(stat_get(f, TG_S_RESETS), resets);
+
+	/* bytes behind it: the server gets its RST */
+	more = r;
+	more.spec.seq = r.spec.seq + (__u32)r.len;
+	run_req(f, &more, &run);
 	assert_rst(&run, r.spec.seq);
 	assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
-	assert_int_equal(counters_get(f, C_REVOKED, API_ORDERS).refused[TG_V_REVOKED_KEY], 1);
+	assert_true(reject_get(f, &r.spec, &rej));
+	assert_int_equal(rej.flags & TG_REJECT_RESET, TG_REJECT_RESET);
+
+	/* now the request again: a RST back, as from a server with no socket */
+	run_req(f, &r, &run);
+	assert_to_client(&run, PKT_RST, 0);
+	assert_int_equal(counters_get(f, C_REVOKED, API_ORDERS).refused[TG_V_REVOKED_KEY], 2);
+}
+
+/*
+ * A request refused over its limit, sent again once a token is there: it
+ * is admitted and reaches the server, whose socket was left alone, and
+ * the connection goes on (its next segment is not turned into a RST).
+ */
+static void test_reject_then_request_again_admitted(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_bucket b = { 0 };
+	struct tg_reject rej;
+	struct xdp_run run;
+	struct req r, ack;
+	char h[128];
+
+	b.last_ns = now_ns();
+	bucket_put(f, C_ACTIVE, PLAN_ORDERS, &b);
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/7", h);
+	assert_refused(f, &r, C_ACTIVE, API_ORDERS, TG_V_OVER_LIMIT, XDP_TX, 429, NULL);
+
+	b.tokens_fp = TG_TOKEN_ONE;
+	b.last_ns = now_ns();
+	bucket_put(f, C_ACTIVE, PLAN_ORDERS, &b);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+	assert_false(reject_get(f, &r.spec, &rej));
+
+	ack = r;
+	ack.spec.seq = r.spec.seq + (__u32)r.len;
+	ack.spec.tcp_flags = PKT_ACK;
+	ack.len = 0;
+	run_req(f, &ack, &run);
+	assert_pass_untouched(&run);
 }
 
 /* --- fixtures: actions other than reject ---------------------------------- */
@@ -4131,7 +4188,8 @@ int main(void)
 		T(test_answer_429_short_request),
 		T(test_reject_then_ack_is_rst),
 		T(test_reject_hint),
-		T(test_reject_then_data_is_rst_ipv6),
+		T(test_reject_then_request_again_ipv6),
+		T(test_reject_then_request_again_admitted),
 		T(test_reject_then_fin_is_acked),
 		T(test_reject_then_syn_is_new),
 		T_MIXED(test_action_pass),
