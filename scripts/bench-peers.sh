@@ -49,15 +49,16 @@
 #     agent's user + system time (+ its redis-server's in global scope);
 #     a proxy = its processes' user + system time (+ redis-server's for node).
 #     The client's (wrk) CPU, the API server's and the whole machine's busy
-#     time are reported beside it. Every fixed and saturation run also
-#     records the busy seconds of the server's CPU and of the client's
-#     (/proc/stat), reported per request: which side ran out, and what
-#     tollgate costs on each. With BENCH_BPF_STATS=1, tollgate's fixed and
-#     saturation runs also record its programs' run_time_ns
-#     (kernel.bpf_stats_enabled costs two clock reads a run, so it is off
-#     unless asked for): ns per admitted request by program, steadier than
-#     the CPU's busy time; at the fixed load, what a request pays with the
-#     caches cold, the programs' part of the added p50.
+#     time are reported beside it, and the client's sockets still closing
+#     (LAST-ACK, CLOSING, FIN-WAIT-1) a second after the run. Every fixed
+#     and saturation run also records the busy seconds of the server's CPU
+#     and of the client's (/proc/stat), reported per request: which side
+#     ran out, and what tollgate costs on each. With BENCH_BPF_STATS=1,
+#     tollgate's fixed and saturation runs also record its programs'
+#     run_time_ns (kernel.bpf_stats_enabled costs two clock reads a run, so
+#     it is off unless asked for): ns per admitted request by program,
+#     steadier than the CPU's busy time; at the fixed load, what a request
+#     pays with the caches cold, the programs' part of the added p50.
 #  2. accuracy: one fresh key pushed at 3x its limit (30 paced connections,
 #     10 ms) for BENCH_ACCURACY_SECS (30) s, every single-host limiter at the
 #     same time (their clocks decide, not the CPU); then tollgate in global
@@ -459,7 +460,7 @@ FIXED_CONNS=$(((FIXED_RPS + 99) / 100))
 
 # reject_run C ROUND: saturation over the flood keys; the CPU spent meanwhile
 reject_run() {
-	local c=$1 r=$2 out=$TG_DIR/rej-$1-$2.txt pids l0 l1 s0 s1 m0 m1 b0={} b1={}
+	local c=$1 r=$2 out=$TG_DIR/rej-$1-$2.txt pids l0 l1 s0 s1 m0 m1 b0={} b1={} closing url
 	pids=$(limiter_pids "$c")
 	if is_tollgate "$c"; then
 		sysctl -qw kernel.bpf_stats_enabled=1
@@ -474,7 +475,15 @@ reject_run() {
 		b1=$(bpf_progs "$TG_PIN_DIR")
 		sysctl -qw kernel.bpf_stats_enabled="$ORIG_BPF_STATS"
 	fi
+	# the client's sockets to the contender's port whose FIN the other side
+	# has not acknowledged, a second on: each holds its local port (a
+	# refused connection's should not; an A/B's two builds share a port)
+	sleep 1
+	url=$(url_of "$c")
+	closing=$(ip netns exec "$TG_NS" ss -Htn state last-ack state closing state fin-wait-1 \
+		"( dport = :${url##*:} )" | wc -l)
 	record "$out" phase=reject contender="$c" round="$r" bpf_before="$b0" bpf_after="$b1" \
+		client_closing="$closing" \
 		userspace_cpu_s="$(awk -v a="$l0" -v b="$l1" 'BEGIN { print b - a }')" \
 		server_cpu_s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
 		machine_cpu_s="$(awk -v a="$m0" -v b="$m1" 'BEGIN { print b - a }')"

@@ -154,6 +154,7 @@ def summarize(samples):
                 "client_cpu_s_per_m": spread([per_m("client_cpu_s", s) for s in ss]),
                 "server_cpu_s_per_m": spread([per_m("server_cpu_s", s) for s in ss]),
                 "machine_cpu_s_per_m": spread([per_m("machine_cpu_s", s) for s in ss]),
+                "client_closing": spread([s.get("client_closing") for s in ss]),
                 "socket_errors": sum(s["wrk"]["connect_errors"] + s["wrk"]["read_errors"] +
                                      s["wrk"]["write_errors"] + s["wrk"]["timeouts"] for s in ss),
             }
@@ -449,6 +450,8 @@ def cmd_report(args):
         lambda c, o: cell(o["reject"]["server_cpu_s_per_m"], 2, "s"))
     row("whole machine busy CPU s per million refusals",
         lambda c, o: cell(o["reject"]["machine_cpu_s_per_m"], 2, "s"))
+    row("client sockets still closing 1 s after the run (LAST-ACK, CLOSING, FIN-WAIT-1)",
+        lambda c, o: cell(o["reject"]["client_closing"]))
     row(f"accuracy, one host, 3× the limit for {meta.get('accuracy_s', '?')} s: admitted ÷ "
         f"(rate × s + burst)",
         lambda c, o: f"{o['accuracy']['ratio']:.4f} ({o['accuracy']['admitted']:,} of "
