@@ -33,13 +33,14 @@
 #
 # Phases:
 #  1. admitted path: BENCH_RUNS (5) interleaved rounds (the contenders'
-#     order rotates each round, backward in even ones); in each, per contender: a 1 s warm-up, a
-#     fixed offered load (BENCH_FIXED_RPS, 2000 req/s, paced connections of
-#     10 ms), for tollgate and the no-op program the same load side by side
-#     (half of it to the API port, half to a port of the same server that
-#     tollgate does not watch, at once: p50 with and without tollgate in the
-#     same moments of the machine, which the rounds' modes do not reach; the
-#     no-op program on both ports is the control), and saturation
+#     order rotates each round, backward in even ones); in each, per
+#     contender: a 1 s warm-up, a fixed offered load (BENCH_FIXED_RPS,
+#     2000 req/s, paced connections of 10 ms), for tollgate and the no-op
+#     program the same load side by side (half of it to the API port, half
+#     to a port of the same server that tollgate does not watch, at once:
+#     p50 with and without tollgate in the same moments of the machine,
+#     which the rounds' modes do not reach; the no-op program on both ports
+#     is the control), and saturation
 #     (BENCH_CONNS, 64, connections), BENCH_DURATION (4) s each, over
 #     BENCH_KEYS (1000) std keys, so nothing is refused;
 #     then, for the limiters, the rejection run: saturation over
