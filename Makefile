@@ -19,7 +19,8 @@ API_TEST_BINS := $(if $(wildcard tests/integration/analytics-driver.c),$(BUILD)/
 
 BPF_OBJ := $(BUILD)/tollgate.bpf.o
 BPF_SKEL := $(BUILD)/tollgate.skel.h
-BPF_NOOP := $(BUILD)/noop.bpf.o
+# XDP programs of the benchmarks and tests: the no-op baseline, a lossy link
+BPF_AIDS := $(BUILD)/noop.bpf.o $(BUILD)/lose_answer.bpf.o
 VMLINUX := $(BUILD)/vmlinux.h
 
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
@@ -30,7 +31,7 @@ BINS := $(BUILD)/tollgate-agent $(BUILD)/tollgatectl $(BUILD)/kafka-dev-broker $
 	$(API_BIN)
 
 .PHONY: all test unit-test bpf-test integration-test bench install clean deps demo
-all: $(BINS) $(BPF_OBJ) $(BPF_NOOP) $(BUILD)/bpf-lines $(BUILD)/bpf-verifier-cost
+all: $(BINS) $(BPF_OBJ) $(BPF_AIDS) $(BUILD)/bpf-lines $(BUILD)/bpf-verifier-cost
 
 deps:
 	$(Q)scripts/deps.sh

@@ -44,7 +44,8 @@
 #      seen, also with "gzip, chunked" and when a send ends anywhere in the
 #      framing after a head or chunk; a body that starts like a response at
 #      a send boundary is body, not a response
-#   5. unknown key and missing key: 401, nothing reaches the server;
+#   5. unknown key and missing key: 401, nothing reaches the server, also
+#      when the first 401 is lost and the client sends its request again;
 #      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
 #  5b. SIGHUP: a key added to keys_file works, a removed one is refused
 #   6. agent restart (SIGTERM, start again): enforcement continues while the
@@ -233,7 +234,8 @@ for ((i = 0; i < 50; i++)); do
 done
 assert_eq "client sockets of the flood still closing (LAST-ACK) after 5 s" 0 "$(client_closing)"
 # a new connection on a refused one's ports is a new connection
-lport=$(tg_client "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
+lport=$(tg_client "$PYTHON" -c \
+	'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
 assert_eq "a request with an unknown key from local port $lport" 401 \
 	"$(ccurl -o /dev/null --local-port "$lport" -H "X-API-Key: $K_UNKNOWN" "$URL/v1/ok")"
 for ((i = 0; i < 50; i++)); do
@@ -853,6 +855,20 @@ assert_eq "unknown key answered" 401 "$(ccurl -o /dev/null -H "X-API-Key: $K_UNK
 assert_eq "missing key answered" 401 "$(ccurl -o /dev/null "$URL/v1/ok")"
 assert_eq "unknown key over IPv6 answered" 401 \
 	"$(ccurl -g -o /dev/null -H "X-API-Key: $K_UNKNOWN" "$URL6/v1/ok")"
+# a lost answer: on the client's veth, lose_answer.bpf.o drops the first
+# in-kernel answer it sees; the client sends its request again, which is
+# decided and answered again
+ip -n "$TG_NS" link set dev "$TG_CLIENT_IF" xdp off
+ip -n "$TG_NS" link set dev "$TG_CLIENT_IF" xdp obj "$BUILD/lose_answer.bpf.o" sec xdp ||
+	tg_fatal "cannot attach lose_answer.bpf.o to $TG_CLIENT_IF"
+sent=$(tg_kernel_stat rejects_sent)
+assert_eq "unknown key, its first 401 lost: answered when sent again" 401 \
+	"$(ccurl -o /dev/null -H "X-API-Key: $K_UNKNOWN" "$URL/v1/ok")"
+assert_eq "in-kernel answers for it (the lost one, then another)" 2 \
+	"$(($(tg_kernel_stat rejects_sent) - sent))"
+ip -n "$TG_NS" link set dev "$TG_CLIENT_IF" xdp off
+ip -n "$TG_NS" link set dev "$TG_CLIENT_IF" xdp obj "$BUILD/noop.bpf.o" sec xdp ||
+	tg_fatal "cannot attach noop.bpf.o to $TG_CLIENT_IF again"
 assert_eq "refused key requests that reached the server" 0 "$(($(wc -l <"$TG_SERVER_LOG") - before))"
 assert_eq "key in Authorization: Bearer admitted" 200 \
 	"$(ccurl -o /dev/null -H "Authorization: Bearer $K_BEARER" "$URL/v1/ok")"
