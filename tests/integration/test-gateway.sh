@@ -858,6 +858,10 @@ assert_eq "unknown key over IPv6 answered" 401 \
 # a lost answer: on the client's veth, lose_answer.bpf.o drops the first
 # in-kernel answer it sees; the client sends its request again, which is
 # decided and answered again
+# (ip makes /sys/fs/bpf/tc/globals and /sys/fs/bpf/ip for an object with
+# maps: removed at cleanup where this test made them and they are empty)
+[ -e /sys/fs/bpf/ip ] || TG_CLEANUP_HOOKS+=("[ -e /sys/fs/bpf/tc ] || rm -f /sys/fs/bpf/ip")
+[ -e /sys/fs/bpf/tc ] || TG_CLEANUP_HOOKS+=("rmdir /sys/fs/bpf/tc/globals /sys/fs/bpf/tc 2>/dev/null")
 ip -n "$TG_NS" link set dev "$TG_CLIENT_IF" xdp off
 ip -n "$TG_NS" link set dev "$TG_CLIENT_IF" xdp obj "$BUILD/lose_answer.bpf.o" sec xdp ||
 	tg_fatal "cannot attach lose_answer.bpf.o to $TG_CLIENT_IF"
