@@ -225,23 +225,25 @@ assert_eq "server sockets left established after the flood (within 5 s)" 0 \
 	"$(tg_wait_established "$PORT" 0 5)"
 # the client's FIN after a 429 went into the server's RST; sent again, XDP
 # acknowledges it, so no client socket waits in LAST-ACK, its port taken
-client_closing() {
-	tg_client ss -Htn state last-ack state closing state close-wait "( dport = :$PORT )" | wc -l
+# wait_client_closed: until no client socket to the API port is closing (at
+# most 5 s); prints how many still are
+wait_client_closed() {
+	local n i
+	for ((i = 0; i <= 50; i++)); do
+		n=$(tg_client ss -Htn state last-ack state closing state close-wait \
+			"( dport = :$PORT )" | wc -l)
+		[ "$n" -eq 0 ] && break
+		sleep 0.1
+	done
+	echo "$n"
 }
-for ((i = 0; i < 50; i++)); do
-	[ "$(client_closing)" -eq 0 ] && break
-	sleep 0.1
-done
-assert_eq "client sockets of the flood still closing (LAST-ACK) after 5 s" 0 "$(client_closing)"
+assert_eq "client sockets of the flood still closing (LAST-ACK) after 5 s" 0 "$(wait_client_closed)"
 # a new connection on a refused one's ports is a new connection
 lport=$(tg_client "$PYTHON" -c \
 	'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
 assert_eq "a request with an unknown key from local port $lport" 401 \
 	"$(ccurl -o /dev/null --local-port "$lport" -H "X-API-Key: $K_UNKNOWN" "$URL/v1/ok")"
-for ((i = 0; i < 50; i++)); do
-	[ "$(client_closing)" -eq 0 ] && break
-	sleep 0.1
-done
+wait_client_closed >/dev/null
 assert_eq "the next request from local port $lport, with a valid key" 200 \
 	"$(ccurl -o /dev/null --local-port "$lport" -H "X-API-Key: $K_REUSE" "$URL/v1/ok")"
 n=$(tg_wait_events 1 "$admitted" 10)
