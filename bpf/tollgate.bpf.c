@@ -1917,15 +1917,15 @@ int tg_xdp(struct xdp_md *ctx)
 			if (!(p.tcp_flags & TG_TCP_ACK))
 				bpf_map_delete_elem(&tg_rejects, &p.fk);
 		} else if ((rj = bpf_map_lookup_elem(&tg_rejects, &p.fk))) {
-			if (rj->expires_ns <= bpf_ktime_get_ns() ||
-			    (p.payload_len && p.seq == rj->server_rcv_nxt &&
-			     !(rj->flags & TG_REJECT_RESET))) {
-				/* over; or the refused segment again, its answer
-				 * lost, the server's socket still there: decided
-				 * again below, answered again where refused */
-				bpf_map_delete_elem(&tg_rejects, &p.fk);
+			if (rj->expires_ns <= bpf_ktime_get_ns()) {
+				bpf_map_delete_elem(&tg_rejects, &p.fk); /* over */
 			} else if (rj->flags & TG_REJECT_RESET) {
 				return tg_answer_closed(ctx, &p);
+			} else if (p.payload_len && p.seq == rj->server_rcv_nxt) {
+				/* the refused segment again, its answer lost, the
+				 * server's socket still there: decided again below,
+				 * answered again where refused */
+				bpf_map_delete_elem(&tg_rejects, &p.fk);
 			} else {
 				r = tg_reset_server(ctx, &p, rj->server_rcv_nxt,
 						    rj->flags & TG_REJECT_LOOKUP);
