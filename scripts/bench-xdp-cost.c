@@ -519,6 +519,32 @@ static void write_json(const char *path)
 		die(path, errno);
 }
 
+/* --profile: the kept-alive admitted request over and over for @secs, for
+ * perf and build/bpf-lines (README, "Profiling the BPF programs"). */
+static void profile_kept_alive(struct tollgate *skel, int tg_fd, struct frame *f,
+			       unsigned long secs)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), action;
+	time_t until = time(NULL) + (time_t)secs;
+	unsigned long n = 0;
+
+	if (bpf_obj_get_info_by_fd(tg_fd, &info, &len))
+		die("bpf_obj_get_info_by_fd", errno);
+	printf("tg_xdp is program %u; kept-alive admitted requests for %lu s\n", info.id, secs);
+	fflush(stdout);
+	while (time(NULL) < until) {
+		for (int i = 0; i < 1000; i++) {
+			reset_flow_answered(skel);
+			run(tg_fd, f, 1, &action);
+			if (action != XDP_PASS)
+				die("kept-alive admitted request not passed", EINVAL);
+		}
+		n += 1000;
+	}
+	printf("%lu requests\n", n);
+}
+
 static void default_noop_path(const char *argv0, char *out, size_t size)
 {
 	const char *slash = strrchr(argv0, '/');
@@ -537,7 +563,7 @@ int main(int argc, char **argv)
 	struct bench_state *state;
 	struct bpf_object *noop_obj;
 	struct bpf_program *noop_prog;
-	unsigned long repeat = 1000000;
+	unsigned long repeat = 1000000, profile_s = 0;
 	__u32 samples, action;
 	int tg_fd, noop_fd, opt, err;
 	double tg, noop_mean, noop_median;
@@ -547,12 +573,13 @@ int main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "noop", required_argument, NULL, 'n' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "profile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 
 	default_noop_path(argv[0], noop_path, sizeof(noop_path));
-	while ((opt = getopt_long(argc, argv, "r:n:j:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:n:j:p:h", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (opt) {
@@ -570,8 +597,17 @@ int main(int argc, char **argv)
 		case 'j':
 			json_path = optarg;
 			break;
+		case 'p':
+			errno = 0;
+			profile_s = strtoul(optarg, &end, 10);
+			if (errno || *end || profile_s < 1 || profile_s > 3600) {
+				fprintf(stderr, "bench-xdp-cost: --profile: '%s' is not 1..3600 s\n",
+					optarg);
+				return 2;
+			}
+			break;
 		default:
-			fprintf(stderr, "usage: %s [--repeat N] [--noop noop.bpf.o] [--json PATH]\n",
+			fprintf(stderr, "usage: %s [--repeat N] [--noop noop.bpf.o] [--json PATH] [--profile SECONDS]\n",
 				argv[0]);
 			return opt == 'h' ? 0 : 2;
 		}
@@ -615,6 +651,12 @@ int main(int argc, char **argv)
 	build_request(&req_empty, KEY_EMPTY);
 	build_body(&body, BENCH_CLIENT_PORT);
 	build_body(&body_other, BENCH_CLIENT_PORT + 1);
+	if (profile_s) {
+		profile_kept_alive(skel, tg_fd, &req_open, profile_s);
+		bench_state__destroy(state);
+		tollgate__destroy(skel);
+		return 0;
+	}
 
 	/* the baselines, measured both ways */
 	noop_mean = mean_repeats("no-op", noop_fd, &req_open, (__u32)repeat, XDP_PASS);
