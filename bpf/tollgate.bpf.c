@@ -960,20 +960,35 @@ __noinline int tg_reset_server(struct xdp_md *ctx, const struct tg_pkt *p, __u32
  * place, and gracefully where it can. The client's FIN without data gets
  * its ACK: the socket leaves LAST-ACK at once, where it would otherwise send
  * the FIN again for minutes and keep its port. Data gets a RST at the
- * sequence the client expects. A bare ACK or a RST needs no answer.
+ * sequence the client expects.
+ *
+ * The RST from XDP may have missed the server's socket: sent without a
+ * lookup (tg_reject: the flow was sure where the refused request began),
+ * it is off the socket's rcv_nxt where bytes before the refused segment
+ * never arrived (lost, yet acknowledged by the answer), and the socket
+ * answered it with a challenge ACK (RFC 5961). The client answers that:
+ * with a duplicate ACK while its socket is open, with a RST at exactly
+ * that rcv_nxt once it is closed. So a bare ACK looks the socket up and,
+ * where it is still there, resets it at its rcv_nxt (else it needs no
+ * answer); a RST goes on to the server, whose TCP ignores it where there
+ * is no socket.
  */
 __noinline int tg_answer_closed(struct xdp_md *ctx, const struct tg_pkt *p)
 {
 	__u8 seg[32] = {}, l3[40];
 	struct tcphdr *th = (void *)seg;
-	__u32 hlen = 20;
+	__u32 hlen = 20, rcv_nxt;
 	__u64 sum;
 
 	if (!ctx || !p)
 		return XDP_DROP;
-	if ((p->tcp_flags & (TG_TCP_RST | TG_TCP_ACK)) != TG_TCP_ACK ||
-	    !(p->payload_len || (p->tcp_flags & TG_TCP_FIN)))
+	if (p->tcp_flags & TG_TCP_RST)
+		return XDP_PASS;
+	if (!(p->tcp_flags & TG_TCP_ACK))
 		return XDP_DROP;
+	if (!p->payload_len && !(p->tcp_flags & TG_TCP_FIN))
+		return tg_tcp_rcv_nxt(ctx, p, &rcv_nxt) ? tg_reset_server(ctx, p, rcv_nxt, 0) :
+							   XDP_DROP;
 	th->source = p->fk.server_port;
 	th->dest = p->fk.client_port;
 	th->seq = bpf_htonl(p->ack_seq);

@@ -46,7 +46,9 @@
 #      a send boundary is body, not a response
 #   5. unknown key and missing key: 401, nothing reaches the server, also
 #      when the first 401 is lost and the client sends its request again;
-#      Authorization: Bearer works; IPv6 works; events_file is CloudEvents
+#      body bytes lost ahead of a refused request: the server's socket is
+#      reset all the same; Authorization: Bearer works; IPv6 works;
+#      events_file is CloudEvents
 #  5b. SIGHUP: a key added to keys_file works, a removed one is refused
 #   6. agent restart (SIGTERM, start again): enforcement continues while the
 #      agent is down, the restarted agent adopts pins (same pin generation),
@@ -145,6 +147,7 @@ K_BEHIND=$(tg_key_add 23 20 2)
 K_AFTER=$(tg_key_add 24 21 2)
 K_PHANTOM=$(tg_key_add 25 22 2)
 K_REUSE=$(tg_key_add 26 23 2)
+K_LOSTBODY=$(tg_key_add 27 24 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -876,6 +879,29 @@ ip -n "$TG_NS" link set dev "$TG_CLIENT_IF" xdp off
 ip -n "$TG_NS" link set dev "$TG_CLIENT_IF" xdp obj "$BUILD/noop.bpf.o" sec xdp ||
 	tg_fatal "cannot attach noop.bpf.o to $TG_CLIENT_IF again"
 assert_eq "refused key requests that reached the server" 0 "$(($(wc -l <"$TG_SERVER_LOG") - before))"
+# body bytes lost ahead of a refused request: on the client's veth,
+# lose_segment.bpf.o drops (tc egress) the second send of a POST's body,
+# and a keyless GET follows it. XDP, sure the GET starts where the POST's
+# body ends, refuses it and sends its RST there, off the server socket's
+# rcv_nxt (its TCP still waits for the lost bytes): a challenge ACK. The
+# client's answer to that (a duplicate ACK, or a RST once closed) has XDP
+# reset the socket where it is
+tc -n "$TG_NS" qdisc add dev "$TG_CLIENT_IF" clsact &&
+	tc -n "$TG_NS" filter add dev "$TG_CLIENT_IF" egress bpf da \
+		obj "$BUILD/lose_segment.bpf.o" sec tc ||
+	tg_fatal "cannot attach lose_segment.bpf.o to $TG_CLIENT_IF"
+read -r status cport < <(tg_client "$PYTHON" "$TG_CLIENT_PY" lostbody --addr "$TG_HOST_IP" \
+	--port "$PORT" --key "$K_LOSTBODY")
+tc -n "$TG_NS" qdisc del dev "$TG_CLIENT_IF" clsact
+assert_eq "a keyless GET behind a POST whose body's end was lost: answered" 401 "$status"
+for ((i = 0; i < 30; i++)); do
+	socks=$(ss -Htan "( sport = :$PORT and dport = :${cport:-0} )")
+	[ -z "$socks" ] && break
+	sleep 0.1
+done
+assert_eq "the server's socket of that connection is gone within 3 s" "" "$socks"
+assert_eq "the admitted POST: one status-0 unanswered event" "1 0 unanswered" \
+	"$(tg_wait_events 27 1 10) $(tg_events 27 '{status} {flags}')"
 assert_eq "key in Authorization: Bearer admitted" 200 \
 	"$(ccurl -o /dev/null -H "Authorization: Bearer $K_BEARER" "$URL/v1/ok")"
 assert_eq "admitted over IPv6" 200 "$(ccurl -g -o /dev/null -H "X-API-Key: $K_V6" "$URL6/v1/ok")"

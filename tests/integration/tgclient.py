@@ -44,6 +44,14 @@ Subcommands (all print to stdout; exit 0 unless the arguments are wrong):
             a keyless GET as long (or N bytes longer); then GET PATH with
             K again on the same connection; prints the statuses.
 
+  lostbody  --addr A --port P --key K [--path /v1/created]
+            a POST with K whose body goes in two sends: the first half
+            with its head, then the rest, starting "LOSE" (a link that
+            loses it: lose_segment.bpf.o); then a keyless GET, pipelined
+            before any answer. Reads what comes until the server side
+            closes, then closes; prints the first status read (0: none)
+            and the connection's local port.
+
   newkey    [--version V]
             a fresh API key: tg_ + version digit + 39 base62 characters.
 
@@ -385,6 +393,26 @@ def cmd_upload(args):
             pass
     print_statuses(statuses, 2)
     return 0
+
+
+def cmd_lostbody(args):
+    """A POST whose second body send is lost on the way, then a keyless
+    GET behind it (see the module's help)."""
+    body = b"abcdefLOSE!!"
+    head = request_bytes(args.addr, args.port, args.path, args.key, method="POST",
+                         headers=(f"Content-Length: {len(body)}",))
+    s = connect_nodelay(args)
+    port = s.getsockname()[1]
+    try:
+        s.sendall(head + body[:6])
+        time.sleep(0.05)
+        s.sendall(body[6:])
+        time.sleep(0.02)
+        s.sendall(request_bytes(args.addr, args.port, "/v1/ok", None))
+        status, _ = Reader(s).response()
+    finally:
+        s.close()
+    print(status, port, flush=True)
 
 
 def cmd_smuggle(args):
@@ -791,6 +819,11 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--longer", type=int, default=0, help="the copy runs this many bytes past")
     p.set_defaults(fn=cmd_duplicate)
+
+    p = connecting("lostbody")
+    p.add_argument("--key", required=True)
+    p.add_argument("--path", default="/v1/created")
+    p.set_defaults(fn=cmd_lostbody)
 
     p = connecting("smuggle")
     p.add_argument("--key", required=True)
