@@ -8,7 +8,8 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
 AGENT_COMMON := agent/bpfload.c agent/keyfile.c agent/hostid.c agent/mapwalk.c
 AGENT_SRCS := agent/agent.c agent/drain.c agent/metrics.c agent/spool.c agent/kafkaout.c \
-	agent/redissync.c agent/lease.c agent/responder.c agent/geoip.c $(AGENT_COMMON)
+	agent/redissync.c agent/lease.c agent/responder.c agent/geoip.c agent/sockreap.c \
+	$(AGENT_COMMON)
 CTL_SRCS := agent/tollgatectl.c agent/evtail.c $(AGENT_COMMON)
 BILLING_SRCS := $(wildcard billing/*.c)
 API_SRCS := $(wildcard dashboard-api/*.c)
@@ -175,6 +176,14 @@ $(BUILD)/tests/test-drain: tests/unit/test-drain.c agent/drain.c agent/geoip.c a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(filter-out -O2,$(CFLAGS)) $(SAN_CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c %.a,$^) \
 		-lcmocka $(PKG_LIBS) -ljansson -lmaxminddb -lm
+
+# the agent's reaper of silent refused connections, with real sockets
+$(BUILD)/tests/test-sockreap: tests/unit/test-sockreap.c agent/sockreap.c agent/mapwalk.c \
+		$(BUILD)/libtollgate-san.a
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -O2,$(CFLAGS)) $(SAN_CFLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c %.a,$^) \
+		-lcmocka $(PKG_LIBS) -lm
 
 $(BPF_TEST_BIN): tests/bpf/test-xdp-fixtures.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) $(BUILD)/libtollgate.a
 	$(call msg,TEST-CC,$@)

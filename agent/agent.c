@@ -33,6 +33,7 @@
 #include "agent/metrics.h"
 #include "agent/redissync.h"
 #include "agent/responder.h"
+#include "agent/sockreap.h"
 #include "agent/spool.h"
 #include "lib/config.h"
 #include "lib/event.h"
@@ -56,6 +57,7 @@ struct agent {
 	struct metrics_server *metrics;
 	struct geoip *geoip;	  /* with agent.geoip_db: the events' countries */
 	struct responder *responder; /* with agent.refusal_listen (sockmap mode) */
+	struct sockreap *reaper;      /* server sockets of refused, silent clients */
 	uint32_t host_id;
 	uint32_t epoch;
 	size_t n_keys;
@@ -298,6 +300,13 @@ static void render_metrics(FILE *out, void *userdata)
 		metric(out, "tollgate_refusal_unavailable_total", "counter", rs.unavailable);
 		metric(out, "tollgate_refusal_bad_requests_total", "counter", rs.bad_requests);
 	}
+	if (a->reaper) {
+		const struct sockreap_stats *ss = sockreap_stats(a->reaper);
+
+		metric(out, "tollgate_silent_refused_sockets_destroyed_total", "counter", ss->destroyed);
+		metric(out, "tollgate_silent_refused_sockets_gone_total", "counter", ss->gone);
+		metric(out, "tollgate_silent_refused_sockets_destroy_failures_total", "counter", ss->failures);
+	}
 	if (stats_fd >= 0 && bpfload_read_stats(stats_fd, stats) == 0) {
 		fprintf(out, "# TYPE tollgate_kernel_total counter\n");
 		for (int i = 0; i < TG_S_COUNT; i++)
@@ -483,6 +492,11 @@ static int setup(struct agent *a)
 			log_info("refusal responder on %s (port %d)", a->cfg->agent.refusal_listen,
 				 responder_port(a->responder));
 	}
+	if (r == 0) {
+		r = sockreap_open(bpfload_map_fd(a->bl, "tg_rejects"), TG_REJECT_TTL_NS, &a->reaper);
+		if (r)
+			log_error_errno(r, "cannot open a NETLINK_SOCK_DIAG socket");
+	}
 	if (r && !a->bl->adopted) {
 		if (bpfload_detach(a->cfg, err, sizeof(err)))
 			log_error("cleanup after a failed start: %s", err);
@@ -500,7 +514,7 @@ static int run(struct agent *a)
 	struct itimerspec tick = { .it_interval = { 0, DRAIN_TICK_NS }, .it_value = { 0, DRAIN_TICK_NS } };
 	struct epoll_event ev, events[8];
 	uint64_t watchdog_usec = 0;
-	time_t last_summary = time(NULL), last_watchdog = 0;
+	time_t last_summary = time(NULL), last_watchdog = 0, last_reap = 0;
 	sigset_t mask;
 	int ep, sfd, tfd, n;
 	bool stop = false;
@@ -581,6 +595,21 @@ static int run(struct agent *a)
 					if (a->kafka)
 						send_snapshots(a);
 					last_summary = now;
+				}
+				if (now != last_reap) {
+					struct timespec mono;
+					int freed;
+
+					clock_gettime(CLOCK_MONOTONIC, &mono);
+					freed = sockreap_tick(a->reaper, (uint64_t)mono.tv_sec * 1000000000ULL +
+										(uint64_t)mono.tv_nsec);
+					if (freed < 0)
+						log_warn_errno(freed, "cannot walk tg_rejects");
+					else if (freed)
+						log_debug("destroyed %d server sockets of refused connections "
+							  "whose client went silent",
+							  freed);
+					last_reap = now;
 				}
 				if (watchdog_usec && (uint64_t)(now - last_watchdog) * 2000000 >= watchdog_usec) {
 					sd_notify(0, "WATCHDOG=1");
@@ -709,6 +738,7 @@ int main(int argc, char **argv)
 			 a.cfg->agent.pin_dir);
 	}
 	responder_stop(a.responder);
+	sockreap_free(a.reaper);
 	drain_free(a.drain);
 	geoip_free(a.geoip);
 	kafkaout_free(a.kafka);

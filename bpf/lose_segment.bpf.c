@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* lose_segment.bpf.c - a test's lossy link the other way: on the client's
  * veth, a tc egress program that loses every IPv4 TCP segment whose
- * payload starts "LOSE" and passes every other packet, so those bytes never
- * reach the host (test-gateway, body bytes lost ahead of a refused request). No
- * maps: tc makes no bpffs directories for it. */
+ * payload starts "LOSE", and every segment without payload from local port
+ * SILENT_PORT sent where its last data ended, and passes every other packet.
+ * So those bytes never reach the host (test-gateway: body bytes lost ahead
+ * of a refused request), and a client on SILENT_PORT goes silent after its
+ * request: its handshake and its data arrive, its ACKs and FIN after them
+ * do not. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -12,6 +15,9 @@
 /* consumed as sent: TCP takes it for gone out, as on a lossy link (a drop,
  * TC_ACT_SHOT, fails the send, and TCP sends nothing behind it) */
 #define TC_ACT_STOLEN 4
+#define SILENT_PORT 61001
+
+__u32 silent_from; /* where the last data sent from SILENT_PORT ended */
 
 SEC("tc")
 int tg_lose_segment(struct __sk_buff *skb)
@@ -28,6 +34,17 @@ int tg_lose_segment(struct __sk_buff *skb)
 	th = (void *)(ip + 1);
 	if ((void *)(th + 1) > data_end)
 		return TC_ACT_OK;
+	if (th->source == bpf_htons(SILENT_PORT) && !th->syn) {
+		__u32 len = bpf_ntohs(ip->tot_len) - sizeof(*ip) - th->doff * 4;
+		__u32 seq = bpf_ntohl(th->seq);
+
+		if (len && len < 0x10000) {
+			silent_from = seq + len;
+			return TC_ACT_OK;
+		}
+		if (silent_from && seq == silent_from)
+			return TC_ACT_STOLEN;
+	}
 	/* a sent segment's payload is in pages, past data_end: copied */
 	if (bpf_skb_load_bytes(skb, sizeof(*eth) + sizeof(*ip) + th->doff * 4, first, 4))
 		return TC_ACT_OK;

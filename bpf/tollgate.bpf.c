@@ -46,7 +46,7 @@ const volatile __u8 tg_actions[TG_V_COUNT] = {
 };
 const volatile __u64 tg_source_rate_fp = 10 * TG_TOKEN_ONE;
 const volatile __u64 tg_source_burst_fp = 20 * TG_TOKEN_ONE;
-const volatile __u64 tg_reject_ttl_ns = 60 * TG_NSEC_PER_SEC;
+const volatile __u64 tg_reject_ttl_ns = TG_REJECT_TTL_NS;
 /* ring-buffer fill that wakes the agent (tollgate_abi.h) */
 const volatile __u64 tg_rb_wakeup_bytes = 64 * 1024;
 /* agent.unanswered_after, and how often each flow's timer looks */

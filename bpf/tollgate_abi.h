@@ -364,6 +364,8 @@ struct tg_reject {
  * client's later segments in the server's place (tg_answer_closed) */
 #define TG_REJECT_RESET (1U << 1)
 _Static_assert(sizeof(struct tg_reject) == 16, "tg_reject layout");
+/* how long an entry lives after its answer (expires_ns - this = answered) */
+#define TG_REJECT_TTL_NS (60ULL * 1000000000ULL)
 
 /* tg_refusals: key digest (zero for a request without a usable key) -> the
  * kernel's latest refusal of a proxied request (sockmap mode), so the

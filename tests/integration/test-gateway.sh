@@ -47,8 +47,9 @@
 #   5. unknown key and missing key: 401, nothing reaches the server, also
 #      when the first 401 is lost and the client sends its request again;
 #      body bytes lost ahead of a refused request: the server's socket is
-#      reset all the same; Authorization: Bearer works; IPv6 works;
-#      events_file is CloudEvents
+#      reset all the same; a client silent after its answer: the agent
+#      destroys the server's socket; Authorization: Bearer works; IPv6
+#      works; events_file is CloudEvents
 #  5b. SIGHUP: a key added to keys_file works, a removed one is refused
 #   6. agent restart (SIGTERM, start again): enforcement continues while the
 #      agent is down, the restarted agent adopts pins (same pin generation),
@@ -892,16 +893,67 @@ tc -n "$TG_NS" qdisc add dev "$TG_CLIENT_IF" clsact &&
 	tg_fatal "cannot attach lose_segment.bpf.o to $TG_CLIENT_IF"
 read -r status cport < <(tg_client "$PYTHON" "$TG_CLIENT_PY" lostbody --addr "$TG_HOST_IP" \
 	--port "$PORT" --key "$K_LOSTBODY")
-tc -n "$TG_NS" qdisc del dev "$TG_CLIENT_IF" clsact
 assert_eq "a keyless GET behind a POST whose body's end was lost: answered" 401 "$status"
-for ((i = 0; i < 30; i++)); do
-	socks=$(ss -Htan "( sport = :$PORT and dport = :${cport:-0} )")
-	[ -z "$socks" ] && break
-	sleep 0.1
-done
-assert_eq "the server's socket of that connection is gone within 3 s" "" "$socks"
+# server_socket CLIENT_PORT TENTHS: its socket of the connection from
+# CLIENT_PORT, polled until it is gone or TENTHS tenths of a second passed
+server_socket() {
+	local socks i
+	for ((i = 0; i < $2; i++)); do
+		socks=$(ss -Htan "( sport = :$PORT and dport = :${1:-0} )")
+		[ -z "$socks" ] && break
+		sleep 0.1
+	done
+	echo "$socks"
+}
+assert_eq "the server's socket of that connection is gone within 3 s" "" "$(server_socket "$cport" 30)"
 assert_eq "the admitted POST: one status-0 unanswered event" "1 0 unanswered" \
 	"$(tg_wait_events 27 1 10) $(tg_events 27 '{status} {flags}')"
+# a client that goes silent after its request (lose_segment.bpf.o loses what
+# local port 61001 sends without payload after its data): no segment comes
+# to be made the server's RST, so the agent destroys the server's socket
+# 10 s after the answer (SOCK_DESTROY), and marks the connection reset
+silent_metric() {
+	curl -s --max-time 5 "http://127.0.0.1:$TG_METRICS_PORT/metrics" |
+		sed -n 's/^tollgate_silent_refused_sockets_destroyed_total //p'
+}
+destroyed=$(silent_metric)
+assert_eq "a request with an unknown key from a client that then goes silent" 401 \
+	"$(ccurl -o /dev/null --local-port 61001 -H "X-API-Key: $K_UNKNOWN" "$URL/v1/ok")"
+sleep 1
+assert_match "its server socket is still there 1 s after the answer" "ESTAB" \
+	"$(ss -Htan "( sport = :$PORT and dport = :61001 )")"
+assert_eq "... and destroyed by the agent within 15 s" "" "$(server_socket 61001 150)"
+assert_eq "tollgate_silent_refused_sockets_destroyed_total (+1)" "$((destroyed + 1))" "$(silent_metric)"
+tc -n "$TG_NS" qdisc del dev "$TG_CLIENT_IF" clsact
+# an entry whose connection has no socket (written by hand, from local port
+# 61002, answered 11 s ago): looked up by its tuple, the kernel finds the
+# server's listener, which the agent must leave alone
+gone_metric() {
+	curl -s --max-time 5 "http://127.0.0.1:$TG_METRICS_PORT/metrics" |
+		sed -n 's/^tollgate_silent_refused_sockets_gone_total //p'
+}
+gone=$(gone_metric)
+read -r rkey rvalue < <("$PYTHON" - "$TG_CLIENT_IP" "$TG_HOST_IP" 61002 "$PORT" <<'EOF'
+import socket, struct, sys, time
+def mapped(a):
+    return bytes(10) + b"\xff\xff" + socket.inet_aton(a)
+key = mapped(sys.argv[1]) + mapped(sys.argv[2]) + struct.pack(">HH", int(sys.argv[3]), int(sys.argv[4]))
+answered = time.clock_gettime_ns(time.CLOCK_MONOTONIC) - 11 * 10**9
+value = struct.pack("<IIQ", 1, 0, answered + 60 * 10**9)
+print(key.hex(), value.hex())
+EOF
+)
+bytes_of() { sed 's/../& /g' <<<"$1"; }
+# shellcheck disable=SC2046 # the bytes go as separate words
+bpftool map update pinned "$TG_PIN_DIR/tg_rejects" key hex $(bytes_of "$rkey") \
+	value hex $(bytes_of "$rvalue") || tg_fatal "cannot write tg_rejects"
+for ((i = 0; i < 30; i++)); do
+	[ "$(gone_metric)" = "$((gone + 1))" ] && break
+	sleep 0.1
+done
+assert_eq "an entry with no socket of its own: counted as gone" "$((gone + 1))" "$(gone_metric)"
+assert_eq "... and the server's listener still takes connections" 200 \
+	"$(ccurl -o /dev/null -H "X-API-Key: $K_REUSE" "$URL/v1/ok")"
 assert_eq "key in Authorization: Bearer admitted" 200 \
 	"$(ccurl -o /dev/null -H "Authorization: Bearer $K_BEARER" "$URL/v1/ok")"
 assert_eq "admitted over IPv6" 200 "$(ccurl -g -o /dev/null -H "X-API-Key: $K_V6" "$URL6/v1/ok")"
