@@ -174,8 +174,9 @@ static int collect_due(void *ctx, const void *key, const void *value)
 	const struct tg_reject *rj = value;
 	uint64_t answered = rj->expires_ns - r->ttl_ns;
 
+	/* (an entry answered "later" than now was not written by XDP) */
 	if (rj->flags & TG_REJECT_RESET || rj->expires_ns <= r->now_ns ||
-	    r->now_ns - answered < SOCKREAP_AFTER_NS)
+	    answered > r->now_ns || r->now_ns - answered < SOCKREAP_AFTER_NS)
 		return 0;
 	memcpy(&r->due[r->n_due++], key, sizeof(*r->due));
 	return r->n_due == SOCKREAP_MAX_TICK; /* the rest next tick */

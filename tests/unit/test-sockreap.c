@@ -91,13 +91,13 @@ static void flow_key(const struct sockaddr_storage *client, const struct sockadd
 	}
 }
 
-/* An entry for @fk answered @ago_ns before f->now. */
-static void put_entry(struct fixture *f, const struct tg_flow_key *fk, uint64_t ago_ns, __u32 flags)
+/* An entry for @fk answered @ago_ns before f->now (after it, if negative). */
+static void put_entry(struct fixture *f, const struct tg_flow_key *fk, int64_t ago_ns, __u32 flags)
 {
 	struct tg_reject rj = {
 		.server_rcv_nxt = 1,
 		.flags = flags,
-		.expires_ns = f->now - ago_ns + TG_REJECT_TTL_NS,
+		.expires_ns = (uint64_t)((int64_t)f->now - ago_ns) + TG_REJECT_TTL_NS,
 	};
 
 	assert_int_equal(bpf_map_update_elem(f->rejects, fk, &rj, BPF_ANY), 0);
@@ -168,23 +168,27 @@ static void assert_listening(const struct conn *c)
 static void test_only_due_entries(void **state)
 {
 	struct fixture *f = *state;
-	struct tg_flow_key young, expired, reset, due;
+	struct tg_flow_key young, expired, reset, ahead, due;
 	struct conn c;
 
-	/* four connections of one listener, each with an entry */
+	/* five connections of one listener, each with an entry */
 	conn_open(AF_INET, &c);
 	young = c.fk;
-	put_entry(f, &young, SOCKREAP_AFTER_NS - 2 * SEC_NS, 0);
+	put_entry(f, &young, (int64_t)(SOCKREAP_AFTER_NS - 2 * SEC_NS), 0);
 	expired = c.fk;
 	expired.client_port = htons(1);
-	put_entry(f, &expired, TG_REJECT_TTL_NS + SEC_NS, 0);
+	put_entry(f, &expired, (int64_t)(TG_REJECT_TTL_NS + SEC_NS), 0);
 	reset = c.fk;
 	reset.client_port = htons(2);
-	put_entry(f, &reset, SOCKREAP_AFTER_NS + SEC_NS, TG_REJECT_RESET);
+	put_entry(f, &reset, (int64_t)(SOCKREAP_AFTER_NS + SEC_NS), TG_REJECT_RESET);
+	/* answered "after" now (not XDP's writing): not due either */
+	ahead = c.fk;
+	ahead.client_port = htons(4);
+	put_entry(f, &ahead, -5 * (int64_t)SEC_NS, 0);
 	/* due, but no socket of its own: the tuple finds the listener */
 	due = c.fk;
 	due.client_port = htons(3);
-	put_entry(f, &due, SOCKREAP_AFTER_NS + SEC_NS, TG_REJECT_LOOKUP);
+	put_entry(f, &due, (int64_t)(SOCKREAP_AFTER_NS + SEC_NS), TG_REJECT_LOOKUP);
 
 	assert_int_equal(sockreap_tick(f->r, f->now), 0);
 	assert_int_equal(sockreap_stats(f->r)->destroyed, 0);
@@ -193,6 +197,7 @@ static void test_only_due_entries(void **state)
 	assert_int_equal(entry_flags(f, &due), TG_REJECT_LOOKUP | TG_REJECT_RESET);
 	assert_int_equal(entry_flags(f, &young), 0);
 	assert_int_equal(entry_flags(f, &expired), 0);
+	assert_int_equal(entry_flags(f, &ahead), 0);
 	assert_listening(&c);
 	/* the young connection's socket is untouched */
 	assert_int_equal(send(c.client, "x", 1, 0), 1);
@@ -213,7 +218,7 @@ static void destroys(struct fixture *f, int family)
 	char b;
 
 	conn_open(family, &c);
-	put_entry(f, &c.fk, SOCKREAP_AFTER_NS + SEC_NS, 0);
+	put_entry(f, &c.fk, (int64_t)(SOCKREAP_AFTER_NS + SEC_NS), 0);
 	assert_int_equal(sockreap_tick(f->r, f->now), 1);
 	assert_int_equal(sockreap_stats(f->r)->destroyed, 1);
 	assert_int_equal(entry_flags(f, &c.fk), TG_REJECT_RESET);
