@@ -881,7 +881,7 @@ ip -n "$TG_NS" link set dev "$TG_CLIENT_IF" xdp obj "$BUILD/noop.bpf.o" sec xdp 
 	tg_fatal "cannot attach noop.bpf.o to $TG_CLIENT_IF again"
 assert_eq "refused key requests that reached the server" 0 "$(($(wc -l <"$TG_SERVER_LOG") - before))"
 # body bytes lost ahead of a refused request: on the client's veth,
-# lose_segment.bpf.o drops (tc egress) the second send of a POST's body,
+# lose_segment.bpf.o loses (tc egress) the second send of a POST's body,
 # and a keyless GET follows it. XDP, sure the GET starts where the POST's
 # body ends, refuses it and sends its RST there, off the server socket's
 # rcv_nxt (its TCP still waits for the lost bytes): a challenge ACK. The
@@ -912,27 +912,25 @@ assert_eq "the admitted POST: one status-0 unanswered event" "1 0 unanswered" \
 # local port 61001 sends without payload after its data): no segment comes
 # to be made the server's RST, so the agent destroys the server's socket
 # 10 s after the answer (SOCK_DESTROY), and marks the connection reset
-silent_metric() {
+# reaper_metric NAME: tollgate_silent_refused_sockets_NAME_total, /metrics
+reaper_metric() {
 	curl -s --max-time 5 "http://127.0.0.1:$TG_METRICS_PORT/metrics" |
-		sed -n 's/^tollgate_silent_refused_sockets_destroyed_total //p'
+		sed -n "s/^tollgate_silent_refused_sockets_$1_total //p"
 }
-destroyed=$(silent_metric)
+destroyed=$(reaper_metric destroyed)
 assert_eq "a request with an unknown key from a client that then goes silent" 401 \
 	"$(ccurl -o /dev/null --local-port 61001 -H "X-API-Key: $K_UNKNOWN" "$URL/v1/ok")"
 sleep 1
 assert_match "its server socket is still there 1 s after the answer" "ESTAB" \
 	"$(ss -Htan "( sport = :$PORT and dport = :61001 )")"
 assert_eq "... and destroyed by the agent within 15 s" "" "$(server_socket 61001 150)"
-assert_eq "tollgate_silent_refused_sockets_destroyed_total (+1)" "$((destroyed + 1))" "$(silent_metric)"
+assert_eq "tollgate_silent_refused_sockets_destroyed_total (+1)" "$((destroyed + 1))" \
+	"$(reaper_metric destroyed)"
 tc -n "$TG_NS" qdisc del dev "$TG_CLIENT_IF" clsact
 # an entry whose connection has no socket (written by hand, from local port
 # 61002, answered 11 s ago): looked up by its tuple, the kernel finds the
 # server's listener, which the agent must leave alone
-gone_metric() {
-	curl -s --max-time 5 "http://127.0.0.1:$TG_METRICS_PORT/metrics" |
-		sed -n 's/^tollgate_silent_refused_sockets_gone_total //p'
-}
-gone=$(gone_metric)
+gone=$(reaper_metric gone)
 read -r rkey rvalue < <("$PYTHON" - "$TG_CLIENT_IP" "$TG_HOST_IP" 61002 "$PORT" <<'EOF'
 import socket, struct, sys, time
 def mapped(a):
@@ -948,10 +946,10 @@ bytes_of() { sed 's/../& /g' <<<"$1"; }
 bpftool map update pinned "$TG_PIN_DIR/tg_rejects" key hex $(bytes_of "$rkey") \
 	value hex $(bytes_of "$rvalue") || tg_fatal "cannot write tg_rejects"
 for ((i = 0; i < 30; i++)); do
-	[ "$(gone_metric)" = "$((gone + 1))" ] && break
+	[ "$(reaper_metric gone)" = "$((gone + 1))" ] && break
 	sleep 0.1
 done
-assert_eq "an entry with no socket of its own: counted as gone" "$((gone + 1))" "$(gone_metric)"
+assert_eq "an entry with no socket of its own: counted as gone" "$((gone + 1))" "$(reaper_metric gone)"
 assert_eq "... and the server's listener still takes connections" 200 \
 	"$(ccurl -o /dev/null -H "X-API-Key: $K_REUSE" "$URL/v1/ok")"
 assert_eq "key in Authorization: Bearer admitted" 200 \
