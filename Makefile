@@ -20,7 +20,8 @@ API_TEST_BINS := $(if $(wildcard tests/integration/analytics-driver.c),$(BUILD)/
 
 BPF_OBJ := $(BUILD)/tollgate.bpf.o
 BPF_SKEL := $(BUILD)/tollgate.skel.h
-# XDP programs of the benchmarks and tests: the no-op baseline, a lossy link
+# BPF programs of the benchmarks and tests: the no-op baseline, lossy links
+# (an XDP one for answers to the client, a tc one for the client's segments)
 BPF_AIDS := $(BUILD)/noop.bpf.o $(BUILD)/lose_answer.bpf.o $(BUILD)/lose_segment.bpf.o
 VMLINUX := $(BUILD)/vmlinux.h
 

@@ -48,9 +48,9 @@ Subcommands (all print to stdout; exit 0 unless the arguments are wrong):
             a POST with K whose body goes in two sends: the first half
             with its head, then the rest, starting "LOSE" (a link that
             loses it: lose_segment.bpf.o); then a keyless GET, pipelined
-            before any answer. Reads what comes until the server side
-            closes, then closes; prints the first status read (0: none)
-            and the connection's local port.
+            before any answer. Reads the first response that comes, then
+            closes; prints its status (0: none) and the connection's local
+            port.
 
   newkey    [--version V]
             a fresh API key: tg_ + version digit + 39 base62 characters.
