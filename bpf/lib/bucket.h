@@ -29,7 +29,14 @@ static __always_inline void tg_refill(__u64 *tokens_fp, __u64 *last_ns, __u64 no
 		return;
 	}
 	us = elapsed / TG_NSEC_PER_USEC;
-	add = (us / TG_USEC_PER_SEC) * rate_fp + (us % TG_USEC_PER_SEC) * rate_fp / TG_USEC_PER_SEC;
+	/* the same sum in both branches; under a second (a bucket in use)
+	 * its first term is zero, and two of the four divisions go, under
+	 * the lock of every admitted request */
+	if (us < TG_USEC_PER_SEC)
+		add = us * rate_fp / TG_USEC_PER_SEC;
+	else
+		add = (us / TG_USEC_PER_SEC) * rate_fp +
+		      (us % TG_USEC_PER_SEC) * rate_fp / TG_USEC_PER_SEC;
 	if (!add)
 		return;
 	t = *tokens_fp + add;
