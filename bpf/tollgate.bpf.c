@@ -1834,7 +1834,14 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		info.verdict = TG_V_MISSING_KEY;
 		goto refuse;
 	}
-	if (route && (route->flags & TG_ROUTE_PUBLIC) && !req->path_unsafe)
+	/* a public route's request whose end XDP cannot find (its body's
+	 * length unknown: chunked, a bad Content-Length; or its head goes on
+	 * past the bytes read) is decided as any other: the server reads what
+	 * follows its end as the next request, which XDP cannot see, and with
+	 * no consumer to answer for it that one would reach the server
+	 * unchecked. With a key, its consumer does (an admitted body is open
+	 * until answered) */
+	if (route && (route->flags & TG_ROUTE_PUBLIC) && !req->path_unsafe && end)
 		goto passed;
 	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, true, !again);
 	if (info.verdict == TG_V_ADMITTED && again) {

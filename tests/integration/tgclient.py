@@ -416,18 +416,27 @@ def cmd_lostbody(args):
 
 
 def cmd_smuggle(args):
-    """A request smuggled behind a public one: a chunked POST to `path`,
-    whole with its last chunk, then at once, in a segment of its own before
-    the answer, a GET carrying `key`. Prints the statuses read (0: none)."""
-    post = request_bytes(args.addr, args.port, args.path, None, "POST",
-                         ["Transfer-Encoding: chunked"]) + b"5\r\nhello\r\n0\r\n\r\n"
+    """A request smuggled behind a public one: a chunked POST to `path`
+    (with `post_key`, if given), then, before the answer, a GET carrying
+    `key`, laid out as `layout` says: `own`, the POST whole with its last
+    chunk, then the GET in a segment of its own; `one`, all in one
+    segment; `split`, the POST's head and first chunk, then the last chunk
+    and the GET in one segment. Prints the statuses read (0: none)."""
+    post = request_bytes(args.addr, args.port, args.path, args.post_key or None, "POST",
+                         ["Transfer-Encoding: chunked"])
     get = request_bytes(args.addr, args.port, "/v1/ok", args.key)
+    sends = {
+        "own": [post + b"5\r\nhello\r\n0\r\n\r\n", get],
+        "one": [post + b"5\r\nhello\r\n0\r\n\r\n" + get],
+        "split": [post + b"5\r\nhello\r\n", b"0\r\n\r\n" + get],
+    }[args.layout]
     statuses = []
     with connect_nodelay(args) as s:
         rd = Reader(s)
         try:
-            s.sendall(post)
-            s.sendall(get)
+            for data in sends:
+                s.sendall(data)
+                time.sleep(0.05)  # each its own segment, in order
             for _ in range(2):
                 statuses.append(rd.response()[0])
         except (OSError, ValueError):
@@ -826,8 +835,10 @@ def main():
     p.set_defaults(fn=cmd_lostbody)
 
     p = connecting("smuggle")
-    p.add_argument("--key", required=True)
+    p.add_argument("--key", required=True, help="the smuggled GET's key")
+    p.add_argument("--post-key", default="", help="the chunked POST's key (none: keyless)")
     p.add_argument("--path", default="/health/upload")
+    p.add_argument("--layout", choices=("own", "one", "split"), default="own")
     p.set_defaults(fn=cmd_smuggle)
 
     p = sub.add_parser("newkey")
