@@ -1548,6 +1548,32 @@ static void flow_answer_all(struct fixture *f, const struct req *r)
 	assert_int_equal(bpf_map_update_elem(f->flows_fd, &key, &flow, BPF_EXIST), 0);
 }
 
+/* Heads whose request's end XDP cannot know: its body's length unknown
+ * (chunked, a bad or repeated Content-Length, 4 GiB), or the head itself
+ * going on beyond the bytes XDP reads (the last). */
+static const char *const UNKNOWN_END_HEADS[] = {
+	"Transfer-Encoding: chunked\r\n",
+	"Transfer-Encoding: gzip, chunked\r\nContent-Length: 10\r\n",
+	"Content-Length: 12x\r\n",
+	"Content-Length: 5\r\nContent-Length: 5\r\n",
+	"Content-Length: 4294967296\r\n",
+	"Cookie: ",
+};
+#define N_UNKNOWN_END_HEADS (sizeof(UNKNOWN_END_HEADS) / sizeof(UNKNOWN_END_HEADS[0]))
+
+/* Header lines for a request with UNKNOWN_END_HEADS[@i] (and @key's
+ * X-API-Key line first, where @key is not NULL) into @h. */
+static void unknown_end_head(char h[1500], const char *key, size_t i)
+{
+	int n = key ? snprintf(h, 1500, "X-API-Key: %s\r\n%s", key, UNKNOWN_END_HEADS[i]) :
+		      snprintf(h, 1500, "%s", UNKNOWN_END_HEADS[i]);
+
+	if (i == N_UNKNOWN_END_HEADS - 1) { /* a cookie past the 1024 bytes read */
+		memset(h + n, 'a', 1100);
+		h[n + 1100] = '\0';
+	}
+}
+
 /*
  * A body whose end XDP cannot know (chunked, or a head longer than it reads):
  * segments that begin like requests are body until the request is answered
@@ -1558,13 +1584,6 @@ static void flow_answer_all(struct fixture *f, const struct req *r)
  */
 static void test_open_body_until_answered(void **state)
 {
-	static const char *const heads[] = {
-		"Transfer-Encoding: chunked\r\n",
-		"Transfer-Encoding: gzip, chunked\r\nContent-Length: 10\r\n",
-		"Content-Length: 12x\r\n",
-		"Content-Length: 4294967296\r\n",
-		"Cookie: ",	/* the head goes on beyond the bytes XDP reads */
-	};
 	struct fixture *f = *state;
 	struct req r, first;
 	struct xdp_run run;
@@ -1572,13 +1591,8 @@ static void test_open_body_until_answered(void **state)
 	char h[1500];
 	__u32 next;
 
-	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
-		int n = snprintf(h, sizeof(h), "X-API-Key: %s\r\n%s", KEY_ACTIVE, heads[i]);
-
-		if (i == 4) {
-			memset(h + n, 'a', 1100);
-			h[n + 1100] = '\0';
-		}
+	for (size_t i = 0; i < N_UNKNOWN_END_HEADS; i++) {
+		unknown_end_head(h, KEY_ACTIVE, i);
 		req_init(f, &r, false, "POST", "/v1/orders", h);
 		flow_with_socket(f, &r);
 		run_req(f, &r, &run);
@@ -1603,7 +1617,7 @@ static void test_open_body_until_answered(void **state)
 
 	/* a connection outside agent.cgroup (no socket in the sockhash): its
 	 * segments that begin like requests are requests */
-	snprintf(h, sizeof(h), "X-API-Key: %s\r\n%s", KEY_ACTIVE, heads[0]);
+	unknown_end_head(h, KEY_ACTIVE, 0);
 	req_init(f, &r, false, "POST", "/v1/orders", h);
 	run_req(f, &r, &run);
 	assert_pass_untouched(&run);
@@ -1645,14 +1659,6 @@ static void test_public_route_body(void **state)
  */
 static void test_public_route_unknown_end_needs_a_key(void **state)
 {
-	static const char *const heads[] = {
-		"Transfer-Encoding: chunked\r\n",
-		"Transfer-Encoding: gzip, chunked\r\nContent-Length: 10\r\n",
-		"Content-Length: 12x\r\n",
-		"Content-Length: 5\r\nContent-Length: 5\r\n",
-		"Content-Length: 4294967296\r\n",
-		"Cookie: ",	/* the head goes on beyond the bytes XDP reads */
-	};
 	struct fixture *f = *state;
 	struct req r;
 	struct xdp_run run;
@@ -1660,20 +1666,15 @@ static void test_public_route_unknown_end_needs_a_key(void **state)
 	char h[1500];
 	__u64 charged;
 
-	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
-		int n = snprintf(h, sizeof(h), "%s", heads[i]);
-
-		if (i == 5) {
-			memset(h + n, 'a', 1100);
-			h[n + 1100] = '\0';
-		}
+	for (size_t i = 0; i < N_UNKNOWN_END_HEADS; i++) {
+		unknown_end_head(h, NULL, i);
 		req_init(f, &r, false, "POST", "/health/upload", h);
 		flow_with_socket(f, &r);
 		assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
 	}
 
 	/* the same with a key: admitted, charged, its body open until answered */
-	snprintf(h, sizeof(h), "X-API-Key: %s\r\n%s", KEY_ACTIVE, heads[0]);
+	unknown_end_head(h, KEY_ACTIVE, 0);
 	req_init(f, &r, false, "POST", "/health/upload", h);
 	flow_with_socket(f, &r);
 	charged = counters_get(f, C_ACTIVE, API_ORDERS).requests;
