@@ -1101,6 +1101,48 @@ static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
 		__sync_fetch_and_or(&f->flags, want & ~have);
 }
 
+/* tg_xdp_commit records requests in a loop over a flow that may be NULL,
+ * checked at each call: without this at the top of the callee, clang
+ * hoists the addresses of @f's fields above that check, and the verifier
+ * refuses arithmetic on a pointer that may be NULL. */
+#define tg_flow_checked(f) asm volatile("" : "+r"(f))
+
+/*
+ * Whether the request the producer records next in flow @f (whose tail it
+ * read: @tail) goes beyond the ring of pending requests: when the ring is
+ * full, or when some are beyond it already, as its answer comes after
+ * theirs. Then it is counted there, in order, with its kind (@uncharged:
+ * let through unadmitted; @method HEAD) where it is among the first
+ * TG_FLOW_BEYOND_KINDS unanswered (else it is taken for an admitted GET),
+ * and @seg_end (as in tg_request) for tg_flow_last_seg_end(). The consumer
+ * takes answers from the ring while it has any, so they pair with their
+ * requests: the ring's are all older than those beyond it.
+ */
+static __always_inline bool tg_flow_beyond(struct tg_flow *f, __u32 tail, bool uncharged,
+					   __u32 method, __u32 seg_end)
+{
+	__u32 bt, depth;
+	__u64 bit;
+
+	bt = f->beyond_tail;
+	depth = bt - READ_ONCE(f->beyond_head);
+	bit = 1ULL << (bt & (TG_FLOW_BEYOND_KINDS - 1));
+	if (!depth && tail - READ_ONCE(f->head) < TG_FLOW_PENDING)
+		return false;
+	tg_stat(TG_S_PENDING_FULL);
+	/* the consumer cleared this bit before it counted the request that
+	 * had it answered (depth below the limit says it was) */
+	if (depth < TG_FLOW_BEYOND_KINDS) {
+		if (uncharged)
+			__sync_fetch_and_or(&f->beyond_uncharged, bit);
+		if (method == TG_M_HEAD)
+			__sync_fetch_and_or(&f->beyond_headreq, bit);
+	}
+	f->beyond_seg_end = seg_end;
+	__sync_fetch_and_add(&f->beyond_tail, 1); /* publishes it */
+	return true;
+}
+
 /*
  * Record in flow @f a request let through unadmitted (a public route, a
  * `pass` action): its answer comes in turn with those of the connection's
@@ -1117,13 +1159,13 @@ static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
 static __always_inline void tg_flow_pend_uncharged(struct tg_flow *f, __u32 method, __u32 seg_end,
 						   __u32 start_seq, __u64 now)
 {
-	__u32 tail = f->tail;
 	struct tg_request *rq;
+	__u32 tail;
 
-	if (tail - READ_ONCE(f->head) >= TG_FLOW_PENDING) {
-		tg_stat(TG_S_PENDING_FULL);
+	tg_flow_checked(f);
+	tail = f->tail;
+	if (tg_flow_beyond(f, tail, true, method, seg_end))
 		return;
-	}
 	rq = &f->pending[tail & (TG_FLOW_PENDING - 1)];
 	/* no consumer, route or path: nothing of it is ever written out */
 	__builtin_memset(rq, 0, __builtin_offsetof(struct tg_request, client_addr));
@@ -1137,21 +1179,20 @@ static __always_inline void tg_flow_pend_uncharged(struct tg_flow *f, __u32 meth
 
 /* Record admitted request @rq as a pending request of flow @f, whose
  * consumer it makes the connection's. Returns whether the request is
- * charged now: not when the flow's ring of pending requests is full, for
- * then its response is charged (see tg_admit_charge). */
+ * charged now: not when it goes beyond the flow's ring (tg_flow_beyond),
+ * for then its response is charged (see tg_admit_charge). */
 static __always_inline bool tg_flow_pend(struct tg_flow *f, const struct tg_request *rq)
 {
 	__u32 tail;
 
+	tg_flow_checked(f);
 	f->consumer_id = rq->consumer_id;
 	f->plan_id = rq->plan_id;
 	f->key_id = rq->key_id;
 	f->api_id = rq->api_id;
 	tail = f->tail;
-	if (tail - READ_ONCE(f->head) >= TG_FLOW_PENDING) {
-		tg_stat(TG_S_PENDING_FULL);
+	if (tg_flow_beyond(f, tail, false, rq->method, rq->seg_end))
 		return false;
-	}
 	__builtin_memcpy(&f->pending[tail & (TG_FLOW_PENDING - 1)], rq, sizeof(*rq));
 	__sync_fetch_and_add(&f->tail, 1); /* publishes the slot */
 	return true;
@@ -1504,7 +1545,8 @@ static __always_inline bool tg_flow_body_open(struct tg_flow *f)
 	if (!(flags & TG_FLOW_SOCK))
 		return false;
 	if (flags & TG_FLOW_BODY_OPEN)
-		return READ_ONCE(f->head) != READ_ONCE(f->tail);
+		return READ_ONCE(f->head) != READ_ONCE(f->tail) ||
+		       READ_ONCE(f->beyond_head) != f->beyond_tail;
 	return flags & TG_FLOW_BODY_PASSED;
 }
 
@@ -1639,6 +1681,15 @@ static __always_inline __u32 tg_seqhint_at(const struct tg_pkt *p)
 	return v & TG_SEQHINT_SURE ? tg_seq_inside(p, (__u32)v) : 0;
 }
 
+/* The seg_end (as in tg_request) of the last request recorded in flow @f
+ * (XDP): beyond its ring while some are, else in it. */
+static __always_inline __u32 tg_flow_last_seg_end(struct tg_flow *f)
+{
+	if (READ_ONCE(f->beyond_head) != f->beyond_tail)
+		return READ_ONCE(f->beyond_seg_end);
+	return READ_ONCE(f->pending[(READ_ONCE(f->tail) - 1) & (TG_FLOW_PENDING - 1)].seg_end);
+}
+
 /*
  * What a segment of flow @f at client sequence @seq that begins like a
  * request is: a request, a retransmission of one let through (it starts
@@ -1652,18 +1703,22 @@ static __always_inline int tg_seg_kind(struct tg_flow *f, __u32 seq)
 
 	/* a flow an older tg_xdp admitted to has a tail but no TG_FLOW_SEQ */
 	if (((flags & TG_FLOW_SEQ) || tail) && (__s32)(seq - f->next_seq) < 0)
-		return tail && (__s32)(seq - f->pending[(tail - 1) & (TG_FLOW_PENDING - 1)].seg_end) < 0 ?
-			       TG_SEG_RETRANSMIT :
-			       TG_SEG_BODY;
+		return tail && (__s32)(seq - tg_flow_last_seg_end(f)) < 0 ? TG_SEG_RETRANSMIT :
+									    TG_SEG_BODY;
 	return tg_flow_body_open(f) ? TG_SEG_BODY : TG_SEG_REQUEST;
 }
 
 /* Whether flow @f has a pending request let through unadmitted that began
- * at client sequence @seq (its start_seq), or with @after, after it. */
+ * at client sequence @seq (its start_seq), or with @after, after it; or one
+ * beyond its ring, whose sequence it does not keep. */
 static __always_inline bool tg_flow_passed_at(struct tg_flow *f, __u32 seq, bool after)
 {
 	__u32 head = READ_ONCE(f->head), tail = READ_ONCE(f->tail);
 	const struct tg_request *rq;
+
+	/* those beyond the ring keep no sequence: any one there might be it */
+	if (READ_ONCE(f->beyond_uncharged))
+		return true;
 
 	for (__u32 i = 0; i < TG_FLOW_PENDING; i++) {
 		if (head + i == tail)
@@ -1808,9 +1863,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 			 * and this one what the server reads */
 			s->again = tg_flow_sure(flow) ? TG_AGAIN_SURE : TG_AGAIN;
 			s->again_end = READ_ONCE(flow->next_seq);
-			s->again_seg_end = READ_ONCE(
-				flow->pending[(READ_ONCE(flow->tail) - 1) & (TG_FLOW_PENDING - 1)]
-					.seg_end);
+			s->again_seg_end = tg_flow_last_seg_end(flow);
 		}
 	}
 	again = s->again && (__s32)(p->seq + off - s->again_end) < 0;
@@ -2112,6 +2165,26 @@ static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct t
 	bpf_ringbuf_submit(ev, tg_rb_wake(bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA)) ?
 				       BPF_RB_FORCE_WAKEUP :
 				       BPF_RB_NO_WAKEUP);
+}
+
+/* Make the response that starts at @now on flow @f (@fk) an unattributed
+ * one, of the connection's consumer, with request @method (TG_M_HEAD or
+ * none) and TG_RQ_* @flags (TG_RQ_UNCHARGED: nobody's, no event). */
+static __always_inline void tg_flow_cur(struct tg_flow *f, const struct tg_flow_key *fk, __u64 now,
+					__u32 method, __u32 flags)
+{
+	f->cur.start_ns = now;
+	f->cur.route_id = 0;
+	f->cur.req_bytes = 0;
+	f->cur.method = method;
+	f->cur.path_len = 0;
+	f->cur.flags = flags;
+	__builtin_memcpy(f->cur.client_addr, fk->client_addr, 16);
+	f->cur.consumer_id = f->consumer_id;
+	f->cur.plan_id = f->plan_id;
+	f->cur.key_id = f->key_id;
+	f->cur.api_id = f->api_id;
+	f->resp_flags = TG_EF_UNATTRIBUTED;
 }
 
 /* Emit the event of the response in progress and free its request's slot. */
@@ -2981,7 +3054,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 	struct tg_flow *f;
 	void *data, *data_end;
 	__u64 w0 = 0, w1 = 0, now;
-	__u32 status = 0, head, tail, size = msg->size, method = TG_M_NONE, left, part = 0;
+	__u32 status = 0, head, tail, bhead, size = msg->size, method = TG_M_NONE, left, part = 0;
 	struct tg_resp_head rh = {};
 	bool charge = false, rest;
 
@@ -2996,6 +3069,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 	if (!f)
 		return tg_skmsg_other(msg);
 	if (!f->consumer_id && READ_ONCE(f->head) == READ_ONCE(f->tail) &&
+	    f->beyond_head == READ_ONCE(f->beyond_tail) &&
 	    !(READ_ONCE(f->flags) & TG_FLOW_RESPONDING)) {
 		/* no admitted request on this connection yet (public routes, a
 		 * local client that bypassed XDP, a flow the LRU evicted), nor
@@ -3101,10 +3175,27 @@ int tg_skmsg(struct sk_msg_md *msg)
 
 	head = f->head;
 	tail = READ_ONCE(f->tail);
+	bhead = f->beyond_head;
 	if (head != tail) {
 		/* the response of pending[head]; its slot is freed when it ends */
 		f->resp_flags = 0;
 		method = f->pending[head & (TG_FLOW_PENDING - 1)].method;
+	} else if (bhead != READ_ONCE(f->beyond_tail)) {
+		/* the response of the first request beyond the ring: one let
+		 * through unadmitted is nobody's; an admitted one is charged
+		 * now, unattributed (its endpoint was not kept), and is no
+		 * sign of a server that answers what it was not asked */
+		__u64 bit = 1ULL << (bhead & (TG_FLOW_BEYOND_KINDS - 1));
+		__u32 uncharged = READ_ONCE(f->beyond_uncharged) & bit ? TG_RQ_UNCHARGED : 0;
+
+		if (READ_ONCE(f->beyond_headreq) & bit)
+			method = TG_M_HEAD;
+		/* cleared before the producer can see the place free */
+		__sync_fetch_and_and(&f->beyond_uncharged, ~bit);
+		__sync_fetch_and_and(&f->beyond_headreq, ~bit);
+		__sync_fetch_and_add(&f->beyond_head, 1);
+		tg_flow_cur(f, &fk, now, method, uncharged);
+		charge = !uncharged;
 	} else {
 		/* a response beyond the admitted requests: charged, unattributed;
 		 * a connection that keeps doing it is cut, and the response that
@@ -3121,18 +3212,7 @@ int tg_skmsg(struct sk_msg_md *msg)
 			tg_stat(TG_S_CUT);
 			return SK_DROP;
 		}
-		f->cur.start_ns = now;
-		f->cur.route_id = 0;
-		f->cur.req_bytes = 0;
-		f->cur.method = TG_M_NONE;
-		f->cur.path_len = 0;
-		f->cur.flags = 0;
-		__builtin_memcpy(f->cur.client_addr, fk.client_addr, 16);
-		f->cur.consumer_id = f->consumer_id;
-		f->cur.plan_id = f->plan_id;
-		f->cur.key_id = f->key_id;
-		f->cur.api_id = f->api_id;
-		f->resp_flags = TG_EF_UNATTRIBUTED;
+		tg_flow_cur(f, &fk, now, TG_M_NONE, 0);
 		f->unattributed++;
 		charge = true;
 	}

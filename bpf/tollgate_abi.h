@@ -19,7 +19,8 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock, struct bpf_timer */
 #endif
 
-#define TG_ABI_VERSION 2 /* 2: tg_request carries the client address; tg_refusals */
+#define TG_ABI_VERSION 3 /* 2: tg_request carries the client address; tg_refusals;
+			   * 3: tg_flow keeps the order of requests beyond its ring */
 
 /* Limits of the data plane. */
 #define TG_SCAN_MAX 1024	/* payload bytes searched for the key */
@@ -27,6 +28,7 @@
 #define TG_PATH_MAX 128		/* request path bytes kept (= endpoint_len max) */
 #define TG_ROUTE_MAX 128	/* longest route prefix */
 #define TG_FLOW_PENDING 4	/* admitted requests awaiting a response per flow */
+#define TG_FLOW_BEYOND_KINDS 64	/* requests beyond those whose kind a flow keeps */
 #define TG_SECRET_SLOTS 10	/* key secret versions 1..9; slot 0 unused */
 #define TG_UNATTRIBUTED_RESET 16 /* unattributed responses a connection may have */
 /* The ring-buffer fill whose every multiple wakes the agent (bpf/lib/
@@ -343,10 +345,24 @@ struct tg_flow {
 	 * of admission (tg_xdp only, like next_seq) */
 	__u64 key_raw[6];
 	struct tg_key_digest key_digest;
+	/* requests beyond the ring (it was full, or some were beyond it
+	 * already): counted in order behind those in it, not kept; their
+	 * answers come after all of the ring's, and are charged as
+	 * unattributed (tg_flow_beyond). Of the first TG_FLOW_BEYOND_KINDS
+	 * still unanswered a bit each (i % 64) says which was let through
+	 * unadmitted (its answer is nobody's) and which was a HEAD (its
+	 * answer has no body); the producer sets them, the consumer clears
+	 * them as it takes each request's answer, both atomically. */
+	__u32 beyond_tail; /* producer: requests beyond, ever */
+	__u32 beyond_head; /* consumer: of which answered */
+	__u64 beyond_uncharged;
+	__u64 beyond_headreq;
+	__u32 beyond_seg_end; /* the seg_end of the last one beyond (XDP) */
+	__u32 pad;
 	struct tg_request cur; /* the request of an unattributed response */
 	struct tg_request pending[TG_FLOW_PENDING];
 };
-_Static_assert(sizeof(struct tg_flow) == 144 + 5 * sizeof(struct tg_request), "tg_flow layout");
+_Static_assert(sizeof(struct tg_flow) == 176 + 5 * sizeof(struct tg_request), "tg_flow layout");
 
 /* tg_rejects: connections answered in-kernel; their next client segment is
  * turned into a RST toward the server, later ones are answered in its place;
@@ -429,7 +445,7 @@ enum tg_stat {
 	TG_S_SRC_LIMITED,	/* keyless refusals dropped by the per-source limit */
 	TG_S_RINGBUF_FULL,	/* ring-buffer reserve failures */
 	TG_S_MAP_FULL,		/* map updates that failed for lack of room */
-	TG_S_PENDING_FULL,	/* admitted requests beyond TG_FLOW_PENDING */
+	TG_S_PENDING_FULL,	/* requests beyond TG_FLOW_PENDING */
 	TG_S_RESPONSES,		/* responses seen by sk_msg */
 	TG_S_UNATTRIBUTED,	/* responses with no admitted request */
 	TG_S_SOCKETS,		/* sockets added to the sockhash */

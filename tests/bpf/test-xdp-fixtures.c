@@ -1172,20 +1172,40 @@ static __u32 send_on_conn(struct fixture *f, struct req *r, const char *path, co
 	return seq;
 }
 
-/* A connection holds TG_FLOW_PENDING unanswered requests. One more is
- * admitted without a slot and charged when its response comes (tg_skmsg
- * charges a response beyond the pending requests as unattributed): XDP
- * neither counts it nor keeps its token. Once the consumer frees slots,
- * requests get them again. */
+/* Send one request, @method @path with header @h, on the connection from
+ * client port @sport at client sequence @seq, passed; @r ends as it.
+ * Returns the sequence after it. */
+static __u32 send_one_on_conn(struct fixture *f, struct req *r, const char *method,
+			      const char *path, const char *h, __u16 sport, __u32 seq)
+{
+	struct xdp_run run;
+
+	req_init(f, r, false, method, path, h);
+	r->spec.sport = sport;
+	r->spec.seq = seq;
+	run_req(f, r, &run);
+	assert_int_equal(run.retval, XDP_PASS);
+	return seq + (__u32)r->len;
+}
+
+/* A connection holds TG_FLOW_PENDING unanswered requests. One more goes
+ * beyond them: admitted, counted in order behind them, and charged when
+ * its response comes (tg_skmsg charges the response of one beyond as
+ * unattributed): XDP neither counts it nor keeps its token. While any are
+ * beyond, later requests go there too, behind them, even where the
+ * consumer freed slots (their answers come after those of the ones beyond),
+ * each with its kind (let through unadmitted, HEAD); once those are
+ * answered, requests get slots again. */
 static void test_pending_ring_full_then_freed(void **state)
 {
 	struct fixture *f = *state;
 	struct tg_flow_key key;
+	struct xdp_run run;
 	struct tg_bucket b;
 	struct tg_flow flow;
+	__u64 full, retrans;
 	struct req r;
 	char h[128];
-	__u64 full;
 	__u32 seq;
 	__u16 sport;
 
@@ -1198,6 +1218,11 @@ static void test_pending_ring_full_then_freed(void **state)
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, TG_FLOW_PENDING);
 	assert_int_equal(flow.head, 0);
+	assert_int_equal(flow.beyond_tail, 1);
+	assert_int_equal(flow.beyond_head, 0);
+	assert_int_equal(flow.beyond_uncharged, 0);
+	assert_int_equal(flow.beyond_headreq, 0);
+	assert_int_equal(flow.beyond_seg_end, seq);
 	assert_int_equal(flow.next_seq, seq);
 	assert_int_equal(stat_get(f, TG_S_PENDING_FULL), full + 1);
 	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, TG_FLOW_PENDING);
@@ -1206,19 +1231,52 @@ static void test_pending_ring_full_then_freed(void **state)
 	/* burst 100, and far less than a token's refill time has passed */
 	assert_true(b.tokens_fp >= 100 * TG_TOKEN_ONE - TG_FLOW_PENDING * TG_TOKEN_ONE);
 	assert_true(b.tokens_fp < 100 * TG_TOKEN_ONE - (TG_FLOW_PENDING - 1) * TG_TOKEN_ONE);
+	/* the fifth again, as TCP retransmits it: known for a retransmission
+	 * by where its segment ended, though it has no slot */
+	retrans = stat_get(f, TG_S_RETRANSMITS);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_int_equal(stat_get(f, TG_S_RETRANSMITS), retrans + 1);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.beyond_tail, 1);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, TG_FLOW_PENDING);
 
-	/* the consumer answers two */
+	/* the consumer answers two: a public request, a HEAD and a GET still
+	 * go beyond, behind the fifth */
 	flow.head = 2;
 	flow_key_of(&r.spec, &key);
 	assert_int_equal(bpf_map_update_elem(f->flows_fd, &key, &flow, BPF_EXIST), 0);
-	seq = send_on_conn(f, &r, "/v1/orders/1", h, sport, seq, 3);
+	seq = send_one_on_conn(f, &r, "GET", "/health", "", sport, seq);
+	seq = send_one_on_conn(f, &r, "HEAD", "/v1/orders/1", h, sport, seq);
+	seq = send_one_on_conn(f, &r, "GET", "/v1/orders/1", h, sport, seq);
 	assert_true(flow_get(f, &r.spec, &flow));
-	assert_int_equal(flow.tail, TG_FLOW_PENDING + 2);
+	assert_int_equal(flow.tail, TG_FLOW_PENDING);
+	assert_int_equal(flow.beyond_tail, 4);
+	assert_int_equal(flow.beyond_uncharged, 1ULL << 1);
+	assert_int_equal(flow.beyond_headreq, 1ULL << 2);
+	assert_int_equal(flow.beyond_seg_end, seq);
 	assert_int_equal(flow.next_seq, seq);
-	assert_int_equal(stat_get(f, TG_S_PENDING_FULL), full + 2);
-	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, TG_FLOW_PENDING + 2);
+	assert_int_equal(stat_get(f, TG_S_PENDING_FULL), full + 4);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, TG_FLOW_PENDING);
 	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
-	assert_int_equal(b.consumed_total, TG_FLOW_PENDING + 2);
+	assert_int_equal(b.consumed_total, TG_FLOW_PENDING);
+
+	/* every one answered (tg_skmsg clears the kinds as it takes them):
+	 * the next request takes a slot, and is charged now */
+	flow.head = TG_FLOW_PENDING;
+	flow.beyond_head = 4;
+	flow.beyond_uncharged = 0;
+	flow.beyond_headreq = 0;
+	assert_int_equal(bpf_map_update_elem(f->flows_fd, &key, &flow, BPF_EXIST), 0);
+	seq = send_one_on_conn(f, &r, "GET", "/v1/orders/1", h, sport, seq);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, TG_FLOW_PENDING + 1);
+	assert_int_equal(flow.beyond_tail, 4);
+	assert_int_equal(flow.pending[TG_FLOW_PENDING % TG_FLOW_PENDING].seg_end, seq);
+	assert_int_equal(stat_get(f, TG_S_PENDING_FULL), full + 4);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, TG_FLOW_PENDING + 1);
+	assert_true(bucket_get(f, C_ACTIVE, PLAN_ORDERS, &b));
+	assert_int_equal(b.consumed_total, TG_FLOW_PENDING + 1);
 }
 
 /* --- tg_xdp's per-CPU key cache (tg_keycache, tg_gen) ------------------- */
@@ -2400,7 +2458,8 @@ static void bucket_fill(struct fixture *f, __u32 consumer, __u32 plan, __u64 tok
  * refused request is refused for the first of them, with nothing recorded
  * and no token kept; any other passes with each request in its own pending
  * slot, in order, while the flow has slots, and each admitted one charged
- * (those beyond the slots are charged when answered, their tokens back).
+ * (those beyond the slots are counted there, in order, with their kinds,
+ * and charged when answered, their tokens back).
  */
 static void test_pipelined_segments_at_random(void **state)
 {
@@ -2420,7 +2479,7 @@ static void test_pipelined_segments_at_random(void **state)
 
 	for (int round = 0; round < 300; round++) {
 		int kinds[8], n = 1 + rand_r(&seed) % 8, refused = -1;
-		__u64 charged[KINDS] = { 0 }, c0[KINDS], b0[KINDS];
+		__u64 charged[KINDS] = { 0 }, c0[KINDS], b0[KINDS], beyond;
 		struct tg_bucket b;
 		struct tg_flow flow;
 		struct req r;
@@ -2457,6 +2516,14 @@ static void test_pipelined_segments_at_random(void **state)
 				assert_int_equal(flow.pending[i].flags,
 						 kinds[i] == PUB ? TG_RQ_UNCHARGED : 0);
 			}
+			/* the rest beyond them, in order, the public ones
+			 * (HEADs) marked */
+			beyond = 0;
+			for (int i = TG_FLOW_PENDING; i < n; i++)
+				beyond |= (__u64)(kinds[i] == PUB) << (i - TG_FLOW_PENDING);
+			assert_int_equal(flow.beyond_tail, n > TG_FLOW_PENDING ? n - TG_FLOW_PENDING : 0);
+			assert_int_equal(flow.beyond_uncharged, beyond);
+			assert_int_equal(flow.beyond_headreq, beyond);
 			assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
 			assert_false(flow.flags & TG_FLOW_UNSURE);
 		}

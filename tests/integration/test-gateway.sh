@@ -37,10 +37,13 @@
 #      refuses the segment, as do bytes behind the 8th; 20 behind a chunked
 #      body XDP does not read: 16 unattributed, then the connection is
 #      cut; six in flight, each in its own segment: the two beyond the
-#      flow's four slots are charged once, when answered; responses the
-#      server coalesces into one send, with 103s and body tails between
-#      them: one event each, with its own bytes; a status line written in
-#      pieces shorter than itself is held until whole, and seen; a chunked
+#      flow's four slots are charged once, when answered; answers beyond
+#      the slots keep their order, also for a request sent once a slot is
+#      free (a public one's answer is nobody's, a HEAD's has no body);
+#      responses the server coalesces into one send, with 103s and body
+#      tails between them: one event each, with its own bytes; a status
+#      line written in pieces shorter than itself is held until whole, and
+#      seen; a chunked
 #      response's event comes at its last chunk, the connection still open,
 #      in sends of any size (even one byte), and coalesced ones are each
 #      seen, also with "gzip, chunked" and when a send ends anywhere in the
@@ -151,6 +154,7 @@ K_AFTER=$(tg_key_add 24 21 2)
 K_PHANTOM=$(tg_key_add 25 22 2)
 K_REUSE=$(tg_key_add 26 23 2)
 K_LOSTBODY=$(tg_key_add 27 24 2)
+K_BEYOND=$(tg_key_add 28 25 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -648,6 +652,26 @@ assert_eq "kernel counter requests of consumer 11: each request once" 6 \
 	"$(tg_counter "$TG_DIR/c-pipe6.json" 11 1 requests)"
 assert_eq "kernel counter unattributed of consumer 11" 2 \
 	"$(tg_counter "$TG_DIR/c-pipe6.json" 11 1 unattributed)"
+
+# Beyond the four slots, answers keep their requests' order: the ones
+# beyond are counted in order behind the slots' with their kinds, and a
+# request sent after a slot is freed goes behind them too, so a public
+# one's answer (503) is nobody's and a HEAD's has no body, and no later
+# request's slot takes an earlier request's answer.
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --gap 0.01 --late 1 --addr "$TG_HOST_IP" \
+	--port "$PORT" --key "$K_BEYOND" /v1/slow /v1/slow /v1/slow /v1/slow /health/slow \
+	"HEAD /v1/ok" /v1/slow /v1/ok)
+assert_eq "four slow, a public one, a HEAD, a slow in flight, one more after the first answer" \
+	"200 200 200 200 503 200 200 200" "$out"
+assert_eq "one event per admitted request (4 in slots + 3 beyond)" 7 "$(tg_wait_events 28 7 10)"
+assert_eq "their status, flags and method" \
+	"200 - GET,200 - GET,200 - GET,200 - GET,200 unattributed -,200 unattributed -,200 unattributed HEAD," \
+	"$(tg_events 28 '{status} {flags} {method}' | sed 's/ $/ -/' | sort | tr '\n' ',')"
+tg_counters "$TG_DIR/c-beyond.json"
+assert_eq "kernel counter requests of consumer 25: the admitted ones, once each" 7 \
+	"$(tg_counter "$TG_DIR/c-beyond.json" 25 1 requests)"
+assert_eq "kernel counters unattributed and 5xx of consumer 25 (the 503 is nobody's)" "3 0" \
+	"$(tg_counter "$TG_DIR/c-beyond.json" 25 1 unattributed) $(tg_counter "$TG_DIR/c-beyond.json" 25 1 5xx)"
 
 # A server that coalesces the responses of pipelined requests (/v1/batch holds
 # them until it has n): each response in the send is its own event, with its

@@ -126,15 +126,16 @@ class Reader:
         self.buf += data
         return True
 
-    def response(self):
+    def response(self, to_head=False):
         """(status, headers) of the next response, or (0, {}) if none came;
-        interim 1xx responses (but 101) are skipped."""
+        interim 1xx responses (but 101) are skipped; with to_head, the
+        answer to a HEAD request (no body)."""
         while True:
-            status, headers = self.one_response()
+            status, headers = self.one_response(to_head)
             if status < 100 or status >= 200 or status == 101:
                 return status, headers
 
-    def one_response(self):
+    def one_response(self, to_head=False):
         while b"\r\n\r\n" not in self.buf:
             if not self.fill():
                 return 0, {}
@@ -149,6 +150,8 @@ class Reader:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+        if to_head and status >= 200:
+            return status, headers
         if "chunked" in headers.get("transfer-encoding", "").lower():
             self.skip_chunks()
             return status, headers
@@ -297,30 +300,42 @@ def print_statuses(statuses, count):
 
 
 def cmd_pipeline(args):
-    """Requests for `paths` on one connection, all sent before any answer:
-    in one write, or one by one `gap` seconds apart; the first `keyless` of
-    them without the key; with `chunked_first`, the first a POST whose
-    (empty) body is chunked. Prints the statuses read (0: none, the
-    connection ended first)."""
-    reqs = [request_bytes(args.addr, args.port, p, None if i < args.keyless else args.key)
+    """Requests for `paths` ("/p", or "METHOD /p") on one connection, all
+    sent before any answer but the last `late` of them, sent once the first
+    answer is read: in one write, or one by one `gap` seconds apart; the
+    first `keyless` of them without the key; with `chunked_first`, the
+    first a POST whose (empty) body is chunked. Prints the statuses read
+    (0: none, the connection ended first)."""
+    methods = [p.rpartition(" ")[0] or "GET" for p in args.paths]
+    reqs = [request_bytes(args.addr, args.port, p.rpartition(" ")[2],
+                          None if i < args.keyless else args.key, method=methods[i])
             for i, p in enumerate(args.paths)]
     if args.chunked_first:
         reqs[0] = request_bytes(args.addr, args.port, args.paths[0],
                                 None if args.keyless else args.key, method="POST",
                                 headers=("Transfer-Encoding: chunked",)) + b"0\r\n\r\n"
+    if not 0 <= args.late < len(reqs):
+        raise SystemExit("pipeline: --late must leave the first request to be sent at once")
+    early, late = reqs[:len(reqs) - args.late], reqs[len(reqs) - args.late:]
     statuses = []
-    with connect_nodelay(args) as s:
+
+    def send(batch):
         if args.gap:
-            # each request in its own segment (TCP_NODELAY), all before any answer
-            for r in reqs:
+            # each request in its own segment (TCP_NODELAY)
+            for r in batch:
                 s.sendall(r)
                 time.sleep(args.gap)
         else:
-            s.sendall(b"".join(reqs))
+            s.sendall(b"".join(batch))
+
+    with connect_nodelay(args) as s:
         rd = Reader(s)
         try:
-            for _ in reqs:
-                statuses.append(rd.response()[0])
+            send(early)
+            for i in range(len(reqs)):
+                statuses.append(rd.response(methods[i] == "HEAD")[0])
+                if i == 0 and late:
+                    send(late)
         except (OSError, ValueError):
             pass
         print_statuses(statuses, len(reqs))
@@ -796,7 +811,9 @@ def main():
                    help="send the first this many requests without the key")
     p.add_argument("--chunked-first", action="store_true",
                    help="the first request is a POST with an empty chunked body")
-    p.add_argument("paths", nargs="+")
+    p.add_argument("--late", type=int, default=0,
+                   help="send the last this many requests once the first answer is read")
+    p.add_argument("paths", nargs="+", help='"/path" (a GET) or "METHOD /path"')
     p.set_defaults(fn=cmd_pipeline)
 
     p = connecting("upload")
