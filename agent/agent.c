@@ -446,6 +446,10 @@ static int setup(struct agent *a)
 		log_error_errno(r, "%s", err);
 		goto out_keys;
 	}
+	if (a->bl->upgraded_from)
+		log_info("pins of ABI %u under %s taken for ABI %u: counters, buckets and queued "
+			 "events carry on, flows start anew",
+			 a->bl->upgraded_from, a->cfg->agent.pin_dir, TG_ABI_VERSION);
 	r = bpfload_attach(a->bl, a->cfg, err, sizeof(err));
 	if (r)
 		log_error_errno(r, "%s", err);

@@ -137,6 +137,43 @@ static void remove_pins(const char *pin_dir)
 		unlink(path);
 }
 
+/*
+ * The ABI version before ours, and the maps whose layout changed since: an
+ * agent that finds pins of that version makes those anew and adopts the
+ * rest, so counters, buckets, refusals and undrained events carry on
+ * under the same pin generation (pins of any other version are all
+ * removed). 3: tg_flow keeps the order of requests beyond its ring; the
+ * requests pending on open connections lose their events, as when the LRU
+ * evicts a flow (flows_lost).
+ */
+#define ABI_PREVIOUS 2
+static const char *const changed_since_previous[] = { "tg_flows", NULL };
+
+/* Take pins of ABI_PREVIOUS for ours: drop those of changed_since_previous,
+ * then mark tg_meta with our version. */
+static int upgrade_pins(const struct config *cfg)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	struct tg_meta meta = {};
+	uint32_t zero = 0;
+	int fd, r = 0;
+
+	for (int i = 0; changed_since_previous[i]; i++)
+		if (!pin_path(path, sizeof(path), cfg->agent.pin_dir, changed_since_previous[i]) &&
+		    unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+	fd = bpfload_pinned_fd(cfg, "tg_meta");
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, &meta) < 0)
+		r = -errno;
+	meta.abi_version = TG_ABI_VERSION;
+	if (!r && bpf_map_update_elem(fd, &zero, &meta, BPF_EXIST) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* The ABI version of existing pins: 0 if there are none. */
 static uint32_t pinned_abi_version(const struct config *cfg, uint64_t *ret_generation)
 {
@@ -328,9 +365,20 @@ int bpfload_open_load(const struct config *cfg, struct bpfload **ret, char *err,
 		goto out_free;
 	}
 	abi = pinned_abi_version(cfg, &bl->pin_generation);
+	if (abi == ABI_PREVIOUS) {
+		r = upgrade_pins(cfg);
+		if (r) {
+			fail(err, err_len, r, "cannot take the pins of ABI %u under %s for ABI %u",
+			     ABI_PREVIOUS, cfg->agent.pin_dir, TG_ABI_VERSION);
+			goto out_free;
+		}
+		bl->upgraded_from = abi;
+		abi = TG_ABI_VERSION;
+	}
 	if (abi && abi != TG_ABI_VERSION) {
 		/* another layout: the old counters cannot be read as ours */
 		remove_pins(cfg->agent.pin_dir);
+		bl->pin_generation = 0; /* the maps made now get a new one */
 		abi = 0;
 	}
 	bl->adopted = abi == TG_ABI_VERSION;

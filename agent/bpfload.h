@@ -4,9 +4,10 @@
  *
  * Maps are pinned by name under agent.pin_dir. An agent that finds pins of
  * the same ABI version adopts them (counters, buckets, flows and undrained
- * events survive a restart); pins of another ABI version are removed and
- * recreated. Programs are replaced atomically where the kernel allows it:
- * XDP in single-program mode with XDP_FLAGS_REPLACE, sock_ops through a
+ * events survive a restart); so it does those of the version before, but
+ * for the maps whose layout changed since, which it makes anew; pins of
+ * any other ABI version are removed and recreated. Programs are replaced
+ * atomically where the kernel allows it: XDP in single-program mode with XDP_FLAGS_REPLACE, sock_ops through a
  * pinned cgroup link, sk_msg by attaching over the old program.
  *
  * Functions return 0 or -errno and log nothing; the error text goes into the
@@ -29,6 +30,7 @@ struct bpfload {
 	struct xdp_program *xdp_prog; /* set when libxdp attached it */
 	char pin_dir[CONFIG_PATH_MAX];
 	bool adopted;		 /* maps came from existing pins */
+	uint32_t upgraded_from;	 /* their ABI version, where not ours (0: ours) */
 	uint64_t pin_generation;
 	char xdp_mode[32];	 /* how XDP ended up attached: "native", "skb", ... */
 	int n_attached;

@@ -60,6 +60,10 @@
 #      agent is down, the restarted agent adopts pins (same pin generation),
 #      counters and buckets, and writes the event of a request admitted while
 #      it was down
+#  6c. pins of the ABI version before the agent's: adopted but for the maps
+#      whose layout changed (tg_flows), the generation, counters, buckets
+#      and queued events kept; pins of an unknown version: all made anew,
+#      under a new generation
 #   7. tollgatectl detach: no XDP, no pins, no cgroup programs left
 #
 # Run: BUILD=/abs/build bash tests/integration/test-gateway.sh (as root).
@@ -1146,6 +1150,86 @@ held0=$(tg_kernel_stat response_heads_held)
 read -r len cut < <(rest_cut "n=2&hdr2=3000" 30)
 two_in_one_send "$K_SPLIT" 20 "/v1/batch?n=2&hdr2=3000&cut=$cut" "$len" "(no hold, cut 30 bytes into the second head)"
 assert_eq "nothing held (response_heads_held)" "$held0" "$(tg_kernel_stat response_heads_held)"
+
+# ---------------------------------------------------------------------------
+tg_log "6c. pins of the ABI before the agent's are taken over; of another, made anew"
+# a field of tg_meta's value, and the map id of a pin
+meta_field() {
+	bpftool -j map dump pinned "$TG_PIN_DIR/tg_meta" 2>&1 | "$PYTHON" -c '
+import json, sys
+text = sys.stdin.read()
+try:
+    print(json.loads(text)[0]["formatted"]["value"][sys.argv[1]])
+except Exception:
+    print(text.strip()[:300])' "$1"
+}
+map_id() { bpftool -j map show pinned "$TG_PIN_DIR/$1" 2>/dev/null | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["id"])'; }
+# tg_meta as an agent of ABI $1 would have left it (the same generation)
+set_meta_abi() {
+	local v
+	v=$("$PYTHON" -c 'import struct, sys
+b = struct.pack("<IIQQ", int(sys.argv[1]), 0, int(sys.argv[2]), int(sys.argv[3]))
+print(" ".join(str(x) for x in b))' "$1" "$(meta_field pin_generation)" "$(meta_field created_unix_ns)")
+	# shellcheck disable=SC2086 # one argument a byte
+	bpftool map update pinned "$TG_PIN_DIR/tg_meta" key 0 0 0 0 value $v
+}
+# the count of consumer 5's events, once it reaches $1 (or 15 s)
+events_of_5() {
+	local n i
+	for ((i = 0; i < 150; i++)); do
+		n=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 5 --format '{count}' |
+			awk '{ s += $1 } END { print s + 0 }')
+		[ "$n" -ge "$1" ] && break
+		sleep 0.1
+	done
+	echo "$n"
+}
+tg_agent_stop
+abi=$(meta_field abi_version)
+gen0=$(meta_field pin_generation)
+flows0=$(map_id tg_flows)
+counters0=$(map_id tg_counters)
+buckets0=$(map_id tg_buckets)
+events0=$(map_id tg_events)
+set_meta_abi $((abi - 1))
+assert_eq "tg_meta says the ABI before ($((abi - 1)))" "$((abi - 1))" "$(meta_field abi_version)"
+ev0=$(events_of_5 0)
+assert_eq "admitted while the agent is down" 200 \
+	"$(ccurl -o /dev/null -H "X-API-Key: $K_DOWNTIME" "$URL/v1/ok")"
+tg_counters "$TG_DIR/c-abi0.json"
+tg_agent_start 30
+assert_true "the agent says it took the pins over" "not in its log" \
+	grep -q "pins of ABI $((abi - 1)) under .* taken for ABI $abi" "$TG_AGENT_LOG"
+assert_eq "tg_meta says the agent's ABI again" "$abi" "$(meta_field abi_version)"
+assert_eq "pin generation unchanged" "$gen0" "$(meta_field pin_generation)"
+assert_eq "tg_counters adopted (the same map)" "$counters0" "$(map_id tg_counters)"
+assert_eq "tg_buckets and tg_events adopted" "$buckets0 $events0" "$(map_id tg_buckets) $(map_id tg_events)"
+flows1=$(map_id tg_flows)
+assert_true "tg_flows made anew (map $flows1, was $flows0)" "the same map" \
+	test -n "$flows1" -a "$flows1" != "$flows0"
+tg_counters "$TG_DIR/c-abi1.json"
+assert_eq "counter requests of consumer 5 kept" \
+	"$(tg_counter "$TG_DIR/c-abi0.json" 5 1 requests)" "$(tg_counter "$TG_DIR/c-abi1.json" 5 1 requests)"
+assert_eq "the event queued while the agent was down reaches events_file" "$((ev0 + 1))" \
+	"$(events_of_5 $((ev0 + 1)))"
+assert_eq "admitted after the upgrade" 200 "$(ccurl -o /dev/null -H "X-API-Key: $K_DOWNTIME" "$URL/v1/ok")"
+assert_eq "... and its event" "$((ev0 + 2))" "$(events_of_5 $((ev0 + 2)))"
+# pins of an ABI the agent does not know: all made anew, counters from zero
+# under a new generation (billing tells them apart); with no XDP attached
+# (taken off by hand here), libxdp loads the object, not the agent
+tg_agent_stop
+set_meta_abi 99
+ip link set dev "$TG_HOST_IF" xdp off
+tg_agent_start 30
+assert_eq "tg_meta says the agent's ABI" "$abi" "$(meta_field abi_version)"
+gen2=$(meta_field pin_generation)
+assert_true "a new pin generation ($gen2, was $gen0)" "the same" \
+	test -n "$gen2" -a "$gen2" != "$gen0" -a "$gen2" != 0
+assert_true "tg_counters made anew" "the same map" test "$(map_id tg_counters)" != "$counters0"
+tg_counters "$TG_DIR/c-abi2.json"
+assert_eq "counter requests of consumer 5 from zero" 0 "$(tg_counter "$TG_DIR/c-abi2.json" 5 1 requests)"
+assert_eq "admitted with the new maps" 200 "$(ccurl -o /dev/null -H "X-API-Key: $K_DOWNTIME" "$URL/v1/ok")"
+assert_eq "... and its event" "$((ev0 + 3))" "$(events_of_5 $((ev0 + 3)))"
 
 # ---------------------------------------------------------------------------
 tg_log "7. tollgatectl detach"
