@@ -7,8 +7,9 @@
  * events survive a restart); so it does those of the version before, but
  * for the maps whose layout changed since, which it makes anew; pins of
  * any other ABI version are removed and recreated. Programs are replaced
- * atomically where the kernel allows it: XDP in single-program mode with XDP_FLAGS_REPLACE, sock_ops through a
- * pinned cgroup link, sk_msg by attaching over the old program.
+ * atomically where the kernel allows it: XDP in single-program mode with
+ * XDP_FLAGS_REPLACE, sock_ops through a pinned cgroup link, sk_msg by
+ * attaching over the old program.
  *
  * Functions return 0 or -errno and log nothing; the error text goes into the
  * caller's buffer.
