@@ -2252,8 +2252,40 @@ static int tg_flow_timer(void *map, struct tg_flow_key *key, struct tg_flow *f)
 	return 0;
 }
 
+struct tg_beyond_ctx {
+	const struct tg_flow_key *fk;
+	struct tg_flow *f;
+};
+
+/* One request beyond the ring of a flow being closed (bpf_loop): an
+ * admitted one becomes an unanswered event of f->cur (the connection's
+ * consumer; its endpoint was not kept) and is counted in its requests, as
+ * one unanswered in the ring was when admitted (the kernel's requests and
+ * the events' agree: billing reconciles them); one let through unadmitted
+ * is nobody's. Stops when none is left. */
+static long tg_beyond_unanswered_cb(__u32 i, void *ctx)
+{
+	struct tg_beyond_ctx *c = ctx;
+	struct tg_flow *f = c->f;
+	__u32 bhead = f->beyond_head;
+	__u64 bit = 1ULL << (bhead & (TG_FLOW_BEYOND_KINDS - 1));
+	struct tg_counters *cn;
+
+	if (bhead == READ_ONCE(f->beyond_tail))
+		return 1;
+	if (!(READ_ONCE(f->beyond_uncharged) & bit) && f->cur.consumer_id) {
+		cn = tg_counters_get(f->cur.consumer_id, f->cur.api_id);
+		if (cn)
+			__sync_fetch_and_add(&cn->requests, 1);
+		tg_emit(c->fk, &f->cur, 0, TG_EF_UNANSWERED | TG_EF_UNATTRIBUTED, 0, 0);
+	}
+	__sync_fetch_and_and(&f->beyond_uncharged, ~bit);
+	f->beyond_head = bhead + 1;
+	return 0;
+}
+
 /* Close out a flow whose connection ended: the response in progress, then
- * every request still pending as unanswered. */
+ * every request still pending as unanswered, those beyond the ring too. */
 static __always_inline void tg_flow_close(const struct tg_flow_key *fk)
 {
 	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, fk);
@@ -2280,6 +2312,12 @@ static __always_inline void tg_flow_close(const struct tg_flow_key *fk)
 		head++;
 	}
 	f->head = head;
+	if (f->beyond_head != READ_ONCE(f->beyond_tail)) {
+		struct tg_beyond_ctx c = { .fk = fk, .f = f };
+
+		tg_flow_cur(f, fk, bpf_ktime_get_ns(), TG_M_NONE, 0);
+		bpf_loop(TG_FLOW_BEYOND_CLOSE_MAX, tg_beyond_unanswered_cb, &c, 0);
+	}
 	bpf_map_delete_elem(&tg_flows, fk);
 	tg_seqhint_put(fk, NULL);
 }

@@ -29,6 +29,9 @@
 #define TG_ROUTE_MAX 128	/* longest route prefix */
 #define TG_FLOW_PENDING 4	/* admitted requests awaiting a response per flow */
 #define TG_FLOW_BEYOND_KINDS 64	/* requests beyond those whose kind a flow keeps */
+/* requests beyond those still unanswered at a connection's close that
+ * become unanswered events (a client that pipelined more goes without) */
+#define TG_FLOW_BEYOND_CLOSE_MAX 4096
 #define TG_SECRET_SLOTS 10	/* key secret versions 1..9; slot 0 unused */
 #define TG_UNATTRIBUTED_RESET 16 /* unattributed responses a connection may have */
 /* The ring-buffer fill whose every multiple wakes the agent (bpf/lib/

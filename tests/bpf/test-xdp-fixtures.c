@@ -2731,6 +2731,44 @@ static void assert_next_is_rst(struct fixture *f, const struct req *r, __u32 seq
 	assert_rst(&run, seq);
 }
 
+
+/*
+ * A public request beyond a connection's four slots keeps no sequence in
+ * the flow: an admitted request sent in its place, decided again (its
+ * first copy never reached the server's TCP), is refused, as it would
+ * take that request's answer uncharged; the public request itself passes.
+ */
+static void test_beyond_public_resend_refused(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = strlen(ORDER_WITH(KEY_ACTIVE));
+	char public_get[128];
+	const char *PUBLIC_GET = padded(public_get, sizeof(public_get), "GET /health HTTP/1.1", len);
+	__u64 req0 = counters_get(f, C_ACTIVE, API_ORDERS).requests;
+	struct tg_flow flow;
+	struct req r;
+	__u32 seq, pub;
+
+	req_pipeline(f, &r, ORDER_WITH(KEY_ACTIVE));
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	seq = r.spec.seq + (__u32)len;
+	for (int i = 1; i < TG_FLOW_PENDING; i++, seq += (__u32)len) {
+		req_segment(&r, seq, ORDER_WITH(KEY_ACTIVE));
+		assert_int_equal(run_action(f, &r), XDP_PASS);
+	}
+	pub = seq;
+	req_segment(&r, pub, PUBLIC_GET);
+	assert_int_equal(run_action(f, &r), XDP_PASS);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, TG_FLOW_PENDING);
+	assert_int_equal(flow.beyond_tail, 1);
+	assert_int_equal(flow.beyond_uncharged, 1);
+
+	segment_answered(f, &r, pub, ORDER_WITH(KEY_ACTIVE), 0, API_ORDERS, TG_V_MISSING_KEY, 401);
+	segment_passes(f, &r, pub, PUBLIC_GET);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, req0 + TG_FLOW_PENDING);
+}
+
 /*
  * A segment whose bytes the server's TCP took already (its socket's
  * rcv_nxt is past them) is dropped by TCP whatever it carries: it passes,
@@ -4278,6 +4316,7 @@ int main(void)
 		T(test_retransmission_not_charged),
 		T(test_retransmission_across_seq_wrap),
 		T(test_retransmission_decided_again),
+		T(test_beyond_public_resend_refused),
 		T(test_retransmission_tcp_took),
 		T(test_body_in_second_segment),
 		T(test_new_connection_on_old_tuple),

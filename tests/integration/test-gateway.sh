@@ -40,6 +40,8 @@
 #      flow's four slots are charged once, when answered; answers beyond
 #      the slots keep their order, also for a request sent once a slot is
 #      free (a public one's answer is nobody's, a HEAD's has no body);
+#      those beyond the slots still unanswered at the close are unanswered
+#      events too;
 #      responses the server coalesces into one send, with 103s and body
 #      tails between them: one event each, with its own bytes; a status
 #      line written in pieces shorter than itself is held until whole, and
@@ -159,6 +161,7 @@ K_PHANTOM=$(tg_key_add 25 22 2)
 K_REUSE=$(tg_key_add 26 23 2)
 K_LOSTBODY=$(tg_key_add 27 24 2)
 K_BEYOND=$(tg_key_add 28 25 2)
+K_BEYOND_HANGUP=$(tg_key_add 29 26 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -676,6 +679,23 @@ assert_eq "kernel counter requests of consumer 25: the admitted ones, once each"
 	"$(tg_counter "$TG_DIR/c-beyond.json" 25 1 requests)"
 assert_eq "kernel counters unattributed and 5xx of consumer 25 (the 503 is nobody's)" "3 0" \
 	"$(tg_counter "$TG_DIR/c-beyond.json" 25 1 unattributed) $(tg_counter "$TG_DIR/c-beyond.json" 25 1 5xx)"
+
+# A server that closes without answering (/v1/hangup) six requests in one
+# segment: the four in slots and the two beyond them become unanswered
+# events (those beyond: unattributed, as their endpoints were not kept),
+# each counted once in the kernel's requests (billing reconciles those with
+# the events), and none of them is billed.
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_BEYOND_HANGUP" /v1/hangup /v1/ok /v1/ok /v1/ok /v1/ok /v1/ok)
+assert_eq "six in one segment behind one the server hangs up on: none answered" \
+	"0 0 0 0 0 0" "$out"
+assert_eq "an unanswered event each" 6 "$(tg_wait_events 29 6 10)"
+assert_eq "their status and flags" \
+	"0 unanswered,0 unanswered,0 unanswered,0 unanswered,0 unanswered,unattributed,0 unanswered,unattributed," \
+	"$(tg_events 29 '{status} {flags}' | sort | tr '\n' ',')"
+tg_counters "$TG_DIR/c-beyond-hangup.json"
+assert_eq "kernel counters requests and unanswered of consumer 26" "6 6" \
+	"$(tg_counter "$TG_DIR/c-beyond-hangup.json" 26 1 requests) $(tg_counter "$TG_DIR/c-beyond-hangup.json" 26 1 unanswered)"
 
 # A server that coalesces the responses of pipelined requests (/v1/batch holds
 # them until it has n): each response in the send is its own event, with its
