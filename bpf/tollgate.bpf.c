@@ -1114,12 +1114,13 @@ static __always_inline void tg_flow_req_flags(struct tg_flow *f, __u32 want)
  * theirs. Then it is counted there, in order, with its kind (@uncharged:
  * let through unadmitted; @method HEAD) where it is among the first
  * TG_FLOW_BEYOND_KINDS unanswered (else it is taken for an admitted GET),
- * and @seg_end (as in tg_request) for tg_flow_last_seg_end(). The consumer
+ * @seg_end (as in tg_request) for tg_flow_last_seg_end() and its start
+ * @now for the unanswered timer (tg_flow_timer). The consumer
  * takes answers from the ring while it has any, so they pair with their
  * requests: the ring's are all older than those beyond it.
  */
 static __always_inline bool tg_flow_beyond(struct tg_flow *f, __u32 tail, bool uncharged,
-					   __u32 method, __u32 seg_end)
+					   __u32 method, __u32 seg_end, __u64 now)
 {
 	__u32 bt, depth;
 	__u64 bit;
@@ -1139,6 +1140,7 @@ static __always_inline bool tg_flow_beyond(struct tg_flow *f, __u32 tail, bool u
 			__sync_fetch_and_or(&f->beyond_headreq, bit);
 	}
 	f->beyond_seg_end = seg_end;
+	f->beyond_last_ns = now;
 	__sync_fetch_and_add(&f->beyond_tail, 1); /* publishes it */
 	return true;
 }
@@ -1164,7 +1166,7 @@ static __always_inline void tg_flow_pend_uncharged(struct tg_flow *f, __u32 meth
 
 	tg_flow_checked(f);
 	tail = f->tail;
-	if (tg_flow_beyond(f, tail, true, method, seg_end))
+	if (tg_flow_beyond(f, tail, true, method, seg_end, now))
 		return;
 	rq = &f->pending[tail & (TG_FLOW_PENDING - 1)];
 	/* no consumer, route or path: nothing of it is ever written out */
@@ -1191,7 +1193,7 @@ static __always_inline bool tg_flow_pend(struct tg_flow *f, const struct tg_requ
 	f->key_id = rq->key_id;
 	f->api_id = rq->api_id;
 	tail = f->tail;
-	if (tg_flow_beyond(f, tail, false, rq->method, rq->seg_end))
+	if (tg_flow_beyond(f, tail, false, rq->method, rq->seg_end, rq->start_ns))
 		return false;
 	__builtin_memcpy(&f->pending[tail & (TG_FLOW_PENDING - 1)], rq, sizeof(*rq));
 	__sync_fetch_and_add(&f->tail, 1); /* publishes the slot */
@@ -2210,17 +2212,51 @@ static long tg_timer_idle_cb(__u32 i, void *ctx)
 }
 
 /* Wait until the flow's timer has left its critical section (it emits at
- * most TG_FLOW_PENDING events, so this is short). */
+ * most TG_FLOW_PENDING + TG_FLOW_BEYOND_KINDS events, so this is short). */
 static __always_inline void tg_wait_timer(struct tg_flow *f)
 {
 	bpf_loop(1 << 20, tg_timer_idle_cb, &f, 0);
 }
 
+struct tg_beyond_ctx {
+	const struct tg_flow_key *fk;
+	struct tg_flow *f;
+};
+
+/* One request beyond the ring of a flow being closed, or of one whose
+ * requests beyond are unanswered for too long (bpf_loop): an
+ * admitted one becomes an unanswered event of f->cur (the connection's
+ * consumer; its endpoint was not kept) and is counted in its requests, as
+ * one unanswered in the ring was when admitted (the kernel's requests and
+ * the events' agree: billing reconciles them); one let through unadmitted
+ * is nobody's. Stops when none is left. */
+static long tg_beyond_unanswered_cb(__u32 i, void *ctx)
+{
+	struct tg_beyond_ctx *c = ctx;
+	struct tg_flow *f = c->f;
+	__u32 bhead = f->beyond_head;
+	__u64 bit = 1ULL << (bhead & (TG_FLOW_BEYOND_KINDS - 1));
+	struct tg_counters *cn;
+
+	if (bhead == READ_ONCE(f->beyond_tail))
+		return 1;
+	if (!(READ_ONCE(f->beyond_uncharged) & bit) && f->cur.consumer_id) {
+		cn = tg_counters_get(f->cur.consumer_id, f->cur.api_id);
+		if (cn)
+			__sync_fetch_and_add(&cn->requests, 1);
+		tg_emit(c->fk, &f->cur, 0, TG_EF_UNANSWERED | TG_EF_UNATTRIBUTED, 0, 0);
+	}
+	__sync_fetch_and_and(&f->beyond_uncharged, ~bit);
+	f->beyond_head = bhead + 1;
+	return 0;
+}
+
 /*
  * The flow's timer: requests pending longer than agent.unanswered_after
  * become status-0 unanswered events (DESIGN §3), on connections that stay
- * open. It runs beside the socket's programs, which are serialised by the
- * socket lock but not with it, so the flags are a small protocol, changed
+ * open; so do those beyond the ring, once the last of them is as old. It
+ * runs beside the socket's programs, which are serialised by the socket
+ * lock but not with it, so the flags are a small protocol, changed
  * only atomically: the timer sets TIMER_BUSY and expires nothing if a
  * response is in progress (RESPONDING), the connection is closing (CLOSING)
  * or was upgraded; sk_msg and sockops set their bit first and wait while
@@ -2245,42 +2281,20 @@ static int tg_flow_timer(void *map, struct tg_flow_key *key, struct tg_flow *f)
 			tg_emit(key, rq, 0, TG_EF_UNANSWERED, 0, 0);
 			f->head = head + 1;
 		}
+		/* those beyond the ring, once it is empty, when the last of
+		 * them (so each) is as old (a few a run: sk_msg may be
+		 * waiting) */
+		if (f->head == READ_ONCE(f->tail) && f->beyond_head != READ_ONCE(f->beyond_tail) &&
+		    now - READ_ONCE(f->beyond_last_ns) >= tg_unanswered_ns) {
+			struct tg_beyond_ctx c = { .fk = key, .f = f };
+
+			tg_flow_cur(f, key, now, TG_M_NONE, 0);
+			bpf_loop(TG_FLOW_BEYOND_KINDS, tg_beyond_unanswered_cb, &c, 0);
+		}
 	}
 	__sync_fetch_and_and(&f->flags, ~TG_FLOW_TIMER_BUSY);
 	if (!(old & TG_FLOW_CLOSING))
 		bpf_timer_start(&f->timer, tg_flow_timer_ns, 0);
-	return 0;
-}
-
-struct tg_beyond_ctx {
-	const struct tg_flow_key *fk;
-	struct tg_flow *f;
-};
-
-/* One request beyond the ring of a flow being closed (bpf_loop): an
- * admitted one becomes an unanswered event of f->cur (the connection's
- * consumer; its endpoint was not kept) and is counted in its requests, as
- * one unanswered in the ring was when admitted (the kernel's requests and
- * the events' agree: billing reconciles them); one let through unadmitted
- * is nobody's. Stops when none is left. */
-static long tg_beyond_unanswered_cb(__u32 i, void *ctx)
-{
-	struct tg_beyond_ctx *c = ctx;
-	struct tg_flow *f = c->f;
-	__u32 bhead = f->beyond_head;
-	__u64 bit = 1ULL << (bhead & (TG_FLOW_BEYOND_KINDS - 1));
-	struct tg_counters *cn;
-
-	if (bhead == READ_ONCE(f->beyond_tail))
-		return 1;
-	if (!(READ_ONCE(f->beyond_uncharged) & bit) && f->cur.consumer_id) {
-		cn = tg_counters_get(f->cur.consumer_id, f->cur.api_id);
-		if (cn)
-			__sync_fetch_and_add(&cn->requests, 1);
-		tg_emit(c->fk, &f->cur, 0, TG_EF_UNANSWERED | TG_EF_UNATTRIBUTED, 0, 0);
-	}
-	__sync_fetch_and_and(&f->beyond_uncharged, ~bit);
-	f->beyond_head = bhead + 1;
 	return 0;
 }
 

@@ -360,12 +360,14 @@ struct tg_flow {
 	__u32 beyond_head; /* consumer: of which answered */
 	__u64 beyond_uncharged;
 	__u64 beyond_headreq;
+	__u64 beyond_last_ns; /* the start of the last one beyond: each one
+			       * still beyond is at least as old (the timer) */
 	__u32 beyond_seg_end; /* the seg_end of the last one beyond (XDP) */
 	__u32 pad;
 	struct tg_request cur; /* the request of an unattributed response */
 	struct tg_request pending[TG_FLOW_PENDING];
 };
-_Static_assert(sizeof(struct tg_flow) == 176 + 5 * sizeof(struct tg_request), "tg_flow layout");
+_Static_assert(sizeof(struct tg_flow) == 184 + 5 * sizeof(struct tg_request), "tg_flow layout");
 
 /* tg_rejects: connections answered in-kernel; their next client segment is
  * turned into a RST toward the server, later ones are answered in its place;

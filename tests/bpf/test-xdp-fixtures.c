@@ -1223,6 +1223,8 @@ static void test_pending_ring_full_then_freed(void **state)
 	assert_int_equal(flow.beyond_uncharged, 0);
 	assert_int_equal(flow.beyond_headreq, 0);
 	assert_int_equal(flow.beyond_seg_end, seq);
+	/* its start, for the unanswered timer */
+	assert_true(flow.beyond_last_ns && flow.beyond_last_ns >= flow.pending[3].start_ns);
 	assert_int_equal(flow.next_seq, seq);
 	assert_int_equal(stat_get(f, TG_S_PENDING_FULL), full + 1);
 	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, TG_FLOW_PENDING);

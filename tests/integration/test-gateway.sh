@@ -40,8 +40,8 @@
 #      flow's four slots are charged once, when answered; answers beyond
 #      the slots keep their order, also for a request sent once a slot is
 #      free (a public one's answer is nobody's, a HEAD's has no body);
-#      those beyond the slots still unanswered at the close are unanswered
-#      events too;
+#      those beyond the slots still unanswered at the close, or past
+#      unanswered_after, are unanswered events too;
 #      responses the server coalesces into one send, with 103s and body
 #      tails between them: one event each, with its own bytes; a status
 #      line written in pieces shorter than itself is held until whole, and
@@ -162,6 +162,7 @@ K_REUSE=$(tg_key_add 26 23 2)
 K_LOSTBODY=$(tg_key_add 27 24 2)
 K_BEYOND=$(tg_key_add 28 25 2)
 K_BEYOND_HANGUP=$(tg_key_add 29 26 2)
+K_BEYOND_STALL=$(tg_key_add 30 27 2)
 K_UNKNOWN=$("$PYTHON" "$TG_CLIENT_PY" newkey) # well-formed, not in keys_file
 
 tg_agent_start 30
@@ -696,6 +697,21 @@ assert_eq "their status and flags" \
 tg_counters "$TG_DIR/c-beyond-hangup.json"
 assert_eq "kernel counters requests and unanswered of consumer 26" "6 6" \
 	"$(tg_counter "$TG_DIR/c-beyond-hangup.json" 26 1 requests) $(tg_counter "$TG_DIR/c-beyond-hangup.json" 26 1 unanswered)"
+
+# The same behind one the server answers after 4 s (/v1/stall), the
+# connection open: past unanswered_after (1 s), the flow's timer makes the
+# four in slots unanswered events, and the two beyond them once the last
+# of them is as old; the late answers are then charged as unattributed.
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --timeout 8 --addr "$TG_HOST_IP" --port "$PORT" \
+	--key "$K_BEYOND_STALL" /v1/stall /v1/ok /v1/ok /v1/ok /v1/ok /v1/ok)
+assert_eq "six in one segment behind one the server answers late: all answered" \
+	"200 200 200 200 200 200" "$out"
+assert_eq "an unanswered event each, then an unattributed one each" 12 "$(tg_wait_events 30 12 10)"
+assert_eq "their status and flags" \
+	"0 unanswered,0 unanswered,0 unanswered,0 unanswered,0 unanswered,unattributed,0 unanswered,unattributed,$(printf '200 unattributed,%.0s' {1..6})" \
+	"$(tg_events 30 '{status} {flags}' | sort | tr '\n' ',')"
+assert_eq "the unanswered ones came before the answers" "$(printf 'unanswered\n%.0s' {1..6})" \
+	"$(tg_events 30 '{status} {flags}' | head -n 6 | awk '{ print $2 }' | cut -d, -f1)"
 
 # A server that coalesces the responses of pipelined requests (/v1/batch holds
 # them until it has n): each response in the send is its own event, with its
