@@ -2169,6 +2169,24 @@ static __always_inline void tg_emit(const struct tg_flow_key *fk, const struct t
 				       BPF_RB_NO_WAKEUP);
 }
 
+/* The consumer takes the first request beyond flow @f's ring, @bhead (its
+ * beyond_head; one is there): returns TG_RQ_UNCHARGED where it was let
+ * through unadmitted, else 0, and sets *@method to TG_M_HEAD where it was
+ * a HEAD. Its bits are cleared before the producer can see its place free
+ * (tg_flow_beyond). */
+static __always_inline __u32 tg_flow_beyond_take(struct tg_flow *f, __u32 bhead, __u32 *method)
+{
+	__u64 bit = 1ULL << (bhead & (TG_FLOW_BEYOND_KINDS - 1));
+	__u32 uncharged = READ_ONCE(f->beyond_uncharged) & bit ? TG_RQ_UNCHARGED : 0;
+
+	if (READ_ONCE(f->beyond_headreq) & bit)
+		*method = TG_M_HEAD;
+	__sync_fetch_and_and(&f->beyond_uncharged, ~bit);
+	__sync_fetch_and_and(&f->beyond_headreq, ~bit);
+	__sync_fetch_and_add(&f->beyond_head, 1);
+	return uncharged;
+}
+
 /* Make the response that starts at @now on flow @f (@fk) an unattributed
  * one, of the connection's consumer, with request @method (TG_M_HEAD or
  * none) and TG_RQ_* @flags (TG_RQ_UNCHARGED: nobody's, no event). */
@@ -2234,20 +2252,17 @@ static long tg_beyond_unanswered_cb(__u32 i, void *ctx)
 {
 	struct tg_beyond_ctx *c = ctx;
 	struct tg_flow *f = c->f;
-	__u32 bhead = f->beyond_head;
-	__u64 bit = 1ULL << (bhead & (TG_FLOW_BEYOND_KINDS - 1));
+	__u32 bhead = f->beyond_head, method = TG_M_NONE;
 	struct tg_counters *cn;
 
 	if (bhead == READ_ONCE(f->beyond_tail))
 		return 1;
-	if (!(READ_ONCE(f->beyond_uncharged) & bit) && f->cur.consumer_id) {
+	if (!tg_flow_beyond_take(f, bhead, &method) && f->cur.consumer_id) {
 		cn = tg_counters_get(f->cur.consumer_id, f->cur.api_id);
 		if (cn)
 			__sync_fetch_and_add(&cn->requests, 1);
 		tg_emit(c->fk, &f->cur, 0, TG_EF_UNANSWERED | TG_EF_UNATTRIBUTED, 0, 0);
 	}
-	__sync_fetch_and_and(&f->beyond_uncharged, ~bit);
-	f->beyond_head = bhead + 1;
 	return 0;
 }
 
@@ -3237,15 +3252,8 @@ int tg_skmsg(struct sk_msg_md *msg)
 		 * through unadmitted is nobody's; an admitted one is charged
 		 * now, unattributed (its endpoint was not kept), and is no
 		 * sign of a server that answers what it was not asked */
-		__u64 bit = 1ULL << (bhead & (TG_FLOW_BEYOND_KINDS - 1));
-		__u32 uncharged = READ_ONCE(f->beyond_uncharged) & bit ? TG_RQ_UNCHARGED : 0;
+		__u32 uncharged = tg_flow_beyond_take(f, bhead, &method);
 
-		if (READ_ONCE(f->beyond_headreq) & bit)
-			method = TG_M_HEAD;
-		/* cleared before the producer can see the place free */
-		__sync_fetch_and_and(&f->beyond_uncharged, ~bit);
-		__sync_fetch_and_and(&f->beyond_headreq, ~bit);
-		__sync_fetch_and_add(&f->beyond_head, 1);
 		tg_flow_cur(f, &fk, now, method, uncharged);
 		charge = !uncharged;
 	} else {
