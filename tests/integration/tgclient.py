@@ -307,11 +307,12 @@ def cmd_pipeline(args):
     first a POST whose (empty) body is chunked. Prints the statuses read
     (0: none, the connection ended first)."""
     methods = [p.rpartition(" ")[0] or "GET" for p in args.paths]
-    reqs = [request_bytes(args.addr, args.port, p.rpartition(" ")[2],
-                          None if i < args.keyless else args.key, method=methods[i])
-            for i, p in enumerate(args.paths)]
+    paths = [p.rpartition(" ")[2] for p in args.paths]
+    reqs = [request_bytes(args.addr, args.port, p, None if i < args.keyless else args.key,
+                          method=methods[i])
+            for i, p in enumerate(paths)]
     if args.chunked_first:
-        reqs[0] = request_bytes(args.addr, args.port, args.paths[0],
+        reqs[0] = request_bytes(args.addr, args.port, paths[0],
                                 None if args.keyless else args.key, method="POST",
                                 headers=("Transfer-Encoding: chunked",)) + b"0\r\n\r\n"
     if not 0 <= args.late < len(reqs):
