@@ -551,6 +551,37 @@ tg_wait_events() {
 	tg_events "$key_id" | wc -l
 }
 
+# tg_consumer_events CONSUMER_ID MIN: the consumer's requests in the events
+# file (a summary event's count included), once they reach MIN (or 15 s).
+tg_consumer_events() {
+	local n i
+	for ((i = 0; i < 150; i++)); do
+		n=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id "$1" --format '{count}' |
+			awk '{ s += $1 } END { print s + 0 }')
+		[ "$n" -ge "$2" ] && break
+		sleep 0.1
+	done
+	echo "$n"
+}
+
+# tg_meta_field NAME: a field of the pinned tg_meta (abi_version,
+# pin_generation, created_unix_ns), or what bpftool said instead.
+tg_meta_field() {
+	bpftool -j map dump pinned "$TG_PIN_DIR/tg_meta" 2>&1 | "$PYTHON" -c '
+import json, sys
+text = sys.stdin.read()
+try:
+    print(json.loads(text)[0]["formatted"]["value"][sys.argv[1]])
+except Exception:
+    print(text.strip()[:300])' "$1"
+}
+
+# tg_map_id MAP: the id of the map pinned as MAP under TG_PIN_DIR.
+tg_map_id() {
+	bpftool -j map show pinned "$TG_PIN_DIR/$1" 2>/dev/null |
+		"$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+}
+
 # tg_xdp_attached IFACE: true if any XDP program is on the link.
 tg_xdp_attached() { ip -d link show dev "$1" 2>/dev/null | grep -q 'prog/xdp'; }
 

@@ -1114,17 +1114,8 @@ tg_log "6. agent restart keeps enforcement, pins, counters and buckets"
 assert_eq "strict plan: burst of 2 admitted then 429" "200 200 429 " "$(for i in 1 2 3; do
 	ccurl -o /dev/null -H "X-API-Key: $K_STRICT" "$URL/v1/ok" | tr '\n' ' '
 done)"
-# pin_generation of tg_meta (new whenever the maps are created, DESIGN §3)
-pin_generation() {
-	bpftool -j map dump pinned "$TG_PIN_DIR/tg_meta" 2>&1 | "$PYTHON" -c '
-import json, sys
-text = sys.stdin.read()
-try:
-    print(json.loads(text)[0]["formatted"]["value"]["pin_generation"])
-except Exception:
-    print(text.strip()[:300])'
-}
-meta0=$(pin_generation)
+# pin_generation of tg_meta: new whenever the maps are created (DESIGN §3)
+meta0=$(tg_meta_field pin_generation)
 tg_counters "$TG_DIR/c-restart0.json"
 tg_agent_stop
 assert_eq "agent exit status after SIGTERM" 0 "$?"
@@ -1142,7 +1133,7 @@ assert_eq "counter refused.over_limit of consumer 3 grows while the agent is dow
 	"$(($(tg_counter "$TG_DIR/c-restart0.json" 3 1 refused.over_limit) + 3))" \
 	"$(tg_counter "$TG_DIR/c-down.json" 3 1 refused.over_limit)"
 tg_agent_start 30
-meta1=$(pin_generation)
+meta1=$(tg_meta_field pin_generation)
 assert_eq "pin generation (tg_meta) unchanged by the restart" "$meta0" "$meta1"
 assert_eq "rejected consumer after the restart" 429 \
 	"$(ccurl -o /dev/null -H "X-API-Key: $K_STRICT" "$URL/v1/ok")"
@@ -1157,14 +1148,8 @@ assert_eq "counter refused.over_limit of consumer 3 (1 before, 3 during, 1 after
 	"$(tg_counter "$TG_DIR/c-restart1.json" 3 1 refused.over_limit)"
 assert_eq "counter requests of the consumer admitted while the agent was down" 1 \
 	"$(tg_counter "$TG_DIR/c-restart1.json" 5 1 requests)"
-n=0
-for ((i = 0; i < 150; i++)); do
-	n=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 5 --format '{count}' |
-		awk '{ s += $1 } END { print s + 0 }')
-	[ "$n" -ge 1 ] && break
-	sleep 0.1
-done
-assert_eq "request admitted while the agent was down reaches events_file after the restart (count)" 1 "$n"
+assert_eq "request admitted while the agent was down reaches events_file after the restart (count)" 1 \
+	"$(tg_consumer_events 5 1)"
 # every connection so far kept its flow until it closed (max_flows is roomy)
 assert_eq "flows lost (kernel flows_lost)" 0 \
 	"$(tg_kernel_stat flows_lost)"
@@ -1189,67 +1174,45 @@ assert_eq "nothing held (response_heads_held)" "$held0" "$(tg_kernel_stat respon
 
 # ---------------------------------------------------------------------------
 tg_log "6c. pins of the ABI before the agent's are taken over; of another, made anew"
-# a field of tg_meta's value, and the map id of a pin
-meta_field() {
-	bpftool -j map dump pinned "$TG_PIN_DIR/tg_meta" 2>&1 | "$PYTHON" -c '
-import json, sys
-text = sys.stdin.read()
-try:
-    print(json.loads(text)[0]["formatted"]["value"][sys.argv[1]])
-except Exception:
-    print(text.strip()[:300])' "$1"
-}
-map_id() { bpftool -j map show pinned "$TG_PIN_DIR/$1" 2>/dev/null | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["id"])'; }
 # tg_meta as an agent of ABI $1 would have left it (the same generation)
 set_meta_abi() {
 	local v
 	v=$("$PYTHON" -c 'import struct, sys
 b = struct.pack("<IIQQ", int(sys.argv[1]), 0, int(sys.argv[2]), int(sys.argv[3]))
-print(" ".join(str(x) for x in b))' "$1" "$(meta_field pin_generation)" "$(meta_field created_unix_ns)")
+print(" ".join(str(x) for x in b))' "$1" "$(tg_meta_field pin_generation)" "$(tg_meta_field created_unix_ns)")
 	# shellcheck disable=SC2086 # one argument a byte
 	bpftool map update pinned "$TG_PIN_DIR/tg_meta" key 0 0 0 0 value $v
 }
-# the count of consumer 5's events, once it reaches $1 (or 15 s)
-events_of_5() {
-	local n i
-	for ((i = 0; i < 150; i++)); do
-		n=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 5 --format '{count}' |
-			awk '{ s += $1 } END { print s + 0 }')
-		[ "$n" -ge "$1" ] && break
-		sleep 0.1
-	done
-	echo "$n"
-}
 tg_agent_stop
-abi=$(meta_field abi_version)
-gen0=$(meta_field pin_generation)
-flows0=$(map_id tg_flows)
-counters0=$(map_id tg_counters)
-buckets0=$(map_id tg_buckets)
-events0=$(map_id tg_events)
+abi=$(tg_meta_field abi_version)
+gen0=$(tg_meta_field pin_generation)
+flows0=$(tg_map_id tg_flows)
+counters0=$(tg_map_id tg_counters)
+buckets0=$(tg_map_id tg_buckets)
+events0=$(tg_map_id tg_events)
 set_meta_abi $((abi - 1))
-assert_eq "tg_meta says the ABI before ($((abi - 1)))" "$((abi - 1))" "$(meta_field abi_version)"
-ev0=$(events_of_5 0)
+assert_eq "tg_meta says the ABI before ($((abi - 1)))" "$((abi - 1))" "$(tg_meta_field abi_version)"
+ev0=$(tg_consumer_events 5 0)
 assert_eq "admitted while the agent is down" 200 \
 	"$(ccurl -o /dev/null -H "X-API-Key: $K_DOWNTIME" "$URL/v1/ok")"
 tg_counters "$TG_DIR/c-abi0.json"
 tg_agent_start 30
 assert_true "the agent says it took the pins over" "not in its log" \
 	grep -q "pins of ABI $((abi - 1)) under .* taken for ABI $abi" "$TG_AGENT_LOG"
-assert_eq "tg_meta says the agent's ABI again" "$abi" "$(meta_field abi_version)"
-assert_eq "pin generation unchanged" "$gen0" "$(meta_field pin_generation)"
-assert_eq "tg_counters adopted (the same map)" "$counters0" "$(map_id tg_counters)"
-assert_eq "tg_buckets and tg_events adopted" "$buckets0 $events0" "$(map_id tg_buckets) $(map_id tg_events)"
-flows1=$(map_id tg_flows)
+assert_eq "tg_meta says the agent's ABI again" "$abi" "$(tg_meta_field abi_version)"
+assert_eq "pin generation unchanged" "$gen0" "$(tg_meta_field pin_generation)"
+assert_eq "tg_counters adopted (the same map)" "$counters0" "$(tg_map_id tg_counters)"
+assert_eq "tg_buckets and tg_events adopted" "$buckets0 $events0" "$(tg_map_id tg_buckets) $(tg_map_id tg_events)"
+flows1=$(tg_map_id tg_flows)
 assert_true "tg_flows made anew (map $flows1, was $flows0)" "the same map" \
 	test -n "$flows1" -a "$flows1" != "$flows0"
 tg_counters "$TG_DIR/c-abi1.json"
 assert_eq "counter requests of consumer 5 kept" \
 	"$(tg_counter "$TG_DIR/c-abi0.json" 5 1 requests)" "$(tg_counter "$TG_DIR/c-abi1.json" 5 1 requests)"
 assert_eq "the event queued while the agent was down reaches events_file" "$((ev0 + 1))" \
-	"$(events_of_5 $((ev0 + 1)))"
+	"$(tg_consumer_events 5 $((ev0 + 1)))"
 assert_eq "admitted after the upgrade" 200 "$(ccurl -o /dev/null -H "X-API-Key: $K_DOWNTIME" "$URL/v1/ok")"
-assert_eq "... and its event" "$((ev0 + 2))" "$(events_of_5 $((ev0 + 2)))"
+assert_eq "... and its event" "$((ev0 + 2))" "$(tg_consumer_events 5 $((ev0 + 2)))"
 # pins of an ABI the agent does not know: all made anew, counters from zero
 # under a new generation (billing tells them apart); with no XDP attached
 # (taken off by hand here), libxdp loads the object, not the agent
@@ -1257,15 +1220,15 @@ tg_agent_stop
 set_meta_abi 99
 ip link set dev "$TG_HOST_IF" xdp off
 tg_agent_start 30
-assert_eq "tg_meta says the agent's ABI" "$abi" "$(meta_field abi_version)"
-gen2=$(meta_field pin_generation)
+assert_eq "tg_meta says the agent's ABI" "$abi" "$(tg_meta_field abi_version)"
+gen2=$(tg_meta_field pin_generation)
 assert_true "a new pin generation ($gen2, was $gen0)" "the same" \
 	test -n "$gen2" -a "$gen2" != "$gen0" -a "$gen2" != 0
-assert_true "tg_counters made anew" "the same map" test "$(map_id tg_counters)" != "$counters0"
+assert_true "tg_counters made anew" "the same map" test "$(tg_map_id tg_counters)" != "$counters0"
 tg_counters "$TG_DIR/c-abi2.json"
 assert_eq "counter requests of consumer 5 from zero" 0 "$(tg_counter "$TG_DIR/c-abi2.json" 5 1 requests)"
 assert_eq "admitted with the new maps" 200 "$(ccurl -o /dev/null -H "X-API-Key: $K_DOWNTIME" "$URL/v1/ok")"
-assert_eq "... and its event" "$((ev0 + 3))" "$(events_of_5 $((ev0 + 3)))"
+assert_eq "... and its event" "$((ev0 + 3))" "$(tg_consumer_events 5 $((ev0 + 3)))"
 
 # ---------------------------------------------------------------------------
 tg_log "7. tollgatectl detach"

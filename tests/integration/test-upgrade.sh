@@ -54,40 +54,17 @@ tg_config_write "$PORT" "" "$(tg_generous_sections)"
 K=$(tg_key_add 1 7 2)
 
 ccurl() { tg_client curl -s --max-time 5 -w '%{http_code}\n' "$@"; }
-# tg_meta's ABI version and pin generation
-meta() {
-	bpftool -j map dump pinned "$TG_PIN_DIR/tg_meta" 2>&1 | "$PYTHON" -c '
-import json, sys
-text = sys.stdin.read()
-try:
-    v = json.loads(text)[0]["formatted"]["value"]
-    print(v["abi_version"], v["pin_generation"])
-except Exception:
-    print(text.strip()[:300])'
-}
-map_id() { bpftool -j map show pinned "$TG_PIN_DIR/$1" 2>/dev/null | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["id"])'; }
-# the count of consumer 7's events, once it reaches $1 (or 15 s)
-events_of_7() {
-	local n i
-	for ((i = 0; i < 150; i++)); do
-		n=$("$PYTHON" "$TG_CLIENT_PY" events "$TG_EVENTS" --consumer-id 7 --format '{count}' |
-			awk '{ s += $1 } END { print s + 0 }')
-		[ "$n" -ge "$1" ] && break
-		sleep 0.1
-	done
-	echo "$n"
-}
 
 # ---------------------------------------------------------------------------
 tg_log "1. the ABI-$PREVIOUS_ABI agent"
 BUILD=$OLD tg_agent_start 30
 assert_eq "admitted by it" "200 200 200 " \
 	"$(for i in 1 2 3; do ccurl -o /dev/null -H "X-API-Key: $K" "$URL/v1/ok" | tr '\n' ' '; done)"
-assert_eq "their events" 3 "$(events_of_7 3)"
-read -r abi0 gen0 < <(meta)
+assert_eq "their events" 3 "$(tg_consumer_events 7 3)"
+abi0=$(tg_meta_field abi_version) gen0=$(tg_meta_field pin_generation)
 assert_eq "tg_meta of its pins says ABI $PREVIOUS_ABI" "$PREVIOUS_ABI" "$abi0"
-counters0=$(map_id tg_counters) buckets0=$(map_id tg_buckets) events0=$(map_id tg_events)
-flows0=$(map_id tg_flows)
+counters0=$(tg_map_id tg_counters) buckets0=$(tg_map_id tg_buckets) events0=$(tg_map_id tg_events)
+flows0=$(tg_map_id tg_flows)
 tg_agent_stop
 assert_eq "admitted while no agent runs" 200 "$(ccurl -o /dev/null -H "X-API-Key: $K" "$URL/v1/ok")"
 
@@ -96,24 +73,24 @@ tg_log "2. this agent on its pins"
 BUILD=$NEW tg_agent_start 30
 assert_true "it says it took the pins over" "not in its log" \
 	grep -q "pins of ABI $PREVIOUS_ABI under $TG_PIN_DIR taken for ABI" "$TG_AGENT_LOG"
-read -r abi1 gen1 < <(meta)
+abi1=$(tg_meta_field abi_version) gen1=$(tg_meta_field pin_generation)
 assert_true "tg_meta has its ABI now ($abi1)" "still $abi0" test "$abi1" -gt "$PREVIOUS_ABI"
 assert_eq "the same pin generation" "$gen0" "$gen1"
 assert_eq "tg_counters, tg_buckets and tg_events adopted (the same maps)" \
-	"$counters0 $buckets0 $events0" "$(map_id tg_counters) $(map_id tg_buckets) $(map_id tg_events)"
-flows1=$(map_id tg_flows)
+	"$counters0 $buckets0 $events0" "$(tg_map_id tg_counters) $(tg_map_id tg_buckets) $(tg_map_id tg_events)"
+flows1=$(tg_map_id tg_flows)
 assert_true "tg_flows made anew (map $flows1, was $flows0)" "the same map" \
 	test -n "$flows1" -a "$flows1" != "$flows0"
 tg_counters "$TG_DIR/c1.json"
 assert_eq "counter requests of consumer 7 kept" 4 "$(tg_counter "$TG_DIR/c1.json" 7 1 requests)"
-assert_eq "the event queued while no agent ran is written" 4 "$(events_of_7 4)"
+assert_eq "the event queued while no agent ran is written" 4 "$(tg_consumer_events 7 4)"
 
 # ---------------------------------------------------------------------------
 tg_log "3. enforcing with them"
 out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" pipeline --addr "$TG_HOST_IP" --port "$PORT" --key "$K" \
 	/v1/ok /v1/ok /v1/ok /v1/ok /v1/ok /v1/ok)
 assert_eq "six pipelined in one segment" "200 200 200 200 200 200" "$out"
-assert_eq "an event each" 10 "$(events_of_7 10)"
+assert_eq "an event each" 10 "$(tg_consumer_events 7 10)"
 tg_counters "$TG_DIR/c2.json"
 assert_eq "each counted once" 10 "$(tg_counter "$TG_DIR/c2.json" 7 1 requests)"
 assert_eq "an unknown key refused" 401 \
