@@ -1127,10 +1127,10 @@ static __always_inline bool tg_flow_beyond(struct tg_flow *f, __u32 tail, bool u
 
 	bt = f->beyond_tail;
 	depth = bt - READ_ONCE(f->beyond_head);
-	bit = 1ULL << (bt & (TG_FLOW_BEYOND_KINDS - 1));
 	if (!depth && tail - READ_ONCE(f->head) < TG_FLOW_PENDING)
 		return false;
 	tg_stat(TG_S_PENDING_FULL);
+	bit = 1ULL << (bt & (TG_FLOW_BEYOND_KINDS - 1));
 	/* the consumer cleared this bit before it counted the request that
 	 * had it answered (depth below the limit says it was) */
 	if (depth < TG_FLOW_BEYOND_KINDS) {
@@ -3242,12 +3242,11 @@ int tg_skmsg(struct sk_msg_md *msg)
 
 	head = f->head;
 	tail = READ_ONCE(f->tail);
-	bhead = f->beyond_head;
 	if (head != tail) {
 		/* the response of pending[head]; its slot is freed when it ends */
 		f->resp_flags = 0;
 		method = f->pending[head & (TG_FLOW_PENDING - 1)].method;
-	} else if (bhead != READ_ONCE(f->beyond_tail)) {
+	} else if ((bhead = f->beyond_head) != READ_ONCE(f->beyond_tail)) {
 		/* the response of the first request beyond the ring: one let
 		 * through unadmitted is nobody's; an admitted one is charged
 		 * now, unattributed (its endpoint was not kept), and is no
