@@ -456,7 +456,9 @@ struct tg_scratch {
 	 * so that the verifier follows the admission once, not once a value */
 	__u32 req_flags;
 	struct tg_head_scan head; /* sk_msg: a response head, window by window */
-	struct tg_chunk_step chunk; /* sk_msg: chunk framing, window by window */
+	struct tg_chunk_step chunk; /* chunk framing, window by window: sk_msg's
+				     * of a response, tg_xdp's of a request */
+	struct tg_http_buf cbuf;    /* tg_xdp: a window of a chunked body */
 	/* zeroes for a new flow, never written: a map value that holds a
 	 * bpf_timer cannot be the source of an update itself */
 	__u8 flow_zero[sizeof(struct tg_flow)];
@@ -1534,6 +1536,84 @@ static __always_inline __u32 tg_req_end_seq(const struct tg_scratch *s, const st
 	return p->seq + off + (__u32)len;
 }
 
+/*
+ * tg_xdp_chunked_len() - the length of the chunked body of the request
+ * parsed in the scratch's s->http (from s->buf's @n bytes, copied from
+ * offset @off of segment @p), where the segment holds it whole, up to the
+ * blank line after its last chunk (and trailer fields); else 0, as for any
+ * body whose end XDP does not know. XDP follows the framing only where it
+ * reads like the server's: one Transfer-Encoding line, whose last coding is
+ * chunked, and no Content-Length line (RFC 9112 6.1 and 6.3; a server that
+ * reads another framing answers 400 and closes); each chunk's data
+ * followed by CRLF; sizes of at most TG_CHUNK_SIZE; no trailer fields
+ * (tg_http_chunk_lean_step). The data of each chunk is skipped, its size
+ * line read in a window of its own (the reader of sk_msg's chunked
+ * responses), up to TG_CHUNK_STEPS windows. A
+ * request whose body ends in its segment then frames the connection like
+ * one with a Content-Length: what follows it in the segment is the next
+ * request, decided as any (a public route's chunked POST needs no key, and
+ * a request behind it, or behind one a `pass` action let through, is no
+ * longer unread). A global function: checked once.
+ */
+__noinline __u32 tg_xdp_chunked_len(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, __u32 n)
+{
+	struct tg_chunk_step *c;
+	const struct tg_hdr_scan *h;
+	struct tg_scratch *s;
+	__u32 zero = 0, at, state, body, len;
+	__u16 crlf;
+	int r;
+
+	s = bpf_map_lookup_elem(&tg_scratch, &zero);
+	if (!ctx || !p || !s || n > TG_SCAN_MAX)
+		return 0;
+	h = &s->http.scan;
+	if (!h->te_line || h->te_prev || h->clen_line || !h->end || h->end > n ||
+	    h->te_line + 18 > n || (tg_load8(s->buf.bytes, h->te_line + 16) | 0x20) != 'g' ||
+	    tg_load8(s->buf.bytes, h->te_line + 17) != ':' ||
+	    !tg_http_te_chunked(&s->buf, h->te_line, n, &s->chunk.at))
+		return 0;
+	body = off + h->end; /* where the body starts in the segment */
+	c = &s->chunk;
+	c->off = body;
+	c->state = TG_CHUNK_LINE;
+	for (__u32 i = 0; i < TG_CHUNK_STEPS; i++) {
+		/* read back: the verifier then checks one iteration for all */
+		at = READ_ONCE(c->off);
+		state = READ_ONCE(c->state);
+		if (at >= p->payload_len)
+			return 0; /* the body goes on past the segment */
+		len = p->payload_len - at;
+		/* for the verifier, which does not relate len to at */
+		asm volatile("" : "+r"(len));
+		if (!len)
+			return 0;
+		if (len > (state == TG_CHUNK_LINE ? TG_CHUNK_LINE_MAX : TG_SCAN_MAX))
+			len = state == TG_CHUNK_LINE ? TG_CHUNK_LINE_MAX : TG_SCAN_MAX;
+		if (bpf_xdp_load_bytes(ctx, p->payload_off + at, s->cbuf.bytes, len))
+			return 0;
+		r = tg_http_chunk_lean_step(&s->cbuf, len, state, c);
+		if (r < 0 || c->used > len || (r == TG_CHUNK_MORE && !c->used))
+			return 0;
+		at += c->used;
+		if (r == TG_CHUNK_END)
+			return at - body;
+		if (r == TG_CHUNK_DATA) {
+			/* its data, then CRLF: where a server reads other
+			 * bytes, it does not go on as XDP would */
+			if (c->size > TG_CHUNK_SIZE || c->size + 2 > p->payload_len - at)
+				return 0;
+			at += (__u32)c->size;
+			if (bpf_xdp_load_bytes(ctx, p->payload_off + at, &crlf, 2) ||
+			    crlf != ('\r' | '\n' << 8))
+				return 0;
+			at += 2;
+		}
+		c->off = at;
+	}
+	return 0;
+}
+
 /* Whether flow @f has a request body open whose end is not known: its
  * request, the last admitted, is not answered yet (or, in sockmap mode, the
  * last passed unadmitted: the server has not answered since,
@@ -1870,6 +1950,11 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	}
 	again = s->again && (__s32)(p->seq + off - s->again_end) < 0;
 	tg_stat(TG_S_REQUESTS);
+	if (req->scan.te_line && req->method != TG_M_NONE) {
+		end = tg_xdp_chunked_len(ctx, p, off, n);
+		if (end)
+			req->body_len = end;
+	}
 	/* its length, where its head gives it (0: not known) */
 	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
 

@@ -44,7 +44,7 @@ struct tg_hdr_scan {
 	__u32 pos;	 /* where the scan goes on */
 	__u32 end;	 /* just past the blank line ending the head; 0 = not seen */
 	__u32 clen_line; /* the last Content-Length line, or 0 */
-	__u32 te_line;	 /* a Transfer-Encoding line, or 0 */
+	__u32 te_line;	 /* the last Transfer-Encoding line, or 0 */
 	/* the Content-Length line before the last, or 0: with more than one,
 	 * which a server reads is its own choice (RFC 9112 6.3 makes it an
 	 * error), so the length is unknown */
@@ -53,7 +53,10 @@ struct tg_hdr_scan {
 	 * (sockmap mode) client address, tg_http_proxy_addr() */
 	__u32 real_line;
 	__u32 xff_line;
-	__u32 pad;
+	/* the Transfer-Encoding line before the last, or 0: XDP follows a
+	 * request's chunked framing only where one line says chunked (a
+	 * server may read the first of several) */
+	__u32 te_prev;
 };
 
 #define TG_BODY_UNKNOWN (~0ULL) /* chunked, or no usable Content-Length */
@@ -354,7 +357,7 @@ static __always_inline __u64 tg_parse_clen(const __u8 *buf, __u32 off, __u32 len
 /* Mark the header line at ls if it gives a body's length: w is its first
  * word, lowercased; the second is read only where the first matches. */
 static __always_inline void tg_length_line(const __u8 *buf, __u64 w, __u32 ls, __u32 *clen_line,
-					   __u32 *clen_prev, __u32 *te_line)
+					   __u32 *clen_prev, __u32 *te_line, __u32 *te_prev)
 {
 	__u64 w2;
 
@@ -369,8 +372,11 @@ static __always_inline void tg_length_line(const __u8 *buf, __u64 w, __u32 ls, _
 		}
 	} else if (w == TG_W8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r')) {
 		w2 = tg_load64(buf, ls + 8) | TG_LOWER8;
-		if (w2 == TG_W8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n'))
+		if (w2 == TG_W8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n')) {
+			if (te_prev)
+				*te_prev = *te_line;
 			*te_line = ls;
+		}
 	}
 }
 
@@ -433,7 +439,7 @@ static __always_inline int tg_header_line(const __u8 *buf, __u32 len, struct tg_
 	} else if (c0 == 'x') {
 		tg_forwarded_line(buf, w, ls, &h->real_line, &h->xff_line);
 	} else {
-		tg_length_line(buf, w, ls, &h->clen_line, &h->clen_prev, &h->te_line);
+		tg_length_line(buf, w, ls, &h->clen_line, &h->clen_prev, &h->te_line, &h->te_prev);
 	}
 	return 0;
 }
@@ -668,6 +674,7 @@ __noinline int tg_http_parse_target(const struct tg_http_buf *b, __u32 start, __
 	h->clen_line = 0;
 	h->clen_prev = 0;
 	h->te_line = 0;
+	h->te_prev = 0;
 	h->real_line = 0;
 	h->xff_line = 0;
 	ret->key_len = 0;
@@ -814,7 +821,7 @@ struct tg_proxy_scan {
 	__u32 end;	 /* offset just past the blank line ending the head; 0 = not seen */
 	__u32 clen_line; /* the last Content-Length line, or 0 */
 	__u32 clen_prev; /* as in tg_hdr_scan */
-	__u32 te_line;	 /* a Transfer-Encoding line, or 0 */
+	__u32 te_line;	 /* the last Transfer-Encoding line, or 0 */
 	/* the last X-Real-IP and X-Forwarded-For lines, or 0: the request
 	 * parse's, for tg_http_proxy_addr() (tg_http_parse_head leaves them) */
 	__u32 real_line;
@@ -867,7 +874,7 @@ static __always_inline int tg_proxy_line(const __u8 *buf, __u32 len, struct tg_p
 	if (c0 != 'c' && c0 != 't')
 		return 0;
 	w = tg_load64(buf, ls) | TG_LOWER8;
-	tg_length_line(buf, w, ls, &h->clen_line, &h->clen_prev, &h->te_line);
+	tg_length_line(buf, w, ls, &h->clen_line, &h->clen_prev, &h->te_line, NULL);
 	return 0;
 }
 
@@ -1285,8 +1292,8 @@ static __always_inline int tg_chunk_trailers(const struct tg_http_buf *b, __u32 
  * line without its LF. Extensions after ';' are skipped. A global function:
  * checked once.
  */
-__noinline int tg_http_chunk_step(const struct tg_http_buf *b, __u32 n, __u32 state,
-				  struct tg_chunk_step *ret)
+static __always_inline int tg_http_chunk_step_as(const struct tg_http_buf *b, __u32 n, __u32 state,
+						 struct tg_chunk_step *ret, bool trailers)
 {
 	__u32 phase = state & TG_CHUNK_PHASE, pos = 0, lf;
 	__u64 v = state & TG_CHUNK_SIZE;
@@ -1364,6 +1371,8 @@ __noinline int tg_http_chunk_step(const struct tg_http_buf *b, __u32 n, __u32 st
 	} else if (phase != TG_CHUNK_FIELD) {
 		return -1;
 	}
+	if (!trailers)
+		return -1; /* a trailer field */
 	if (pos >= n) {
 		phase = TG_CHUNK_FIELD;
 		goto more;
@@ -1375,6 +1384,25 @@ more:
 	ret->used = n;
 	ret->state = phase | (__u32)v;
 	return TG_CHUNK_MORE;
+}
+
+__noinline int tg_http_chunk_step(const struct tg_http_buf *b, __u32 n, __u32 state,
+				  struct tg_chunk_step *ret)
+{
+	return tg_http_chunk_step_as(b, n, state, ret, true);
+}
+
+/*
+ * tg_http_chunk_lean_step() - tg_http_chunk_step() without trailer fields:
+ * -1 where the last chunk's line is followed by one rather than by the
+ * blank line. XDP's: the scan of trailer lines costs a program that calls
+ * it a quarter of the verifier's budget, and a request with trailer fields
+ * is rare (its end is then not known, as before XDP followed chunks).
+ */
+__noinline int tg_http_chunk_lean_step(const struct tg_http_buf *b, __u32 n, __u32 state,
+				       struct tg_chunk_step *ret)
+{
+	return tg_http_chunk_step_as(b, n, state, ret, false);
 }
 
 /*

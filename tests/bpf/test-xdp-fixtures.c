@@ -1785,6 +1785,174 @@ static void test_passed_chunked_body_is_not_followed(void **state)
 	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_DROP, 0, NULL);
 }
 
+/* A POST of @path whose head (with @headers) and chunked @body share a
+ * segment of a new connection, whose flow is sure of its framing (the
+ * first request on it), and @tail behind them. */
+static void chunked_req(struct fixture *f, struct req *r, const char *path, const char *headers,
+			const char *body, const char *tail)
+{
+	size_t nb = strlen(body), nt = strlen(tail);
+
+	req_init(f, r, false, "POST", path, headers);
+	assert_true(r->len + nb + nt <= sizeof(r->payload));
+	memcpy(r->payload + r->len, body, nb);
+	memcpy(r->payload + r->len + nb, tail, nt);
+	r->len += nb + nt;
+	flow_with_socket(f, r);
+}
+
+/* Chunked bodies XDP reads to their end in their segment: one chunk,
+ * several, sizes in either case, extensions, LF line ends in the size lines
+ * and after the last chunk */
+static const char *const WHOLE_CHUNKED_BODIES[] = {
+	"5\r\nhello\r\n0\r\n\r\n",
+	"0\r\n\r\n",
+	"3\r\nabc\r\nA\r\n0123456789\r\nb\r\nGET / HTTP/\r\n0\r\n\r\n",
+	"5;name=value\r\nhello\r\n0;last\r\n\r\n",
+	"5\nhello\r\n0\n\n",
+};
+
+/*
+ * A chunked body whole in its request's segment frames the connection like a
+ * Content-Length: a public route's POST with one needs no key and takes an
+ * uncharged slot, the flow still sure where the next request starts (just
+ * past the body, not open until answered); the segment sent again passes
+ * (the same framing), and a segment at the body's end is a request.
+ */
+static void test_chunked_body_read_to_its_end(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	struct tg_flow flow;
+	__u64 charged = requests_total(f);
+
+	for (size_t i = 0; i < sizeof(WHOLE_CHUNKED_BODIES) / sizeof(WHOLE_CHUNKED_BODIES[0]); i++) {
+		const char *te = i == 1 ? "transfer-encoding:  gzip, chunked \r\n" :
+					  "Transfer-Encoding: chunked\r\n";
+
+		chunked_req(f, &r, "/health/upload", te, WHOLE_CHUNKED_BODIES[i], "");
+		run_req(f, &r, &run);
+		if (run.retval != XDP_PASS)
+			fail_msg("body %zu: refused (%u)", i, run.retval);
+		assert_pass_untouched(&run);
+		assert_true(flow_get(f, &r.spec, &flow));
+		assert_int_equal(flow.tail, 1);
+		assert_true(flow.pending[0].flags & TG_RQ_UNCHARGED);
+		if (flow.flags & (TG_FLOW_UNSURE | TG_FLOW_BODY_OPEN))
+			fail_msg("body %zu: flow flags %#x", i, flow.flags);
+		assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
+		/* sent again: decided again, framed the same, passes */
+		run_req(f, &r, &run);
+		assert_pass_untouched(&run);
+		/* the next segment is a request: this one's key is unknown */
+		req_segment(&r, r.spec.seq + (__u32)r.len, LOOKALIKE);
+		assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+	}
+	assert_int_equal(requests_total(f), charged);
+}
+
+/*
+ * What a client sends behind a chunked body's end, in the same segment, is
+ * the server's next request: XDP decides it. A keyless public POST with a
+ * request of an unknown key behind it is refused as a whole (here
+ * unknown_key's action drops it: nothing reaches the server; before, the
+ * public POST was refused for want of a key, as XDP could not see the
+ * request behind it); with admitted ones
+ * behind it, each is charged in order; with a key, the POST is charged and
+ * the request behind it too, as a request of its own and not as an
+ * unattributed answer.
+ */
+static void test_request_behind_chunked_body_is_decided(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	struct tg_flow flow;
+	char h[256], get[256];
+	__u64 charged, unknown;
+
+	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n",
+		    LOOKALIKE);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_DROP, 0, NULL);
+
+	snprintf(get, sizeof(get), "GET /v1/orders/7 HTTP/1.1\r\nX-API-Key: %s\r\n\r\n", KEY_ACTIVE);
+	charged = counters_get(f, C_ACTIVE, API_ORDERS).requests;
+	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n",
+		    get);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, charged + 1);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 2);
+	assert_true(flow.pending[0].flags & TG_RQ_UNCHARGED);
+	assert_int_equal(flow.pending[1].flags & TG_RQ_UNCHARGED, 0);
+	assert_int_equal(flow.pending[1].method, TG_M_GET);
+	assert_int_equal(flow.next_seq, r.spec.seq + (__u32)r.len);
+	assert_false(flow.flags & (TG_FLOW_UNSURE | TG_FLOW_BODY_OPEN));
+
+	/* a consumer's chunked POST, then its GET: two requests charged */
+	snprintf(h, sizeof(h), "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n", KEY_ACTIVE);
+	charged = counters_get(f, C_ACTIVE, API_ORDERS).requests;
+	chunked_req(f, &r, "/v1/orders", h, "5\r\nhello\r\n0\r\n\r\n", get);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, charged + 2);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 2);
+	assert_int_equal(flow.pending[0].method, TG_M_POST);
+	assert_false(flow.flags & (TG_FLOW_UNSURE | TG_FLOW_BODY_OPEN));
+
+	/* a `pass` action's chunked POST (missing_key's) is followed too:
+	 * the request of an unknown key behind it is decided, dropped */
+	unknown = refused_total(f, TG_V_UNKNOWN_KEY);
+	chunked_req(f, &r, "/v1/orders", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n",
+		    LOOKALIKE);
+	run_req(f, &r, &run);
+	assert_int_equal(run.retval, XDP_DROP);
+	assert_int_equal(refused_total(f, TG_V_UNKNOWN_KEY), unknown + 1);
+}
+
+/*
+ * Chunked framing XDP does not follow to an end in the segment, so the
+ * request's end is not known, as before: a keyless public POST with it is
+ * refused (missing_key). The body goes on past the segment (in a size line,
+ * in data, before the CRLF after data, after the last chunk's line); bytes
+ * other than CRLF after a chunk's data (a bare LF, which some servers take);
+ * a trailer field; a size that is no hex or too large; and heads whose
+ * framing a server might read otherwise: two Transfer-Encoding lines, one
+ * with a Content-Length, a last coding other than chunked, a header name
+ * that only begins like Transfer-Encoding.
+ */
+static void test_chunked_body_not_followed(void **state)
+{
+	static const struct {
+		const char *te, *body;
+	} cases[] = {
+		{ "Transfer-Encoding: chunked\r\n", "5" },
+		{ "Transfer-Encoding: chunked\r\n", "5\r\nhel" },
+		{ "Transfer-Encoding: chunked\r\n", "5\r\nhello" },
+		{ "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n" },
+		{ "Transfer-Encoding: chunked\r\n", "5\r\nhelloXY0\r\n\r\n" },
+		{ "Transfer-Encoding: chunked\r\n", "5\r\nhello\n0\r\n\r\n" },
+		{ "Transfer-Encoding: chunked\r\n", "0\r\nX-Checksum: 1\r\n\r\n" },
+		{ "Transfer-Encoding: chunked\r\n", "zz\r\n0\r\n\r\n" },
+		{ "Transfer-Encoding: chunked\r\n", "123456789\r\nx\r\n0\r\n\r\n" },
+		{ "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n" },
+		{ "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n" },
+		{ "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "0\r\n\r\n" },
+		{ "Transfer-Encoding: chunked, gzip\r\n", "0\r\n\r\n" },
+		{ "Transfer-Encodings: chunked\r\n", "0\r\n\r\n" },
+	};
+	struct fixture *f = *state;
+	struct req r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		chunked_req(f, &r, "/health/upload", cases[i].te, cases[i].body, "");
+		assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+	}
+}
+
 /*
  * A new connection on the tuple of one whose flow is still there (a
  * connection outside agent.cgroup is never closed): its first request, at a
@@ -4329,6 +4497,9 @@ int main(void)
 		T(test_public_route_body),
 		T(test_public_route_unknown_end_needs_a_key),
 		T_MIXED(test_passed_chunked_body_is_not_followed),
+		T(test_chunked_body_read_to_its_end),
+		T_MIXED(test_request_behind_chunked_body_is_decided),
+		T(test_chunked_body_not_followed),
 		T(test_request_behind_a_body_end),
 		T(test_missing_key),
 		T(test_unknown_key),

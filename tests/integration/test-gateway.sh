@@ -21,8 +21,10 @@
 #  3f. request bodies (Content-Length, chunked; to a charged and to a public
 #      route) whose segments begin like requests with an unknown key are
 #      body: not refused, not charged; a keyless chunked POST to a public
-#      route is refused (a GET behind its last chunk would reach the server
-#      unseen), with a key it is charged and so is that GET (unattributed)
+#      route whose body is whole in its segment is answered, and a GET
+#      behind it decided; one whose body goes on past its segment is
+#      refused (a GET behind its last chunk would reach the server unseen),
+#      with a key it is charged and so is that GET (unattributed)
 #  3i. a segment TCP drops (it acknowledges unsent data) but XDP sees, a
 #      public request, then a keyless request, a consumer's, or one for an
 #      API outside the plan at the same sequence: refused, not passed as a
@@ -35,7 +37,7 @@
 #   4. two pipelined requests in one segment: both charged, each its own
 #      event; one for an API the plan does not cover behind an admitted one
 #      refuses the segment, as do bytes behind the 8th; 20 behind a chunked
-#      body XDP does not read: 16 unattributed, then the connection is
+#      body XDP cannot follow: 16 unattributed, then the connection is
 #      cut; six in flight, each in its own segment: the two beyond the
 #      flow's four slots are charged once, when answered; answers beyond
 #      the slots keep their order, also for a request sent once a slot is
@@ -433,32 +435,52 @@ assert_eq "still no unknown_key refusal for the body's heads" \
 	"$(tg_counter "$TG_DIR/c-up0.json" 0 1 refused.unknown_key)" \
 	"$(tg_counter "$TG_DIR/c-up2.json" 0 1 refused.unknown_key)"
 # but a public route's chunked body ends where its client says, and the
-# server reads what follows as its next request: where that shares a segment
-# with the body's end, XDP cannot see it. So a public request whose end XDP
-# cannot find needs a key. Without one it is refused, and nothing of its
-# connection reaches the server: a GET behind it in its own segment, in the
-# POST's segment, or in the segment of the body's last chunk
+# server reads what follows as its next request. XDP reads a chunked body
+# whole in its segment to its end, and decides what follows. Where the body
+# goes on past its segment, XDP cannot see its end, nor a request behind it
+# in the segment of the last chunk: a public request whose end XDP cannot
+# find needs a key. So a keyless chunked POST to a public route, then a GET
+# with an unknown key: in a segment of its own behind the whole POST, the
+# POST is answered and the GET refused; in the POST's segment, both are
+# refused (unknown_key), as the whole segment is; behind a POST whose body
+# goes on into the GET's segment, the POST is refused (missing_key), and
+# nothing of its connection reaches the server
+declare -A smuggled=([own]="404 401" [one]="401 0" [split]="401 0")
 for layout in own one split; do
 	out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" smuggle --layout "$layout" --addr "$TG_HOST_IP" \
 		--port "$PORT" --key "$K_UNKNOWN")
-	assert_eq "a keyless public chunked POST, a GET with an unknown key behind it ($layout): 401" \
-		"401 0" "$out"
+	assert_eq "a keyless public chunked POST, a GET with an unknown key behind it ($layout)" \
+		"${smuggled[$layout]}" "$out"
 done
 tg_counters "$TG_DIR/c-up3.json"
-assert_eq "three missing_key refusals" \
-	"$(($(tg_counter "$TG_DIR/c-up2.json" 0 1 refused.missing_key) + 3))" \
-	"$(tg_counter "$TG_DIR/c-up3.json" 0 1 refused.missing_key)"
+assert_eq "one missing_key refusal (split), two unknown_key ones (own, one)" \
+	"$(($(tg_counter "$TG_DIR/c-up2.json" 0 1 refused.missing_key) + 1)) $(($(tg_counter "$TG_DIR/c-up2.json" 0 1 refused.unknown_key) + 2))" \
+	"$(tg_counter "$TG_DIR/c-up3.json" 0 1 refused.missing_key) $(tg_counter "$TG_DIR/c-up3.json" 0 1 refused.unknown_key)"
 assert_eq "the server never saw the GETs' key" 0 "$(tg_server_count " $K_UNKNOWN\$")"
-assert_eq "nor a chunked POST" "$n_upload_posts" "$(tg_server_count "^POST /health/upload ")"
-# with a key, the POST is admitted and charged, and its consumer answers for
-# what follows its body: the GET XDP cannot see is charged as unattributed
+assert_eq "it saw one chunked POST: the one whose segment held nothing more" \
+	"$((n_upload_posts + 1))" "$(tg_server_count "^POST /health/upload ")"
+# with a key, the POST is admitted and charged. Where XDP cannot find its
+# end, its consumer answers for what follows: the GET XDP cannot see (in
+# the segment of the body's last chunk) is charged as unattributed. Where
+# it can, the GET in the POST's segment is decided: one with a key of no
+# consumer is refused with the POST
 k_hidden=$("$PYTHON" "$TG_CLIENT_PY" newkey)
-out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" smuggle --layout one --addr "$TG_HOST_IP" --port "$PORT" \
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" smuggle --layout split --addr "$TG_HOST_IP" --port "$PORT" \
 	--post-key "$K_UPLOAD" --key "$k_hidden")
-assert_eq "the same POST with a key, the GET in its segment: both answered" "404 200" "$out"
+assert_eq "the same POST with a key, its body split, the GET in its last segment: both answered" \
+	"404 200" "$out"
 tg_counters "$TG_DIR/c-up4.json"
 assert_eq "the POST charged, the GET charged to its consumer as unattributed" "7 1" \
 	"$(tg_counter "$TG_DIR/c-up4.json" 18 1 requests) $(tg_counter "$TG_DIR/c-up4.json" 18 1 unattributed)"
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" smuggle --layout one --addr "$TG_HOST_IP" --port "$PORT" \
+	--post-key "$K_UPLOAD" --key "$k_hidden")
+assert_eq "the POST with a key and its whole body, the GET in its segment: refused" "401 0" "$out"
+tg_counters "$TG_DIR/c-up5.json"
+assert_eq "nothing more charged, the GET refused as unknown_key" \
+	"7 1 $(($(tg_counter "$TG_DIR/c-up4.json" 0 1 refused.unknown_key) + 1))" \
+	"$(tg_counter "$TG_DIR/c-up5.json" 18 1 requests) $(tg_counter "$TG_DIR/c-up5.json" 18 1 unattributed) $(tg_counter "$TG_DIR/c-up5.json" 0 1 refused.unknown_key)"
+assert_eq "the server never saw the hidden GET's key where XDP read it" 1 \
+	"$(tg_server_count " $k_hidden\$")"
 
 # ---------------------------------------------------------------------------
 tg_log "3g. requests pipelined behind a public one, in one segment"
@@ -631,8 +653,9 @@ tg_counters "$TG_DIR/c-pipe2.json"
 assert_eq "nothing more charged to consumer 4" "$((req0 + 2))" \
 	"$(tg_counter "$TG_DIR/c-pipe2.json" 4 1 requests)"
 
-# requests XDP does not read (behind a chunked body, in its last segment)
-# are charged as their responses come, as unattributed; 16 of those, then
+# requests XDP does not read (behind a chunked body that goes on past its
+# first segment, in the segment of its last chunk) are charged as their
+# responses come, as unattributed; 16 of those, then
 # the connection is cut
 paths=()
 for ((i = 0; i < 20; i++)); do paths+=(/v1/ok); done

@@ -304,8 +304,10 @@ def cmd_pipeline(args):
     sent before any answer but the last `late` of them, sent once the first
     answer is read: in one write, or one by one `gap` seconds apart; the
     first `keyless` of them without the key; with `chunked_first`, the
-    first a POST whose (empty) body is chunked. Prints the statuses read
-    (0: none, the connection ended first)."""
+    first a POST with a chunked body, sent with its first chunk in a
+    segment of its own, the last chunk in front of the second request (so
+    XDP cannot find the body's end). Prints the statuses read (0: none, the
+    connection ended first)."""
     methods = [p.rpartition(" ")[0] or "GET" for p in args.paths]
     paths = [p.rpartition(" ")[2] for p in args.paths]
     reqs = [request_bytes(args.addr, args.port, p, None if i < args.keyless else args.key,
@@ -314,7 +316,10 @@ def cmd_pipeline(args):
     if args.chunked_first:
         reqs[0] = request_bytes(args.addr, args.port, paths[0],
                                 None if args.keyless else args.key, method="POST",
-                                headers=("Transfer-Encoding: chunked",)) + b"0\r\n\r\n"
+                                headers=("Transfer-Encoding: chunked",)) + b"5\r\nhello\r\n"
+        if len(reqs) < 2:
+            raise SystemExit("pipeline: --chunked-first needs a request behind the POST")
+        reqs[1] = b"0\r\n\r\n" + reqs[1]
     if not 0 <= args.late < len(reqs):
         raise SystemExit("pipeline: --late must leave the first request to be sent at once")
     early, late = reqs[:len(reqs) - args.late], reqs[len(reqs) - args.late:]
@@ -332,6 +337,10 @@ def cmd_pipeline(args):
     with connect_nodelay(args) as s:
         rd = Reader(s)
         try:
+            if args.chunked_first:
+                s.sendall(early[0])
+                time.sleep(0.05)  # its first chunk in a segment of its own
+                early = early[1:]
             send(early)
             for i in range(len(reqs)):
                 statuses.append(rd.response(methods[i] == "HEAD")[0])
