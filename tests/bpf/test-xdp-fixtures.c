@@ -1922,7 +1922,7 @@ static void test_request_behind_chunked_body_is_decided(void **state)
  * a trailer field; a size that is no hex or too large; and heads whose
  * framing a server might read otherwise: two Transfer-Encoding lines, one
  * with a Content-Length, a last coding other than chunked, a header name
- * that only begins like Transfer-Encoding.
+ * that only begins like Transfer-Encoding; more chunks than XDP reads.
  */
 static void test_chunked_body_not_followed(void **state)
 {
@@ -1945,12 +1945,27 @@ static void test_chunked_body_not_followed(void **state)
 		{ "Transfer-Encodings: chunked\r\n", "0\r\n\r\n" },
 	};
 	struct fixture *f = *state;
+	struct xdp_run run;
+	char body[512];
 	struct req r;
+	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		chunked_req(f, &r, "/health/upload", cases[i].te, cases[i].body, "");
 		assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
 	}
+
+	/* a window a chunk, TG_CHUNK_STEPS (32) in all: 31 chunks and the last
+	 * are read to the end, one more chunk is not */
+	for (int i = 0; i < 31; i++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "1\r\n%c\r\n", 'a' + i % 26);
+	snprintf(body + n, sizeof(body) - n, "0\r\n\r\n");
+	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", body, "");
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	snprintf(body + n, sizeof(body) - n, "1\r\nz\r\n0\r\n\r\n");
+	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", body, "");
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
 }
 
 /*
