@@ -55,6 +55,7 @@ const char *const bpfload_stat_names[TG_S_COUNT] = {
 	[TG_S_SCRATCH_BUSY] = "scratch_busy",
 	[TG_S_FLOWS_LOST] = "flows_lost",
 	[TG_S_RESP_HELD] = "response_heads_held",
+	[TG_S_CHUNK_GAPS] = "chunk_gaps_dropped",
 };
 
 const char *const bpfload_pinned_maps[] = {
@@ -142,12 +143,14 @@ static void remove_pins(const char *pin_dir)
  * agent that finds pins of that version makes those anew and adopts the
  * rest, so counters, buckets, refusals and undrained events carry on
  * under the same pin generation (pins of any other version are all
- * removed). 3: tg_flow keeps the order of requests beyond its ring; the
- * requests pending on open connections lose their events, as when the LRU
- * evicts a flow (flows_lost).
+ * removed). 4: tg_flow follows chunked request bodies across segments,
+ * tg_seqhint's slots say which connections have one, and tg_stats counts
+ * the segments dropped past one's framing (its counts start over); the requests
+ * pending on open connections lose their events, as when the LRU evicts a
+ * flow (flows_lost).
  */
-#define ABI_PREVIOUS 2
-static const char *const changed_since_previous[] = { "tg_flows", NULL };
+#define ABI_PREVIOUS 3
+static const char *const changed_since_previous[] = { "tg_flows", "tg_seqhint", "tg_stats", NULL };
 
 /* Take pins of ABI_PREVIOUS for ours: drop those of changed_since_previous,
  * then mark tg_meta with our version. */

@@ -258,7 +258,11 @@ struct {
  */
 #define TG_SEQHINT_SLOTS 65536
 #define TG_SEQHINT_SURE (1ULL << 32)
-#define TG_SEQHINT_TAG (~0ULL << 33)
+/* the flow follows a chunked body, or has bytes whose chunk framing XDP
+ * read (TG_FLOW_CHUNKED, TG_FLOW_CHUNK_SEEN): its segments go to
+ * tg_xdp_chunk_seg() */
+#define TG_SEQHINT_CHUNK (1ULL << 33)
+#define TG_SEQHINT_TAG (~0ULL << 34)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -318,7 +322,8 @@ static __always_inline __u64 *tg_seqhint_slot(const struct tg_flow_key *fk, __u6
  * next_seq, where the last one ended (TG_FLOW_SEQ, not TG_FLOW_UNSURE). */
 static __always_inline bool tg_flow_sure(const struct tg_flow *f)
 {
-	return f && (READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE)) == TG_FLOW_SEQ;
+	return f && (READ_ONCE(f->flags) & (TG_FLOW_SEQ | TG_FLOW_UNSURE | TG_FLOW_CHUNKED)) ==
+			    TG_FLOW_SEQ;
 }
 
 /* Write flow @fk's slot from its flow @f (NULL: it has none). Returns
@@ -327,7 +332,9 @@ static __always_inline __u64 tg_seqhint_put(const struct tg_flow_key *fk, struct
 {
 	__u64 tag, *slot = tg_seqhint_slot(fk, &tag);
 
-	if (tg_flow_sure(f))
+	if (f && (READ_ONCE(f->flags) & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_SEEN)))
+		tag |= TG_SEQHINT_CHUNK;
+	else if (tg_flow_sure(f))
 		tag |= TG_SEQHINT_SURE | READ_ONCE(f->next_seq);
 	if (slot)
 		WRITE_ONCE(*slot, tag);
@@ -433,6 +440,15 @@ enum { TG_CLEN_NONE, TG_CLEN_OK, TG_CLEN_BAD };
 /* tg_xdp_request()'s offset flag for the first request of a segment that
  * does not begin with one (tg_flow_boundary_at) */
 #define TG_XDP_AT 0x40000000U
+/* tg_seqhint_at(): the segment's flow follows a chunked body, or read chunk
+ * framing: tg_xdp_chunk_seg() decides it */
+#define TG_XDP_CHUNKS 0x20000000U
+/* tg_xdp_chunk_seg(): no chunk framing is at stake in the segment */
+#define TG_XDP_CHUNK_NONE 0x10000000
+/* tg_xdp_request()'s offset flag for a segment that begins like a request
+ * whose chunk framing tg_xdp_chunk_seg() found nothing at stake in: read it
+ * as usual (tg_xdp calls that, to keep the calls' stacks within 512 bytes) */
+#define TG_XDP_PLAIN 0x08000000U
 
 /* Per-CPU working memory: XDP runs in softirq, never preempted by itself;
  * sk_msg runs preemptible and claims one of several slots (tg_msg_scratch). */
@@ -459,6 +475,15 @@ struct tg_scratch {
 	struct tg_chunk_step chunk; /* chunk framing, window by window: sk_msg's
 				     * of a response, tg_xdp's of a request */
 	struct tg_http_buf cbuf;    /* tg_xdp: a window of a chunked body */
+	/* tg_xdp_chunk_read(): the end of the framing bytes it read */
+	__u32 chunk_read;
+	/* tg_xdp: the request decided last has a chunked body that goes on
+	 * past its segment, and XDP follows it (tg_xdp_commit): its framing
+	 * at chunk_fseq, in state chunk_fstate; framing read to chunk_fread */
+	__u32 chunk_follow;
+	__u32 chunk_fseq;
+	__u32 chunk_fstate;
+	__u32 chunk_fread;
 	/* zeroes for a new flow, never written: a map value that holds a
 	 * bpf_timer cannot be the source of an update itself */
 	__u8 flow_zero[sizeof(struct tg_flow)];
@@ -1086,7 +1111,8 @@ static __always_inline struct tg_flow *tg_flow_create(const struct tg_flow_key *
 }
 
 #define TG_FLOW_REQ_FLAGS                                                                          \
-	(TG_FLOW_SEQ | TG_FLOW_BODY_OPEN | TG_FLOW_BODY_PASSED | TG_FLOW_UNSURE)
+	(TG_FLOW_SEQ | TG_FLOW_BODY_OPEN | TG_FLOW_BODY_PASSED | TG_FLOW_UNSURE |                   \
+	 TG_FLOW_CHUNKED | TG_FLOW_CHUNK_FREE)
 
 /* Set flow @f's TG_FLOW_REQ_FLAGS as in @want, but TG_FLOW_UNSURE, which
  * only a SYN clears (tg_flow_syn). Only the side that admits requests on
@@ -1524,6 +1550,11 @@ static __always_inline __u32 tg_req_end_seq(const struct tg_scratch *s, const st
 	__u64 len = req->body_len;
 
 	*ret_flags = TG_FLOW_SEQ;
+	if (s->chunk_follow) {
+		/* its chunked body goes on past the segment, followed */
+		*ret_flags |= TG_FLOW_CHUNKED;
+		return s->chunk_fseq;
+	}
 	if (len >= TG_BODY_SEQ_MAX) { /* TG_BODY_UNKNOWN too */
 		*ret_flags |= TG_FLOW_BODY_OPEN | TG_FLOW_UNSURE;
 		return seg_end;
@@ -1534,84 +1565,6 @@ static __always_inline __u32 tg_req_end_seq(const struct tg_scratch *s, const st
 		return seg_end;
 	}
 	return p->seq + off + (__u32)len;
-}
-
-/*
- * tg_xdp_chunked_len() - the length of the chunked body of the request
- * parsed in the scratch's s->http (from s->buf's @n bytes, copied from
- * offset @off of segment @p), where the segment holds it whole, up to the
- * blank line after its last chunk (and trailer fields); else 0, as for any
- * body whose end XDP does not know. XDP follows the framing only where it
- * reads like the server's: one Transfer-Encoding line, whose last coding is
- * chunked, and no Content-Length line (RFC 9112 6.1 and 6.3; a server that
- * reads another framing answers 400 and closes); each chunk's data
- * followed by CRLF; sizes of at most TG_CHUNK_SIZE; no trailer fields
- * (tg_http_chunk_lean_step). The data of each chunk is skipped, its size
- * line read in a window of its own (the reader of sk_msg's chunked
- * responses), up to TG_CHUNK_STEPS windows. A
- * request whose body ends in its segment then frames the connection like
- * one with a Content-Length: what follows it in the segment is the next
- * request, decided as any (a public route's chunked POST needs no key, and
- * a request behind it, or behind one a `pass` action let through, is no
- * longer unread). A global function: checked once.
- */
-__noinline __u32 tg_xdp_chunked_len(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, __u32 n)
-{
-	struct tg_chunk_step *c;
-	const struct tg_hdr_scan *h;
-	struct tg_scratch *s;
-	__u32 zero = 0, at, state, body, len;
-	__u16 crlf;
-	int r;
-
-	s = bpf_map_lookup_elem(&tg_scratch, &zero);
-	if (!ctx || !p || !s || n > TG_SCAN_MAX)
-		return 0;
-	h = &s->http.scan;
-	if (!h->te_line || h->te_prev || h->clen_line || !h->end || h->end > n ||
-	    h->te_line + 18 > n || (tg_load8(s->buf.bytes, h->te_line + 16) | 0x20) != 'g' ||
-	    tg_load8(s->buf.bytes, h->te_line + 17) != ':' ||
-	    !tg_http_te_chunked(&s->buf, h->te_line, n, &s->chunk.at))
-		return 0;
-	body = off + h->end; /* where the body starts in the segment */
-	c = &s->chunk;
-	c->off = body;
-	c->state = TG_CHUNK_LINE;
-	for (__u32 i = 0; i < TG_CHUNK_STEPS; i++) {
-		/* read back: the verifier then checks one iteration for all */
-		at = READ_ONCE(c->off);
-		state = READ_ONCE(c->state);
-		if (at >= p->payload_len)
-			return 0; /* the body goes on past the segment */
-		len = p->payload_len - at;
-		/* for the verifier, which does not relate len to at */
-		asm volatile("" : "+r"(len));
-		if (!len)
-			return 0;
-		if (len > (state == TG_CHUNK_LINE ? TG_CHUNK_LINE_MAX : TG_SCAN_MAX))
-			len = state == TG_CHUNK_LINE ? TG_CHUNK_LINE_MAX : TG_SCAN_MAX;
-		if (bpf_xdp_load_bytes(ctx, p->payload_off + at, s->cbuf.bytes, len))
-			return 0;
-		r = tg_http_chunk_lean_step(&s->cbuf, len, state, c);
-		if (r < 0 || c->used > len || (r == TG_CHUNK_MORE && !c->used))
-			return 0;
-		at += c->used;
-		if (r == TG_CHUNK_END)
-			return at - body;
-		if (r == TG_CHUNK_DATA) {
-			/* its data, then CRLF: where a server reads other
-			 * bytes, it does not go on as XDP would */
-			if (c->size > TG_CHUNK_SIZE || c->size + 2 > p->payload_len - at)
-				return 0;
-			at += (__u32)c->size;
-			if (bpf_xdp_load_bytes(ctx, p->payload_off + at, &crlf, 2) ||
-			    crlf != ('\r' | '\n' << 8))
-				return 0;
-			at += 2;
-		}
-		c->off = at;
-	}
-	return 0;
 }
 
 /* Whether flow @f has a request body open whose end is not known: its
@@ -1662,7 +1615,8 @@ static __always_inline void tg_xdp_commit(struct tg_scratch *s, struct tg_flow *
 	if (f && last)
 		next_seq = tg_req_end_seq(s, f, p, last, off, &flags);
 	if (s->seg_req[(n - 1) & (TG_SEG_REQUESTS - 1)].flags & TG_RQ_UNCHARGED)
-		flags &= ~TG_FLOW_BODY_OPEN;
+		flags = (flags & ~TG_FLOW_BODY_OPEN) |
+			(flags & TG_FLOW_CHUNKED ? TG_FLOW_CHUNK_FREE : 0);
 	s->req_flags = flags;
 	for (__u32 i = 0; i < TG_SEG_REQUESTS; i++) {
 		if (i >= n)
@@ -1682,6 +1636,12 @@ static __always_inline void tg_xdp_commit(struct tg_scratch *s, struct tg_flow *
 	if (!f)
 		return;
 	f->next_seq = next_seq;
+	if (READ_ONCE(s->req_flags) & TG_FLOW_CHUNKED) {
+		f->chunk_state = s->chunk_fstate;
+		f->chunk_end = s->chunk_fread;
+		if (!(READ_ONCE(f->flags) & TG_FLOW_CHUNK_SEEN))
+			__sync_fetch_and_or(&f->flags, TG_FLOW_CHUNK_SEEN);
+	}
 	tg_flow_req_flags(f, READ_ONCE(s->req_flags));
 	tg_seqhint_put(&p->fk, f);
 }
@@ -1715,8 +1675,9 @@ static __always_inline void tg_flow_syn(const struct tg_pkt *p)
 
 	if (f) {
 		f->next_seq = p->seq + 1;
-		if (READ_ONCE(f->flags) & (TG_FLOW_REQ_FLAGS & ~TG_FLOW_SEQ))
-			__sync_fetch_and_and(&f->flags, ~(TG_FLOW_REQ_FLAGS & ~TG_FLOW_SEQ));
+		if (READ_ONCE(f->flags) & ((TG_FLOW_REQ_FLAGS | TG_FLOW_CHUNK_SEEN) & ~TG_FLOW_SEQ))
+			__sync_fetch_and_and(&f->flags,
+					     ~((TG_FLOW_REQ_FLAGS | TG_FLOW_CHUNK_SEEN) & ~TG_FLOW_SEQ));
 		tg_flow_req_flags(f, TG_FLOW_SEQ);
 	}
 	tg_seqhint_put(&p->fk, f);
@@ -1760,6 +1721,8 @@ static __always_inline __u32 tg_seqhint_at(const struct tg_pkt *p)
 	v = READ_ONCE(*slot);
 	if ((v & TG_SEQHINT_TAG) != tag)
 		v = tg_seqhint_put(&p->fk, bpf_map_lookup_elem(&tg_flows, &p->fk));
+	if (v & TG_SEQHINT_CHUNK)
+		return TG_XDP_CHUNKS;
 	return v & TG_SEQHINT_SURE ? tg_seq_inside(p, (__u32)v) : 0;
 }
 
@@ -1812,6 +1775,235 @@ static __always_inline bool tg_flow_passed_at(struct tg_flow *f, __u32 seq, bool
 			return true;
 	}
 	return false;
+}
+
+/* What tg_xdp_chunk_read() finds */
+enum { TG_CR_UNKNOWN, TG_CR_END, TG_CR_PAST };
+
+/*
+ * tg_xdp_chunk_read() - read the chunk framing of a request's body in segment
+ * @p from offset @at on, where it stands in @state (TG_CHUNK_*). Each
+ * chunk's data is skipped, its size line read in a window of its own
+ * (tg_http_chunk_lean_step, the reader of sk_msg's chunked responses
+ * without trailer fields), up to TG_CHUNK_STEPS windows. Returns
+ * TG_CR_END where the body ends in the segment (s->chunk.off just past
+ * it); TG_CR_PAST where it goes on past the segment (s->chunk.off is where
+ * the framing stands, beyond the segment's end inside a chunk's data, in
+ * s->chunk.state); TG_CR_UNKNOWN for framing XDP does not follow: trailer
+ * fields, bytes other than CRLF after a chunk's data (a bare LF, which some
+ * servers take), a size of TG_CHUNK_SIZE or more, more windows. s->chunk_read
+ * is then the end of the framing bytes read. A global function: checked
+ * once.
+ */
+__noinline int tg_xdp_chunk_read(struct xdp_md *ctx, struct tg_pkt *p, __u32 at, __u32 state)
+{
+	struct tg_chunk_step *c;
+	struct tg_scratch *s;
+	__u32 zero = 0, len, phase, k;
+	__u8 two[2];
+	int r;
+
+	s = bpf_map_lookup_elem(&tg_scratch, &zero);
+	if (!ctx || !p || !s)
+		return TG_CR_UNKNOWN;
+	c = &s->chunk;
+	c->off = at;
+	c->state = state;
+	s->chunk_read = at;
+	for (__u32 i = 0; i < TG_CHUNK_STEPS; i++) {
+		/* read back: the verifier then checks one iteration for all */
+		at = READ_ONCE(c->off);
+		state = READ_ONCE(c->state);
+		if (at >= p->payload_len)
+			return TG_CR_PAST;
+		len = p->payload_len - at;
+		/* for the verifier, which does not relate len to at */
+		asm volatile("" : "+r"(len));
+		if (!len)
+			return TG_CR_UNKNOWN;
+		phase = state & TG_CHUNK_PHASE;
+		if (phase == TG_CHUNK_CRLF || phase == TG_CHUNK_CRLF_LF) {
+			/* the CRLF after a chunk's data, or its LF */
+			k = phase == TG_CHUNK_CRLF && len >= 2 ? 2 : 1;
+			if (bpf_xdp_load_bytes(ctx, p->payload_off + at, two, k))
+				return TG_CR_UNKNOWN;
+			if (phase == TG_CHUNK_CRLF_LF ? two[0] != '\n' :
+							two[0] != '\r' || (k == 2 && two[1] != '\n'))
+				return TG_CR_UNKNOWN;
+			c->state = phase == TG_CHUNK_CRLF && k == 1 ? TG_CHUNK_CRLF_LF : TG_CHUNK_LINE;
+			c->off = at + k;
+			s->chunk_read = at + k;
+			continue;
+		}
+		if (len > (state == TG_CHUNK_LINE ? TG_CHUNK_LINE_MAX : TG_SCAN_MAX))
+			len = state == TG_CHUNK_LINE ? TG_CHUNK_LINE_MAX : TG_SCAN_MAX;
+		if (bpf_xdp_load_bytes(ctx, p->payload_off + at, s->cbuf.bytes, len))
+			return TG_CR_UNKNOWN;
+		r = tg_http_chunk_lean_step(&s->cbuf, len, state, c);
+		if (r < 0 || c->used > len || (r == TG_CHUNK_MORE && !c->used))
+			return TG_CR_UNKNOWN;
+		at += c->used;
+		s->chunk_read = at;
+		if (r == TG_CHUNK_END) {
+			c->off = at;
+			return TG_CR_END;
+		}
+		if (r == TG_CHUNK_DATA) {
+			if (c->size >= TG_CHUNK_SIZE)
+				return TG_CR_UNKNOWN;
+			at += (__u32)c->size; /* may be past the segment */
+			c->state = TG_CHUNK_CRLF;
+			if (at + 2 <= p->payload_len) {
+				/* its CRLF, in this window's step */
+				if (bpf_xdp_load_bytes(ctx, p->payload_off + at, two, 2) ||
+				    two[0] != '\r' || two[1] != '\n')
+					return TG_CR_UNKNOWN;
+				at += 2;
+				c->state = TG_CHUNK_LINE;
+				s->chunk_read = at;
+			}
+		}
+		c->off = at;
+	}
+	return TG_CR_UNKNOWN;
+}
+
+/*
+ * tg_xdp_chunked() - the chunked body of the request parsed in the scratch's
+ * s->http (from s->buf's @n bytes, copied from offset @off of segment @p),
+ * read from its start (tg_xdp_chunk_read): TG_CR_END where it ends in the
+ * segment, s->chunk.off past its end; TG_CR_PAST where it goes on past the
+ * segment. XDP follows the framing only where it reads like the server's:
+ * one Transfer-Encoding line, whose last coding is chunked, and no
+ * Content-Length line (RFC 9112 6.1 and 6.3; a server that reads another
+ * framing answers 400 and closes). Else, and for a head that does not end
+ * in the bytes read, TG_CR_UNKNOWN. A request whose body ends in its segment
+ * then frames the connection like one with a Content-Length: what follows
+ * it is the next request, decided as any (a public route's chunked POST
+ * needs no key, and a request behind it, or behind one a `pass` action let
+ * through, is no longer unread); one whose body goes on is followed
+ * segment by segment (tg_xdp_chunk_seg). A global function: checked once.
+ */
+__noinline int tg_xdp_chunked(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, __u32 n)
+{
+	const struct tg_hdr_scan *h;
+	struct tg_scratch *s;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&tg_scratch, &zero);
+	if (!ctx || !p || !s || n > TG_SCAN_MAX)
+		return TG_CR_UNKNOWN;
+	h = &s->http.scan;
+	if (!h->te_line || h->te_prev || h->clen_line || !h->end || h->end > n ||
+	    h->te_line + 18 > n || (tg_load8(s->buf.bytes, h->te_line + 16) | 0x20) != 'g' ||
+	    tg_load8(s->buf.bytes, h->te_line + 17) != ':' ||
+	    !tg_http_te_chunked(&s->buf, h->te_line, n, &s->chunk.at))
+		return TG_CR_UNKNOWN;
+	return tg_xdp_chunk_read(ctx, p, off + h->end, TG_CHUNK_LINE);
+}
+
+/*
+ * tg_xdp_chunk_seg() - segment @p of a connection whose flow follows a
+ * chunked request body (TG_FLOW_CHUNKED: next_seq is where its framing
+ * stands), or has bytes whose chunk framing XDP read (TG_FLOW_CHUNK_SEEN,
+ * up to chunk_end); @body: the segment does not begin like a request.
+ * - Bytes before chunk_end sent again that the server's TCP has not taken
+ *   (bpf_skc_lookup_tcp; or no socket found) are refused (missing_key): XDP
+ *   read the framing of what it saw there first, which TCP may have dropped
+ *   (a bad checksum), and the server may read other framing in these, with
+ *   a request behind it. TCP takes a true retransmission's bytes once.
+ * - A segment past where the framing stands is dropped (chunk_gaps_dropped):
+ *   one before it was lost or reordered, and its framing is not known; the
+ *   client sends it again once the one before is there.
+ * - A segment inside a chunk's data passes; one that reaches where the
+ *   framing stands has it read from there on: where the body ends, the
+ *   flow is sure where the next request starts, and one in the segment is
+ *   decided (TG_XDP_NEXT + its offset); where the framing is not followed,
+ *   an admitted request's body is open until answered (as any body of
+ *   unknown length), and one let through unadmitted is refused.
+ * Returns the XDP action, TG_XDP_NEXT + the offset of a request to decide,
+ * or TG_XDP_CHUNK_NONE where no framing is at stake (a request-like segment
+ * is then read as usual; for a body segment this decides it). A global
+ * function: checked once.
+ */
+__noinline int tg_xdp_chunk_seg(struct xdp_md *ctx, struct tg_pkt *p, __u32 body)
+{
+	struct tg_reply_info info = {};
+	struct tg_scratch *s;
+	struct tg_flow *f;
+	__u32 zero = 0, flags, seq, end, fp, ce, at, rcv_nxt;
+	int r;
+
+	s = bpf_map_lookup_elem(&tg_scratch, &zero);
+	if (!ctx || !p || !s)
+		return XDP_PASS;
+	f = bpf_map_lookup_elem(&tg_flows, &p->fk);
+	flags = f ? READ_ONCE(f->flags) : 0;
+	if (!f || !(flags & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_SEEN))) {
+		tg_seqhint_put(&p->fk, f);
+		goto none;
+	}
+	seq = p->seq;
+	end = seq + p->payload_len;
+	ce = READ_ONCE(f->chunk_end);
+	if ((flags & TG_FLOW_CHUNK_SEEN) && (__s32)(seq - ce) < 0) {
+		/* framing bytes XDP read, sent again: taken by TCP already? */
+		if (!tg_tcp_rcv_nxt(ctx, p, &rcv_nxt) ||
+		    (__s32)(((__s32)(end - ce) < 0 ? end : ce) - rcv_nxt) > 0)
+			goto refuse;
+	} else if (!(flags & TG_FLOW_CHUNKED)) {
+		/* past them: once TCP has taken them all, nothing is left to check */
+		if (tg_tcp_rcv_nxt(ctx, p, &rcv_nxt) && (__s32)(rcv_nxt - ce) >= 0) {
+			__sync_fetch_and_and(&f->flags, ~TG_FLOW_CHUNK_SEEN);
+			tg_seqhint_put(&p->fk, f);
+		}
+	}
+	if (!(flags & TG_FLOW_CHUNKED))
+		goto none;
+	fp = READ_ONCE(f->next_seq);
+	if ((__s32)(seq - fp) > 0) {
+		tg_stat(TG_S_CHUNK_GAPS);
+		return XDP_DROP;
+	}
+	if (!body)
+		tg_stat(TG_S_NON_REQUEST);
+	if ((__s32)(end - fp) <= 0)
+		return XDP_PASS; /* inside a chunk's data, or sent again */
+	r = tg_xdp_chunk_read(ctx, p, fp - seq, READ_ONCE(f->chunk_state));
+	if (r == TG_CR_PAST) {
+		f->next_seq = seq + s->chunk.off;
+		f->chunk_state = s->chunk.state;
+		f->chunk_end = seq + s->chunk_read;
+		tg_seqhint_put(&p->fk, f);
+		return XDP_PASS;
+	}
+	if (r == TG_CR_END) {
+		at = s->chunk.off;
+		f->next_seq = seq + at;
+		f->chunk_end = seq + at;
+		tg_flow_req_flags(f, TG_FLOW_SEQ);
+		tg_seqhint_put(&p->fk, f);
+		if (at < p->payload_len)
+			return TG_XDP_NEXT + (at | TG_XDP_AT);
+		return XDP_PASS;
+	}
+	if (!(flags & TG_FLOW_CHUNK_FREE)) {
+		/* an admitted request's body: open until it is answered */
+		f->next_seq = end;
+		f->chunk_end = end;
+		tg_flow_req_flags(f, TG_FLOW_SEQ | TG_FLOW_UNSURE | TG_FLOW_BODY_OPEN);
+		tg_seqhint_put(&p->fk, f);
+		return XDP_PASS;
+	}
+refuse:
+	s->again = TG_AGAIN; /* the RST looks the server's socket up */
+	info.verdict = TG_V_MISSING_KEY;
+	return tg_refuse(ctx, p, &info, 0, 0, bpf_ktime_get_ns());
+none:
+	if (!body)
+		return TG_XDP_CHUNK_NONE;
+	at = tg_flow_boundary_at(f, p);
+	return at ? TG_XDP_NEXT + (at | TG_XDP_AT) : XDP_PASS;
 }
 
 /*
@@ -1870,7 +2062,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	struct tg_request *rq;
 	struct tg_scratch *s;
 	__u32 zero = 0, n, api_id = 0, route_id = 0, end;
-	bool first, again;
+	bool first, again, plain;
 	int r;
 
 	s = bpf_map_lookup_elem(&tg_scratch, &zero);
@@ -1880,8 +2072,9 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		info.verdict = TG_V_MISSING_KEY;
 		return tg_refuse(ctx, p, &info, 0, 0, now);
 	}
-	first = !off || (off & TG_XDP_AT);
-	off &= ~TG_XDP_AT;
+	first = !(off & ~TG_XDP_PLAIN) || (off & TG_XDP_AT);
+	plain = off & TG_XDP_PLAIN;
+	off &= ~(TG_XDP_AT | TG_XDP_PLAIN);
 	if (off >= p->payload_len)
 		return XDP_PASS;
 	if (first) {
@@ -1889,6 +2082,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		s->seg_admitted = 0;
 		s->chain_sure = 0;
 		s->again = 0;
+		s->chunk_follow = 0;
 	}
 	n = p->payload_len - off;
 	if (n > TG_SCAN_MAX)
@@ -1906,6 +2100,8 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		 * retransmission's bytes decided again; that one is decided */
 		if (!off) {
 			n = tg_seqhint_at(p);
+			if (n == TG_XDP_CHUNKS) /* tg_xdp: tg_xdp_chunk_seg() */
+				return TG_XDP_NEXT + TG_XDP_CHUNKS + 1;
 			return n ? TG_XDP_NEXT + (n | TG_XDP_AT) : XDP_PASS;
 		}
 		if (first)
@@ -1921,6 +2117,9 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 
 	flow = bpf_map_lookup_elem(&tg_flows, &p->fk);
 	if (flow && !off) {
+		/* tg_xdp reads its chunk framing first (tg_xdp_chunk_seg) */
+		if (!plain && (READ_ONCE(flow->flags) & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_SEEN)))
+			return TG_XDP_NEXT + TG_XDP_CHUNKS;
 		r = tg_seg_kind(flow, p->seq);
 		if (r == TG_SEG_BODY) {
 			/* body bytes that begin like a request pass free; the
@@ -1950,10 +2149,19 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	}
 	again = s->again && (__s32)(p->seq + off - s->again_end) < 0;
 	tg_stat(TG_S_REQUESTS);
+	s->chunk_follow = 0;
 	if (req->scan.te_line && req->method != TG_M_NONE) {
-		end = tg_xdp_chunked_len(ctx, p, off, n);
-		if (end)
-			req->body_len = end;
+		r = tg_xdp_chunked(ctx, p, off, n);
+		if (r == TG_CR_END) {
+			req->body_len = s->chunk.off - off - req->scan.end;
+		} else if (r == TG_CR_PAST && flow && !again && tg_req_start_sure(s, flow, p, off)) {
+			/* followed segment by segment, where XDP is sure the
+			 * request starts here */
+			s->chunk_follow = 1;
+			s->chunk_fseq = p->seq + s->chunk.off;
+			s->chunk_fstate = s->chunk.state;
+			s->chunk_fread = p->seq + s->chunk_read;
+		}
 	}
 	/* its length, where its head gives it (0: not known) */
 	end = req->body_len < TG_BODY_SEQ_MAX ? req->scan.end + (__u32)req->body_len : 0;
@@ -1981,7 +2189,8 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	 * no consumer to answer for it that one would reach the server
 	 * unchecked. With a key, its consumer does (an admitted body is open
 	 * until answered) */
-	if (route && (route->flags & TG_ROUTE_PUBLIC) && !req->path_unsafe && end)
+	if (route && (route->flags & TG_ROUTE_PUBLIC) && !req->path_unsafe &&
+	    (end || READ_ONCE(s->chunk_follow)))
 		goto passed;
 	info.verdict = tg_classify(s, req, flow, api_id, now, &info, &admitted, true, !again);
 	if (info.verdict == TG_V_ADMITTED && again) {
@@ -2124,9 +2333,17 @@ int tg_xdp(struct xdp_md *ctx)
 			tg_stat(TG_S_NON_REQUEST);
 			/* no request at its start; one may start inside */
 			off = tg_seqhint_at(&p);
-			if (!off)
-				return XDP_PASS;
-			off |= TG_XDP_AT;
+			if (off == TG_XDP_CHUNKS) {
+				/* in a chunked body, or after one */
+				r = tg_xdp_chunk_seg(ctx, &p, 1);
+				if (r < TG_XDP_NEXT)
+					return r;
+				off = r - TG_XDP_NEXT;
+			} else {
+				if (!off)
+					return XDP_PASS;
+				off |= TG_XDP_AT;
+			}
 		}
 	}
 	/* a request, probably: the clock (slow to read in VMs), then each
@@ -2137,6 +2354,14 @@ int tg_xdp(struct xdp_md *ctx)
 		if (r < TG_XDP_NEXT)
 			return r;
 		off = r - TG_XDP_NEXT;
+		if ((off & ~1U) == TG_XDP_CHUNKS) {
+			/* its flow follows a chunked body, or read one (+ 1:
+			 * the segment does not begin like a request) */
+			r = tg_xdp_chunk_seg(ctx, &p, off & 1);
+			if (r < TG_XDP_NEXT)
+				return r;
+			off = r == TG_XDP_CHUNK_NONE ? TG_XDP_PLAIN : r - TG_XDP_NEXT;
+		}
 	}
 	return XDP_DROP; /* not reached: tg_xdp_request decides the last itself */
 }

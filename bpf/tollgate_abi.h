@@ -19,8 +19,10 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock, struct bpf_timer */
 #endif
 
-#define TG_ABI_VERSION 3 /* 2: tg_request carries the client address; tg_refusals;
-			   * 3: tg_flow keeps the order of requests beyond its ring */
+#define TG_ABI_VERSION 4 /* 2: tg_request carries the client address; tg_refusals;
+			   * 3: tg_flow keeps the order of requests beyond its ring;
+			   * 4: tg_flow follows a request's chunked body across
+			   * segments (chunk_state, chunk_end) */
 
 /* Limits of the data plane. */
 #define TG_SCAN_MAX 1024	/* payload bytes searched for the key */
@@ -313,6 +315,33 @@ _Static_assert(sizeof(struct tg_request) == 56 + TG_PATH_MAX, "tg_request layout
 				   * as a head could give any length; until
 				   * the next SYN on the tuple */
 
+/* Where chunked framing stands (RFC 9112 7.1), read a piece at a time
+ * (bpf/lib/http.h, tg_http_chunk_step): a phase in the top bits, the size
+ * read so far in the low ones. sk_msg keeps one for a response (resp_left),
+ * tg_xdp one for a request's body (chunk_state). */
+#define TG_CHUNK_LINE 0U	    /* at the start of a chunk-size line */
+#define TG_CHUNK_DIGITS (1U << 28) /* in its hex digits */
+#define TG_CHUNK_EXT (2U << 28)    /* past them (extensions, CR): to its LF */
+#define TG_CHUNK_BOL (3U << 28)    /* after the last chunk's line: at the start
+				    * of a trailer field or of the blank line */
+#define TG_CHUNK_BOL_CR (4U << 28) /* the same, past a CR there */
+#define TG_CHUNK_FIELD (5U << 28)  /* in a trailer field line: to its LF */
+#define TG_CHUNK_CRLF (6U << 28)    /* tg_xdp's: past a chunk's data, before
+				    * its CRLF */
+#define TG_CHUNK_CRLF_LF (7U << 28) /* the same, past its CR */
+#define TG_CHUNK_PHASE (7U << 28)
+#define TG_CHUNK_SIZE ((1U << 28) - 1) /* a larger size is not carried */
+
+#define TG_FLOW_CHUNKED (1U << 15) /* tg_xdp follows the chunked body of
+				    * the last request let through: next_seq
+				    * is where its framing stands (in
+				    * chunk_state), not where a request
+				    * starts */
+#define TG_FLOW_CHUNK_SEEN (1U << 16) /* chunk_end holds the end of the
+				       * chunk framing tg_xdp read */
+#define TG_FLOW_CHUNK_FREE (1U << 17) /* the request of that body was let
+				       * through unadmitted */
+
 /*
  * tg_flows is an LRU hash, which cannot hold a bpf_spin_lock: the pending
  * requests form a single-producer (tg_xdp, serialised per flow by the RX
@@ -363,11 +392,19 @@ struct tg_flow {
 	__u64 beyond_last_ns; /* the start of the last one beyond: each one
 			       * still beyond is at least as old (the timer) */
 	__u32 beyond_seg_end; /* the seg_end of the last one beyond (XDP) */
+	/* tg_xdp, with TG_FLOW_CHUNKED: where the chunked body of the last
+	 * request stands at next_seq (TG_CHUNK_* of bpf/lib/http.h) */
+	__u32 chunk_state;
+	/* with TG_FLOW_CHUNK_SEEN: the end of the bytes whose chunk framing
+	 * tg_xdp read (client sequence); bytes before it sent again that the
+	 * server's TCP has not taken are refused, as the server may read
+	 * other framing in them than tg_xdp did */
+	__u32 chunk_end;
 	__u32 pad;
 	struct tg_request cur; /* the request of an unattributed response */
 	struct tg_request pending[TG_FLOW_PENDING];
 };
-_Static_assert(sizeof(struct tg_flow) == 184 + 5 * sizeof(struct tg_request), "tg_flow layout");
+_Static_assert(sizeof(struct tg_flow) == 192 + 5 * sizeof(struct tg_request), "tg_flow layout");
 
 /* tg_rejects: connections answered in-kernel; their next client segment is
  * turned into a RST toward the server, later ones are answered in its place;
@@ -464,6 +501,9 @@ enum tg_stat {
 				 * evicted from tg_flows while open */
 	TG_S_RESP_HELD,		/* response heads written in pieces shorter than a
 				 * status line, held until it is complete */
+	TG_S_CHUNK_GAPS,	/* segments past where a chunked request body
+				 * stands (one before them lost or reordered),
+				 * dropped: the client sends them again */
 	TG_S_COUNT,
 };
 

@@ -132,7 +132,7 @@ static void build_request(struct frame *f, const char *key)
 
 /* The same head as a POST whose chunked body follows it in its segment:
  * @chunks chunks of @size bytes, then the last chunk; XDP reads the framing
- * to the body's end (tg_xdp_chunked_len). */
+ * to the body's end (tg_xdp_chunked). */
 static void build_chunked(struct frame *f, const char *key, int chunks, int size)
 {
 	static char payload[1460];

@@ -1218,17 +1218,9 @@ static __always_inline bool tg_http_te_chunked(const struct tg_http_buf *b, __u3
  * Chunked framing (RFC 9112 7.1) read a piece at a time: a send, or a window
  * of one, can end anywhere in a chunk-size line or in the trailer section
  * after the last chunk, and the next piece goes on from where it stood. That
- * is a state: a phase in the top bits, the size read so far in the low ones.
+ * is a state: a phase in the top bits, the size read so far in the low ones
+ * (TG_CHUNK_*, in tollgate_abi.h: a flow keeps one, chunk_state).
  */
-#define TG_CHUNK_LINE 0U	    /* at the start of a chunk-size line */
-#define TG_CHUNK_DIGITS (1U << 28) /* in its hex digits */
-#define TG_CHUNK_EXT (2U << 28)    /* past them (extensions, CR): to its LF */
-#define TG_CHUNK_BOL (3U << 28)    /* after the last chunk's line: at the start
-				    * of a trailer field or of the blank line */
-#define TG_CHUNK_BOL_CR (4U << 28) /* the same, past a CR there */
-#define TG_CHUNK_FIELD (5U << 28)  /* in a trailer field line: to its LF */
-#define TG_CHUNK_PHASE (7U << 28)
-#define TG_CHUNK_SIZE ((1U << 28) - 1) /* a larger size is not carried */
 
 /* What tg_http_chunk_step() returns */
 #define TG_CHUNK_MORE 0 /* the framing goes on past ret->used (ret->state) */

@@ -1609,10 +1609,12 @@ static void flow_answer_all(struct fixture *f, const struct req *r)
 }
 
 /* Heads whose request's end XDP cannot know: its body's length unknown
- * (chunked, a bad or repeated Content-Length, 4 GiB), or the head itself
- * going on beyond the bytes XDP reads (the last). */
+ * (chunked framing XDP does not follow, a bad or repeated Content-Length,
+ * 4 GiB), or the head itself going on beyond the bytes XDP reads (the
+ * last). */
+#define TE_UNFOLLOWED "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
 static const char *const UNKNOWN_END_HEADS[] = {
-	"Transfer-Encoding: chunked\r\n",
+	TE_UNFOLLOWED,
 	"Transfer-Encoding: gzip, chunked\r\nContent-Length: 10\r\n",
 	"Content-Length: 12x\r\n",
 	"Content-Length: 5\r\nContent-Length: 5\r\n",
@@ -1757,7 +1759,8 @@ static void test_public_route_unknown_end_needs_a_key(void **state)
 }
 
 /*
- * A body of unknown length let through unadmitted (a `pass` action; here
+ * A body of unknown length (chunked framing XDP does not follow) let
+ * through unadmitted (a `pass` action; here
  * missing_key's) is not followed: no admitted request's consumer answers
  * for what follows it, so XDP does not take a segment that begins like a
  * request for body: the request is read, and one with an unknown key is
@@ -1771,12 +1774,12 @@ static void test_passed_chunked_body_is_not_followed(void **state)
 	struct xdp_run run;
 	struct tg_flow flow;
 
-	req_init(f, &r, false, "POST", "/v1/orders", "Transfer-Encoding: chunked\r\n");
+	req_init(f, &r, false, "POST", "/v1/orders", TE_UNFOLLOWED);
 	flow_with_socket(f, &r);
 	run_req(f, &r, &run);
 	assert_pass_untouched(&run);
 	assert_true(flow_get(f, &r.spec, &flow));
-	assert_false(flow.flags & (TG_FLOW_BODY_OPEN | TG_FLOW_BODY_PASSED));
+	assert_false(flow.flags & (TG_FLOW_BODY_OPEN | TG_FLOW_BODY_PASSED | TG_FLOW_CHUNKED));
 
 	req_segment(&r, r.spec.seq + (__u32)r.len, "0\r\n\r\n"); /* the body's end */
 	run_req(f, &r, &run);
@@ -1914,10 +1917,8 @@ static void test_request_behind_chunked_body_is_decided(void **state)
 }
 
 /*
- * Chunked framing XDP does not follow to an end in the segment, so the
- * request's end is not known, as before: a keyless public POST with it is
- * refused (missing_key). The body goes on past the segment (in a size line,
- * in data, before the CRLF after data, after the last chunk's line); bytes
+ * Chunked framing XDP does not follow, so the request's end is not known,
+ * as before: a keyless public POST with it is refused (missing_key). Bytes
  * other than CRLF after a chunk's data (a bare LF, which some servers take);
  * a trailer field; a size that is no hex or too large; and heads whose
  * framing a server might read otherwise: two Transfer-Encoding lines, one
@@ -1929,10 +1930,6 @@ static void test_chunked_body_not_followed(void **state)
 	static const struct {
 		const char *te, *body;
 	} cases[] = {
-		{ "Transfer-Encoding: chunked\r\n", "5" },
-		{ "Transfer-Encoding: chunked\r\n", "5\r\nhel" },
-		{ "Transfer-Encoding: chunked\r\n", "5\r\nhello" },
-		{ "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n" },
 		{ "Transfer-Encoding: chunked\r\n", "5\r\nhelloXY0\r\n\r\n" },
 		{ "Transfer-Encoding: chunked\r\n", "5\r\nhello\n0\r\n\r\n" },
 		{ "Transfer-Encoding: chunked\r\n", "0\r\nX-Checksum: 1\r\n\r\n" },
@@ -1968,6 +1965,202 @@ static void test_chunked_body_not_followed(void **state)
 	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
 }
 
+/* The segment of @r's connection at @seq carrying @text passes untouched,
+ * nothing charged or refused; returns the sequence after it. */
+static __u32 chunk_seg_passes(struct fixture *f, struct req *r, __u32 seq, const char *text)
+{
+	__u64 requests = requests_total(f), refused[TG_V_COUNT];
+	struct xdp_run run;
+
+	for (int v = 1; v < TG_V_COUNT; v++)
+		refused[v] = refused_total(f, v);
+	req_segment(r, seq, text);
+	run_req(f, r, &run);
+	if (run.retval != XDP_PASS)
+		fail_msg("segment at +%u (%.12s...): action %u", seq - r->spec.seq, text, run.retval);
+	assert_pass_untouched(&run);
+	assert_int_equal(requests_total(f), requests);
+	for (int v = 1; v < TG_V_COUNT; v++)
+		assert_int_equal(refused_total(f, v), refused[v]);
+	return seq + (__u32)strlen(text);
+}
+
+/*
+ * A chunked body that goes on past its request's segment is followed
+ * segment by segment, where XDP is sure where the request began: a keyless
+ * public POST passes; the framing stands where the data of a chunk ends (its
+ * CRLF split over segments), or in a size line a segment cuts; data that
+ * begins like a request is data; at the body's end the flow is sure where the
+ * next request starts again, and a request behind it in that segment is
+ * decided (this one's key is unknown: refused).
+ */
+static void test_chunked_body_followed_across_segments(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	struct tg_flow flow;
+	char data[400], last[256];
+	__u32 seq, head;
+
+	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhel", "");
+	head = (__u32)r.len - 6;
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_true(flow.flags & TG_FLOW_CHUNKED);
+	assert_true(flow.flags & TG_FLOW_CHUNK_SEEN);
+	assert_true(flow.flags & TG_FLOW_CHUNK_FREE);
+	assert_false(flow.flags & (TG_FLOW_UNSURE | TG_FLOW_BODY_OPEN));
+	assert_int_equal(flow.tail, 1);
+	assert_true(flow.pending[0].flags & TG_RQ_UNCHARGED);
+	/* the framing stands past the chunk's 5 bytes, before its CRLF */
+	assert_int_equal(flow.next_seq, r.spec.seq + head + 3 + 5);
+	assert_int_equal(flow.chunk_state, TG_CHUNK_CRLF);
+	assert_int_equal(flow.chunk_end, r.spec.seq + head + 3);
+
+	seq = r.spec.seq + (__u32)r.len;
+	seq = chunk_seg_passes(f, &r, seq, "lo\r\n1"); /* a size line cut */
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.next_seq, seq);
+	assert_int_equal(flow.chunk_state, TG_CHUNK_DIGITS | 1);
+	/* "10": 16 bytes of data, its CR here, its LF in the next */
+	seq = chunk_seg_passes(f, &r, seq, "0\r\n0123456789abcdef\r");
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.chunk_state, TG_CHUNK_CRLF_LF);
+	/* a chunk of 0x180 bytes whose data begins like a request */
+	seq = chunk_seg_passes(f, &r, seq, "\n180\r\n");
+	memset(data, 'd', sizeof(data));
+	memcpy(data, LOOKALIKE, strlen(LOOKALIKE));
+	data[0x180 - 10] = '\0';
+	seq = chunk_seg_passes(f, &r, seq, data);
+	seq = chunk_seg_passes(f, &r, seq, "dddddddddd");
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_true(flow.flags & TG_FLOW_CHUNKED);
+	assert_int_equal(flow.next_seq, seq);
+	assert_int_equal(flow.chunk_state, TG_CHUNK_CRLF);
+
+	/* the end, and a request behind it */
+	snprintf(last, sizeof(last), "\r\n0\r\n\r\n%s", LOOKALIKE);
+	req_segment(&r, seq, last);
+	assert_refused(f, &r, 0, API_ORDERS, TG_V_UNKNOWN_KEY, XDP_TX, 401, NULL);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_false(flow.flags & TG_FLOW_CHUNKED);
+	assert_int_equal(flow.next_seq, seq + 7);
+	assert_int_equal(flow.chunk_end, seq + 7);
+}
+
+/*
+ * A consumer's chunked POST followed to its end: its body is not open until
+ * answered, and the GET behind it is charged as a request of its own, in
+ * order; a keyless GET there would be refused.
+ */
+static void test_chunked_body_followed_admitted(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	struct tg_flow flow;
+	char h[256], last[256];
+	__u64 charged = counters_get(f, C_ACTIVE, API_ORDERS).requests;
+	__u32 seq;
+
+	snprintf(h, sizeof(h), "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n", KEY_ACTIVE);
+	chunked_req(f, &r, "/v1/orders", h, "", "");
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.flags & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_FREE | TG_FLOW_BODY_OPEN),
+			 TG_FLOW_CHUNKED);
+	seq = r.spec.seq + (__u32)r.len;
+	assert_int_equal(flow.next_seq, seq);
+	seq = chunk_seg_passes(f, &r, seq, "5\r\nhello\r\n");
+	snprintf(last, sizeof(last), "0\r\n\r\nGET /v1/orders/8 HTTP/1.1\r\nX-API-Key: %s\r\n\r\n",
+		 KEY_ACTIVE);
+	req_segment(&r, seq, last);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, charged + 2);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_int_equal(flow.tail, 2);
+	assert_int_equal(flow.pending[1].method, TG_M_GET);
+	assert_int_equal(flow.next_seq, seq + (__u32)strlen(last));
+	assert_false(flow.flags & (TG_FLOW_CHUNKED | TG_FLOW_UNSURE | TG_FLOW_BODY_OPEN));
+}
+
+/*
+ * Where a followed body's framing goes where XDP does not follow it (here
+ * trailer fields after the last chunk): an admitted request's body is open
+ * until answered, as any of unknown length; a public request's segment is
+ * refused (missing_key), as what follows could not be seen.
+ */
+static void test_chunked_body_followed_then_lost(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	struct tg_flow flow;
+	char h[256];
+	__u32 seq;
+
+	snprintf(h, sizeof(h), "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n", KEY_ACTIVE);
+	chunked_req(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	seq = chunk_seg_passes(f, &r, r.spec.seq + (__u32)r.len, "0\r\nX-Checksum: 1\r\n\r\n");
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_false(flow.flags & TG_FLOW_CHUNKED);
+	assert_true(flow.flags & TG_FLOW_BODY_OPEN);
+	assert_true(flow.flags & TG_FLOW_UNSURE);
+	assert_int_equal(flow.next_seq, seq);
+	/* a segment that begins like a request is body until answered */
+	assert_body_passed(f, &r, seq, LOOKALIKE);
+
+	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n", "");
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	req_segment(&r, r.spec.seq + (__u32)r.len, "0\r\nX-Checksum: 1\r\n\r\n");
+	assert_refused(f, &r, 0, 0, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+}
+
+/*
+ * A segment past where a followed body's framing stands (one before it lost
+ * or reordered) is dropped, counted in chunk_gaps_dropped; once the missing
+ * one comes, the one after is followed again. A segment at the body's
+ * start sent again, whose bytes the server's TCP has not taken (here there
+ * is no socket to ask), is refused: XDP read its framing in what it saw
+ * first, which TCP may have dropped, and these bytes may frame the body
+ * otherwise.
+ */
+static void test_chunked_body_gap_and_resend(void **state)
+{
+	struct fixture *f = *state;
+	struct req r;
+	struct xdp_run run;
+	__u64 gaps = stat_get(f, TG_S_CHUNK_GAPS);
+	__u32 seq;
+
+	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n", "");
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	seq = r.spec.seq + (__u32)r.len;
+	req_segment(&r, seq + 10, "3\r\nabc\r\n");
+	run_req(f, &r, &run);
+	assert_int_equal(run.retval, XDP_DROP);
+	assert_int_equal(stat_get(f, TG_S_CHUNK_GAPS), gaps + 1);
+	seq = chunk_seg_passes(f, &r, seq, "a\r\n0123456789\r\n"); /* the missing one */
+	seq = chunk_seg_passes(f, &r, seq, "3\r\nabc\r\n");
+
+	/* a new connection; its second chunk again, other bytes in its place */
+	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n", "");
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	seq = r.spec.seq + (__u32)r.len;
+	seq = chunk_seg_passes(f, &r, seq, "5\r\nworld\r\n");
+	req_segment(&r, seq - 10, "0\r\n\r\nGET /v1/orders/1 HTTP/1.1\r\n\r\n");
+	assert_refused(f, &r, 0, 0, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+}
+
 /*
  * A new connection on the tuple of one whose flow is still there (a
  * connection outside agent.cgroup is never closed): its first request, at a
@@ -1983,7 +2176,7 @@ static void test_new_connection_on_old_tuple(void **state)
 	struct pkt_spec syn;
 	char h[128];
 
-	snprintf(h, sizeof(h), "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n", KEY_ACTIVE);
+	snprintf(h, sizeof(h), "X-API-Key: %s\r\n" TE_UNFOLLOWED, KEY_ACTIVE);
 	req_init(f, &r, false, "POST", "/v1/orders", h);
 	r.spec.seq = 3000000000U;
 	flow_with_socket(f, &r);
@@ -2081,8 +2274,9 @@ static void test_unsure_framing_skips_nothing(void **state)
 }
 
 /*
- * The attack the rule above stops: a chunked body let through unadmitted
- * (missing_key's `pass` action; not followed to its answer) carries, at a
+ * The attack the rule above stops: a chunked body XDP does not follow, let
+ * through unadmitted (missing_key's `pass` action; not followed to its
+ * answer) carries, at a
  * segment start, a public route's head claiming a 100 MB body. Skipped by,
  * the requests after it would pass unread; they are read, and one with an
  * unknown key is dropped (unknown_key's action).
@@ -2095,7 +2289,7 @@ static void test_lookalike_cannot_open_a_window(void **state)
 	const char *claim = "GET /health/x HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n";
 	__u32 next;
 
-	req_init(f, &r, false, "POST", "/v1/orders", "Transfer-Encoding: chunked\r\n");
+	req_init(f, &r, false, "POST", "/v1/orders", TE_UNFOLLOWED);
 	flow_with_socket(f, &r);
 	run_req(f, &r, &run);
 	assert_pass_untouched(&run);
@@ -4515,6 +4709,10 @@ int main(void)
 		T(test_chunked_body_read_to_its_end),
 		T_MIXED(test_request_behind_chunked_body_is_decided),
 		T(test_chunked_body_not_followed),
+		T(test_chunked_body_followed_across_segments),
+		T(test_chunked_body_followed_admitted),
+		T(test_chunked_body_followed_then_lost),
+		T(test_chunked_body_gap_and_resend),
 		T(test_request_behind_a_body_end),
 		T(test_missing_key),
 		T(test_unknown_key),

@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # test-upgrade.sh - an agent of this ABI version takes over the pins an
 # agent of the version before left (DESIGN §3: it migrates them), with the
-# real previous agent: the last commit of ABI 2, built from this clone's
-# history into the test's directory.
+# real previous agent: the last commit of the ABI before (PREVIOUS_ABI),
+# built from this clone's history into the test's directory.
 #
-#   1. the ABI-2 agent enforces and counts three requests, then stops; one
+#   1. the previous agent enforces and counts three requests, then stops; one
 #      more is admitted while no agent runs (its event waits in the ring)
 #   2. this agent starts on those pins: it says so, tg_meta has its ABI and
 #      the same pin generation, tg_counters, tg_buckets and tg_events are
-#      the same maps, tg_flows a new one; the counters are kept and the
+#      the same maps, tg_flows (changed since) a new one; the counters are kept and the
 #      queued event is written
 #   3. it enforces with them: six pipelined requests (two beyond a flow's
 #      four slots) are each counted once and each have their event
@@ -19,10 +19,10 @@ set -u -o pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# the last commit whose maps are ABI 2 (bpf/tollgate_abi.h, agent/bpfload.c
-# ABI_PREVIOUS); when the ABI moves on, this moves to the last one of 3
-PREVIOUS_COMMIT=3a93f6e4acdaecacbf098908a70484d2052021a4
-PREVIOUS_ABI=2
+# the last commit whose maps are ABI 3 (bpf/tollgate_abi.h, agent/bpfload.c
+# ABI_PREVIOUS); when the ABI moves on, this moves to the last one of 4
+PREVIOUS_COMMIT=5c782a82ec6601c8cf5f098ce7d9a9bd94cc7ed0
+PREVIOUS_ABI=3
 
 tg_init upgrade
 NEW=$BUILD

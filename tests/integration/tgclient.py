@@ -299,15 +299,20 @@ def print_statuses(statuses, count):
     print(" ".join(str(x) for x in statuses), flush=True)
 
 
+# The last chunk of a chunked body with a trailer field: XDP does not follow
+# trailer fields in requests, so it cannot find where such a body ends.
+TRAILER_END = b"0\r\nX-Checksum: 1\r\n\r\n"
+
+
 def cmd_pipeline(args):
     """Requests for `paths` ("/p", or "METHOD /p") on one connection, all
     sent before any answer but the last `late` of them, sent once the first
     answer is read: in one write, or one by one `gap` seconds apart; the
     first `keyless` of them without the key; with `chunked_first`, the
     first a POST with a chunked body, sent with its first chunk in a
-    segment of its own, the last chunk in front of the second request (so
-    XDP cannot find the body's end). Prints the statuses read (0: none, the
-    connection ended first)."""
+    segment of its own, the last chunk with a trailer field in front of the
+    second request (so XDP cannot find the body's end). Prints the statuses
+    read (0: none, the connection ended first)."""
     methods = [p.rpartition(" ")[0] or "GET" for p in args.paths]
     paths = [p.rpartition(" ")[2] for p in args.paths]
     reqs = [request_bytes(args.addr, args.port, p, None if i < args.keyless else args.key,
@@ -319,7 +324,7 @@ def cmd_pipeline(args):
                                 headers=("Transfer-Encoding: chunked",)) + b"5\r\nhello\r\n"
         if len(reqs) < 2:
             raise SystemExit("pipeline: --chunked-first needs a request behind the POST")
-        reqs[1] = b"0\r\n\r\n" + reqs[1]
+        reqs[1] = TRAILER_END + reqs[1]
     if not 0 <= args.late < len(reqs):
         raise SystemExit("pipeline: --late must leave the first request to be sent at once")
     early, late = reqs[:len(reqs) - args.late], reqs[len(reqs) - args.late:]
@@ -446,7 +451,9 @@ def cmd_smuggle(args):
     `key`, laid out as `layout` says: `own`, the POST whole with its last
     chunk, then the GET in a segment of its own; `one`, all in one
     segment; `split`, the POST's head and first chunk, then the last chunk
-    and the GET in one segment. Prints the statuses read (0: none)."""
+    and the GET in one segment; `trailer`, the same with a trailer field
+    after the last chunk (framing XDP does not follow). Prints the statuses
+    read (0: none)."""
     post = request_bytes(args.addr, args.port, args.path, args.post_key or None, "POST",
                          ["Transfer-Encoding: chunked"])
     get = request_bytes(args.addr, args.port, "/v1/ok", args.key)
@@ -454,6 +461,7 @@ def cmd_smuggle(args):
         "own": [post + b"5\r\nhello\r\n0\r\n\r\n", get],
         "one": [post + b"5\r\nhello\r\n0\r\n\r\n" + get],
         "split": [post + b"5\r\nhello\r\n", b"0\r\n\r\n" + get],
+        "trailer": [post + b"5\r\nhello\r\n", TRAILER_END + get],
     }[args.layout]
     statuses = []
     with connect_nodelay(args) as s:
@@ -865,7 +873,7 @@ def main():
     p.add_argument("--key", required=True, help="the smuggled GET's key")
     p.add_argument("--post-key", default="", help="the chunked POST's key (none: keyless)")
     p.add_argument("--path", default="/health/upload")
-    p.add_argument("--layout", choices=("own", "one", "split"), default="own")
+    p.add_argument("--layout", choices=("own", "one", "split", "trailer"), default="own")
     p.set_defaults(fn=cmd_smuggle)
 
     p = sub.add_parser("newkey")
