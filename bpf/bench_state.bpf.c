@@ -35,4 +35,34 @@ int bench_flow_answered(struct tg_flow_key *fk)
 	return 0;
 }
 
+/* bench_flow_chunked()'s argument */
+struct bench_chunked {
+	struct tg_flow_key fk;
+	__u32 seq;
+	__u32 chunked;
+};
+
+/* The flow of c->fk had its requests answered and is sure that a request
+ * starts at c->seq; with c->chunked, that tg_xdp follows a chunked body
+ * whose next size line starts there instead (TG_FLOW_CHUNKED). Returns 0,
+ * or 1 when there is no such flow. */
+SEC("syscall")
+int bench_flow_chunked(struct bench_chunked *c)
+{
+	struct tg_flow_key key = c->fk;
+	struct tg_flow *f = bpf_map_lookup_elem(&tg_flows, &key);
+	__u32 keep = ~(TG_FLOW_UNSURE | TG_FLOW_BODY_OPEN | TG_FLOW_CHUNKED | TG_FLOW_CHUNK_FREE |
+		       TG_FLOW_CHUNK_SEEN);
+
+	if (!f)
+		return 1;
+	f->head = f->tail;
+	f->next_seq = c->seq;
+	f->chunk_end = c->seq;
+	f->chunk_state = TG_CHUNK_LINE;
+	f->flags = (f->flags & keep) | TG_FLOW_SEQ |
+		   (c->chunked ? TG_FLOW_CHUNKED | TG_FLOW_CHUNK_SEEN : 0);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -131,9 +131,9 @@ static void build_request(struct frame *f, const char *key)
 }
 
 /* The same head as a POST whose chunked body follows it in its segment:
- * @chunks chunks of @size bytes, then the last chunk; XDP reads the framing
- * to the body's end (tg_xdp_chunked). */
-static void build_chunked(struct frame *f, const char *key, int chunks, int size)
+ * @chunks chunks of @size bytes, then (with @last) the last chunk; XDP reads
+ * the framing to the body's end (tg_xdp_chunked), or follows it on. */
+static void build_chunked(struct frame *f, const char *key, int chunks, int size, bool last)
 {
 	static char payload[1460];
 	struct pkt_spec spec;
@@ -161,7 +161,8 @@ static void build_chunked(struct frame *f, const char *key, int chunks, int size
 		memcpy(payload + n, "\r\n", 2);
 		n += 2;
 	}
-	n += snprintf(payload + n, sizeof(payload) - (size_t)n, "0\r\n\r\n");
+	if (last)
+		n += snprintf(payload + n, sizeof(payload) - (size_t)n, "0\r\n\r\n");
 	if ((size_t)n >= sizeof(payload))
 		die("build_chunked: too large", EINVAL);
 	pkt_spec_init(&spec, false);
@@ -171,6 +172,34 @@ static void build_chunked(struct frame *f, const char *key, int chunks, int size
 		die("pkt_build chunked request", EINVAL);
 	f->payload_len = (size_t)n;
 	f->header_bytes = (size_t)head;
+}
+
+#define BENCH_REQ_SEQ 1000 /* pkt_spec_init()'s: the requests' sequence */
+#define CHUNK_BODY_SEQ 300000
+/* A full-size segment of a chunked body, at CHUNK_BODY_SEQ on the bench's
+ * connection: a chunk of 1 KiB whole, then the size line of one that goes
+ * on past the segment (two windows read). */
+static void build_chunk_body(struct frame *f)
+{
+	static char payload[1400];
+	struct pkt_spec spec;
+	size_t n = 0;
+
+	memcpy(payload, "400\r\n", 5);
+	n = 5;
+	memset(payload + n, 'x', 1024);
+	n += 1024;
+	memcpy(payload + n, "\r\n16d\r\n", 7);
+	n += 7;
+	memset(payload + n, 'y', sizeof(payload) - n);
+	pkt_spec_init(&spec, false);
+	spec.seq = CHUNK_BODY_SEQ;
+	spec.payload = payload;
+	spec.payload_len = sizeof(payload);
+	if (pkt_build(&spec, f->buf, sizeof(f->buf), &f->len))
+		die("pkt_build chunk body", EINVAL);
+	f->payload_len = sizeof(payload);
+	f->header_bytes = 0;
 }
 
 /* A full-size body segment of a POST, later on the connection of client
@@ -397,8 +426,33 @@ static void reset_flow_handshake_uncached(struct tollgate *skel)
 		die("writing tg_gen", errno);
 }
 
-/* bench_state.bpf.c's program that marks the flow answered, in place */
-static int flow_answered_fd = -1;
+/* bench_state.bpf.c's programs that mark the flow answered, in place, and
+ * that set where it stands in a chunked body */
+static int flow_answered_fd = -1, flow_chunked_fd = -1;
+
+struct bench_chunked {
+	struct tg_flow_key fk;
+	__u32 seq;
+	__u32 chunked;
+};
+
+static void flow_chunked(__u32 seq, bool chunked)
+{
+	struct bench_chunked c = { .seq = seq, .chunked = chunked };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &c, .ctx_size_in = sizeof(c));
+
+	bench_flow_key(&c.fk);
+	if (bpf_prog_test_run_opts(flow_chunked_fd, &opts) || opts.retval)
+		die("bench_flow_chunked", opts.retval ? ENOENT : errno);
+}
+
+/* The next size line of a chunked body the connection follows starts where
+ * the bench's body segment does. */
+static void reset_flow_chunked(struct tollgate *skel)
+{
+	(void)skel;
+	flow_chunked(CHUNK_BODY_SEQ, true);
+}
 
 /* The connection stays, its requests answered: next request on a kept-alive
  * connection. The flow is changed where it is, as tg_skmsg changes it: a
@@ -449,6 +503,7 @@ static void load_bench_state(struct tollgate *skel, struct bench_state **ret)
 	if (err)
 		die("loading bench_state.bpf.o", err);
 	flow_answered_fd = bpf_program__fd(st->progs.bench_flow_answered);
+	flow_chunked_fd = bpf_program__fd(st->progs.bench_flow_chunked);
 	*ret = st;
 }
 
@@ -598,7 +653,8 @@ static void default_noop_path(const char *argv0, char *out, size_t size)
 
 int main(int argc, char **argv)
 {
-	static struct frame req_open, req_empty, req_chunked, body, body_other;
+	static struct frame req_open, req_empty, req_chunked, req_chunked_open, chunk_body, body,
+		body_other;
 	char noop_path[PATH_MAX], method_mean[64], method_median[64];
 	const char *method_cold = "median of 301 runs, caches flushed before each";
 	const char *json_path = NULL;
@@ -692,7 +748,9 @@ int main(int argc, char **argv)
 		       "bench keys must have the form of an API key");
 	build_request(&req_open, KEY_OPEN);
 	build_request(&req_empty, KEY_EMPTY);
-	build_chunked(&req_chunked, KEY_OPEN, 4, 200);
+	build_chunked(&req_chunked, KEY_OPEN, 4, 200, true);
+	build_chunked(&req_chunked_open, KEY_OPEN, 1, 200, false);
+	build_chunk_body(&chunk_body);
 	build_body(&body, BENCH_CLIENT_PORT);
 	build_body(&body_other, BENCH_CLIENT_PORT + 1);
 	if (profile_s) {
@@ -751,6 +809,23 @@ int main(int argc, char **argv)
 	add_result("admitted POST, kept-alive, 4 chunks of 200 B in its segment", method_median,
 		   &req_chunked, tg,
 		   median_runs("no-op", noop_fd, &req_chunked, samples, NULL, NULL, XDP_PASS), 0);
+
+	/* a segment of a chunked body the connection follows: its POST, the
+	 * first request where the flow is sure one starts, began it (and
+	 * marked the connection's tg_seqhint slot); then each sample reads
+	 * one whole chunk's size line and the next one's */
+	flow_chunked(BENCH_REQ_SEQ, false);
+	run(tg_fd, &req_chunked_open, 1, &action);
+	if (action != XDP_PASS)
+		die("the chunked POST that begins the body", EINVAL);
+	before = stat_sum(skel, TG_S_NON_REQUEST);
+	tg = median_runs("chunked body segment", tg_fd, &chunk_body, samples, skel,
+			 reset_flow_chunked, XDP_PASS);
+	expect_stat(skel, TG_S_NON_REQUEST, before, samples, "chunked body segment");
+	add_result("segment of a chunked body, framing read (two size lines)", method_median,
+		   &chunk_body, tg,
+		   median_runs("no-op", noop_fd, &chunk_body, samples, NULL, NULL, XDP_PASS), 0);
+	flow_chunked(0, false); /* no chunked body followed any more */
 
 	/* the same with the caches flushed before each sample, on this CPU */
 	{
