@@ -101,33 +101,59 @@ static int die(const char *what, int err)
 	exit(1);
 }
 
-/* A request of about 400 header bytes with the key near the end, as clients
- * usually send it (after Host, User-Agent, Accept...). */
+#define BENCH_REQ_SEQ 1000 /* pkt_spec_init()'s: the requests' sequence */
+#define CHUNK_BODY_SEQ 300000
+
+/* Frame @f: an IPv4 segment of client port @sport at @seq carrying
+ * @payload's @n bytes, of which @head_bytes are an HTTP head. */
+static void build_frame(struct frame *f, const char *payload, size_t n, size_t head_bytes,
+			__u16 sport, __u32 seq, const char *what)
+{
+	struct pkt_spec spec;
+
+	pkt_spec_init(&spec, false);
+	spec.sport = sport;
+	spec.seq = seq;
+	spec.payload = payload;
+	spec.payload_len = n;
+	if (pkt_build(&spec, f->buf, sizeof(f->buf), &f->len))
+		die(what, EINVAL);
+	f->payload_len = n;
+	f->header_bytes = head_bytes;
+}
+
+/* A request head of about 400 bytes with the key near the end, as clients
+ * usually send it (after Host, User-Agent, Accept...): @method, and the
+ * header line @line among the others. Returns its length. */
+static int request_head(char *buf, size_t size, const char *method, const char *line,
+			const char *key)
+{
+	int n = snprintf(buf, size,
+			 "%s /v1/orders/12345?expand=items,customer HTTP/1.1\r\n"
+			 "Host: api.example.com\r\n"
+			 "User-Agent: example-sdk/2.4.1 (linux; x86_64) python/3.11\r\n"
+			 "Accept: application/json\r\n"
+			 "%s\r\n"
+			 "Traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+			 "X-Request-Id: 7b2e5c1a-93f0-4d8e-b1a2-0c6f1d2e3a4b\r\n"
+			 "X-API-Key: %s\r\n"
+			 "Connection: keep-alive\r\n"
+			 "\r\n",
+			 method, line, key);
+
+	if (n < 0 || (size_t)n >= size)
+		die("request_head: too large", EINVAL);
+	return n;
+}
+
+/* The GET of that head (401 bytes). */
 static void build_request(struct frame *f, const char *key)
 {
 	static char payload[1024];
-	struct pkt_spec spec;
-	int n;
+	int n = request_head(payload, sizeof(payload), "GET", "Accept-Encoding: gzip, deflate, br", key);
 
-	n = snprintf(payload, sizeof(payload),
-		     "GET /v1/orders/12345?expand=items,customer HTTP/1.1\r\n"
-		     "Host: api.example.com\r\n"
-		     "User-Agent: example-sdk/2.4.1 (linux; x86_64) python/3.11\r\n"
-		     "Accept: application/json\r\n"
-		     "Accept-Encoding: gzip, deflate, br\r\n"
-		     "Traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
-		     "X-Request-Id: 7b2e5c1a-93f0-4d8e-b1a2-0c6f1d2e3a4b\r\n"
-		     "X-API-Key: %s\r\n"
-		     "Connection: keep-alive\r\n"
-		     "\r\n",
-		     key);
-	pkt_spec_init(&spec, false);
-	spec.payload = payload;
-	spec.payload_len = (size_t)n;
-	if (pkt_build(&spec, f->buf, sizeof(f->buf), &f->len))
-		die("pkt_build request", EINVAL);
-	f->payload_len = (size_t)n;
-	f->header_bytes = (size_t)n;
+	build_frame(f, payload, (size_t)n, (size_t)n, BENCH_CLIENT_PORT, BENCH_REQ_SEQ,
+		    "pkt_build request");
 }
 
 /* The same head as a POST whose chunked body follows it in its segment:
@@ -136,22 +162,9 @@ static void build_request(struct frame *f, const char *key)
 static void build_chunked(struct frame *f, const char *key, int chunks, int size, bool last)
 {
 	static char payload[1460];
-	struct pkt_spec spec;
 	int n, head;
 
-	n = snprintf(payload, sizeof(payload),
-		     "POST /v1/orders/12345?expand=items,customer HTTP/1.1\r\n"
-		     "Host: api.example.com\r\n"
-		     "User-Agent: example-sdk/2.4.1 (linux; x86_64) python/3.11\r\n"
-		     "Accept: application/json\r\n"
-		     "Transfer-Encoding: chunked\r\n"
-		     "Traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
-		     "X-Request-Id: 7b2e5c1a-93f0-4d8e-b1a2-0c6f1d2e3a4b\r\n"
-		     "X-API-Key: %s\r\n"
-		     "Connection: keep-alive\r\n"
-		     "\r\n",
-		     key);
-	head = n;
+	n = head = request_head(payload, sizeof(payload), "POST", "Transfer-Encoding: chunked", key);
 	for (int i = 0; i < chunks; i++) {
 		n += snprintf(payload + n, sizeof(payload) - (size_t)n, "%x\r\n", size);
 		if ((size_t)n + (size_t)size + 2 >= sizeof(payload))
@@ -165,25 +178,17 @@ static void build_chunked(struct frame *f, const char *key, int chunks, int size
 		n += snprintf(payload + n, sizeof(payload) - (size_t)n, "0\r\n\r\n");
 	if ((size_t)n >= sizeof(payload))
 		die("build_chunked: too large", EINVAL);
-	pkt_spec_init(&spec, false);
-	spec.payload = payload;
-	spec.payload_len = (size_t)n;
-	if (pkt_build(&spec, f->buf, sizeof(f->buf), &f->len))
-		die("pkt_build chunked request", EINVAL);
-	f->payload_len = (size_t)n;
-	f->header_bytes = (size_t)head;
+	build_frame(f, payload, (size_t)n, (size_t)head, BENCH_CLIENT_PORT, BENCH_REQ_SEQ,
+		    "pkt_build chunked request");
 }
 
-#define BENCH_REQ_SEQ 1000 /* pkt_spec_init()'s: the requests' sequence */
-#define CHUNK_BODY_SEQ 300000
 /* A full-size segment of a chunked body, at CHUNK_BODY_SEQ on the bench's
  * connection: a chunk of 1 KiB whole, then the size line of one that goes
  * on past the segment (two windows read). */
 static void build_chunk_body(struct frame *f)
 {
 	static char payload[1400];
-	struct pkt_spec spec;
-	size_t n = 0;
+	size_t n;
 
 	memcpy(payload, "400\r\n", 5);
 	n = 5;
@@ -192,14 +197,8 @@ static void build_chunk_body(struct frame *f)
 	memcpy(payload + n, "\r\n16d\r\n", 7);
 	n += 7;
 	memset(payload + n, 'y', sizeof(payload) - n);
-	pkt_spec_init(&spec, false);
-	spec.seq = CHUNK_BODY_SEQ;
-	spec.payload = payload;
-	spec.payload_len = sizeof(payload);
-	if (pkt_build(&spec, f->buf, sizeof(f->buf), &f->len))
-		die("pkt_build chunk body", EINVAL);
-	f->payload_len = sizeof(payload);
-	f->header_bytes = 0;
+	build_frame(f, payload, sizeof(payload), 0, BENCH_CLIENT_PORT, CHUNK_BODY_SEQ,
+		    "pkt_build chunk body");
 }
 
 /* A full-size body segment of a POST, later on the connection of client
@@ -207,7 +206,6 @@ static void build_chunk_body(struct frame *f)
 static void build_body(struct frame *f, __u16 sport)
 {
 	static char payload[1400];
-	struct pkt_spec spec;
 	size_t i;
 
 	memcpy(payload, "{\"items\":[", 10);
@@ -215,15 +213,7 @@ static void build_body(struct frame *f, __u16 sport)
 		payload[i] = "{\"sku\":\"A-1\",\"qty\":1},"[i % 22];
 	payload[sizeof(payload) - 2] = ']';
 	payload[sizeof(payload) - 1] = '}';
-	pkt_spec_init(&spec, false);
-	spec.seq = 200000;
-	spec.sport = sport;
-	spec.payload = payload;
-	spec.payload_len = sizeof(payload);
-	if (pkt_build(&spec, f->buf, sizeof(f->buf), &f->len))
-		die("pkt_build body", EINVAL);
-	f->payload_len = sizeof(payload);
-	f->header_bytes = 0;
+	build_frame(f, payload, sizeof(payload), 0, sport, 200000, "pkt_build body");
 }
 
 /* The flow key of pkt_spec_init()'s IPv4 segment. */
