@@ -2082,7 +2082,6 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		s->seg_admitted = 0;
 		s->chain_sure = 0;
 		s->again = 0;
-		s->chunk_follow = 0;
 	}
 	n = p->payload_len - off;
 	if (n > TG_SCAN_MAX)
