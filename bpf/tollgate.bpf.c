@@ -441,8 +441,11 @@ enum { TG_CLEN_NONE, TG_CLEN_OK, TG_CLEN_BAD };
  * does not begin with one (tg_flow_boundary_at) */
 #define TG_XDP_AT 0x40000000U
 /* tg_seqhint_at(): the segment's flow follows a chunked body, or read chunk
- * framing: tg_xdp_chunk_seg() decides it */
+ * framing: tg_xdp_chunk_seg() decides it; tg_xdp_request() returns
+ * TG_XDP_NEXT plus one of these for tg_xdp to call that, _BODY where the
+ * segment does not begin like a request */
 #define TG_XDP_CHUNKS 0x20000000U
+#define TG_XDP_CHUNKS_BODY (TG_XDP_CHUNKS + 1)
 /* tg_xdp_chunk_seg(): no chunk framing is at stake in the segment */
 #define TG_XDP_CHUNK_NONE 0x10000000
 /* tg_xdp_request()'s offset flag for a segment that begins like a request
@@ -1528,10 +1531,12 @@ static __always_inline void tg_admit(struct tg_scratch *s, const struct tg_flow_
  * Where the request parsed in @req, which starts at offset @off of segment
  * @p of flow @f (or none yet), ends in the client's sequence, for next_seq,
  * and the flags
- * that leaves in *ret_flags (TG_FLOW_SEQ, TG_FLOW_BODY_OPEN where the body's
- * end is not known: chunked, a bad or repeated Content-Length, a head
- * longer than was read, TG_BODY_SEQ_MAX or more, as sequence numbers
- * compare only within 2 GiB). The body is skipped by the length the head
+ * that leaves in *ret_flags (TG_FLOW_SEQ; TG_FLOW_CHUNKED where its chunked
+ * body goes on past the segment and is followed (s->chunk_follow: next_seq
+ * is then where its framing stands); TG_FLOW_BODY_OPEN where the body's
+ * end is not known: chunk framing XDP does not follow, a bad or repeated
+ * Content-Length, a head longer than was read, TG_BODY_SEQ_MAX or more, as
+ * sequence numbers compare only within 2 GiB). The body is skipped by the length the head
  * gives only where the flow knows a request starts there
  * (tg_req_start_sure: where the last request ended, from the handshake on,
  * or behind one of the segment let through that started so) and no bytes
@@ -1594,8 +1599,10 @@ static __always_inline bool tg_flow_body_open(struct tg_flow *f)
  * tg_admit_charge). Their bodies, where the head gives the length, are no
  * requests (the server frames them by that length too): where the flow is
  * sure of where the last began, next_seq is where its body ends
- * (tg_req_end_seq). An admitted request's body of unknown length (chunked)
- * is open until it is answered (TG_FLOW_BODY_OPEN); one let through is not
+ * (tg_req_end_seq); a chunked body that goes on past the segment is
+ * followed (TG_FLOW_CHUNKED, and TG_FLOW_CHUNK_FREE for one let through:
+ * tg_xdp_chunk_seg). An admitted request's body of unknown length is open
+ * until it is answered (TG_FLOW_BODY_OPEN); one let through is not
  * followed: the client frames it, and where it ends the server reads the
  * next request, which no admitted request's consumer would answer for if
  * it passed as body (a request smuggled behind a public one); so segments
@@ -2100,7 +2107,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		if (!off) {
 			n = tg_seqhint_at(p);
 			if (n == TG_XDP_CHUNKS) /* tg_xdp: tg_xdp_chunk_seg() */
-				return TG_XDP_NEXT + TG_XDP_CHUNKS + 1;
+				return TG_XDP_NEXT + TG_XDP_CHUNKS_BODY;
 			return n ? TG_XDP_NEXT + (n | TG_XDP_AT) : XDP_PASS;
 		}
 		if (first)
@@ -2181,9 +2188,10 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		info.verdict = TG_V_MISSING_KEY;
 		goto refuse;
 	}
-	/* a public route's request whose end XDP cannot find (its body's
-	 * length unknown: chunked, a bad Content-Length; or its head goes on
-	 * past the bytes read) is decided as any other: the server reads what
+	/* a public route's request whose end XDP cannot find or follow (its
+	 * body's length unknown: chunk framing XDP does not follow, a bad
+	 * Content-Length; or its head goes on past the bytes read) is decided
+	 * as any other: the server reads what
 	 * follows its end as the next request, which XDP cannot see, and with
 	 * no consumer to answer for it that one would reach the server
 	 * unchecked. With a key, its consumer does (an admitted body is open
@@ -2353,10 +2361,9 @@ int tg_xdp(struct xdp_md *ctx)
 		if (r < TG_XDP_NEXT)
 			return r;
 		off = r - TG_XDP_NEXT;
-		if ((off & ~1U) == TG_XDP_CHUNKS) {
-			/* its flow follows a chunked body, or read one (+ 1:
-			 * the segment does not begin like a request) */
-			r = tg_xdp_chunk_seg(ctx, &p, off & 1);
+		if (off == TG_XDP_CHUNKS || off == TG_XDP_CHUNKS_BODY) {
+			/* its flow follows a chunked body, or read one */
+			r = tg_xdp_chunk_seg(ctx, &p, off == TG_XDP_CHUNKS_BODY);
 			if (r < TG_XDP_NEXT)
 				return r;
 			off = r == TG_XDP_CHUNK_NONE ? TG_XDP_PLAIN : r - TG_XDP_NEXT;
