@@ -3028,6 +3028,22 @@ static const char *padded(char *out, size_t size, const char *line, size_t len)
 	return out;
 }
 
+/* @text sent on a loopback connection (sock[0] the client's socket), and
+ * taken by its server (sock[1]): its TCP is past it. */
+static void loopback_send(const int sock[2], const char *text)
+{
+	size_t n = strlen(text), got = 0;
+	char buf[3000];
+
+	assert_int_equal(send(sock[0], text, n, 0), (ssize_t)n);
+	while (got < n) {
+		ssize_t k = recv(sock[1], buf, sizeof(buf), 0);
+
+		assert_true(k > 0);
+		got += (size_t)k;
+	}
+}
+
 /*
  * A real TCP connection over the loopback (::1 with @ipv6) whose server
  * socket took @text from the client: @r is then the client's segment that
@@ -3043,11 +3059,10 @@ static void conn_on_loopback(struct fixture *f, struct req *r, bool ipv6, const 
 	socklen_t alen = ipv6 ? sizeof(a6) : sizeof(a4);
 	__u16 cport, sport;
 	int lfd, on = 1, off = TCP_REPAIR_OFF_NO_WP, q = TCP_RECV_QUEUE;
-	size_t n = strlen(text), got = 0;
+	size_t n = strlen(text);
 	__u32 rcv_nxt, word;
 	__u64 bits;
 	socklen_t ql = sizeof(rcv_nxt);
-	char buf[3000];
 
 	lfd = socket(a->sa_family, SOCK_STREAM, 0);
 	assert_true(lfd >= 0);
@@ -3064,13 +3079,7 @@ static void conn_on_loopback(struct fixture *f, struct req *r, bool ipv6, const 
 	assert_int_equal(getsockname(sock[0], a, &alen), 0);
 	cport = ntohs(ipv6 ? a6.sin6_port : a4.sin_port);
 
-	assert_int_equal(send(sock[0], text, n, 0), (ssize_t)n);
-	while (got < n) {
-		ssize_t k = recv(sock[1], buf, sizeof(buf), 0);
-
-		assert_true(k > 0);
-		got += (size_t)k;
-	}
+	loopback_send(sock, text);
 	/* where the server's TCP is (repair mode reads it): the client's
 	 * segment with @text ended there */
 	assert_int_equal(setsockopt(sock[1], SOL_TCP, TCP_REPAIR, &on, sizeof(on)), 0);
@@ -3228,6 +3237,69 @@ static void test_retransmission_tcp_took(void **state)
 		assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
 		assert_next_is_rst(f, &r, seq);
 		reject_forget(f, &r);
+	}
+}
+
+/*
+ * Bytes of a followed chunked body sent again pass where the server's TCP
+ * took them (its socket's rcv_nxt is past them), other bytes in their
+ * place too: TCP drops them, whatever they carry (with no socket they are
+ * refused: test_chunked_body_gap_and_resend). Once TCP has taken every
+ * byte whose framing XDP read, the flow stops asking (TG_FLOW_CHUNK_SEEN
+ * cleared), and not before.
+ */
+static void test_chunked_body_resend_tcp_took(void **state)
+{
+	static const char HEAD[] =
+		"POST /health/upload HTTP/1.1\r\nHost: api.example.com\r\n"
+		"Transfer-Encoding: chunked\r\n\r\n";
+	static const char GET[] = "GET /health HTTP/1.1\r\nHost: api.example.com\r\n\r\n";
+	struct fixture *f = *state;
+	char first[256], other[256];
+	struct tg_flow flow, was;
+	struct req r;
+	int sock[2];
+	__u32 start, seq;
+
+	for (int ipv6 = 0; ipv6 < 2; ipv6++) {
+		snprintf(first, sizeof(first), "%s5\r\nhel", HEAD);
+		snprintf(other, sizeof(other), "%s0\r\n\r\nG", HEAD); /* as long */
+		conn_on_loopback(f, &r, ipv6, first, sock);
+		start = r.spec.seq;
+		seq = chunk_seg_passes(f, &r, start, first);
+		assert_true(flow_get(f, &r.spec, &was));
+		assert_int_equal(was.flags & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_SEEN),
+				 TG_FLOW_CHUNKED | TG_FLOW_CHUNK_SEEN);
+		assert_int_equal(was.chunk_end, start + (__u32)strlen(HEAD) + 3);
+
+		/* sent again, as it was and with other framing: TCP has both */
+		chunk_seg_passes(f, &r, start, first);
+		chunk_seg_passes(f, &r, start, other);
+		assert_true(flow_get(f, &r.spec, &flow));
+		assert_int_equal(flow.flags, was.flags);
+		assert_int_equal(flow.next_seq, was.next_seq);
+		assert_int_equal(flow.chunk_state, was.chunk_state);
+
+		/* the body's end, read before TCP has it: XDP still asks */
+		seq = chunk_seg_passes(f, &r, seq, "lo\r\n0\r\n\r\n");
+		assert_true(flow_get(f, &r.spec, &flow));
+		assert_int_equal(flow.flags & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_SEEN),
+				 TG_FLOW_CHUNK_SEEN);
+		assert_int_equal(flow.chunk_end, seq);
+		segment_passes(f, &r, seq, GET);
+		assert_true(flow_get(f, &r.spec, &flow));
+		assert_true(flow.flags & TG_FLOW_CHUNK_SEEN);
+		seq += (__u32)strlen(GET);
+
+		/* TCP takes them: the next segment finds it past chunk_end */
+		loopback_send(sock, "lo\r\n0\r\n\r\n");
+		loopback_send(sock, GET);
+		segment_passes(f, &r, seq, GET);
+		assert_true(flow_get(f, &r.spec, &flow));
+		assert_false(flow.flags & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_SEEN));
+		assert_int_equal(flow.next_seq, seq + (__u32)strlen(GET));
+		close(sock[0]);
+		close(sock[1]);
 	}
 }
 
@@ -4713,6 +4785,7 @@ int main(void)
 		T(test_chunked_body_followed_admitted),
 		T(test_chunked_body_followed_then_lost),
 		T(test_chunked_body_gap_and_resend),
+		T(test_chunked_body_resend_tcp_took),
 		T(test_request_behind_a_body_end),
 		T(test_missing_key),
 		T(test_unknown_key),
