@@ -1909,6 +1909,17 @@ __noinline int tg_xdp_chunked(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	return tg_xdp_chunk_read(ctx, p, off + h->end, TG_CHUNK_LINE);
 }
 
+/* Flow @f stops following its chunked body, an admitted request's, at
+ * segment @p (which ends at client sequence @end): the body is open until
+ * that request is answered, as one of unknown length (tg_req_end_seq). */
+static __always_inline int tg_chunk_body_open(const struct tg_pkt *p, struct tg_flow *f, __u32 end)
+{
+	f->next_seq = end;
+	tg_flow_req_flags(f, TG_FLOW_SEQ | TG_FLOW_UNSURE | TG_FLOW_BODY_OPEN);
+	tg_seqhint_put(&p->fk, f);
+	return XDP_PASS;
+}
+
 /*
  * tg_xdp_chunk_seg() - segment @p of a connection whose flow follows a
  * chunked request body (TG_FLOW_CHUNKED: next_seq is where its framing
@@ -1919,9 +1930,12 @@ __noinline int tg_xdp_chunked(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
  *   read the framing of what it saw there first, which TCP may have dropped
  *   (a bad checksum), and the server may read other framing in these, with
  *   a request behind it. TCP takes a true retransmission's bytes once.
- * - A segment past where the framing stands is dropped (chunk_gaps_dropped):
- *   one before it was lost or reordered, and its framing is not known; the
- *   client sends it again once the one before is there.
+ * - A segment past where the framing stands (one before it was lost or
+ *   reordered, so the framing between is not known): of a body let through
+ *   unadmitted, it is dropped (chunk_gaps_dropped), and the client sends it
+ *   again once the one before is there; of an admitted request's body, it
+ *   passes, and the body is open until answered (no retransmission timeout
+ *   for that consumer's upload).
  * - A segment inside a chunk's data passes; one that reaches where the
  *   framing stands has it read from there on: where the body ends, the
  *   flow is sure where the next request starts, and one in the segment is
@@ -1939,6 +1953,7 @@ __noinline int tg_xdp_chunk_seg(struct xdp_md *ctx, struct tg_pkt *p, __u32 body
 	struct tg_scratch *s;
 	struct tg_flow *f;
 	__u32 zero = 0, flags, seq, end, fp, ce, at, rcv_nxt;
+	bool gap;
 	int r;
 
 	s = bpf_map_lookup_elem(&tg_scratch, &zero);
@@ -1968,12 +1983,15 @@ __noinline int tg_xdp_chunk_seg(struct xdp_md *ctx, struct tg_pkt *p, __u32 body
 	if (!(flags & TG_FLOW_CHUNKED))
 		goto none;
 	fp = READ_ONCE(f->next_seq);
-	if ((__s32)(seq - fp) > 0) {
+	gap = (__s32)(seq - fp) > 0;
+	if (gap && (flags & TG_FLOW_CHUNK_FREE)) {
 		tg_stat(TG_S_CHUNK_GAPS);
 		return XDP_DROP;
 	}
 	if (!body)
 		tg_stat(TG_S_NON_REQUEST);
+	if (gap) /* an admitted request's body: its framing is lost */
+		return tg_chunk_body_open(p, f, end);
 	if ((__s32)(end - fp) <= 0)
 		return XDP_PASS; /* inside a chunk's data, or sent again */
 	r = tg_xdp_chunk_read(ctx, p, fp - seq, READ_ONCE(f->chunk_state));
@@ -1995,12 +2013,8 @@ __noinline int tg_xdp_chunk_seg(struct xdp_md *ctx, struct tg_pkt *p, __u32 body
 		return XDP_PASS;
 	}
 	if (!(flags & TG_FLOW_CHUNK_FREE)) {
-		/* an admitted request's body: open until it is answered */
-		f->next_seq = end;
-		f->chunk_end = end;
-		tg_flow_req_flags(f, TG_FLOW_SEQ | TG_FLOW_UNSURE | TG_FLOW_BODY_OPEN);
-		tg_seqhint_put(&p->fk, f);
-		return XDP_PASS;
+		f->chunk_end = end; /* XDP read this segment's framing */
+		return tg_chunk_body_open(p, f, end);
 	}
 refuse:
 	s->again = TG_AGAIN; /* the RST looks the server's socket up */

@@ -2125,8 +2125,11 @@ static void test_chunked_body_followed_then_lost(void **state)
 
 /*
  * A segment past where a followed body's framing stands (one before it lost
- * or reordered) is dropped, counted in chunk_gaps_dropped; once the missing
- * one comes, the one after is followed again. A segment at the body's
+ * or reordered): of a body let through unadmitted, it is dropped, counted
+ * in chunk_gaps_dropped; once the missing one comes, the one after is
+ * followed again. Of an admitted request's body, it passes, and the body is
+ * open until answered: the missing segment passes, and one behind that
+ * begins like a request is body. A segment at the body's
  * start sent again, whose bytes the server's TCP has not taken (here there
  * is no socket to ask), is refused: XDP read its framing in what it saw
  * first, which TCP may have dropped, and these bytes may frame the body
@@ -2135,8 +2138,10 @@ static void test_chunked_body_followed_then_lost(void **state)
 static void test_chunked_body_gap_and_resend(void **state)
 {
 	struct fixture *f = *state;
+	struct tg_flow flow;
 	struct req r;
 	struct xdp_run run;
+	char h[256];
 	__u64 gaps = stat_get(f, TG_S_CHUNK_GAPS);
 	__u32 seq;
 
@@ -2150,6 +2155,22 @@ static void test_chunked_body_gap_and_resend(void **state)
 	assert_int_equal(stat_get(f, TG_S_CHUNK_GAPS), gaps + 1);
 	seq = chunk_seg_passes(f, &r, seq, "a\r\n0123456789\r\n"); /* the missing one */
 	seq = chunk_seg_passes(f, &r, seq, "3\r\nabc\r\n");
+
+	/* the same gap in a consumer's body */
+	snprintf(h, sizeof(h), "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n", KEY_ACTIVE);
+	chunked_req(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	seq = r.spec.seq + (__u32)r.len;
+	chunk_seg_passes(f, &r, seq + 15, "3\r\nabc\r\n");
+	assert_int_equal(stat_get(f, TG_S_CHUNK_GAPS), gaps + 1);
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_false(flow.flags & TG_FLOW_CHUNKED);
+	assert_true(flow.flags & TG_FLOW_BODY_OPEN);
+	assert_true(flow.flags & TG_FLOW_UNSURE);
+	assert_int_equal(flow.next_seq, seq + 15 + 8);
+	chunk_seg_passes(f, &r, seq, "a\r\n0123456789\r\n");
+	assert_body_passed(f, &r, seq + 23, LOOKALIKE);
 
 	/* a new connection; its second chunk again, other bytes in its place */
 	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n", "");

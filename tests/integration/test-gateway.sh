@@ -495,6 +495,23 @@ assert_eq "the POST charged, the GET refused as unknown_key" \
 	"$(tg_counter "$TG_DIR/c-up6.json" 18 1 requests) $(tg_counter "$TG_DIR/c-up6.json" 18 1 unattributed) $(refused0 "$TG_DIR/c-up6.json" unknown_key)"
 assert_eq "the server saw the hidden GET's key only where XDP could not read it" 1 \
 	"$(tg_server_count " $k_hidden\$")"
+# a segment of a followed body past a gap (here a copy, sent by hand, of
+# bytes the client sends next): in a consumer's body it passes, and the
+# body is open until answered; in a keyless public one it is dropped
+# (chunk_gaps_dropped) until the bytes before it are there
+gaps0=$(tg_kernel_stat chunk_gaps_dropped)
+tg_counters "$TG_DIR/c-gap0.json"
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" gapped --addr "$TG_HOST_IP" --port "$PORT" \
+	--iface "$TG_CLIENT_IF" --key "$K_UPLOAD")
+assert_eq "a consumer's chunked POST with a segment past a gap: answered" 201 "$out"
+assert_eq "no segment of it dropped" "$gaps0" "$(tg_kernel_stat chunk_gaps_dropped)"
+tg_counters "$TG_DIR/c-gap1.json"
+assert_eq "charged once, as a request" "1 0" \
+	"$(($(tg_counter "$TG_DIR/c-gap1.json" 18 1 requests) - $(tg_counter "$TG_DIR/c-gap0.json" 18 1 requests))) $(($(tg_counter "$TG_DIR/c-gap1.json" 18 1 unattributed) - $(tg_counter "$TG_DIR/c-gap0.json" 18 1 unattributed)))"
+out=$(tg_client "$PYTHON" "$TG_CLIENT_PY" gapped --addr "$TG_HOST_IP" --port "$PORT" \
+	--iface "$TG_CLIENT_IF" --path /health/upload)
+assert_eq "a keyless public chunked POST with a segment past a gap: answered" 404 "$out"
+assert_eq "that segment dropped" "$((gaps0 + 1))" "$(tg_kernel_stat chunk_gaps_dropped)"
 
 # ---------------------------------------------------------------------------
 tg_log "3g. requests pipelined behind a public one, in one segment"

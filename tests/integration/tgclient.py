@@ -512,9 +512,10 @@ def sniffer(iface, timeout):
 
 
 def first_bytes_by_hand(sniff, s, args, name):
-    """A function send(payload, ack_ahead) that sends payload by hand on
-    sniff (bound to args.iface) as socket s's first bytes to args.port,
-    acknowledging the host's bytes up to ack_ahead past its first; made
+    """A function send(payload, ack_ahead, at=0) that sends payload by hand
+    on sniff (bound to args.iface) as socket s's bytes to args.port from
+    the at-th on (0: its first), acknowledging the host's bytes up to
+    ack_ahead past its first; made
     from the handshake sniff saw. None, with a message, if it saw none in
     time."""
     import struct
@@ -542,9 +543,9 @@ def first_bytes_by_hand(sniff, s, args, name):
         return None
     src_mac, dst_mac, isn = syn
 
-    def send(payload, ack_ahead):
+    def send(payload, ack_ahead, at=0):
         sniff.send(tcp_frame(dst_mac, src_mac, s.getsockname()[0], args.addr, sport, port,
-                             (isn + 1) & 0xffffffff, (synack + 1 + ack_ahead) & 0xffffffff,
+                             (isn + 1 + at) & 0xffffffff, (synack + 1 + ack_ahead) & 0xffffffff,
                              payload))
     return send
 
@@ -579,6 +580,37 @@ def cmd_duplicate(args):
         except (OSError, ValueError):
             pass
     print_statuses(statuses, 2)
+    return 0
+
+
+def cmd_gapped(args):
+    """A chunked POST to --path (with --key; none: keyless) with a segment
+    past a gap in its body: the head, the first chunk and half the second's
+    data through the socket; then by hand on --iface a copy of the bytes
+    the socket sends next, from 4 bytes past the end of that data (so XDP
+    sees bytes past where the body's framing stands before those between);
+    then those bytes through the socket. Prints the status read (0: none)."""
+    head = request_bytes(args.addr, args.port, args.path, args.key or None, "POST",
+                         ["Transfer-Encoding: chunked"])
+    first = head + b"5\r\nhello\r\n20\r\n" + b"d" * 16
+    rest = b"d" * 16 + b"\r\n5\r\nworld\r\n0\r\n\r\n"
+    sniff = sniffer(args.iface, args.timeout)
+    status = 0
+    with sniff, connect_nodelay(args) as s:
+        send = first_bytes_by_hand(sniff, s, args, "gapped")
+        if send is None:
+            print(0)
+            return 1
+        try:
+            s.sendall(first)
+            time.sleep(0.05)
+            send(rest[20:], 0, len(first) + 20)  # the server's TCP queues it out of order
+            time.sleep(0.05)
+            s.sendall(rest)
+            status = Reader(s).response()[0]
+        except (OSError, ValueError):
+            pass
+    print(status)
     return 0
 
 
@@ -856,6 +888,12 @@ def main():
     p.add_argument("--path", default="/v1/ok")
     p.add_argument("--key", default="")
     p.set_defaults(fn=cmd_phantom)
+
+    p = connecting("gapped")
+    p.add_argument("--iface", required=True, help="the client's interface, for the frame")
+    p.add_argument("--path", default="/v1/created")
+    p.add_argument("--key", default="")
+    p.set_defaults(fn=cmd_gapped)
 
     p = connecting("duplicate")
     p.add_argument("--iface", required=True, help="the client's interface, for the frame")
