@@ -335,14 +335,28 @@ static int cmp_u32(const void *a, const void *b)
 
 typedef void (*reset_fn)(struct tollgate *skel);
 
-/* Median over @samples test runs of one repeat, @reset before each. */
-static double median_runs(const char *what, int prog_fd, struct frame *f, __u32 samples,
-			  struct tollgate *skel, reset_fn reset, __u32 want_action)
+static double median_u32(__u32 *d, __u32 n)
 {
-	__u32 *d = calloc(samples, sizeof(*d)), action, i;
+	qsort(d, n, sizeof(*d), cmp_u32);
+	return n % 2 ? d[n / 2] : (d[n / 2 - 1] + d[n / 2]) / 2.0;
+}
+
+/*
+ * Median over @samples test runs of one repeat, @reset before each. With
+ * @noop_fd (not -1), the no-op program runs on the same frame right after
+ * each, and *ret_noop is its median. The VM's speed drifts between two
+ * modes (in the slow one the no-op takes ×1.3, tg_xdp ×1.6) that last from
+ * a few tenths of a second to minutes: a baseline taken before the runs it
+ * is subtracted from may be in the other mode.
+ */
+static double median_runs(const char *what, int prog_fd, struct frame *f, __u32 samples,
+			  struct tollgate *skel, reset_fn reset, __u32 want_action, int noop_fd,
+			  double *ret_noop)
+{
+	__u32 *d = calloc(samples, sizeof(*d)), *nd = calloc(samples, sizeof(*nd)), action, i;
 	double m;
 
-	if (!d)
+	if (!d || !nd)
 		die("calloc", ENOMEM);
 	for (i = 0; i < samples; i++) {
 		if (reset)
@@ -353,10 +367,14 @@ static double median_runs(const char *what, int prog_fd, struct frame *f, __u32 
 				what, action, want_action);
 			exit(1);
 		}
+		if (noop_fd >= 0)
+			nd[i] = run(noop_fd, f, 1, &action);
 	}
-	qsort(d, samples, sizeof(*d), cmp_u32);
-	m = samples % 2 ? d[samples / 2] : (d[samples / 2 - 1] + d[samples / 2]) / 2.0;
+	m = median_u32(d, samples);
+	if (noop_fd >= 0)
+		*ret_noop = median_u32(nd, samples);
 	free(d);
+	free(nd);
 	return m;
 }
 
@@ -655,7 +673,7 @@ int main(int argc, char **argv)
 	unsigned long repeat = 1000000, profile_s = 0;
 	__u32 samples, action;
 	int tg_fd, noop_fd, opt, err;
-	double tg, noop_mean, noop_median;
+	double tg, noop, noop_mean;
 	__u64 before;
 
 	static const struct option longopts[] = {
@@ -703,7 +721,8 @@ int main(int argc, char **argv)
 	}
 	samples = (__u32)(repeat / 10);
 	snprintf(method_mean, sizeof(method_mean), "mean of %lu repeats", repeat);
-	snprintf(method_median, sizeof(method_median), "median of %u runs", samples);
+	snprintf(method_median, sizeof(method_median), "median of %u runs, no-op alongside",
+		 samples);
 
 	skel = tollgate__open();
 	if (!skel)
@@ -750,9 +769,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	/* the baselines, measured both ways */
+	/* the baseline of the rows measured by repeats (those measured by
+	 * runs take theirs alongside, median_runs) */
 	noop_mean = mean_repeats("no-op", noop_fd, &req_open, (__u32)repeat, XDP_PASS);
-	noop_median = median_runs("no-op", noop_fd, &req_open, samples, NULL, NULL, XDP_PASS);
 
 	/* non-request segment, before any in-kernel answer */
 	before = stat_sum(skel, TG_S_NON_REQUEST);
@@ -763,42 +782,43 @@ int main(int argc, char **argv)
 
 	/* admitted, first request on a new connection */
 	before = stat_sum(skel, TG_S_REQUESTS);
-	tg = median_runs("admitted", tg_fd, &req_open, samples, skel, reset_flow_handshake, XDP_PASS);
+	tg = median_runs("admitted", tg_fd, &req_open, samples, skel, reset_flow_handshake, XDP_PASS,
+			 noop_fd, &noop);
 	expect_stat(skel, TG_S_REQUESTS, before, samples, "admitted");
-	add_result("admitted request, first on its connection", method_median, &req_open, tg,
-		   noop_median, 500);
+	add_result("admitted request, first on its connection", method_median, &req_open, tg, noop,
+		   500);
 
 	/* the same with the key not in this CPU's cache: SipHash, key and plan lookups */
 	tg = median_runs("admitted uncached", tg_fd, &req_open, samples, skel,
-			 reset_flow_handshake_uncached, XDP_PASS);
+			 reset_flow_handshake_uncached, XDP_PASS, noop_fd, &noop);
 	add_result("admitted request, first on its connection, key not cached", method_median,
-		   &req_open, tg, noop_median, 0);
+		   &req_open, tg, noop, 0);
 
 	/* admitted, no flow yet: tg_xdp makes the flow and arms its timer */
-	tg = median_runs("admitted", tg_fd, &req_open, samples, skel, reset_flow, XDP_PASS);
-	add_result("admitted request, no flow yet (made in XDP)", method_median, &req_open, tg,
-		   noop_median, 0);
+	tg = median_runs("admitted", tg_fd, &req_open, samples, skel, reset_flow, XDP_PASS, noop_fd,
+			 &noop);
+	add_result("admitted request, no flow yet (made in XDP)", method_median, &req_open, tg, noop,
+		   0);
 
 	/* admitted, kept-alive connection: each sample charged (none taken for a
 	 * retransmission, none short of a pending slot) */
 	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
 		 stat_sum(skel, TG_S_PENDING_FULL);
 	tg = median_runs("admitted kept-alive", tg_fd, &req_open, samples, skel, reset_flow_answered,
-			 XDP_PASS);
+			 XDP_PASS, noop_fd, &noop);
 	expect_stat_net(skel, before, samples, "admitted kept-alive");
-	add_result("admitted request, kept-alive connection", method_median, &req_open, tg,
-		   noop_median, 500);
+	add_result("admitted request, kept-alive connection", method_median, &req_open, tg, noop,
+		   500);
 
 	/* the same as a POST whose chunked body is whole in its segment: XDP
 	 * reads each size line, skipping the data, to the body's end */
 	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
 		 stat_sum(skel, TG_S_PENDING_FULL);
 	tg = median_runs("admitted chunked", tg_fd, &req_chunked, samples, skel,
-			 reset_flow_answered, XDP_PASS);
+			 reset_flow_answered, XDP_PASS, noop_fd, &noop);
 	expect_stat_net(skel, before, samples, "admitted chunked");
 	add_result("admitted POST, kept-alive, 4 chunks of 200 B in its segment", method_median,
-		   &req_chunked, tg,
-		   median_runs("no-op", noop_fd, &req_chunked, samples, NULL, NULL, XDP_PASS), 0);
+		   &req_chunked, tg, noop, 0);
 
 	/* a segment of a chunked body the connection follows: its POST, the
 	 * first request where the flow is sure one starts, began it (and
@@ -810,11 +830,10 @@ int main(int argc, char **argv)
 		die("the chunked POST that begins the body", EINVAL);
 	before = stat_sum(skel, TG_S_NON_REQUEST);
 	tg = median_runs("chunked body segment", tg_fd, &chunk_body, samples, skel,
-			 reset_flow_chunked, XDP_PASS);
+			 reset_flow_chunked, XDP_PASS, noop_fd, &noop);
 	expect_stat(skel, TG_S_NON_REQUEST, before, samples, "chunked body segment");
 	add_result("segment of a chunked body, framing read (two size lines)", method_median,
-		   &chunk_body, tg,
-		   median_runs("no-op", noop_fd, &chunk_body, samples, NULL, NULL, XDP_PASS), 0);
+		   &chunk_body, tg, noop, 0);
 	flow_chunked(0, false); /* no chunked body followed any more */
 
 	/* the same with the caches flushed before each sample, on this CPU */
@@ -834,11 +853,11 @@ int main(int argc, char **argv)
 	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
 		 stat_sum(skel, TG_S_PENDING_FULL);
 	tg = median_runs("admitted kept-alive, cold", tg_fd, &req_open, COLD_SAMPLES, skel,
-			 reset_flow_answered_cold, XDP_PASS);
+			 reset_flow_answered_cold, XDP_PASS, -1, NULL);
 	expect_stat_net(skel, before, COLD_SAMPLES, "admitted kept-alive, cold");
 	add_result("admitted request, kept-alive connection, caches cold", method_cold, &req_open, tg,
 		   median_runs("no-op, cold", noop_fd, &req_open, COLD_SAMPLES, skel, evict_caches,
-			       XDP_PASS),
+			       XDP_PASS, -1, NULL),
 		   0);
 	free((void *)cold_buf);
 
@@ -852,10 +871,11 @@ int main(int argc, char **argv)
 	/* refused over_limit: the 429 is built and sent back */
 	reset_flow(skel);
 	before = stat_sum(skel, TG_S_REJECT_TX);
-	tg = median_runs("over_limit", tg_fd, &req_empty, samples, skel, reset_reject, XDP_TX);
+	tg = median_runs("over_limit", tg_fd, &req_empty, samples, skel, reset_reject, XDP_TX, noop_fd,
+			 &noop);
 	expect_stat(skel, TG_S_REJECT_TX, before, samples, "over_limit reject");
-	add_result("refused over_limit (429 in-kernel, XDP_TX)", method_median, &req_empty, tg,
-		   noop_median, 0);
+	add_result("refused over_limit (429 in-kernel, XDP_TX)", method_median, &req_empty, tg, noop,
+		   0);
 
 	/* non-request segment of another connection once tg_rejects is in use
 	 * (the answered connection's own segments become RSTs) */
