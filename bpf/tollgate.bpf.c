@@ -289,12 +289,17 @@ static __always_inline __u64 *tg_rejhint_slot(const struct tg_flow_key *fk)
 	return bpf_map_lookup_elem(&tg_rejhint, &slot);
 }
 
-/* Could flow fk have a live tg_rejects entry? */
+/* Could flow fk have a live tg_rejects entry? A slot never written (0)
+ * says no without the clock: a helper call, which a segment of every other
+ * connection would pay once rejects are in use. */
 static __always_inline bool tg_reject_maybe(const struct tg_flow_key *fk)
 {
-	__u64 *until = tg_rejhint_slot(fk);
+	__u64 *until = tg_rejhint_slot(fk), u;
 
-	return !until || *until >= bpf_ktime_get_coarse_ns();
+	if (!until)
+		return true;
+	u = READ_ONCE(*until);
+	return u && u >= bpf_ktime_get_coarse_ns();
 }
 
 /* Flow @fk's slot of tg_seqhint, and its tag in *ret_tag: a keyed hash of
