@@ -1915,11 +1915,15 @@ __noinline int tg_xdp_chunked(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 }
 
 /* Flow @f stops following its chunked body, an admitted request's, at
- * segment @p (which ends at client sequence @end): the body is open until
- * that request is answered, as one of unknown length (tg_req_end_seq). */
+ * segment @p, up to client sequence @end: the body is open until that
+ * request is answered, as one of unknown length (tg_req_end_seq). XDP
+ * decided nothing by the framing it read (the body had not ended), so
+ * bytes of it sent again need no check any more (TG_FLOW_CHUNK_SEEN). */
 static __always_inline int tg_chunk_body_open(const struct tg_pkt *p, struct tg_flow *f, __u32 end)
 {
 	f->next_seq = end;
+	if (READ_ONCE(f->flags) & TG_FLOW_CHUNK_SEEN)
+		__sync_fetch_and_and(&f->flags, ~TG_FLOW_CHUNK_SEEN);
 	tg_flow_req_flags(f, TG_FLOW_SEQ | TG_FLOW_UNSURE | TG_FLOW_BODY_OPEN);
 	tg_seqhint_put(&p->fk, f);
 	return XDP_PASS;
@@ -1931,10 +1935,12 @@ static __always_inline int tg_chunk_body_open(const struct tg_pkt *p, struct tg_
  * stands), or has bytes whose chunk framing XDP read (TG_FLOW_CHUNK_SEEN,
  * up to chunk_end); @body: the segment does not begin like a request.
  * - Bytes before chunk_end sent again that the server's TCP has not taken
- *   (bpf_skc_lookup_tcp; or no socket found) are refused (missing_key): XDP
- *   read the framing of what it saw there first, which TCP may have dropped
- *   (a bad checksum), and the server may read other framing in these, with
- *   a request behind it. TCP takes a true retransmission's bytes once.
+ *   (bpf_skc_lookup_tcp; or no socket found): XDP read the framing of what
+ *   it saw there first, which TCP may have dropped (a bad checksum), and
+ *   the server may read other framing in these, with a request behind it.
+ *   TCP takes a true retransmission's bytes once. While an admitted
+ *   request's body is followed, they pass and the body is open until
+ *   answered; else they are refused (missing_key).
  * - A segment past where the framing stands (one before it was lost or
  *   reordered, so the framing between is not known): of a body let through
  *   unadmitted, it is dropped (chunk_gaps_dropped), and the client sends it
@@ -1976,8 +1982,14 @@ __noinline int tg_xdp_chunk_seg(struct xdp_md *ctx, struct tg_pkt *p, __u32 body
 	if ((flags & TG_FLOW_CHUNK_SEEN) && (__s32)(seq - ce) < 0) {
 		/* framing bytes XDP read, sent again: taken by TCP already? */
 		if (!tg_tcp_rcv_nxt(ctx, p, &rcv_nxt) ||
-		    (__s32)(((__s32)(end - ce) < 0 ? end : ce) - rcv_nxt) > 0)
-			goto refuse;
+		    (__s32)(((__s32)(end - ce) < 0 ? end : ce) - rcv_nxt) > 0) {
+			if ((flags & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_FREE)) != TG_FLOW_CHUNKED)
+				goto refuse;
+			/* an admitted request's body, not ended: its framing
+			 * is no longer sure */
+			fp = READ_ONCE(f->next_seq);
+			return tg_chunk_body_open(p, f, (__s32)(end - fp) > 0 ? end : fp);
+		}
 	} else if (!(flags & TG_FLOW_CHUNKED)) {
 		/* past them: once TCP has taken them all, nothing is left to check */
 		if (tg_tcp_rcv_nxt(ctx, p, &rcv_nxt) && (__s32)(rcv_nxt - ce) >= 0) {
@@ -2017,10 +2029,8 @@ __noinline int tg_xdp_chunk_seg(struct xdp_md *ctx, struct tg_pkt *p, __u32 body
 			return TG_XDP_NEXT + (at | TG_XDP_AT);
 		return XDP_PASS;
 	}
-	if (!(flags & TG_FLOW_CHUNK_FREE)) {
-		f->chunk_end = end; /* XDP read this segment's framing */
+	if (!(flags & TG_FLOW_CHUNK_FREE))
 		return tg_chunk_body_open(p, f, end);
-	}
 refuse:
 	s->again = TG_AGAIN; /* the RST looks the server's socket up */
 	info.verdict = TG_V_MISSING_KEY;

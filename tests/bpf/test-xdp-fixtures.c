@@ -2133,7 +2133,9 @@ static void test_chunked_body_followed_then_lost(void **state)
  * start sent again, whose bytes the server's TCP has not taken (here there
  * is no socket to ask), is refused: XDP read its framing in what it saw
  * first, which TCP may have dropped, and these bytes may frame the body
- * otherwise.
+ * otherwise. In a consumer's body still followed it passes instead, and
+ * the body is open until answered; once XDP read that body's end and
+ * decided the request behind it, it is refused.
  */
 static void test_chunked_body_gap_and_resend(void **state)
 {
@@ -2141,7 +2143,7 @@ static void test_chunked_body_gap_and_resend(void **state)
 	struct tg_flow flow;
 	struct req r;
 	struct xdp_run run;
-	char h[256];
+	char h[256], get[256];
 	__u64 gaps = stat_get(f, TG_S_CHUNK_GAPS);
 	__u32 seq;
 
@@ -2179,6 +2181,34 @@ static void test_chunked_body_gap_and_resend(void **state)
 	seq = r.spec.seq + (__u32)r.len;
 	seq = chunk_seg_passes(f, &r, seq, "5\r\nworld\r\n");
 	req_segment(&r, seq - 10, "0\r\n\r\nGET /v1/orders/1 HTTP/1.1\r\n\r\n");
+	assert_refused(f, &r, 0, 0, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
+
+	/* the same in a consumer's body, followed still: it passes, as does
+	 * the next sent again, and the body is open until answered */
+	chunked_req(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	seq = r.spec.seq + (__u32)r.len;
+	seq = chunk_seg_passes(f, &r, seq, "5\r\nworld\r\n");
+	chunk_seg_passes(f, &r, seq - 10, "0\r\n\r\nGET /v1/orders/1 HTTP/1.1\r\n\r\n");
+	assert_true(flow_get(f, &r.spec, &flow));
+	assert_false(flow.flags & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_SEEN));
+	assert_true(flow.flags & TG_FLOW_BODY_OPEN);
+	assert_true(flow.flags & TG_FLOW_UNSURE);
+	chunk_seg_passes(f, &r, seq - 20, "5\r\nhello\r\n");
+	assert_body_passed(f, &r, seq + 30, LOOKALIKE);
+
+	/* once its end was read, and the GET behind it decided: refused */
+	chunked_req(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	seq = r.spec.seq + (__u32)r.len;
+	snprintf(get, sizeof(get), "0\r\n\r\nGET /v1/orders/8 HTTP/1.1\r\nX-API-Key: %s\r\n\r\n",
+		 KEY_ACTIVE);
+	req_segment(&r, seq, get);
+	run_req(f, &r, &run);
+	assert_pass_untouched(&run);
+	req_segment(&r, seq - 10, "5\r\nhello\r\n0\r\n\r\nGET /v1/orders/1 HTTP/1.1\r\n\r\n");
 	assert_refused(f, &r, 0, 0, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
 }
 
