@@ -1804,6 +1804,19 @@ static void chunked_req(struct fixture *f, struct req *r, const char *path, cons
 	flow_with_socket(f, r);
 }
 
+/* chunked_req(), and that segment passes untouched; returns the sequence
+ * after it. */
+static __u32 chunked_passes(struct fixture *f, struct req *r, const char *path, const char *headers,
+			    const char *body, const char *tail)
+{
+	struct xdp_run run;
+
+	chunked_req(f, r, path, headers, body, tail);
+	run_req(f, r, &run);
+	assert_pass_untouched(&run);
+	return r->spec.seq + (__u32)r->len;
+}
+
 /* Chunked bodies XDP reads to their end in their segment: one chunk,
  * several, sizes in either case, extensions, LF line ends in the size lines
  * and after the last chunk */
@@ -1881,10 +1894,8 @@ static void test_request_behind_chunked_body_is_decided(void **state)
 
 	snprintf(get, sizeof(get), "GET /v1/orders/7 HTTP/1.1\r\nX-API-Key: %s\r\n\r\n", KEY_ACTIVE);
 	charged = counters_get(f, C_ACTIVE, API_ORDERS).requests;
-	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n",
-		    get);
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	chunked_passes(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n",
+		       "5\r\nhello\r\n0\r\n\r\n", get);
 	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, charged + 1);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, 2);
@@ -1897,9 +1908,7 @@ static void test_request_behind_chunked_body_is_decided(void **state)
 	/* a consumer's chunked POST, then its GET: two requests charged */
 	snprintf(h, sizeof(h), "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n", KEY_ACTIVE);
 	charged = counters_get(f, C_ACTIVE, API_ORDERS).requests;
-	chunked_req(f, &r, "/v1/orders", h, "5\r\nhello\r\n0\r\n\r\n", get);
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	chunked_passes(f, &r, "/v1/orders", h, "5\r\nhello\r\n0\r\n\r\n", get);
 	assert_int_equal(counters_get(f, C_ACTIVE, API_ORDERS).requests, charged + 2);
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.tail, 2);
@@ -1942,7 +1951,6 @@ static void test_chunked_body_not_followed(void **state)
 		{ "Transfer-Encodings: chunked\r\n", "0\r\n\r\n" },
 	};
 	struct fixture *f = *state;
-	struct xdp_run run;
 	char body[512];
 	struct req r;
 	size_t n = 0;
@@ -1957,9 +1965,7 @@ static void test_chunked_body_not_followed(void **state)
 	for (int i = 0; i < 31; i++)
 		n += (size_t)snprintf(body + n, sizeof(body) - n, "1\r\n%c\r\n", 'a' + i % 26);
 	snprintf(body + n, sizeof(body) - n, "0\r\n\r\n");
-	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", body, "");
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	chunked_passes(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", body, "");
 	snprintf(body + n, sizeof(body) - n, "1\r\nz\r\n0\r\n\r\n");
 	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", body, "");
 	assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
@@ -2066,9 +2072,7 @@ static void test_chunked_body_followed_admitted(void **state)
 	__u32 seq;
 
 	snprintf(h, sizeof(h), "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n", KEY_ACTIVE);
-	chunked_req(f, &r, "/v1/orders", h, "", "");
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	chunked_passes(f, &r, "/v1/orders", h, "", "");
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_int_equal(flow.flags & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_FREE | TG_FLOW_BODY_OPEN),
 			 TG_FLOW_CHUNKED);
@@ -2098,15 +2102,12 @@ static void test_chunked_body_followed_then_lost(void **state)
 {
 	struct fixture *f = *state;
 	struct req r;
-	struct xdp_run run;
 	struct tg_flow flow;
 	char h[256];
 	__u32 seq;
 
 	snprintf(h, sizeof(h), "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n", KEY_ACTIVE);
-	chunked_req(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	chunked_passes(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
 	seq = chunk_seg_passes(f, &r, r.spec.seq + (__u32)r.len, "0\r\nX-Checksum: 1\r\n\r\n");
 	assert_true(flow_get(f, &r.spec, &flow));
 	assert_false(flow.flags & TG_FLOW_CHUNKED);
@@ -2116,9 +2117,7 @@ static void test_chunked_body_followed_then_lost(void **state)
 	/* a segment that begins like a request is body until answered */
 	assert_body_passed(f, &r, seq, LOOKALIKE);
 
-	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n", "");
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
+	chunked_passes(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n", "");
 	req_segment(&r, r.spec.seq + (__u32)r.len, "0\r\nX-Checksum: 1\r\n\r\n");
 	assert_refused(f, &r, 0, 0, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
 }
@@ -2147,10 +2146,8 @@ static void test_chunked_body_gap_and_resend(void **state)
 	__u64 gaps = stat_get(f, TG_S_CHUNK_GAPS);
 	__u32 seq;
 
-	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n", "");
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
-	seq = r.spec.seq + (__u32)r.len;
+	seq = chunked_passes(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n",
+			     "5\r\nhello\r\n", "");
 	req_segment(&r, seq + 10, "3\r\nabc\r\n");
 	run_req(f, &r, &run);
 	assert_int_equal(run.retval, XDP_DROP);
@@ -2160,10 +2157,7 @@ static void test_chunked_body_gap_and_resend(void **state)
 
 	/* the same gap in a consumer's body */
 	snprintf(h, sizeof(h), "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n", KEY_ACTIVE);
-	chunked_req(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
-	seq = r.spec.seq + (__u32)r.len;
+	seq = chunked_passes(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
 	chunk_seg_passes(f, &r, seq + 15, "3\r\nabc\r\n");
 	assert_int_equal(stat_get(f, TG_S_CHUNK_GAPS), gaps + 1);
 	assert_true(flow_get(f, &r.spec, &flow));
@@ -2175,20 +2169,15 @@ static void test_chunked_body_gap_and_resend(void **state)
 	assert_body_passed(f, &r, seq + 23, LOOKALIKE);
 
 	/* a new connection; its second chunk again, other bytes in its place */
-	chunked_req(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n", "");
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
-	seq = r.spec.seq + (__u32)r.len;
+	seq = chunked_passes(f, &r, "/health/upload", "Transfer-Encoding: chunked\r\n",
+			     "5\r\nhello\r\n", "");
 	seq = chunk_seg_passes(f, &r, seq, "5\r\nworld\r\n");
 	req_segment(&r, seq - 10, "0\r\n\r\nGET /v1/orders/1 HTTP/1.1\r\n\r\n");
 	assert_refused(f, &r, 0, 0, TG_V_MISSING_KEY, XDP_TX, 401, NULL);
 
 	/* the same in a consumer's body, followed still: it passes, as does
 	 * the next sent again, and the body is open until answered */
-	chunked_req(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
-	seq = r.spec.seq + (__u32)r.len;
+	seq = chunked_passes(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
 	seq = chunk_seg_passes(f, &r, seq, "5\r\nworld\r\n");
 	chunk_seg_passes(f, &r, seq - 10, "0\r\n\r\nGET /v1/orders/1 HTTP/1.1\r\n\r\n");
 	assert_true(flow_get(f, &r.spec, &flow));
@@ -2199,10 +2188,7 @@ static void test_chunked_body_gap_and_resend(void **state)
 	assert_body_passed(f, &r, seq + 30, LOOKALIKE);
 
 	/* once its end was read, and the GET behind it decided: refused */
-	chunked_req(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
-	run_req(f, &r, &run);
-	assert_pass_untouched(&run);
-	seq = r.spec.seq + (__u32)r.len;
+	seq = chunked_passes(f, &r, "/v1/orders", h, "5\r\nhello\r\n", "");
 	snprintf(get, sizeof(get), "0\r\n\r\nGET /v1/orders/8 HTTP/1.1\r\nX-API-Key: %s\r\n\r\n",
 		 KEY_ACTIVE);
 	req_segment(&r, seq, get);
