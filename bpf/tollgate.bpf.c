@@ -1070,15 +1070,28 @@ static __always_inline bool tg_source_allows(const struct tg_pkt *p, __u64 now)
 	return true;
 }
 
-/* Apply the configured action to a refused request. */
-static __always_inline int tg_refuse(struct xdp_md *ctx, struct tg_pkt *p,
-				     struct tg_reply_info *info, __u32 consumer_id, __u32 api_id,
-				     __u64 now)
-{
-	__u32 v = info->verdict & (TG_V_COUNT - 1);
-	__u8 action = tg_actions[v];
+/* A refused request's (consumer, API), as tg_refuse_decide() takes them. */
+#define TG_IDS(consumer_id, api_id) ((__u64)(consumer_id) << 32 | (api_id))
+#define TG_XDP_REJECT 0x100 /* tg_refuse_decide: answer with tg_reject() */
 
-	tg_count_refused(consumer_id, api_id, v);
+/*
+ * What to do with a refused request of (consumer, API) @ids (TG_IDS): count
+ * it, then its verdict's action, the per-source limit applied to refusals
+ * without a valid key; TG_XDP_REJECT where the caller answers it. A global
+ * function: one copy, checked once, off the admitted path's code; tg_reject
+ * is called by the caller, so the stack of calls stays three deep.
+ */
+__noinline int tg_refuse_decide(const struct tg_pkt *p, const struct tg_reply_info *info, __u64 ids,
+				__u64 now)
+{
+	__u32 v;
+	__u8 action;
+
+	if (!p || !info)
+		return XDP_PASS;
+	v = info->verdict & (TG_V_COUNT - 1);
+	action = tg_actions[v];
+	tg_count_refused(ids >> 32, (__u32)ids, v);
 	if (action == TG_ACT_PASS)
 		return XDP_PASS;
 	if (v == TG_V_MISSING_KEY || v == TG_V_UNKNOWN_KEY || v == TG_V_REVOKED_KEY) {
@@ -1089,7 +1102,19 @@ static __always_inline int tg_refuse(struct xdp_md *ctx, struct tg_pkt *p,
 	}
 	if (action == TG_ACT_DROP || p->fragment || (p->tcp_flags & TG_TCP_SYN))
 		return XDP_DROP;
-	return tg_reject(ctx, v, info->wait_s, info->burst, info->window_s);
+	return TG_XDP_REJECT;
+}
+
+/* Apply the configured action to a refused request of (consumer, API) @ids. */
+static __always_inline int tg_refuse(struct xdp_md *ctx, const struct tg_pkt *p,
+				     const struct tg_reply_info *info, __u64 ids, __u64 now)
+{
+	int r = tg_refuse_decide(p, info, ids, now);
+
+	if (r != TG_XDP_REJECT)
+		return r;
+	return tg_reject(ctx, info->verdict & (TG_V_COUNT - 1), info->wait_s, info->burst,
+			 info->window_s);
 }
 
 /* --- admission ------------------------------------------------------------------ */
@@ -1322,6 +1347,17 @@ static __always_inline bool tg_key_raw_eq(const __u64 *a, const __u64 *b)
 	       a[5] == b[5];
 }
 
+/* s->digest = the key in s->key digested under @secret: SipHash-2-4-128,
+ * some 600 instructions run only for a key no cache holds. A global
+ * function, out of the request path's code and checked once. */
+__noinline int tg_key_digest(struct tg_scratch *s, const struct tg_secret *secret)
+{
+	if (!s || !secret)
+		return -1;
+	tg_siphash(secret->key, s->key, TG_KEY_LEN, 1, s->digest.bytes);
+	return 0;
+}
+
 /* Digest the key in s->key (or take the connection's cached digest when the
  * key is the same) and look it up; the digest is left in s->digest for
  * admission to cache. */
@@ -1338,8 +1374,8 @@ static __always_inline struct tg_key *tg_key_lookup(struct tg_scratch *s, __u32 
 	s->key_cached = flow && tg_key_raw_eq(flow->key_raw, kw);
 	if (s->key_cached)
 		s->digest = flow->key_digest;
-	else
-		tg_siphash(secret->key, s->key, TG_KEY_LEN, 1, s->digest.bytes);
+	else if (tg_key_digest(s, secret))
+		return NULL;
 	s->digest_ok = 1;
 	key = bpf_map_lookup_elem(&tg_keys, &s->digest);
 	if (!key && tg_miss_path)
@@ -2034,7 +2070,7 @@ __noinline int tg_xdp_chunk_seg(struct xdp_md *ctx, struct tg_pkt *p, __u32 body
 refuse:
 	s->again = TG_AGAIN; /* the RST looks the server's socket up */
 	info.verdict = TG_V_MISSING_KEY;
-	return tg_refuse(ctx, p, &info, 0, 0, bpf_ktime_get_ns());
+	return tg_refuse(ctx, p, &info, 0, bpf_ktime_get_ns());
 none:
 	if (!body)
 		return TG_XDP_CHUNK_NONE;
@@ -2106,7 +2142,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 		return XDP_PASS;
 	if (off == TG_XDP_UNREAD) {
 		info.verdict = TG_V_MISSING_KEY;
-		return tg_refuse(ctx, p, &info, 0, 0, now);
+		return tg_refuse(ctx, p, &info, 0, now);
 	}
 	first = !(off & ~TG_XDP_PLAIN) || (off & TG_XDP_AT);
 	plain = off & TG_XDP_PLAIN;
@@ -2247,7 +2283,7 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	if (info.verdict == TG_V_ADMITTED)
 		goto admit;
 refuse:
-	r = tg_refuse(ctx, p, &info, admitted.consumer_id, api_id, now);
+	r = tg_refuse(ctx, p, &info, TG_IDS(admitted.consumer_id, api_id), now);
 	if (r != XDP_PASS) {
 		tg_xdp_refund(s);
 		return r;
@@ -2283,7 +2319,7 @@ next:
 		}
 		/* the bytes behind it go unread */
 		info.verdict = TG_V_MISSING_KEY;
-		r = tg_refuse(ctx, p, &info, 0, 0, now);
+		r = tg_refuse(ctx, p, &info, 0, now);
 		if (r != XDP_PASS) {
 			tg_xdp_refund(s);
 			return r;
