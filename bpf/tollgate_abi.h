@@ -42,7 +42,7 @@
 #define TG_RB_WAKEUP_MAX (512 * 1024)
 /* tg_xdp's key cache (not pinned) has 1 << bits slots of 128 bytes a CPU:
  * the power of two at or above agent.max_keys, within these bounds (a slot
- * is one key; 4096 slots are 512 KiB a CPU). */
+ * is one key, two slots a set; 4096 slots are 512 KiB a CPU). */
 #define TG_KEYCACHE_BITS_MIN 7
 #define TG_KEYCACHE_BITS_MAX 12
 /* The map's entries: as many slots for each possible CPU. */

@@ -1387,9 +1387,10 @@ static void test_key_cache_follows_generation(void **state)
 	any_cpu();
 }
 
-/* The cache slot tg_xdp picks for a key (tg_keycache_slot()), with the
- * fixture's tg_keycache_bits (the object's default). */
-static unsigned keycache_slot(const struct fixture *f, const char *key)
+/* The hash tg_xdp picks a key's cache set by (tg_keycache_set(): the set
+ * is its first slot, the hash less its low bit), with the fixture's
+ * tg_keycache_bits (the object's default). */
+static unsigned keycache_hash(const struct fixture *f, const char *key)
 {
 	__u64 w1, w3;
 
@@ -1398,25 +1399,34 @@ static unsigned keycache_slot(const struct fixture *f, const char *key)
 	return (unsigned)(((w1 ^ w3) * 0x9e3779b97f4a7c15ULL) >> (64 - f->skel->rodata->tg_keycache_bits));
 }
 
-/* Two keys of one cache slot take it from each other, and each request is
- * charged to its own key's consumer. */
-static void test_key_cache_shared_slot(void **state)
+/* Another key (in @other, a copy of KEY_ANY) of @key's cache set, put into
+ * tg_keys as consumer C_COLLIDE's. Its hash is @key's to the last bit, so
+ * a cache of one way a set would give both the same slot. */
+static void key_of_same_set(struct fixture *f, const char *key, char *other)
 {
 	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-	struct fixture *f = *state;
 	struct tg_key collide = { 7, C_COLLIDE, PLAN_ANY, TG_KEY_ACTIVE };
-	char other[] = KEY_ANY, h[128], path[32];
 	unsigned tries = 0;
-	struct req r;
 
-	/* another key of KEY_ACTIVE's slot: vary two of its random bytes */
+	/* vary two of its random bytes */
 	do {
 		other[8] = digits[tries % 62];
 		other[9] = digits[(tries / 62) % 62];
 		tries++;
-	} while (keycache_slot(f, other) != keycache_slot(f, KEY_ACTIVE) && tries < 62 * 62);
-	assert_int_equal(keycache_slot(f, other), keycache_slot(f, KEY_ACTIVE));
+	} while (keycache_hash(f, other) != keycache_hash(f, key) && tries < 62 * 62);
+	assert_int_equal(keycache_hash(f, other), keycache_hash(f, key));
 	key_put(f, other, &collide);
+}
+
+/* Two keys of one cache set: each request is charged to its own key's
+ * consumer. */
+static void test_key_cache_shared_slot(void **state)
+{
+	struct fixture *f = *state;
+	char other[] = KEY_ANY, h[128], path[32];
+	struct req r;
+
+	key_of_same_set(f, KEY_ACTIVE, other);
 
 	stay_on_this_cpu();
 	for (int i = 0; i < 3; i++) {
@@ -1430,6 +1440,55 @@ static void test_key_cache_shared_slot(void **state)
 		assert_admitted(f, &r, C_COLLIDE, PLAN_ANY, 7, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
 				path);
 	}
+	any_cpu();
+}
+
+/*
+ * Two keys of one set both stay cached, each in a way of its own: with
+ * their tg_keys entries revoked behind the cache's back (no tg_gen change),
+ * both are still admitted, turn about, until tg_gen counts the change. A
+ * cache of one way a set would keep only the last.
+ */
+static void test_key_cache_two_ways(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_key revoked = { 1, C_ACTIVE, PLAN_ORDERS, 0 };
+	struct tg_key revoked_other = { 7, C_COLLIDE, PLAN_ANY, 0 };
+	char other[] = KEY_ANY, h[128], path[32];
+	struct req r;
+
+	key_of_same_set(f, KEY_ACTIVE, other);
+	stay_on_this_cpu();
+	gen_bump(f); /* every way free: the first key fills the first */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/a", h);
+	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/a");
+	header_key(h, sizeof(h), other);
+	req_init(f, &r, false, "GET", "/v1/orders/b", h);
+	assert_admitted(f, &r, C_COLLIDE, PLAN_ANY, 7, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/b");
+
+	key_put(f, KEY_ACTIVE, &revoked);
+	key_put(f, other, &revoked_other);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/v1/orders/%d", i);
+		header_key(h, sizeof(h), KEY_ACTIVE);
+		req_init(f, &r, false, "GET", path, h);
+		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+				path);
+		header_key(h, sizeof(h), other);
+		req_init(f, &r, false, "GET", path, h);
+		assert_admitted(f, &r, C_COLLIDE, PLAN_ANY, 7, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+				path);
+	}
+	gen_bump(f);
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &r, false, "GET", "/v1/orders/c", h);
+	assert_refused(f, &r, C_ACTIVE, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
+	header_key(h, sizeof(h), other);
+	req_init(f, &r, false, "GET", "/v1/orders/d", h);
+	assert_refused(f, &r, C_COLLIDE, API_ORDERS, TG_V_REVOKED_KEY, XDP_TX, 401, NULL);
 	any_cpu();
 }
 
@@ -4801,6 +4860,7 @@ int main(void)
 		T(test_pending_ring_full_then_freed),
 		T(test_key_cache_follows_generation),
 		T(test_key_cache_shared_slot),
+		T(test_key_cache_two_ways),
 		T(test_retransmission_not_charged),
 		T(test_retransmission_across_seq_wrap),
 		T(test_retransmission_decided_again),
