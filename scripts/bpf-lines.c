@@ -6,8 +6,15 @@
  *                                     the function's symbol, file:line, source
  *   perf script -F ip,sym,symoff | bpf-lines --hist PROG_ID
  *                                     perf samples in the program's functions
- *                                     ("bpf_prog_<tag>_<name>+0x<off>"),
+ *                                     (by their address, the first field),
  *                                     counted by the source line they fall in
+ *   perf script -F ip,sym,symoff | bpf-lines --calls PROG_ID
+ *                                     the same from `perf record -g`: each
+ *                                     sample with the program on its stack,
+ *                                     counted at the program's innermost
+ *                                     frame, so that time in what it calls
+ *                                     (map lookups, helpers) is its caller's
+ *                                     line's
  *
  * perf annotates BPF programs only when it is linked with libopcodes, and
  * Debian's bpftool has no disassembler, so neither maps a sample to a line
@@ -17,6 +24,7 @@
  * samples must come from the same load.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +34,7 @@
 
 struct line {
 	const char *func; /* name of the function the line is in */
+	__u32 fn;	  /* and its index in the program's functions */
 	unsigned long long off; /* from the start of that function's symbol */
 	const char *where; /* file:line */
 	const char *text;
@@ -39,6 +48,64 @@ static int by_count(const void *a, const void *b)
 	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
 }
 
+/* The line at @off in function @fn (the last of its lines at or before
+ * it), or -1. */
+static long line_at(const struct line *lines, __u32 nl, __u32 fn, unsigned long long off)
+{
+	long best = -1;
+
+	for (__u32 i = 0; i < nl; i++)
+		if (lines[i].fn == fn && lines[i].off <= off &&
+		    (best < 0 || lines[i].off >= lines[best].off))
+			best = (long)i;
+	return best;
+}
+
+/*
+ * Count the samples of `perf script -F ip,sym,symoff` on stdin by the line
+ * of the program's functions (@ks, @flen) they fall in. Without @chains a
+ * line is a sample. With them (--calls, `perf record -g`) a sample is its
+ * frames, one a line, innermost first, then a blank line; it counts at its
+ * innermost frame in the program. An outer frame's address is a return
+ * address, just past the call: one byte back is the call's line. Returns
+ * the samples counted; *ret_inner those whose innermost frame was not the
+ * program's.
+ */
+static unsigned long long count_samples(struct line *lines, __u32 nl, const __u64 *ks,
+					const __u32 *flen, __u32 nk, bool chains,
+					unsigned long long *ret_inner)
+{
+	unsigned long long total = 0, inner = 0, ip;
+	int depth = 0, done = 0;
+	char buf[512];
+
+	while (fgets(buf, sizeof(buf), stdin)) {
+		if (!chains || buf[strspn(buf, " \t\r\n")] == '\0') {
+			depth = 0; /* the next sample */
+			done = 0;
+		}
+		if (done || sscanf(buf, " %llx", &ip) != 1)
+			continue; /* counted, or no frame (a blank line, a header) */
+		for (__u32 f = 0; f < nk; f++) {
+			long at;
+
+			if (ip < ks[f] || ip >= ks[f] + flen[f])
+				continue;
+			at = line_at(lines, nl, f, ip - ks[f] - (depth ? 1 : 0));
+			if (at >= 0) {
+				lines[at].count++;
+				total++;
+				inner += depth > 0;
+				done = 1;
+			}
+			break;
+		}
+		depth++;
+	}
+	*ret_inner = inner;
+	return total;
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_prog_info info = { 0 };
@@ -48,12 +115,14 @@ int main(int argc, char **argv)
 	__u64 *jl, *ks;
 	struct btf *btf;
 	struct line *lines, **order;
-	char buf[512], name[256];
-	unsigned long long off, total = 0;
-	int hist = argc == 3 && !strcmp(argv[1], "--hist"), fd;
+	unsigned long long total = 0;
+	int calls = argc == 3 && !strcmp(argv[1], "--calls");
+	int hist = calls || (argc == 3 && !strcmp(argv[1], "--hist")), fd;
+	unsigned long long inner = 0;
+	__u32 *flen;
 
 	if (argc != 2 + hist) {
-		fprintf(stderr, "usage: bpf-lines [--hist] PROG_ID\n");
+		fprintf(stderr, "usage: bpf-lines [--hist | --calls] PROG_ID\n");
 		return 2;
 	}
 	fd = bpf_prog_get_fd_by_id(atoi(argv[1 + hist]));
@@ -74,9 +143,10 @@ int main(int argc, char **argv)
 	jl = calloc(njl, sizeof(*jl));
 	fi = calloc(nf, sizeof(*fi));
 	ks = calloc(nk, sizeof(*ks));
+	flen = calloc(nk, sizeof(*flen));
 	lines = calloc(nl, sizeof(*lines));
 	order = calloc(nl, sizeof(*order));
-	if (!li || !jl || !fi || !ks || !lines || !order)
+	if (!li || !jl || !fi || !ks || !flen || !lines || !order)
 		return 1;
 	memset(&info, 0, sizeof(info));
 	info.nr_line_info = nl;
@@ -90,6 +160,8 @@ int main(int argc, char **argv)
 	info.func_info = (unsigned long)fi;
 	info.nr_jited_ksyms = nk;
 	info.jited_ksyms = (unsigned long)ks;
+	info.nr_jited_func_lens = nk;
+	info.jited_func_lens = (unsigned long)flen;
 	len = sizeof(info);
 	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		fprintf(stderr, "bpf-lines: %s\n", strerror(errno));
@@ -113,6 +185,7 @@ int main(int argc, char **argv)
 		snprintf(where, 256, "%s:%u", slash ? slash + 1 : file ? file : "?",
 			 BPF_LINE_INFO_LINE_NUM(li[i].line_col));
 		lines[i].func = btf__name_by_offset(btf, btf__type_by_id(btf, fi[f].type_id)->name_off);
+		lines[i].fn = f;
 		lines[i].off = jl[i] - ks[f];
 		lines[i].where = where;
 		lines[i].text = btf__name_by_offset(btf, li[i].line_off);
@@ -124,26 +197,14 @@ int main(int argc, char **argv)
 			       lines[i].text ? lines[i].text : "");
 		return 0;
 	}
-	/* samples: "... bpf_prog_<tag>_<func>+0x<off> ..." */
-	while (fgets(buf, sizeof(buf), stdin)) {
-		char *p = strstr(buf, "bpf_prog_"), *plus;
-		long best = -1;
-
-		if (!p || sscanf(p, "bpf_prog_%*16[0-9a-f]_%255[^+]+0x%llx", name, &off) != 2)
-			continue;
-		if ((plus = strchr(name, ' ')))
-			*plus = '\0';
-		for (__u32 i = 0; i < nl; i++)
-			if (!strcmp(lines[i].func, name) && lines[i].off <= off &&
-			    (best < 0 || lines[i].off >= lines[best].off))
-				best = (long)i;
-		if (best >= 0) {
-			lines[best].count++;
-			total++;
-		}
-	}
+	total = count_samples(lines, nl, ks, flen, nk, calls, &inner);
 	qsort(order, nl, sizeof(*order), by_count);
-	printf("%llu samples in program %s\n", total, argv[2]);
+	if (calls)
+		printf("%llu samples with program %s on the stack, %llu of them in what it called "
+		       "(counted at the line that called)\n",
+		       total, argv[2], inner);
+	else
+		printf("%llu samples in program %s\n", total, argv[2]);
 	for (__u32 i = 0; i < nl && order[i]->count; i++)
 		printf("%6lu %5.1f%%  %-24s %-22s %s\n", order[i]->count,
 		       100.0 * (double)order[i]->count / (double)total, order[i]->func, order[i]->where,
