@@ -1418,18 +1418,14 @@ static void key_of_same_set(struct fixture *f, const char *key, char *other)
 	key_put(f, other, &collide);
 }
 
-/* Two keys of one cache set: each request is charged to its own key's
- * consumer. */
-static void test_key_cache_shared_slot(void **state)
+/* KEY_ACTIVE's request, then @other's (key_of_same_set()), @rounds times:
+ * each admitted and charged to its own key's consumer. */
+static void admit_turn_about(struct fixture *f, const char *other, int rounds)
 {
-	struct fixture *f = *state;
-	char other[] = KEY_ANY, h[128], path[32];
+	char h[128], path[32];
 	struct req r;
 
-	key_of_same_set(f, KEY_ACTIVE, other);
-
-	stay_on_this_cpu();
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < rounds; i++) {
 		snprintf(path, sizeof(path), "/v1/orders/%d", i);
 		header_key(h, sizeof(h), KEY_ACTIVE);
 		req_init(f, &r, false, "GET", path, h);
@@ -1440,6 +1436,18 @@ static void test_key_cache_shared_slot(void **state)
 		assert_admitted(f, &r, C_COLLIDE, PLAN_ANY, 7, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
 				path);
 	}
+}
+
+/* Two keys of one cache set: each request is charged to its own key's
+ * consumer. */
+static void test_key_cache_shared_slot(void **state)
+{
+	struct fixture *f = *state;
+	char other[] = KEY_ANY;
+
+	key_of_same_set(f, KEY_ACTIVE, other);
+	stay_on_this_cpu();
+	admit_turn_about(f, other, 3);
 	any_cpu();
 }
 
@@ -1454,34 +1462,16 @@ static void test_key_cache_two_ways(void **state)
 	struct fixture *f = *state;
 	struct tg_key revoked = { 1, C_ACTIVE, PLAN_ORDERS, 0 };
 	struct tg_key revoked_other = { 7, C_COLLIDE, PLAN_ANY, 0 };
-	char other[] = KEY_ANY, h[128], path[32];
+	char other[] = KEY_ANY, h[128];
 	struct req r;
 
 	key_of_same_set(f, KEY_ACTIVE, other);
 	stay_on_this_cpu();
 	gen_bump(f); /* every way free: the first key fills the first */
-	header_key(h, sizeof(h), KEY_ACTIVE);
-	req_init(f, &r, false, "GET", "/v1/orders/a", h);
-	assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
-			"/v1/orders/a");
-	header_key(h, sizeof(h), other);
-	req_init(f, &r, false, "GET", "/v1/orders/b", h);
-	assert_admitted(f, &r, C_COLLIDE, PLAN_ANY, 7, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
-			"/v1/orders/b");
-
+	admit_turn_about(f, other, 1);
 	key_put(f, KEY_ACTIVE, &revoked);
 	key_put(f, other, &revoked_other);
-	for (int i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "/v1/orders/%d", i);
-		header_key(h, sizeof(h), KEY_ACTIVE);
-		req_init(f, &r, false, "GET", path, h);
-		assert_admitted(f, &r, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
-				path);
-		header_key(h, sizeof(h), other);
-		req_init(f, &r, false, "GET", path, h);
-		assert_admitted(f, &r, C_COLLIDE, PLAN_ANY, 7, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
-				path);
-	}
+	admit_turn_about(f, other, 3); /* from the cache */
 	gen_bump(f);
 	header_key(h, sizeof(h), KEY_ACTIVE);
 	req_init(f, &r, false, "GET", "/v1/orders/c", h);
