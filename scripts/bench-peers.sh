@@ -73,6 +73,16 @@
 #  4. per packet: BPF_PROG_TEST_RUN figures from build/bench-xdp-cost
 #     ($BENCH_XDP_COST, a JSON file bench.sh made; run here when unset).
 #
+# With BENCH_PROFILE=1, each round of a tollgate contender has, after its
+# saturation run, one more fixed-load run and one more saturation run, not
+# measured, under
+# `perf record -g` on the server's and the client's CPU; while its programs
+# are still loaded, build/bpf-lines --calls maps the samples to their source
+# lines, tg_xdp's and tg_skmsg's, into <BENCH_JSON without .json>-profile/:
+# one table a run (C-LOAD-rROUND-PROG.txt) and their sum over the rounds
+# (C-LOAD-PROG.txt). The same windows every time, so two builds' or two
+# days' profiles compare (README, "Profiling the BPF programs").
+#
 # Prints one markdown table (bench-peers/report.py); writes the figures and
 # every sample as JSON to $BENCH_JSON (default results/bench-peers-<date>.json).
 # Knobs above, and BENCH_CONTENDERS (a subset, space separated).
@@ -90,6 +100,7 @@ CONNS=${BENCH_CONNS:-64}
 FIXED_RPS=${BENCH_FIXED_RPS:-2000}
 REJECT_SECS=${BENCH_REJECT_SECS:-3}
 BPF_STATS=${BENCH_BPF_STATS:-0}
+PROFILE=${BENCH_PROFILE:-0}
 AB_BUILD=${BENCH_AB_BUILD:-}
 ACC_SECS=${BENCH_ACCURACY_SECS:-30}
 NKEYS=${BENCH_KEYS:-1000}
@@ -114,6 +125,7 @@ REPORT=$PEERS/report.py
 
 tg_init bench-peers
 tg_need wrk nginx haproxy node npm redis-server redis-cli bpftool taskset sysctl
+[ "$PROFILE" = 1 ] && tg_need perf
 [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] ||
 	tg_fatal "node $(node --version): fastify 5 (the node gateway) needs Node.js 20 or newer"
 for f in tollgate-agent tollgatectl noop.bpf.o; do
@@ -125,6 +137,7 @@ if [ -z "${BENCH_JSON:-}" ]; then
 	mkdir -p "$TG_ROOT/results"
 	BENCH_JSON=$TG_ROOT/results/bench-peers-$STAMP.json
 fi
+PROFILE_DIR=${BENCH_JSON%.json}-profile
 SAMPLES=$TG_DIR/samples.jsonl
 : >"$SAMPLES"
 T_START=$(date +%s)
@@ -501,11 +514,7 @@ admitted_run() {
 		b0=$(bpf_progs "$TG_PIN_DIR")
 	fi
 	s0=$(cpu_busy_s "$SERVER_CPU") k0=$(cpu_busy_s "$CLIENT_CPU")
-	if [ "$load" = fixed ]; then
-		wrk_run "$out" "$url" "$KEYS_DIR/std.keys" /v1/ok "$DURATION" "$FIXED_CONNS" 10
-	else
-		wrk_run "$out" "$url" "$KEYS_DIR/std.keys" /v1/ok "$DURATION" "$CONNS"
-	fi
+	load_run "$out" "$load"
 	is_tollgate "$c" && a1=$(cpu_s "$TG_AGENT_PID")
 	s1=$(cpu_busy_s "$SERVER_CPU") k1=$(cpu_busy_s "$CLIENT_CPU")
 	if [ "$stats" = 1 ]; then
@@ -516,6 +525,47 @@ admitted_run() {
 		agent_cpu_s="$(awk -v a="$a0" -v b="$a1" 'BEGIN { print b - a }')" \
 		server_cpu_busy_s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
 		client_cpu_busy_s="$(awk -v a="$k0" -v b="$k1" 'BEGIN { print b - a }')"
+}
+
+# load_run OUT LOAD: wrk at the fixed load or at saturation, to $url
+load_run() {
+	if [ "$2" = fixed ]; then
+		wrk_run "$1" "$url" "$KEYS_DIR/std.keys" /v1/ok "$DURATION" "$FIXED_CONNS" 10
+	else
+		wrk_run "$1" "$url" "$KEYS_DIR/std.keys" /v1/ok "$DURATION" "$CONNS"
+	fi
+}
+
+# profile_run C ROUND LOAD: BENCH_PROFILE=1's extra run of LOAD (not
+# measured) under `perf record -g` on the server's and the client's CPU,
+# then tg_xdp's and tg_skmsg's samples by source line (bpf-lines --calls),
+# read while the programs that ran are loaded
+profile_run() {
+	local c=$1 r=$2 load=$3 data=$TG_DIR/perf.data ppid name id i rc
+	rm -f "$data"
+	perf record -q -g -C "$SERVER_CPU,$CLIENT_CPU" -o "$data" >"$TG_DIR/perf.log" 2>&1 &
+	ppid=$!
+	TG_PIDS+=("$ppid")
+	for ((i = 0; i < 50; i++)); do
+		[ -s "$data" ] && break
+		sleep 0.1
+	done
+	[ -s "$data" ] || tg_fatal "perf record did not start: $(tail -3 "$TG_DIR/perf.log")"
+	load_run "$TG_DIR/prof-$c-$load-$r.txt" "$load"
+	kill -INT "$ppid"
+	wait "$ppid"
+	rc=$?
+	# it writes its data, then ends by the signal it got
+	[ "$rc" = 0 ] || [ "$rc" = 130 ] || tg_fatal "perf record failed ($rc): $(tail -3 "$TG_DIR/perf.log")"
+	forget_pid "$ppid"
+	for name in tg_xdp tg_skmsg; do
+		id=$(prog_id "$TG_PIN_DIR" "$name")
+		[ -n "$id" ] || tg_fatal "no $name loaded with the maps of $TG_PIN_DIR"
+		perf script -i "$data" -F ip,sym,symoff 2>/dev/null |
+			"$BUILD/bpf-lines" --calls "$id" >"$PROFILE_DIR/$c-$load-r$r-$name.txt" ||
+			tg_fatal "bpf-lines --calls $id ($name) failed"
+	done
+	rm -f "$data"
 }
 
 # side_run C ROUND: the fixed load split in two at the same time, half to the
@@ -559,6 +609,13 @@ for ((r = 1; r <= RUNS; r++)); do
 		admitted_run "$c" "$r" fixed
 		{ is_tollgate "$c" || [ "$c" = noop ]; } && side_run "$c" "$r"
 		admitted_run "$c" "$r" saturation
+		# before the rejection run, like the measured runs: its refused
+		# connections would have tg_xdp look in tg_rejects for a minute
+		if [ "$PROFILE" = 1 ] && is_tollgate "$c"; then
+			mkdir -p "$PROFILE_DIR"
+			profile_run "$c" "$r" fixed
+			profile_run "$c" "$r" saturation
+		fi
 		is_limiter "$c" && reject_run "$c" "$r"
 		down "$c"
 	done
@@ -725,6 +782,19 @@ if [ -z "${BENCH_XDP_COST:-}" ] || [ ! -s "$BENCH_XDP_COST" ]; then
 		>"$TG_DIR/xdp-cost.md" || tg_fatal "bench-xdp-cost failed"
 fi
 phase "done measuring"
+if [ "$PROFILE" = 1 ] && [ -d "$PROFILE_DIR" ]; then
+	for c in "${CLIST[@]}"; do
+		is_tollgate "$c" || continue
+		for load in fixed saturation; do
+			for name in tg_xdp tg_skmsg; do
+				"$PYTHON" "$REPORT" profile-merge "$PROFILE_DIR/$c-$load-$name.txt" \
+					"$PROFILE_DIR/$c-$load"-r*-"$name.txt" ||
+					tg_fatal "cannot merge the profiles of $c ($load, $name)"
+			done
+		done
+	done
+	phase "profiles by source line in $PROFILE_DIR"
+fi
 "$PYTHON" "$REPORT" report "$SAMPLES" --xdp-cost "$BENCH_XDP_COST" --json "$BENCH_JSON" \
 	--meta "date=$STAMP" "runs=$RUNS" "duration_s=$DURATION" "fixed_rps=$FIXED_RPS" \
 	"fixed_conns=$FIXED_CONNS" "connections=$CONNS" "reject_s=$REJECT_SECS" \

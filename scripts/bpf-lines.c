@@ -69,13 +69,14 @@ static long line_at(const struct line *lines, __u32 nl, __u32 fn, unsigned long 
  * innermost frame in the program. An outer frame's address is a return
  * address, just past the call: one byte back is the call's line. Returns
  * the samples counted; *ret_inner those whose innermost frame was not the
- * program's.
+ * program's, *ret_read all the samples read (the program's share of the
+ * CPUs recorded).
  */
 static unsigned long long count_samples(struct line *lines, __u32 nl, const __u64 *ks,
 					const __u32 *flen, __u32 nk, bool chains,
-					unsigned long long *ret_inner)
+					unsigned long long *ret_inner, unsigned long long *ret_read)
 {
-	unsigned long long total = 0, inner = 0, ip;
+	unsigned long long total = 0, inner = 0, read = 0, ip;
 	int depth = 0, done = 0;
 	char buf[512];
 
@@ -86,6 +87,7 @@ static unsigned long long count_samples(struct line *lines, __u32 nl, const __u6
 		}
 		if (done || sscanf(buf, " %llx", &ip) != 1)
 			continue; /* counted, or no frame (a blank line, a header) */
+		read += depth == 0;
 		for (__u32 f = 0; f < nk; f++) {
 			long at;
 
@@ -103,6 +105,7 @@ static unsigned long long count_samples(struct line *lines, __u32 nl, const __u6
 		depth++;
 	}
 	*ret_inner = inner;
+	*ret_read = read;
 	return total;
 }
 
@@ -118,7 +121,7 @@ int main(int argc, char **argv)
 	unsigned long long total = 0;
 	int calls = argc == 3 && !strcmp(argv[1], "--calls");
 	int hist = calls || (argc == 3 && !strcmp(argv[1], "--hist")), fd;
-	unsigned long long inner = 0;
+	unsigned long long inner = 0, read = 0;
 	__u32 *flen;
 
 	if (argc != 2 + hist) {
@@ -197,14 +200,14 @@ int main(int argc, char **argv)
 			       lines[i].text ? lines[i].text : "");
 		return 0;
 	}
-	total = count_samples(lines, nl, ks, flen, nk, calls, &inner);
+	total = count_samples(lines, nl, ks, flen, nk, calls, &inner, &read);
 	qsort(order, nl, sizeof(*order), by_count);
 	if (calls)
-		printf("%llu samples with program %s on the stack, %llu of them in what it called "
-		       "(counted at the line that called)\n",
-		       total, argv[2], inner);
+		printf("%llu samples with program %s on the stack (of %llu read), %llu of them in "
+		       "what it called (counted at the line that called)\n",
+		       total, argv[2], read, inner);
 	else
-		printf("%llu samples in program %s\n", total, argv[2]);
+		printf("%llu samples in program %s (of %llu read)\n", total, argv[2], read);
 	for (__u32 i = 0; i < nl && order[i]->count; i++)
 		printf("%6lu %5.1f%%  %-24s %-22s %s\n", order[i]->count,
 		       100.0 * (double)order[i]->count / (double)total, order[i]->func, order[i]->where,

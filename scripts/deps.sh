@@ -19,6 +19,8 @@ PKGS=(
 	chromium fonts-dejavu-core
 	# benchmarks
 	wrk xdp-tools nginx haproxy
+	# bench-peers.sh with BENCH_PROFILE=1
+	linux-perf
 )
 
 # Node.js and npm for the portal's browser test: Debian's, unless they are there

@@ -60,11 +60,7 @@ cpu_busy_s() {
 # name over the BPF programs that use the maps pinned in PIN_DIR (one agent's:
 # tg_xdp, tg_sockops, tg_skmsg, tg_bucket_op), as one line of JSON
 bpf_progs() {
-	local f ids=()
-	for f in "$1"/*; do
-		ids+=("$(bpftool -j map show pinned "$f" 2>/dev/null |
-			"$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["id"])' 2>/dev/null)")
-	done
+	# shellcheck disable=SC2046
 	bpftool -j prog show 2>/dev/null | "$PYTHON" -c '
 import json, sys
 ids = {int(x) for x in sys.argv[1:] if x}
@@ -74,5 +70,28 @@ for p in json.load(sys.stdin):
         t = out.setdefault(p["name"], [0, 0])
         t[0] += p.get("run_time_ns", 0)
         t[1] += p.get("run_cnt", 0)
-print(json.dumps(out, separators=(",", ":")))' "${ids[@]}"
+print(json.dumps(out, separators=(",", ":")))' $(pinned_map_ids "$1")
+}
+
+# pinned_map_ids PIN_DIR: the ids of the maps pinned in PIN_DIR
+pinned_map_ids() {
+	local f
+	for f in "$1"/*; do
+		bpftool -j map show pinned "$f" 2>/dev/null |
+			"$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["id"])' 2>/dev/null
+	done
+}
+
+# prog_id PIN_DIR NAME: the id of the loaded program NAME that uses the maps
+# pinned in PIN_DIR (the newest, should there be more than one)
+prog_id() {
+	local dir=$1 name=$2
+	# shellcheck disable=SC2046
+	bpftool -j prog show 2>/dev/null | "$PYTHON" -c '
+import json, sys
+name, ids = sys.argv[1], {int(x) for x in sys.argv[2:] if x}
+found = [p["id"] for p in json.load(sys.stdin)
+         if p.get("name") == name and ids & set(p.get("map_ids", []))]
+if found:
+    print(max(found))' "$name" $(pinned_map_ids "$dir")
 }

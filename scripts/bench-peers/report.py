@@ -15,6 +15,10 @@
       prints the markdown table (medians with min-max over the rounds, and
       ratios to each contender's baseline) and writes every sample, the
       summary and the targets to OUT.
+
+  report.py profile-merge OUT TABLE...
+      sums `bpf-lines --calls` tables (BENCH_PROFILE=1: one a run) by
+      function and source line into OUT, a table of the same form.
 """
 import argparse
 import json
@@ -539,6 +543,44 @@ def cmd_seconds_for(args):
     return 0
 
 
+PROFILE_HEAD = re.compile(r"^(\d+) samples with program \d+ on the stack \(of (\d+) read\), "
+                          r"(\d+) of them in what it called")
+PROFILE_LINE = re.compile(r"^\s*(\d+)\s+[\d.]+%\s+(\S+)\s+(\S+) ?(.*)$")
+
+
+def cmd_profile_merge(args):
+    """sum `bpf-lines --calls` tables (one a run, each from its own load of
+    the program) by function and source line into one table like theirs"""
+    lines, text = {}, {}
+    total = read = inner = 0
+    for path in args.tables:
+        with open(path) as f:
+            head = PROFILE_HEAD.match(f.readline())
+            if not head:
+                print(f"report.py: {path}: not a bpf-lines --calls table", file=sys.stderr)
+                return 1
+            total += int(head.group(1))
+            read += int(head.group(2))
+            inner += int(head.group(3))
+            for n, line in enumerate(f, 2):
+                m = PROFILE_LINE.match(line.rstrip("\n"))
+                if not m:
+                    print(f"report.py: {path}:{n}: not a line of a bpf-lines table",
+                          file=sys.stderr)
+                    return 1
+                key = (m.group(2), m.group(3))
+                lines[key] = lines.get(key, 0) + int(m.group(1))
+                text.setdefault(key, m.group(4))
+    with open(args.out, "w") as out:
+        out.write(f"{total} samples with the program on the stack (of {read} read) in "
+                  f"{len(args.tables)} runs, {inner} of them in what it called "
+                  "(counted at the line that called)\n")
+        for key, count in sorted(lines.items(), key=lambda kv: (-kv[1], kv[0])):
+            share = 100.0 * count / total if total else 0.0
+            out.write(f"{count:6d} {share:5.1f}%  {key[0]:<24} {key[1]:<22} {text[key]}\n")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -555,9 +597,12 @@ def main():
     p.add_argument("samples")
     p.add_argument("contender")
     p.add_argument("count", type=int)
+    p = sub.add_parser("profile-merge")
+    p.add_argument("out")
+    p.add_argument("tables", nargs="+")
     args = ap.parse_args()
-    return {"record": cmd_record, "report": cmd_report,
-            "seconds-for": cmd_seconds_for}[args.cmd](args)
+    return {"record": cmd_record, "report": cmd_report, "seconds-for": cmd_seconds_for,
+            "profile-merge": cmd_profile_merge}[args.cmd](args)
 
 
 if __name__ == "__main__":
