@@ -29,6 +29,10 @@
  *   non-request, rejects in use        the same, of another connection, once
  *                                      one was answered in-kernel (tg_rejects
  *                                      is in use; tg_rejhint spares the lookup)
+ *   ..., refusal flood                 that segment and the kept-alive request
+ *                                      with every tg_rejhint slot live, as a
+ *                                      minute of many refused connections
+ *                                      leaves them
  *
  * Stateless cases run as one test run of N repeats (default 1e6); the kernel
  * returns the mean ns per repeat. Stateful cases change their own outcome
@@ -462,6 +466,24 @@ static void reset_flow_chunked(struct tollgate *skel)
 	flow_chunked(CHUNK_BODY_SEQ, true);
 }
 
+/* Every tg_rejhint slot live for another minute (@live), as a flood of
+ * refused connections leaves them, or never written. */
+static void rejhint_fill(struct tollgate *skel, bool live)
+{
+	int fd = bpf_map__fd(skel->maps.tg_rejhint);
+	struct timespec ts;
+	__u64 until = 0;
+
+	if (live) {
+		/* bpf_ktime_get_coarse_ns() */
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		until = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec + 60000000000ULL;
+	}
+	for (__u32 slot = 0; slot < bpf_map__max_entries(skel->maps.tg_rejhint); slot++)
+		if (bpf_map_update_elem(fd, &slot, &until, BPF_ANY))
+			die("tg_rejhint", errno);
+}
+
 /* The connection stays, its requests answered: next request on a kept-alive
  * connection. The flow is changed where it is, as tg_skmsg changes it: a
  * rewrite from userspace would replace it by a new element each sample. */
@@ -882,6 +904,29 @@ int main(int argc, char **argv)
 	tg = mean_repeats("non-request", tg_fd, &body_other, (__u32)repeat, XDP_PASS);
 	add_result("non-request segment, rejects in use", method_mean, &body, tg,
 		   mean_repeats("no-op", noop_fd, &body, (__u32)repeat, XDP_PASS), 50);
+
+	/* the same and an admitted request during a flood of refusals: the
+	 * connections refused in the last tg_reject_ttl_ns have made every
+	 * tg_rejhint slot live, so each segment reads the clock and looks
+	 * its flow up in tg_rejects */
+	rejhint_fill(skel, true);
+	before = stat_sum(skel, TG_S_NON_REQUEST);
+	tg = mean_repeats("non-request, flood", tg_fd, &body_other, (__u32)repeat, XDP_PASS);
+	expect_stat(skel, TG_S_NON_REQUEST, before, repeat, "non-request, flood");
+	add_result("non-request segment, refusal flood (every tg_rejhint slot live)", method_mean,
+		   &body, tg, mean_repeats("no-op", noop_fd, &body, (__u32)repeat, XDP_PASS), 50);
+	reset_reject(skel); /* the refused connection's again, and admitted */
+	run(tg_fd, &req_open, 1, &action);
+	if (action != XDP_PASS)
+		die("the request that opens the kept-alive connection", EINVAL);
+	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
+		 stat_sum(skel, TG_S_PENDING_FULL);
+	tg = median_runs("admitted kept-alive, flood", tg_fd, &req_open, samples, skel,
+			 reset_flow_answered, XDP_PASS, noop_fd, &noop);
+	expect_stat_net(skel, before, samples, "admitted kept-alive, flood");
+	add_result("admitted request, kept-alive, refusal flood (every tg_rejhint slot live)",
+		   method_median, &req_open, tg, noop, 500);
+	rejhint_fill(skel, false);
 
 	print_table();
 	if (json_path)
