@@ -225,15 +225,31 @@ struct {
 } tg_proxysocks SEC(".maps");
 
 /*
- * tg_rejhint: for each slot of flow keys (tg_rejhint_slot()), the time
- * (bpf_ktime_get_coarse_ns()) until which a tg_rejects entry of one of its
- * flows may still be live. A client segment whose slot's time has passed
- * needs no tg_rejects lookup: the coarse clock is read from memory, a lookup
- * in an LRU hash hashes a 36-byte key and walks a bucket. Pinned with
- * tg_rejects, so an agent that adopts one adopts the other.
+ * tg_rejhint: for each slot of flow keys (tg_rejhint_slot()), until when
+ * (bpf_ktime_get_coarse_ns()) a tg_rejects entry of one of its flows may
+ * still be live. A client segment whose slot says no needs no tg_rejects
+ * lookup: the coarse clock is read from memory, a lookup in an LRU hash
+ * hashes a 36-byte key and walks a bucket. Pinned with tg_rejects, so an
+ * agent that adopts one adopts the other.
+ *
+ * A slot is 0 (never written, or its flow's entry is gone), or holds one
+ * flow's tag (TG_REJHINT_ONE: the flow's tag and the time in units of
+ * 2^20 ns, rounded up), or the time alone in ns, for any flow of the slot
+ * (two refused connections at once in one slot; what slots held before
+ * they had tags, so a slot of an older program reads right). A tagged
+ * slot spares every other flow of the slot the clock and the lookup, and
+ * the refused connection clears it once its FIN is answered: in a flood
+ * of refusals few slots are live at a time, where with the time alone
+ * every slot was, for a minute, and so were every segment's clock read and
+ * lookup. An older program reads a tagged slot as a time far ahead: it
+ * looks, as it did.
  */
 #define TG_REJHINT_SLACK_NS (100 * 1000000ULL) /* > 2 ticks of the coarse clock at HZ 100 */
 #define TG_REJHINT_SLOTS 16384
+#define TG_REJHINT_ONE (1ULL << 63)
+#define TG_REJHINT_TAG_BITS 23
+#define TG_REJHINT_TIME_BITS 40
+#define TG_REJHINT_UNIT_SHIFT 20
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -279,27 +295,86 @@ __u32 tg_rejects_used;
 
 /* --- small helpers ----------------------------------------------------------- */
 
-static __always_inline __u64 *tg_rejhint_slot(const struct tg_flow_key *fk)
+/* Flow @fk's slot of tg_rejhint, and its tag in *ret_tag: the top bits of
+ * one product pick the slot, the next ones make the tag (with the rest of
+ * an IPv6 address folded in). */
+static __always_inline __u64 *tg_rejhint_slot(const struct tg_flow_key *fk, __u32 *ret_tag)
 {
-	__u64 h = (__u64)*(const __u32 *)(fk->client_addr + 12) << 32 |
-		  (__u32)fk->client_port << 16 | fk->server_port;
-	__u32 slot = (h * 0x9e3779b97f4a7c15ULL) >> 50;
+	const __u32 *a = (const __u32 *)fk->client_addr;
+	__u64 h = (__u64)a[3] << 32 | (__u32)fk->client_port << 16 | fk->server_port;
+	__u64 x = h * 0x9e3779b97f4a7c15ULL;
+	__u32 slot = x >> 50;
 
 	_Static_assert(TG_REJHINT_SLOTS == 1 << 14, "slot = the top 14 bits");
+	*ret_tag = ((__u32)(x >> (50 - TG_REJHINT_TAG_BITS)) ^ a[0] ^ a[1] ^ a[2]) &
+		   ((1U << TG_REJHINT_TAG_BITS) - 1);
 	return bpf_map_lookup_elem(&tg_rejhint, &slot);
 }
 
-/* Could flow fk have a live tg_rejects entry? A slot never written (0)
- * says no without the clock: a helper call, which a segment of every other
- * connection would pay once rejects are in use. */
+#define TG_REJHINT_TAG_OF(v) (((v) >> TG_REJHINT_TIME_BITS) & ((1U << TG_REJHINT_TAG_BITS) - 1))
+#define TG_REJHINT_NS_OF(v) (((v) & ((1ULL << TG_REJHINT_TIME_BITS) - 1)) << TG_REJHINT_UNIT_SHIFT)
+
+/* Until when slot value @v says a flow of tag @tag may have a live
+ * tg_rejects entry (ns, coarse clock), or 0: not at all. */
+static __always_inline __u64 tg_rejhint_until(__u64 v, __u32 tag)
+{
+	if (!(v & TG_REJHINT_ONE))
+		return v;
+	return TG_REJHINT_TAG_OF(v) == tag ? TG_REJHINT_NS_OF(v) : 0;
+}
+
+/* Could flow fk have a live tg_rejects entry? A slot never written (0), or
+ * another flow's, says no without the clock: a helper call, which a segment
+ * of every other connection would pay once rejects are in use. */
 static __always_inline bool tg_reject_maybe(const struct tg_flow_key *fk)
 {
-	__u64 *until = tg_rejhint_slot(fk), u;
+	__u32 tag;
+	__u64 *slot = tg_rejhint_slot(fk, &tag), until;
 
-	if (!until)
+	if (!slot)
 		return true;
-	u = READ_ONCE(*until);
-	return u && u >= bpf_ktime_get_coarse_ns();
+	until = tg_rejhint_until(READ_ONCE(*slot), tag);
+	return until && until >= bpf_ktime_get_coarse_ns();
+}
+
+/* Flow @fk has a tg_rejects entry now: its slot says so, for it alone where
+ * no other flow's entry may be live there, else for any flow. */
+static __always_inline void tg_rejhint_set(const struct tg_flow_key *fk)
+{
+	__u64 *slot, old, v, now = bpf_ktime_get_coarse_ns(), until;
+	__u32 tag;
+
+	slot = tg_rejhint_slot(fk, &tag);
+	if (!slot)
+		return;
+	until = now + tg_reject_ttl_ns + TG_REJHINT_SLACK_NS;
+	old = READ_ONCE(*slot);
+	/* another flow's entry may be live there: the slot is for any flow */
+	if (old & TG_REJHINT_ONE ? TG_REJHINT_TAG_OF(old) != tag && TG_REJHINT_NS_OF(old) >= now :
+				   old >= now)
+		v = until;
+	else
+		v = TG_REJHINT_ONE | (__u64)tag << TG_REJHINT_TIME_BITS |
+		    ((until >> TG_REJHINT_UNIT_SHIFT) + 1);
+	/* another CPU changed it meanwhile: for any flow, which covers both */
+	if (__sync_val_compare_and_swap(slot, old, v) != old)
+		WRITE_ONCE(*slot, until);
+}
+
+/* Flow @fk's tg_rejects entry goes, and its slot, where it is the flow's
+ * alone, says no more. */
+static __always_inline void tg_reject_forget(const struct tg_flow_key *fk)
+{
+	__u64 *slot, old;
+	__u32 tag;
+
+	bpf_map_delete_elem(&tg_rejects, fk);
+	slot = tg_rejhint_slot(fk, &tag);
+	if (!slot)
+		return;
+	old = READ_ONCE(*slot);
+	if ((old & TG_REJHINT_ONE) && tg_rejhint_until(old, tag))
+		__sync_val_compare_and_swap(slot, old, 0);
 }
 
 /* Flow @fk's slot of tg_seqhint, and its tag in *ret_tag: a keyed hash of
@@ -902,10 +977,7 @@ __noinline int tg_reject(struct xdp_md *ctx, __u32 verdict, __u32 wait_s, __u32 
 	if (tg_to_client(ctx, p, l3, s->out, l4_len))
 		return XDP_DROP;
 	if (bpf_map_update_elem(&tg_rejects, &p->fk, rj, BPF_ANY) == 0) {
-		__u64 *until = tg_rejhint_slot(&p->fk);
-
-		if (until)
-			*until = bpf_ktime_get_coarse_ns() + tg_reject_ttl_ns + TG_REJHINT_SLACK_NS;
+		tg_rejhint_set(&p->fk);
 		tg_rejects_used = 1;
 	}
 	tg_stat(TG_S_REJECT_TX);
@@ -1044,6 +1116,13 @@ __noinline int tg_answer_closed(struct xdp_md *ctx, const struct tg_pkt *p)
 	th->check = tg_csum_fold(sum);
 	if (tg_to_client(ctx, p, l3, seg, hlen))
 		return XDP_DROP;
+	/* the client's socket, its FIN acknowledged, is closed: nothing more
+	 * comes but that FIN again, should this ACK be lost, which the
+	 * server's TCP answers with a RST (no socket), as it would its RST
+	 * from XDP; the entry need not stay for the rest of its minute, nor
+	 * keep its slot of tg_rejhint live */
+	if (!p->payload_len)
+		tg_reject_forget(&p->fk);
 	return XDP_TX;
 }
 
@@ -2394,17 +2473,17 @@ int tg_xdp(struct xdp_md *ctx)
 		/* a new connection on an answered one's ports: not answered */
 		if (p.tcp_flags & TG_TCP_SYN) {
 			if (!(p.tcp_flags & TG_TCP_ACK))
-				bpf_map_delete_elem(&tg_rejects, &p.fk);
+				tg_reject_forget(&p.fk);
 		} else if ((rj = bpf_map_lookup_elem(&tg_rejects, &p.fk))) {
 			if (rj->expires_ns <= bpf_ktime_get_ns()) {
-				bpf_map_delete_elem(&tg_rejects, &p.fk); /* over */
+				tg_reject_forget(&p.fk); /* over */
 			} else if (rj->flags & TG_REJECT_RESET) {
 				return tg_answer_closed(ctx, &p);
 			} else if (p.payload_len && p.seq == rj->server_rcv_nxt) {
 				/* the refused segment again, its answer lost, the
 				 * server's socket still there: decided again below,
 				 * answered again where refused */
-				bpf_map_delete_elem(&tg_rejects, &p.fk);
+				tg_reject_forget(&p.fk);
 			} else {
 				r = tg_reset_server(ctx, &p, rj->server_rcv_nxt,
 						    rj->flags & TG_REJECT_LOOKUP);

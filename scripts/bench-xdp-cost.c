@@ -32,7 +32,8 @@
  *   ..., refusal flood                 that segment and the kept-alive request
  *                                      with every tg_rejhint slot live, as a
  *                                      minute of many refused connections
- *                                      leaves them
+ *                                      leaves them: each another's, or for
+ *                                      any connection (two at once)
  *
  * Stateless cases run as one test run of N repeats (default 1e6); the kernel
  * returns the mean ns per repeat. Stateful cases change their own outcome
@@ -466,21 +467,44 @@ static void reset_flow_chunked(struct tollgate *skel)
 	flow_chunked(CHUNK_BODY_SEQ, true);
 }
 
-/* Every tg_rejhint slot live for another minute (@live), as a flood of
- * refused connections leaves them, or never written. */
-static void rejhint_fill(struct tollgate *skel, bool live)
+/* The tag tg_rejhint_slot() gives the bench's flow of client port @port. */
+static __u32 rejhint_tag(__u16 port)
+{
+	struct tg_flow_key fk;
+	__u32 a[4];
+	__u64 x;
+
+	bench_flow_key(&fk);
+	fk.client_port = htons(port);
+	memcpy(a, fk.client_addr, sizeof(a));
+	x = ((__u64)a[3] << 32 | (__u32)fk.client_port << 16 | fk.server_port) * 0x9e3779b97f4a7c15ULL;
+	return ((__u32)(x >> 27) ^ a[0] ^ a[1] ^ a[2]) & ((1U << 23) - 1);
+}
+
+enum rejhint_fill { REJHINT_NONE, REJHINT_ANY, REJHINT_OTHERS };
+
+/* Every tg_rejhint slot never written (REJHINT_NONE), or live for another
+ * minute: for any flow (REJHINT_ANY, what two refused connections at once
+ * in a slot leave), or with another connection's tag than the bench's
+ * (REJHINT_OTHERS, what refused connections still open leave). */
+static void rejhint_fill(struct tollgate *skel, enum rejhint_fill how)
 {
 	int fd = bpf_map__fd(skel->maps.tg_rejhint);
+	__u32 tag = 0;
 	struct timespec ts;
-	__u64 until = 0;
+	__u64 v = 0;
 
-	if (live) {
+	while (tag == rejhint_tag(BENCH_CLIENT_PORT) || tag == rejhint_tag(BENCH_CLIENT_PORT + 1))
+		tag++;
+	if (how != REJHINT_NONE) {
 		/* bpf_ktime_get_coarse_ns() */
 		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-		until = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec + 60000000000ULL;
+		v = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec + 60000000000ULL;
 	}
+	if (how == REJHINT_OTHERS)
+		v = 1ULL << 63 | (__u64)tag << 40 | ((v >> 20) + 1);
 	for (__u32 slot = 0; slot < bpf_map__max_entries(skel->maps.tg_rejhint); slot++)
-		if (bpf_map_update_elem(fd, &slot, &until, BPF_ANY))
+		if (bpf_map_update_elem(fd, &slot, &v, BPF_ANY))
 			die("tg_rejhint", errno);
 }
 
@@ -679,6 +703,36 @@ static void default_noop_path(const char *argv0, char *out, size_t size)
 	int n = slash ? (int)(slash - argv0) : 1;
 
 	snprintf(out, size, "%.*s/noop.bpf.o", n, slash ? argv0 : ".");
+}
+
+/* The non-request segment and the kept-alive request with tg_rejhint
+ * filled @how: rows "..., refusal flood (@what)" (their names live to the
+ * end). */
+static void flood_rows(struct tollgate *skel, int tg_fd, int noop_fd, struct frame *body,
+		       struct frame *body_other, struct frame *req, __u32 repeat, __u32 samples,
+		       const char *method_mean, const char *method_median, enum rejhint_fill how,
+		       const char *what)
+{
+	char *name;
+	double tg, noop;
+	__u64 before;
+
+	rejhint_fill(skel, how);
+	before = stat_sum(skel, TG_S_NON_REQUEST);
+	tg = mean_repeats("non-request, flood", tg_fd, body_other, repeat, XDP_PASS);
+	expect_stat(skel, TG_S_NON_REQUEST, before, repeat, "non-request, flood");
+	if (asprintf(&name, "non-request segment, refusal flood (%s)", what) < 0)
+		die("asprintf", ENOMEM);
+	add_result(name, method_mean, body, tg, mean_repeats("no-op", noop_fd, body, repeat, XDP_PASS),
+		   50);
+	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
+		 stat_sum(skel, TG_S_PENDING_FULL);
+	tg = median_runs("admitted kept-alive, flood", tg_fd, req, samples, skel, reset_flow_answered,
+			 XDP_PASS, noop_fd, &noop);
+	expect_stat_net(skel, before, samples, "admitted kept-alive, flood");
+	if (asprintf(&name, "admitted request, kept-alive, refusal flood (%s)", what) < 0)
+		die("asprintf", ENOMEM);
+	add_result(name, method_median, req, tg, noop, 500);
 }
 
 int main(int argc, char **argv)
@@ -906,27 +960,19 @@ int main(int argc, char **argv)
 		   mean_repeats("no-op", noop_fd, &body, (__u32)repeat, XDP_PASS), 50);
 
 	/* the same and an admitted request during a flood of refusals: the
-	 * connections refused in the last tg_reject_ttl_ns have made every
-	 * tg_rejhint slot live, so each segment reads the clock and looks
-	 * its flow up in tg_rejects */
-	rejhint_fill(skel, true);
-	before = stat_sum(skel, TG_S_NON_REQUEST);
-	tg = mean_repeats("non-request, flood", tg_fd, &body_other, (__u32)repeat, XDP_PASS);
-	expect_stat(skel, TG_S_NON_REQUEST, before, repeat, "non-request, flood");
-	add_result("non-request segment, refusal flood (every tg_rejhint slot live)", method_mean,
-		   &body, tg, mean_repeats("no-op", noop_fd, &body, (__u32)repeat, XDP_PASS), 50);
+	 * connections refused in the last tg_reject_ttl_ns that are still
+	 * open hold tg_rejhint slots with their tags; where two shared a
+	 * slot, it is for any flow, and each segment of the slot reads the
+	 * clock and looks its flow up in tg_rejects */
 	reset_reject(skel); /* the refused connection's again, and admitted */
 	run(tg_fd, &req_open, 1, &action);
 	if (action != XDP_PASS)
 		die("the request that opens the kept-alive connection", EINVAL);
-	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
-		 stat_sum(skel, TG_S_PENDING_FULL);
-	tg = median_runs("admitted kept-alive, flood", tg_fd, &req_open, samples, skel,
-			 reset_flow_answered, XDP_PASS, noop_fd, &noop);
-	expect_stat_net(skel, before, samples, "admitted kept-alive, flood");
-	add_result("admitted request, kept-alive, refusal flood (every tg_rejhint slot live)",
-		   method_median, &req_open, tg, noop, 500);
-	rejhint_fill(skel, false);
+	flood_rows(skel, tg_fd, noop_fd, &body, &body_other, &req_open, (__u32)repeat, samples,
+		   method_mean, method_median, REJHINT_OTHERS, "every tg_rejhint slot another connection's");
+	flood_rows(skel, tg_fd, noop_fd, &body, &body_other, &req_open, (__u32)repeat, samples,
+		   method_mean, method_median, REJHINT_ANY, "every tg_rejhint slot for any connection");
+	rejhint_fill(skel, REJHINT_NONE);
 
 	print_table();
 	if (json_path)

@@ -4175,12 +4175,30 @@ static void assert_to_client(const struct xdp_run *run, __u8 flags, __u32 ack)
 	}
 }
 
+/* How many slots of tg_rejhint are not 0. */
+static __u32 rejhint_written(struct fixture *f)
+{
+	int fd = bpf_map__fd(f->skel->maps.tg_rejhint);
+	__u32 slots = bpf_map__max_entries(f->skel->maps.tg_rejhint), n = 0;
+	__u64 v;
+
+	for (__u32 i = 0; i < slots; i++) {
+		assert_int_equal(bpf_map_lookup_elem(fd, &i, &v), 0);
+		n += v != 0;
+	}
+	return n;
+}
+
 /*
  * Once the server's socket is reset, the client's later segments are
- * answered in its place: its FIN (sent again, as the first one went into
- * the RST) gets its ACK, so the client's socket leaves LAST-ACK at once
- * and frees its port; data gets a RST; a bare ACK, nothing; the client's
- * RST goes on to the server. IPv4 and IPv6 (with a VLAN tag).
+ * answered in its place: data gets a RST; a bare ACK, nothing; the
+ * client's RST goes on to the server; its FIN (sent again, as the first
+ * one went into the RST) gets its ACK, so the client's socket leaves
+ * LAST-ACK at once and frees its port. The client is done then: the entry
+ * goes, and its tg_rejhint slot is 0 again, so that in a flood of refusals
+ * other connections' segments do not look in tg_rejects for the rest of
+ * the entry's minute; that FIN sent again reaches the server's TCP, which
+ * has no socket for it. IPv4 and IPv6 (with a VLAN tag).
  */
 static void test_reject_then_fin_is_acked(void **state)
 {
@@ -4198,6 +4216,7 @@ static void test_reject_then_fin_is_acked(void **state)
 		r.spec.vlan_tci = 300;
 		assert_refused(f, &r, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, &run);
 		assert_int_equal(pkt_parse(run.out, run.out_len, &answer), 0);
+		assert_int_equal(rejhint_written(f), 1);
 		req_seq = r.spec.seq;
 		fin_seq = req_seq + (__u32)r.len;
 		resets = stat_get(f, TG_S_RESETS);
@@ -4213,11 +4232,6 @@ static void test_reject_then_fin_is_acked(void **state)
 		assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
 		assert_true(reject_get(f, &r.spec, &rej));
 		assert_int_equal(rej.flags & TG_REJECT_RESET, TG_REJECT_RESET);
-
-		/* the FIN again: its ACK, the server left alone */
-		run_req(f, &r, &next);
-		assert_to_client(&next, PKT_ACK, fin_seq + 1);
-		assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
 
 		/* a bare ACK: dropped */
 		r.spec.seq = fin_seq + 1;
@@ -4242,8 +4256,112 @@ static void test_reject_then_fin_is_acked(void **state)
 		assert_pass_untouched(&next);
 		assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
 		assert_true(reject_get(f, &r.spec, &rej));
+
+		/* the FIN again: its ACK, the server left alone; the entry
+		 * and its slot go */
+		r.spec.seq = fin_seq;
+		r.spec.tcp_flags = PKT_FIN | PKT_ACK;
+		run_req(f, &r, &next);
+		assert_to_client(&next, PKT_ACK, fin_seq + 1);
+		assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
+		assert_false(reject_get(f, &r.spec, &rej));
+		assert_int_equal(rejhint_written(f), 0);
+
+		/* that ACK lost, the FIN once more: on to the server's TCP */
+		run_req(f, &r, &next);
+		assert_pass_untouched(&next);
+		assert_int_equal(stat_get(f, TG_S_RESETS), resets + 1);
 		assert_int_equal(requests_total(f), 0);
 	}
+}
+
+/* Flow @spec's slot of tg_rejhint and its tag, as tg_rejhint_slot()
+ * makes them. */
+static __u32 rejhint_slot(const struct pkt_spec *spec, __u32 *ret_tag)
+{
+	struct tg_flow_key fk;
+	__u32 a[4];
+	__u64 h, x;
+
+	flow_key_of(spec, &fk);
+	memcpy(a, fk.client_addr, sizeof(a));
+	h = (__u64)a[3] << 32 | (__u32)fk.client_port << 16 | fk.server_port;
+	x = h * 0x9e3779b97f4a7c15ULL;
+	*ret_tag = ((__u32)(x >> (50 - 23)) ^ a[0] ^ a[1] ^ a[2]) & ((1U << 23) - 1);
+	return (__u32)(x >> 50);
+}
+
+/*
+ * A refused connection's tg_rejhint slot holds its tag: another flow of the
+ * slot is not looked up in tg_rejects (an entry put there for it from
+ * here is not seen: its request is admitted). Two refused connections of
+ * one slot at once make it a slot for any flow (the second one's entry is
+ * then seen), which the first one's answered FIN does not clear.
+ */
+static void test_reject_hint_tagged(void **state)
+{
+	struct fixture *f = *state;
+	int fd = bpf_map__fd(f->skel->maps.tg_rejhint);
+	struct tg_reject rej = { .flags = TG_REJECT_RESET };
+	struct tg_flow_key fk;
+	struct xdp_run run, next;
+	struct pkt_view answer;
+	struct req a, b;
+	struct timespec ts;
+	__u32 slot, tag, tag_b, a_seq, tries = 0;
+	__u64 v, coarse;
+	char h[128];
+
+	req_init(f, &a, false, "GET", "/v1/orders/7", NULL);
+	assert_refused(f, &a, 0, API_ORDERS, TG_V_MISSING_KEY, XDP_TX, 401, &run);
+	assert_int_equal(pkt_parse(run.out, run.out_len, &answer), 0);
+	slot = rejhint_slot(&a.spec, &tag);
+	assert_int_equal(bpf_map_lookup_elem(fd, &slot, &v), 0);
+	assert_true(v >> 63);
+	assert_int_equal((v >> 40) & ((1U << 23) - 1), tag);
+
+	/* b: another client port of the same slot, with another tag */
+	header_key(h, sizeof(h), KEY_ACTIVE);
+	req_init(f, &b, false, "GET", "/v1/orders/7", h);
+	while (rejhint_slot(&b.spec, &tag_b) != slot || tag_b == tag) {
+		b.spec.sport++;
+		assert_true(++tries < 65536);
+	}
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	rej.expires_ns = now_ns() + 60000000000ULL;
+	flow_key_of(&b.spec, &fk);
+	assert_int_equal(bpf_map_update_elem(f->rejects_fd, &fk, &rej, BPF_ANY), 0);
+	assert_admitted(f, &b, C_ACTIVE, PLAN_ORDERS, 1, API_ORDERS, ROUTE_ORDERS, TG_M_GET,
+			"/v1/orders/7");
+
+	/* b refused too while a's entry is live: the slot is for any flow */
+	assert_int_equal(bpf_map_delete_elem(f->rejects_fd, &fk), 0);
+	b.spec.seq += (__u32)b.len;
+	b.len = (size_t)snprintf(b.payload, sizeof(b.payload),
+				 "GET /v1/orders/8 HTTP/1.1\r\nHost: a\r\n\r\n");
+	run_req(f, &b, &next);
+	assert_int_equal(next.retval, XDP_TX);
+	assert_int_equal(bpf_map_lookup_elem(fd, &slot, &v), 0);
+	coarse = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	assert_false(v >> 63);
+	assert_true(v >= coarse + 60000000000ULL);
+
+	/* a's client done (its FIN into the RST, then again, answered): a's
+	 * entry goes, the slot stays for b */
+	a_seq = a.spec.seq;
+	a.spec.seq += (__u32)a.len;
+	a.spec.ack_seq = answer.seq + (__u32)answer.payload_len + 1;
+	a.spec.tcp_flags = PKT_FIN | PKT_ACK;
+	a.len = 0;
+	run_req(f, &a, &next);
+	assert_rst(&next, a_seq);
+	run_req(f, &a, &next);
+	assert_to_client(&next, PKT_ACK, a.spec.seq + 1);
+	assert_false(reject_get(f, &a.spec, &rej));
+	assert_int_equal(bpf_map_lookup_elem(fd, &slot, &v), 0);
+	assert_false(v >> 63);
+	assert_true(v >= coarse + 60000000000ULL);
+	assert_true(reject_get(f, &b.spec, &rej));
 }
 
 /*
@@ -4909,6 +5027,7 @@ int main(void)
 		T(test_answer_429_short_request),
 		T(test_reject_then_ack_is_rst),
 		T(test_reject_hint),
+		T(test_reject_hint_tagged),
 		T(test_reject_then_request_again_ipv6),
 		T(test_reject_then_request_again_admitted),
 		T(test_reject_then_fin_is_acked),
