@@ -609,8 +609,8 @@ for ((r = 1; r <= RUNS; r++)); do
 		admitted_run "$c" "$r" fixed
 		{ is_tollgate "$c" || [ "$c" = noop ]; } && side_run "$c" "$r"
 		admitted_run "$c" "$r" saturation
-		# before the rejection run, like the measured runs: its refused
-		# connections would have tg_xdp look in tg_rejects for a minute
+		# before the rejection run, like the measured runs: the
+		# admitted path alone
 		if [ "$PROFILE" = 1 ] && is_tollgate "$c"; then
 			mkdir -p "$PROFILE_DIR"
 			profile_run "$c" "$r" fixed
