@@ -75,10 +75,10 @@
 #
 # With BENCH_PROFILE=1, each round of a tollgate contender has, after its
 # saturation run, one more fixed-load run and one more saturation run, not
-# measured, under
-# `perf record -g` on the server's and the client's CPU; while its programs
-# are still loaded, build/bpf-lines --calls maps the samples to their source
-# lines, tg_xdp's and tg_skmsg's, into <BENCH_JSON without .json>-profile/:
+# measured, under `perf record -g` on the server's and the client's CPU;
+# while its programs are still loaded, build/bpf-lines --calls maps the
+# samples to their source lines, tg_xdp's and tg_skmsg's, into
+# <BENCH_JSON without .json>-profile/:
 # one table a run (C-LOAD-rROUND-PROG.txt) and their sum over the rounds
 # (C-LOAD-PROG.txt). The same windows every time, so two builds' or two
 # days' profiles compare (README, "Profiling the BPF programs").
