@@ -23,6 +23,7 @@
 #include "lib/bucket.h"
 #include "lib/reply.h"
 #include "lib/ringbuf.h"
+#include "lib/rejhint.h"
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -236,7 +237,8 @@ struct {
  * flow's tag (TG_REJHINT_ONE: the flow's tag and the time in units of
  * 2^20 ns, rounded up), or the time alone in ns, for any flow of the slot
  * (two refused connections at once in one slot; what slots held before
- * they had tags, so a slot of an older program reads right). A tagged
+ * they had tags, so a slot of an older program reads right): lib/rejhint.h
+ * reads and writes them, and the tests with it. A tagged
  * slot spares every other flow of the slot the clock and the lookup, and
  * the refused connection clears it once its FIN is answered: in a flood
  * of refusals few slots are live at a time, where with the time alone
@@ -245,11 +247,6 @@ struct {
  * looks, as it did.
  */
 #define TG_REJHINT_SLACK_NS (100 * 1000000ULL) /* > 2 ticks of the coarse clock at HZ 100 */
-#define TG_REJHINT_SLOTS 16384
-#define TG_REJHINT_ONE (1ULL << 63)
-#define TG_REJHINT_TAG_BITS 23
-#define TG_REJHINT_TIME_BITS 40
-#define TG_REJHINT_UNIT_SHIFT 20
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -295,32 +292,12 @@ __u32 tg_rejects_used;
 
 /* --- small helpers ----------------------------------------------------------- */
 
-/* Flow @fk's slot of tg_rejhint, and its tag in *ret_tag: the top bits of
- * one product pick the slot, the next ones make the tag (with the rest of
- * an IPv6 address folded in). */
+/* Flow @fk's slot of tg_rejhint, and its tag in *ret_tag. */
 static __always_inline __u64 *tg_rejhint_slot(const struct tg_flow_key *fk, __u32 *ret_tag)
 {
-	const __u32 *a = (const __u32 *)fk->client_addr;
-	__u64 h = (__u64)a[3] << 32 | (__u32)fk->client_port << 16 | fk->server_port;
-	__u64 x = h * 0x9e3779b97f4a7c15ULL;
-	__u32 slot = x >> 50;
+	__u32 slot = tg_rejhint_index(fk, ret_tag);
 
-	_Static_assert(TG_REJHINT_SLOTS == 1 << 14, "slot = the top 14 bits");
-	*ret_tag = ((__u32)(x >> (50 - TG_REJHINT_TAG_BITS)) ^ a[0] ^ a[1] ^ a[2]) &
-		   ((1U << TG_REJHINT_TAG_BITS) - 1);
 	return bpf_map_lookup_elem(&tg_rejhint, &slot);
-}
-
-#define TG_REJHINT_TAG_OF(v) (((v) >> TG_REJHINT_TIME_BITS) & ((1U << TG_REJHINT_TAG_BITS) - 1))
-#define TG_REJHINT_NS_OF(v) (((v) & ((1ULL << TG_REJHINT_TIME_BITS) - 1)) << TG_REJHINT_UNIT_SHIFT)
-
-/* Until when slot value @v says a flow of tag @tag may have a live
- * tg_rejects entry (ns, coarse clock), or 0: not at all. */
-static __always_inline __u64 tg_rejhint_until(__u64 v, __u32 tag)
-{
-	if (!(v & TG_REJHINT_ONE))
-		return v;
-	return TG_REJHINT_TAG_OF(v) == tag ? TG_REJHINT_NS_OF(v) : 0;
 }
 
 /* Could flow fk have a live tg_rejects entry? A slot never written (0), or
@@ -354,8 +331,7 @@ static __always_inline void tg_rejhint_set(const struct tg_flow_key *fk)
 				   old >= now)
 		v = until;
 	else
-		v = TG_REJHINT_ONE | (__u64)tag << TG_REJHINT_TIME_BITS |
-		    ((until >> TG_REJHINT_UNIT_SHIFT) + 1);
+		v = tg_rejhint_one(tag, until);
 	/* another CPU changed it meanwhile: for any flow, which covers both */
 	if (__sync_val_compare_and_swap(slot, old, v) != old)
 		WRITE_ONCE(*slot, until);
@@ -373,7 +349,7 @@ static __always_inline void tg_reject_forget(const struct tg_flow_key *fk)
 	if (!slot)
 		return;
 	old = READ_ONCE(*slot);
-	if ((old & TG_REJHINT_ONE) && tg_rejhint_until(old, tag))
+	if ((old & TG_REJHINT_ONE) && TG_REJHINT_TAG_OF(old) == tag)
 		__sync_val_compare_and_swap(slot, old, 0);
 }
 

@@ -61,6 +61,7 @@
 #include <linux/bpf.h>
 
 #include "bpf/tollgate_abi.h"
+#include "bpf/lib/rejhint.h"
 #include "lib/keydigest.h"
 #include "packet.h"
 #include "bench_state.skel.h"
@@ -467,18 +468,16 @@ static void reset_flow_chunked(struct tollgate *skel)
 	flow_chunked(CHUNK_BODY_SEQ, true);
 }
 
-/* The tag tg_rejhint_slot() gives the bench's flow of client port @port. */
+/* The tag of the bench's flow of client port @port in tg_rejhint. */
 static __u32 rejhint_tag(__u16 port)
 {
 	struct tg_flow_key fk;
-	__u32 a[4];
-	__u64 x;
+	__u32 tag;
 
 	bench_flow_key(&fk);
 	fk.client_port = htons(port);
-	memcpy(a, fk.client_addr, sizeof(a));
-	x = ((__u64)a[3] << 32 | (__u32)fk.client_port << 16 | fk.server_port) * 0x9e3779b97f4a7c15ULL;
-	return ((__u32)(x >> 27) ^ a[0] ^ a[1] ^ a[2]) & ((1U << 23) - 1);
+	tg_rejhint_index(&fk, &tag);
+	return tag;
 }
 
 enum rejhint_fill { REJHINT_NONE, REJHINT_ANY, REJHINT_OTHERS };
@@ -502,7 +501,7 @@ static void rejhint_fill(struct tollgate *skel, enum rejhint_fill how)
 		v = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec + 60000000000ULL;
 	}
 	if (how == REJHINT_OTHERS)
-		v = 1ULL << 63 | (__u64)tag << 40 | ((v >> 20) + 1);
+		v = tg_rejhint_one(tag, v);
 	for (__u32 slot = 0; slot < bpf_map__max_entries(skel->maps.tg_rejhint); slot++)
 		if (bpf_map_update_elem(fd, &slot, &v, BPF_ANY))
 			die("tg_rejhint", errno);

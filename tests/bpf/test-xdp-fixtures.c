@@ -38,6 +38,7 @@
 
 #include "bpf/tollgate_abi.h"
 #include "bpf/lib/siphash.h"
+#include "bpf/lib/rejhint.h"
 #include "tests/bpf/packet.h"
 #include "tollgate.skel.h"
 
@@ -4275,20 +4276,13 @@ static void test_reject_then_fin_is_acked(void **state)
 	}
 }
 
-/* Flow @spec's slot of tg_rejhint and its tag, as tg_rejhint_slot()
- * makes them. */
+/* Flow @spec's slot of tg_rejhint and its tag, as tg_xdp makes them. */
 static __u32 rejhint_slot(const struct pkt_spec *spec, __u32 *ret_tag)
 {
 	struct tg_flow_key fk;
-	__u32 a[4];
-	__u64 h, x;
 
 	flow_key_of(spec, &fk);
-	memcpy(a, fk.client_addr, sizeof(a));
-	h = (__u64)a[3] << 32 | (__u32)fk.client_port << 16 | fk.server_port;
-	x = h * 0x9e3779b97f4a7c15ULL;
-	*ret_tag = ((__u32)(x >> (50 - 23)) ^ a[0] ^ a[1] ^ a[2]) & ((1U << 23) - 1);
-	return (__u32)(x >> 50);
+	return tg_rejhint_index(&fk, ret_tag);
 }
 
 /*
