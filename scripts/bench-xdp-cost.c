@@ -3,7 +3,7 @@
  * bench-xdp-cost.c - what tg_xdp costs per packet, as the difference to the
  * no-op XDP program on the same frames (DESIGN §10), with BPF_PROG_TEST_RUN.
  *
- *   bench-xdp-cost [--repeat N] [--noop PATH] [--json PATH]
+ *   bench-xdp-cost [--repeat N] [--noop PATH] [--json PATH] [--profile S [--cold]]
  *
  * Cases (the header and payload sizes are printed with the figures):
  *   admitted request, first on its     ~400 header bytes, host-scope plan with
@@ -535,6 +535,23 @@ static void evict_caches(struct tollgate *skel)
 		cold_buf[i]++;
 }
 
+/* Stay on this CPU, whose caches evict_caches() flushes, and allocate the
+ * buffer it writes. */
+static void cold_setup(void)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu < 0 ? 0 : cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		die("sched_setaffinity", errno);
+	cold_buf = malloc(COLD_BYTES);
+	if (!cold_buf)
+		die("malloc", ENOMEM);
+	memset((void *)cold_buf, 0, COLD_BYTES);
+}
+
 static void reset_flow_answered_cold(struct tollgate *skel)
 {
 	reset_flow_answered(skel);
@@ -671,9 +688,10 @@ static void write_json(const char *path)
 }
 
 /* --profile: the kept-alive admitted request over and over for @secs, for
- * perf and build/bpf-lines (README, "Profiling the BPF programs"). */
+ * perf and build/bpf-lines (README, "Profiling the BPF programs"); with
+ * @cold (--cold), the caches flushed before each, as in the cold row. */
 static void profile_kept_alive(struct tollgate *skel, int tg_fd, struct frame *f,
-			       unsigned long secs)
+			       unsigned long secs, bool cold)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info), action;
@@ -682,16 +700,20 @@ static void profile_kept_alive(struct tollgate *skel, int tg_fd, struct frame *f
 
 	if (bpf_obj_get_info_by_fd(tg_fd, &info, &len))
 		die("bpf_obj_get_info_by_fd", errno);
-	printf("tg_xdp is program %u; kept-alive admitted requests for %lu s\n", info.id, secs);
+	printf("tg_xdp is program %u; kept-alive admitted requests%s for %lu s\n", info.id,
+	       cold ? ", caches cold," : "", secs);
 	fflush(stdout);
 	while (time(NULL) < until) {
-		for (int i = 0; i < 1000; i++) {
-			reset_flow_answered(skel);
+		for (int i = 0; i < (cold ? 10 : 1000); i++) {
+			if (cold)
+				reset_flow_answered_cold(skel);
+			else
+				reset_flow_answered(skel);
 			run(tg_fd, f, 1, &action);
 			if (action != XDP_PASS)
 				die("kept-alive admitted request not passed", EINVAL);
 		}
-		n += 1000;
+		n += cold ? 10 : 1000;
 	}
 	printf("%lu requests\n", n);
 }
@@ -746,6 +768,7 @@ int main(int argc, char **argv)
 	struct bpf_object *noop_obj;
 	struct bpf_program *noop_prog;
 	unsigned long repeat = 1000000, profile_s = 0;
+	bool profile_cold = false;
 	__u32 samples, action;
 	int tg_fd, noop_fd, opt, err;
 	double tg, noop, noop_mean;
@@ -756,12 +779,13 @@ int main(int argc, char **argv)
 		{ "noop", required_argument, NULL, 'n' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "profile", required_argument, NULL, 'p' },
+		{ "cold", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 
 	default_noop_path(argv[0], noop_path, sizeof(noop_path));
-	while ((opt = getopt_long(argc, argv, "r:n:j:p:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:n:j:p:ch", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (opt) {
@@ -788,8 +812,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'c':
+			profile_cold = true;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [--repeat N] [--noop noop.bpf.o] [--json PATH] [--profile SECONDS]\n",
+			fprintf(stderr,
+				"usage: %s [--repeat N] [--noop noop.bpf.o] [--json PATH]"
+				" [--profile SECONDS [--cold]]\n",
 				argv[0]);
 			return opt == 'h' ? 0 : 2;
 		}
@@ -837,8 +866,15 @@ int main(int argc, char **argv)
 	build_chunk_body(&chunk_body);
 	build_body(&body, BENCH_CLIENT_PORT);
 	build_body(&body_other, BENCH_CLIENT_PORT + 1);
+	if (profile_cold && !profile_s) {
+		fprintf(stderr, "bench-xdp-cost: --cold goes with --profile\n");
+		return 2;
+	}
 	if (profile_s) {
-		profile_kept_alive(skel, tg_fd, &req_open, profile_s);
+		if (profile_cold)
+			cold_setup();
+		profile_kept_alive(skel, tg_fd, &req_open, profile_s, profile_cold);
+		free((void *)cold_buf);
 		bench_state__destroy(state);
 		tollgate__destroy(skel);
 		return 0;
@@ -912,19 +948,7 @@ int main(int argc, char **argv)
 	flow_chunked(0, false); /* no chunked body followed any more */
 
 	/* the same with the caches flushed before each sample, on this CPU */
-	{
-		cpu_set_t one;
-		int cpu = sched_getcpu();
-
-		CPU_ZERO(&one);
-		CPU_SET(cpu < 0 ? 0 : cpu, &one);
-		if (sched_setaffinity(0, sizeof(one), &one))
-			die("sched_setaffinity", errno);
-		cold_buf = malloc(COLD_BYTES);
-		if (!cold_buf)
-			die("malloc", ENOMEM);
-		memset((void *)cold_buf, 0, COLD_BYTES);
-	}
+	cold_setup();
 	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
 		 stat_sum(skel, TG_S_PENDING_FULL);
 	tg = median_runs("admitted kept-alive, cold", tg_fd, &req_open, COLD_SAMPLES, skel,
