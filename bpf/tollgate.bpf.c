@@ -2250,9 +2250,6 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 	if (n > TG_SCAN_MAX)
 		n = TG_SCAN_MAX;
 	req = &s->http;
-	/* looked up before the copy and the parse, which do not need it: where
-	 * the flow is out of the CPU's caches, its misses overlap with theirs */
-	flow = bpf_map_lookup_elem(&tg_flows, &p->fk);
 	if (n == 0 || bpf_xdp_load_bytes(ctx, p->payload_off + off, s->buf.bytes, n))
 		req->method = TG_M_NONE;
 	else
@@ -2276,10 +2273,11 @@ __noinline int tg_xdp_request(struct xdp_md *ctx, struct tg_pkt *p, __u32 off, _
 			return TG_XDP_NEXT + n;
 		/* bytes that are no request behind requests let through:
 		 * the server's to refuse */
-		tg_xdp_commit(s, flow, p, NULL, off, now);
+		tg_xdp_commit(s, bpf_map_lookup_elem(&tg_flows, &p->fk), p, NULL, off, now);
 		return XDP_PASS;
 	}
 
+	flow = bpf_map_lookup_elem(&tg_flows, &p->fk);
 	if (flow && !off) {
 		/* tg_xdp reads its chunk framing first (tg_xdp_chunk_seg) */
 		if (!plain && (READ_ONCE(flow->flags) & (TG_FLOW_CHUNKED | TG_FLOW_CHUNK_SEEN)))
