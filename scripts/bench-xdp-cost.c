@@ -3,7 +3,7 @@
  * bench-xdp-cost.c - what tg_xdp costs per packet, as the difference to the
  * no-op XDP program on the same frames (DESIGN §10), with BPF_PROG_TEST_RUN.
  *
- *   bench-xdp-cost [--repeat N] [--noop PATH] [--json PATH] [--profile S [--cold]]
+ *   bench-xdp-cost [--repeat N] [--noop PATH] [--json PATH] [--profile S [--cold|--first]]
  *
  * Cases (the header and payload sizes are printed with the figures):
  *   admitted request, first on its     ~400 header bytes, host-scope plan with
@@ -689,30 +689,40 @@ static void write_json(const char *path)
 
 /* --profile: the kept-alive admitted request over and over for @secs, for
  * perf and build/bpf-lines (README, "Profiling the BPF programs"); with
- * @cold (--cold), the caches flushed before each, as in the cold row. */
-static void profile_kept_alive(struct tollgate *skel, int tg_fd, struct frame *f,
-			       unsigned long secs, bool cold)
+ * PROFILE_COLD (--cold), the caches flushed before each, as in the cold row;
+ * with PROFILE_FIRST (--first), the first request on its connection instead,
+ * as in that row. */
+enum profile_case { PROFILE_KEPT_ALIVE, PROFILE_COLD, PROFILE_FIRST };
+
+static void profile_request(struct tollgate *skel, int tg_fd, struct frame *f, unsigned long secs,
+			    enum profile_case what)
 {
+	static const char *const names[] = {
+		[PROFILE_KEPT_ALIVE] = "kept-alive admitted requests",
+		[PROFILE_COLD] = "kept-alive admitted requests, caches cold,",
+		[PROFILE_FIRST] = "admitted requests, each first on its connection,",
+	};
+	void (*reset)(struct tollgate *) = reset_flow_answered;
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info), action;
 	time_t until = time(NULL) + (time_t)secs;
 	/* requests between checks of the clock: a cold one takes the flush */
-	unsigned long n = 0, batch = cold ? 10 : 1000;
+	unsigned long n = 0, batch = what == PROFILE_COLD ? 10 : 1000;
 
+	if (what == PROFILE_COLD)
+		reset = reset_flow_answered_cold;
+	else if (what == PROFILE_FIRST)
+		reset = reset_flow_handshake;
 	if (bpf_obj_get_info_by_fd(tg_fd, &info, &len))
 		die("bpf_obj_get_info_by_fd", errno);
-	printf("tg_xdp is program %u; kept-alive admitted requests%s for %lu s\n", info.id,
-	       cold ? ", caches cold," : "", secs);
+	printf("tg_xdp is program %u; %s for %lu s\n", info.id, names[what], secs);
 	fflush(stdout);
 	while (time(NULL) < until) {
 		for (unsigned long i = 0; i < batch; i++) {
-			if (cold)
-				reset_flow_answered_cold(skel);
-			else
-				reset_flow_answered(skel);
+			reset(skel);
 			run(tg_fd, f, 1, &action);
 			if (action != XDP_PASS)
-				die("kept-alive admitted request not passed", EINVAL);
+				die("admitted request not passed", EINVAL);
 		}
 		n += batch;
 	}
@@ -769,7 +779,7 @@ int main(int argc, char **argv)
 	struct bpf_object *noop_obj;
 	struct bpf_program *noop_prog;
 	unsigned long repeat = 1000000, profile_s = 0;
-	bool profile_cold = false;
+	enum profile_case profile_what = PROFILE_KEPT_ALIVE;
 	__u32 samples, action;
 	int tg_fd, noop_fd, opt, err;
 	double tg, noop, noop_mean;
@@ -781,12 +791,13 @@ int main(int argc, char **argv)
 		{ "json", required_argument, NULL, 'j' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "cold", no_argument, NULL, 'c' },
+		{ "first", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 
 	default_noop_path(argv[0], noop_path, sizeof(noop_path));
-	while ((opt = getopt_long(argc, argv, "r:n:j:p:ch", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:n:j:p:cfh", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (opt) {
@@ -814,12 +825,20 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'c':
-			profile_cold = true;
+		case 'f': {
+			enum profile_case what = opt == 'c' ? PROFILE_COLD : PROFILE_FIRST;
+
+			if (profile_what != PROFILE_KEPT_ALIVE && profile_what != what) {
+				fprintf(stderr, "bench-xdp-cost: --cold or --first, not both\n");
+				return 2;
+			}
+			profile_what = what;
 			break;
+		}
 		default:
 			fprintf(stderr,
 				"usage: %s [--repeat N] [--noop noop.bpf.o] [--json PATH]"
-				" [--profile SECONDS [--cold]]\n",
+				" [--profile SECONDS [--cold|--first]]\n",
 				argv[0]);
 			return opt == 'h' ? 0 : 2;
 		}
@@ -867,14 +886,14 @@ int main(int argc, char **argv)
 	build_chunk_body(&chunk_body);
 	build_body(&body, BENCH_CLIENT_PORT);
 	build_body(&body_other, BENCH_CLIENT_PORT + 1);
-	if (profile_cold && !profile_s) {
-		fprintf(stderr, "bench-xdp-cost: --cold goes with --profile\n");
+	if (profile_what != PROFILE_KEPT_ALIVE && !profile_s) {
+		fprintf(stderr, "bench-xdp-cost: --cold and --first go with --profile\n");
 		return 2;
 	}
 	if (profile_s) {
-		if (profile_cold)
+		if (profile_what == PROFILE_COLD)
 			cold_setup();
-		profile_kept_alive(skel, tg_fd, &req_open, profile_s, profile_cold);
+		profile_request(skel, tg_fd, &req_open, profile_s, profile_what);
 		free((void *)cold_buf);
 		bench_state__destroy(state);
 		tollgate__destroy(skel);
