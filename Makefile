@@ -47,7 +47,7 @@ $(VMLINUX):
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf -Wall -Werror \
 	-Wno-unused-function -mcpu=v3
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) bpf/tollgate_abi.h $(wildcard bpf/lib/*.h)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) $(wildcard bpf/*.h) $(wildcard bpf/lib/*.h)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -207,7 +207,7 @@ integration-test: all $(BUILD)/tests/produce-usage $(API_TEST_BINS)
 		BUILD=$(abspath $(BUILD)) bash $$t; done
 
 $(BUILD)/bench-xdp-cost: scripts/bench-xdp-cost.c tests/bpf/packet.c tests/bpf/packet.h $(BPF_SKEL) \
-		$(BUILD)/bench_state.skel.h $(BUILD)/libtollgate.a
+		$(BUILD)/bench_state.skel.h bpf/bench_floor.h $(BUILD)/libtollgate.a
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/bpf -o $@ $(filter %.c,$^) $(BUILD)/libtollgate.a $(PKG_LIBS) -ljansson -lm
 

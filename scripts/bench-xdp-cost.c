@@ -35,6 +35,15 @@
  *                                      leaves them: each another's, or for
  *                                      any connection (two at once)
  *
+ * Then the floor (bench_state.bpf.c's bench_floor): the steps of the
+ * kept-alive request that any program enforcing DESIGN §3 takes, whatever
+ * it does around them, on the same frame and tollgate's own maps and keys:
+ * the copy of the request, the clock, the tg_flows, tg_routes, tg_buckets
+ * and tg_counters lookups, the bucket's lock, the counters' atomic add;
+ * each alone, and all of them as the kept-alive row is measured, so that
+ * what is left of that row is the rest of tg_xdp (parsing, the key cache,
+ * the flow's state).
+ *
  * Stateless cases run as one test run of N repeats (default 1e6); the kernel
  * returns the mean ns per repeat. Stateful cases change their own outcome
  * (the flow, the reject entry, the rewritten frame), so each sample is a test
@@ -62,6 +71,7 @@
 
 #include "bpf/tollgate_abi.h"
 #include "bpf/lib/rejhint.h"
+#include "bpf/bench_floor.h"
 #include "lib/keydigest.h"
 #include "packet.h"
 #include "bench_state.skel.h"
@@ -96,9 +106,10 @@ struct result {
 	double tg_ns;
 	double noop_ns;
 	double target_ns; /* 0 = none */
+	bool floor;	  /* a row of the floor table (bench_floor) */
 };
 
-static struct result results[16];
+static struct result results[32];
 static int n_results;
 
 static int die(const char *what, int err)
@@ -444,6 +455,10 @@ static void reset_flow_handshake_uncached(struct tollgate *skel)
  * that set where it stands in a chunked body */
 static int flow_answered_fd = -1, flow_chunked_fd = -1;
 
+/* bench_state.bpf.c's bench_floor() and what it is told to do */
+static int floor_fd = -1, floor_cfg_fd = -1;
+#define FLOOR_ALL_RUNS "all of them, as the kept-alive row is measured"
+
 struct bench_chunked {
 	struct tg_flow_key fk;
 	__u32 seq;
@@ -561,19 +576,29 @@ static void reset_flow_answered_cold(struct tollgate *skel)
 static void load_bench_state(struct tollgate *skel, struct bench_state **ret)
 {
 	struct bench_state *st = bench_state__open();
+	struct bpf_map *mine[4], *theirs[4];
 	int err;
 
 	if (!st)
 		die("opening the bench_state skeleton", errno);
-	err = bpf_map__set_max_entries(st->maps.tg_flows, bpf_map__max_entries(skel->maps.tg_flows));
-	if (!err)
-		err = bpf_map__reuse_fd(st->maps.tg_flows, bpf_map__fd(skel->maps.tg_flows));
-	if (!err)
-		err = bench_state__load(st);
+	mine[0] = st->maps.tg_flows, theirs[0] = skel->maps.tg_flows;
+	mine[1] = st->maps.tg_buckets, theirs[1] = skel->maps.tg_buckets;
+	mine[2] = st->maps.tg_counters, theirs[2] = skel->maps.tg_counters;
+	mine[3] = st->maps.tg_routes, theirs[3] = skel->maps.tg_routes;
+	for (int i = 0; i < 4; i++) {
+		err = bpf_map__set_max_entries(mine[i], bpf_map__max_entries(theirs[i]));
+		if (!err)
+			err = bpf_map__reuse_fd(mine[i], bpf_map__fd(theirs[i]));
+		if (err)
+			die("reusing tollgate's maps in bench_state.bpf.o", err);
+	}
+	err = bench_state__load(st);
 	if (err)
 		die("loading bench_state.bpf.o", err);
 	flow_answered_fd = bpf_program__fd(st->progs.bench_flow_answered);
 	flow_chunked_fd = bpf_program__fd(st->progs.bench_flow_chunked);
+	floor_fd = bpf_program__fd(st->progs.bench_floor);
+	floor_cfg_fd = bpf_map__fd(st->maps.bench_floor_cfg);
 	*ret = st;
 }
 
@@ -635,8 +660,11 @@ static void expect_stat_net(struct tollgate *skel, __u64 before, __u64 at_least,
 static void add_result(const char *name, const char *method, const struct frame *f, double tg,
 		       double noop, double target)
 {
-	struct result *r = &results[n_results++];
+	struct result *r;
 
+	if (n_results == (int)(sizeof(results) / sizeof(results[0])))
+		die("add_result: too many rows", ENOSPC);
+	r = &results[n_results++];
 	r->name = name;
 	r->method = method;
 	r->frame_len = f->len;
@@ -656,6 +684,8 @@ static void print_table(void)
 		double added = r->tg_ns - r->noop_ns;
 		char target[64] = "-";
 
+		if (r->floor)
+			continue;
 		if (r->target_ns > 0)
 			snprintf(target, sizeof(target), "<= %.0f ns %s", r->target_ns,
 				 added <= r->target_ns ? "(met)" : "(MISSED)");
@@ -663,6 +693,41 @@ static void print_table(void)
 		       r->frame_len, r->header_bytes, r->payload_len, r->tg_ns, r->noop_ns, added,
 		       target, r->method);
 	}
+}
+
+static const struct result *find_result(const char *name)
+{
+	for (int i = 0; i < n_results; i++)
+		if (!strcmp(results[i].name, name))
+			return &results[i];
+	die(name, ENOENT);
+	return NULL;
+}
+
+/* The floor: what the steps every admitted request needs cost here by
+ * themselves, and how much of the kept-alive request's figure is left for
+ * the rest of what tg_xdp does (parsing, the key cache, the flow's state). */
+static void print_floor(void)
+{
+	const struct result *kept = find_result("admitted request, kept-alive connection");
+	const struct result *all = find_result(FLOOR_ALL_RUNS);
+	double kept_added = kept->tg_ns - kept->noop_ns, floor = all->tg_ns - all->noop_ns;
+
+	printf("\n| step an admitted request needs (bench_floor, same frame) | ns | no-op ns | added ns "
+	       "| how |\n");
+	printf("|---|---:|---:|---:|---|\n");
+	for (int i = 0; i < n_results; i++) {
+		const struct result *r = &results[i];
+
+		if (r->floor)
+			printf("| %s | %.1f | %.1f | %.1f | %s |\n", r->name, r->tg_ns, r->noop_ns,
+			       r->tg_ns - r->noop_ns, r->method);
+	}
+	printf("\nkept-alive admitted request: %.0f ns added, of which the steps above %.0f ns (%.0f %%);"
+	       " %.0f ns for the rest of tg_xdp (target for all: <= %.0f ns); kept-alive / floor"
+	       " %.2f\n",
+	       kept_added, floor, kept_added > 0 ? 100.0 * floor / kept_added : 0.0,
+	       kept_added - floor, kept->target_ns, floor > 0 ? kept_added / floor : 0.0);
 }
 
 static void write_json(const char *path)
@@ -678,13 +743,82 @@ static void write_json(const char *path)
 		fprintf(f,
 			"  {\"case\": \"%s\", \"method\": \"%s\", \"frame_bytes\": %zu, "
 			"\"header_bytes\": %zu, \"payload_bytes\": %zu, \"tg_ns\": %.1f, "
-			"\"noop_ns\": %.1f, \"added_ns\": %.1f, \"target_added_ns\": %.0f}%s\n",
+			"\"noop_ns\": %.1f, \"added_ns\": %.1f, \"target_added_ns\": %.0f, "
+			"\"floor\": %s}%s\n",
 			r->name, r->method, r->frame_len, r->header_bytes, r->payload_len, r->tg_ns,
-			r->noop_ns, r->tg_ns - r->noop_ns, r->target_ns, i + 1 < n_results ? "," : "");
+			r->noop_ns, r->tg_ns - r->noop_ns, r->target_ns, r->floor ? "true" : "false",
+			i + 1 < n_results ? "," : "");
 	}
 	fprintf(f, "]\n");
 	if (fclose(f))
 		die(path, errno);
+}
+
+/* bench_floor(), set up to take @what's steps on the kept-alive request @f's
+ * keys: its flow, its consumer's bucket and (consumer, API) counters, the
+ * route key tg_xdp looks its path up with. */
+static void floor_set(const struct frame *f, __u32 what)
+{
+	static const char path[] = "/v1/orders/12345"; /* request_head()'s */
+	struct bench_floor_cfg c = {
+		.bk = { .consumer_id = 1, .plan_id = BENCH_PLAN_OPEN },
+		.ck = { .consumer_id = 1, .api_id = BENCH_API_ID },
+		.rk = { .prefixlen = sizeof(path) * 8 }, /* with the '/' appended */
+		.what = what,
+		.copy_off = (__u32)(f->len - f->payload_len),
+		.copy_len = (__u32)f->payload_len,
+	};
+	__u32 zero = 0;
+
+	bench_flow_key(&c.fk);
+	memcpy(c.rk.path, path, sizeof(path) - 1);
+	c.rk.path[sizeof(path) - 1] = '/';
+	if (bpf_map_update_elem(floor_cfg_fd, &zero, &c, BPF_ANY))
+		die("bench_floor_cfg", errno);
+}
+
+/* One row of the floor table: @what's steps, mean of @repeat repeats less
+ * the no-op's (@noop_mean) on the same frame. */
+static void floor_row(const char *name, const char *method, const struct frame *f, __u32 what,
+		      __u32 repeat, double noop_mean)
+{
+	floor_set(f, what);
+	add_result(name, method, f, mean_repeats(name, floor_fd, (struct frame *)f, repeat, XDP_PASS),
+		   noop_mean, 0);
+	results[n_results - 1].floor = true;
+}
+
+static void measure_floor(const struct frame *f, unsigned long repeat, const char *method_mean,
+			  const char *method_median, __u32 samples, int noop_fd, double noop_mean)
+{
+	static char copy_name[80];
+	const __u32 all = BENCH_FLOOR_COPY | BENCH_FLOOR_CLOCK | BENCH_FLOOR_FLOW |
+			  BENCH_FLOOR_ROUTE | BENCH_FLOOR_BUCKET | BENCH_FLOOR_LOCK |
+			  BENCH_FLOOR_COUNTERS;
+	double tg, noop;
+
+	snprintf(copy_name, sizeof(copy_name), "copy of the request's %zu bytes (bpf_xdp_load_bytes)",
+		 f->payload_len);
+	floor_row(copy_name, method_mean, f, BENCH_FLOOR_COPY, (__u32)repeat, noop_mean);
+	floor_row("clock (bpf_ktime_get_ns)", method_mean, f, BENCH_FLOOR_CLOCK, (__u32)repeat,
+		  noop_mean);
+	floor_row("tg_flows lookup (LRU hash, 36-byte key)", method_mean, f, BENCH_FLOOR_FLOW,
+		  (__u32)repeat, noop_mean);
+	floor_row("tg_routes lookup (LPM trie)", method_mean, f, BENCH_FLOOR_ROUTE, (__u32)repeat,
+		  noop_mean);
+	floor_row("tg_buckets lookup (hash)", method_mean, f, BENCH_FLOOR_BUCKET, (__u32)repeat,
+		  noop_mean);
+	floor_row("tg_buckets lookup, its bpf_spin_lock taken and released", method_mean, f,
+		  BENCH_FLOOR_BUCKET | BENCH_FLOOR_LOCK, (__u32)repeat, noop_mean);
+	floor_row("tg_counters lookup (hash) and an atomic add", method_mean, f,
+		  BENCH_FLOOR_COUNTERS, (__u32)repeat, noop_mean);
+	floor_row("all of them", method_mean, f, all, (__u32)repeat, noop_mean);
+	/* as the kept-alive row: one packet a run, the no-op alongside */
+	floor_set(f, all);
+	tg = median_runs(FLOOR_ALL_RUNS, floor_fd, (struct frame *)f, samples, NULL, NULL, XDP_PASS,
+			 noop_fd, &noop);
+	add_result(FLOOR_ALL_RUNS, method_median, f, tg, noop, 0);
+	results[n_results - 1].floor = true;
 }
 
 /* --profile: the kept-alive admitted request over and over for @secs, for
@@ -941,6 +1075,9 @@ int main(int argc, char **argv)
 	add_result("admitted request, kept-alive connection", method_median, &req_open, tg, noop,
 		   500);
 
+	/* the steps of that request any program would take (the floor) */
+	measure_floor(&req_open, repeat, method_mean, method_median, samples, noop_fd, noop_mean);
+
 	/* the same as a POST whose chunked body is whole in its segment: XDP
 	 * reads each size line, skipping the data, to the body's end */
 	before = stat_sum(skel, TG_S_REQUESTS) - stat_sum(skel, TG_S_RETRANSMITS) -
@@ -1018,6 +1155,7 @@ int main(int argc, char **argv)
 	rejhint_fill(skel, REJHINT_NONE);
 
 	print_table();
+	print_floor();
 	if (json_path)
 		write_json(json_path);
 
