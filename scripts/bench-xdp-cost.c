@@ -724,10 +724,9 @@ static void print_floor(void)
 			       r->tg_ns - r->noop_ns, r->method);
 	}
 	printf("\nkept-alive admitted request: %.0f ns added, of which the steps above %.0f ns (%.0f %%);"
-	       " %.0f ns for the rest of tg_xdp (target for all: <= %.0f ns); kept-alive / floor"
-	       " %.2f\n",
+	       " %.0f ns for the rest of tg_xdp (target for all: <= %.0f ns)\n",
 	       kept_added, floor, kept_added > 0 ? 100.0 * floor / kept_added : 0.0,
-	       kept_added - floor, kept->target_ns, floor > 0 ? kept_added / floor : 0.0);
+	       kept_added - floor, kept->target_ns);
 }
 
 static void write_json(const char *path)
