@@ -193,7 +193,7 @@ $(BPF_TEST_BIN): tests/bpf/test-xdp-fixtures.c tests/bpf/packet.c tests/bpf/pack
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPF_TEST_BIN) $(BUILD)/tests/produce-usage \
-		$(API_TEST_BINS)
+		$(API_TEST_BINS) $(BUILD)/bench-xdp-cost
 	$(Q)$(MAKE) --no-print-directory unit-test bpf-test integration-test
 
 unit-test: $(UNIT_BINS)
@@ -202,7 +202,7 @@ unit-test: $(UNIT_BINS)
 bpf-test: $(BPF_TEST_BIN)
 	$(Q)echo "== $(BPF_TEST_BIN)"; $(BPF_TEST_BIN)
 
-integration-test: all $(BUILD)/tests/produce-usage $(API_TEST_BINS)
+integration-test: all $(BUILD)/tests/produce-usage $(API_TEST_BINS) $(BUILD)/bench-xdp-cost
 	$(Q)set -e; for t in tests/integration/test-*.sh; do echo "== $$t"; \
 		BUILD=$(abspath $(BUILD)) bash $$t; done
 
