@@ -776,18 +776,17 @@ static void floor_set(const struct frame *f, __u32 what)
 		die("bench_floor_cfg", errno);
 }
 
-/* One row of the floor table: @what's steps, mean of @repeat repeats less
- * the no-op's (@noop_mean) on the same frame. */
-static void floor_row(const char *name, const char *method, const struct frame *f, __u32 what,
+/* One row of the floor table: @what's steps as mean_repeats() measures
+ * them, beside the no-op's figure on the same frame (@noop_mean). */
+static void floor_row(const char *name, const char *method, struct frame *f, __u32 what,
 		      __u32 repeat, double noop_mean)
 {
 	floor_set(f, what);
-	add_result(name, method, f, mean_repeats(name, floor_fd, (struct frame *)f, repeat, XDP_PASS),
-		   noop_mean, 0);
+	add_result(name, method, f, mean_repeats(name, floor_fd, f, repeat, XDP_PASS), noop_mean, 0);
 	results[n_results - 1].floor = true;
 }
 
-static void measure_floor(const struct frame *f, unsigned long repeat, const char *method_mean,
+static void measure_floor(struct frame *f, unsigned long repeat, const char *method_mean,
 			  const char *method_median, __u32 samples, int noop_fd, double noop_mean)
 {
 	static char copy_name[80];
@@ -814,7 +813,7 @@ static void measure_floor(const struct frame *f, unsigned long repeat, const cha
 	floor_row("all of them", method_mean, f, all, (__u32)repeat, noop_mean);
 	/* as the kept-alive row: one packet a run, the no-op alongside */
 	floor_set(f, all);
-	tg = median_runs(FLOOR_ALL_RUNS, floor_fd, (struct frame *)f, samples, NULL, NULL, XDP_PASS,
+	tg = median_runs(FLOOR_ALL_RUNS, floor_fd, f, samples, NULL, NULL, XDP_PASS,
 			 noop_fd, &noop);
 	add_result(FLOOR_ALL_RUNS, method_median, f, tg, noop, 0);
 	results[n_results - 1].floor = true;
