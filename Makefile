@@ -22,7 +22,8 @@ BPF_OBJ := $(BUILD)/tollgate.bpf.o
 BPF_SKEL := $(BUILD)/tollgate.skel.h
 # BPF programs of the benchmarks and tests: the no-op baseline, lossy links
 # (an XDP one for answers to the client, a tc one for the client's segments)
-BPF_AIDS := $(BUILD)/noop.bpf.o $(BUILD)/lose_answer.bpf.o $(BUILD)/lose_segment.bpf.o
+BPF_AIDS := $(BUILD)/noop.bpf.o $(BUILD)/noop_msg.bpf.o $(BUILD)/lose_answer.bpf.o \
+	$(BUILD)/lose_segment.bpf.o
 VMLINUX := $(BUILD)/vmlinux.h
 
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)

@@ -16,6 +16,11 @@
 # /v1/flood that the rejection phase uses):
 #   none       the API server alone                 (baseline of the proxies)
 #   noop       the API server, a no-op XDP program  (baseline of tollgate)
+#   noop_msg   the same and a no-op sk_msg program on the API port's accepted
+#              sockets (noop_msg.bpf.o: a sock_ops program puts them in a
+#              sockhash, as tg_sockops does; the sk_msg program passes every
+#              message): what the kernel's sk_msg path costs the API server
+#              before tg_skmsg does anything; its ratios are to noop
 #   tg_host    tollgate-agent, ratelimit.scope = host (keys_file)
 #   tg_global  tollgate-agent, ratelimit.scope = global (keys, plans and
 #              leases from a redis-server of its own)
@@ -109,7 +114,7 @@ MEM_KEYS=${BENCH_MEMORY_KEYS:-100000}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 AGENT_CPU=${BENCH_AGENT_CPU:-$SERVER_CPU}
-CONTENDERS=${BENCH_CONTENDERS:-none noop tg_host tg_global haproxy nginx node}
+CONTENDERS=${BENCH_CONTENDERS:-none noop noop_msg tg_host tg_global haproxy nginx node}
 if [[ " $CONTENDERS " == *" tg_ab "* ]] && [ ! -x "$AB_BUILD/tollgate-agent" ]; then
 	tg_fatal "contender tg_ab: BENCH_AB_BUILD='$AB_BUILD' has no tollgate-agent (the build/ of another checkout)"
 fi
@@ -128,7 +133,7 @@ tg_need wrk nginx haproxy node npm redis-server redis-cli bpftool taskset sysctl
 [ "$PROFILE" = 1 ] && tg_need perf
 [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] ||
 	tg_fatal "node $(node --version): fastify 5 (the node gateway) needs Node.js 20 or newer"
-for f in tollgate-agent tollgatectl noop.bpf.o; do
+for f in tollgate-agent tollgatectl noop.bpf.o noop_msg.bpf.o; do
 	[ -e "$BUILD/$f" ] || tg_fatal "$BUILD/$f missing (make all)"
 done
 [ "$(nproc)" -ge 2 ] || tg_fatal "needs 2 CPUs: servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
@@ -233,6 +238,17 @@ ORIG_BPF_STATS=$(sysctl -n kernel.bpf_stats_enabled)
 TG_CLEANUP_HOOKS+=("sysctl -qw kernel.bpf_stats_enabled=$ORIG_BPF_STATS")
 tg_topology_up bp
 tg_cgroup_up tg-bench-peers
+NOOP_MSG_PIN=/sys/fs/bpf/tg-noop-msg-$$
+# noop_msg_down: noop_msg.bpf.o's programs detached and unpinned (the
+# sockhash goes with its last pin, and its sockets leave it)
+noop_msg_down() {
+	[ -d "$NOOP_MSG_PIN" ] || return 0
+	bpftool cgroup detach "$TG_CGROUP" sock_ops pinned "$NOOP_MSG_PIN/noop_sockops" 2>/dev/null
+	bpftool prog detach pinned "$NOOP_MSG_PIN/noop_skmsg" msg_verdict \
+		pinned "$NOOP_MSG_PIN/maps/noop_sockhash" 2>/dev/null
+	rm -rf "$NOOP_MSG_PIN"
+}
+TG_CLEANUP_HOOKS+=("noop_msg_down")
 BASE_DIR=$TG_DIR
 PORT=$(tg_free_port)
 UPORT=$(tg_free_port)
@@ -419,13 +435,27 @@ limiter_pids() {
 }
 
 is_tollgate() { [ "$1" = tg_host ] || [ "$1" = tg_global ] || [ "$1" = tg_ab ]; }
-is_limiter() { [ "$1" != none ] && [ "$1" != noop ]; }
+is_limiter() { [ "$1" != none ] && [ "$1" != noop ] && [ "$1" != noop_msg ]; }
+# a contender with the no-op XDP program, tollgate's baseline
+is_noop() { [ "$1" = noop ] || [ "$1" = noop_msg ]; }
 
 up() {
 	case $1 in
-	noop)
+	noop | noop_msg)
 		ip link set dev "$TG_HOST_IF" xdp obj "$BUILD/noop.bpf.o" sec xdp ||
 			tg_fatal "cannot attach noop.bpf.o to $TG_HOST_IF"
+		;;&
+	noop_msg)
+		# the API port's sockets into a sockhash, a no-op sk_msg program on it
+		bpftool prog loadall "$BUILD/noop_msg.bpf.o" "$NOOP_MSG_PIN" pinmaps "$NOOP_MSG_PIN/maps" ||
+			tg_fatal "cannot load noop_msg.bpf.o"
+		# shellcheck disable=SC2046
+		bpftool map update pinned "$NOOP_MSG_PIN/maps/noop_msg_port" key 0 0 0 0 \
+			value $(printf '%d %d 0 0' $((PORT & 255)) $((PORT >> 8))) &&
+			bpftool cgroup attach "$TG_CGROUP" sock_ops pinned "$NOOP_MSG_PIN/noop_sockops" &&
+			bpftool prog attach pinned "$NOOP_MSG_PIN/noop_skmsg" msg_verdict \
+				pinned "$NOOP_MSG_PIN/maps/noop_sockhash" ||
+			tg_fatal "cannot attach noop_msg.bpf.o's programs"
 		;;
 	tg_host | tg_global | tg_mem)
 		case $1 in
@@ -452,6 +482,10 @@ up() {
 down() {
 	case $1 in
 	noop) ip link set dev "$TG_HOST_IF" xdp off ;;
+	noop_msg)
+		ip link set dev "$TG_HOST_IF" xdp off
+		noop_msg_down
+		;;
 	tg_host | tg_global | tg_mem)
 		tg_agent_stop || tg_log "tollgate-agent exited with status $? after SIGTERM"
 		tg_ctl detach >/dev/null 2>&1 || tg_fatal "tollgatectl detach failed"
@@ -607,7 +641,7 @@ for ((r = 1; r <= RUNS; r++)); do
 		wrk_run "$TG_DIR/warm.txt" "$url" "$KEYS_DIR/std.keys" /v1/ok "$warm" "$CONNS"
 		sleep 0.2
 		admitted_run "$c" "$r" fixed
-		{ is_tollgate "$c" || [ "$c" = noop ]; } && side_run "$c" "$r"
+		{ is_tollgate "$c" || is_noop "$c"; } && side_run "$c" "$r"
 		admitted_run "$c" "$r" saturation
 		# before the rejection run, like the measured runs: the
 		# admitted path alone

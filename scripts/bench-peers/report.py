@@ -29,6 +29,7 @@ import sys
 CONTENDERS = [
     ("none", "no gateway"),
     ("noop", "no-op XDP"),
+    ("noop_msg", "no-op XDP + no-op sk_msg"),
     ("tg_host", "tollgate (host)"),
     ("tg_global", "tollgate (global, Redis)"),
     ("tg_ab", "tollgate (host), BENCH_AB_BUILD"),
@@ -38,7 +39,7 @@ CONTENDERS = [
 ]
 USERSPACE = ("haproxy", "nginx", "node")
 BASELINE = {"tg_host": "noop", "tg_global": "noop", "tg_ab": "tg_host", "haproxy": "none", "nginx": "none",
-            "node": "none", "noop": "none"}
+            "node": "none", "noop": "none", "noop_msg": "noop"}
 
 
 def number(s):
@@ -382,8 +383,8 @@ def cmd_report(args):
     print(f"tollgate against userspace gateways: medians of {meta.get('runs', '?')} interleaved "
           f"rounds (min–max), {meta.get('cpus', '?')} CPUs (servers on CPU "
           f"{meta.get('server_cpu', '?')}, wrk on CPU {meta.get('client_cpu', '?')}); "
-          f"×r = ratio to the baseline (tollgate: no-op XDP; proxies: no gateway; "
-          f"BENCH_AB_BUILD: tollgate (host))")
+          f"×r = ratio to the baseline (tollgate and no-op sk_msg: no-op XDP; proxies: no "
+          f"gateway; BENCH_AB_BUILD: tollgate (host))")
     print()
     print("| figure | " + " | ".join(name for _, name in cols) + " | target |")
     print("|---|" + "---:|" * len(cols) + "---|")
